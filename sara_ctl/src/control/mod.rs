@@ -1,0 +1,1 @@
+//! SARA's control plane: monitoring agent (on each server) and manager (on the dispatcher).

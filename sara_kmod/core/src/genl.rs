@@ -1,0 +1,199 @@
+//! The generic netlink interface of `sara.ko`: one table of numbers shared by the module, its C glue
+//! and `sarectl`.
+//!
+//! Family `sara`, version [`VERSION`], one instance per network namespace (a request acts on the
+//! namespace of the socket that sent it). Mutating commands need CAP_NET_ADMIN in that namespace.
+//!
+//! The C glue (`sara_kmod/glue/sara_glue.c`) needs these numbers for its attribute policy; Kbuild
+//! generates `sara_genl_defs.h` from this file with `scripts/genl-defs.awk`, which reads every line
+//! of the form `pub const NAME: TYPE = NUMBER;`. Keep that form (one constant per line, decimal).
+//!
+//! Conventions:
+//! * IPv4 addresses travel as `NLA_BE32` (the four address bytes in network order).
+//! * Ports are `NLA_U16` in host order; protocols are IP protocol numbers (6 TCP, 17 UDP).
+//! * Replies to `*_GET` carry one nest per object (`A_SERVICE`, `A_SERVER`) in a single message.
+//! * `CMD_STATS_GET` replies with one `A_STATS` nest whose attribute types are counter ids + 1
+//!   (see `super::counters`), each `NLA_U64`, padded with `A_PAD`.
+
+/// Family name, as resolved through `CTRL_CMD_GETFAMILY`.
+pub const FAMILY_NAME: &str = "sara";
+/// Family version; bumped when a command or attribute changes meaning.
+pub const VERSION: u8 = 1;
+
+// ---- commands -------------------------------------------------------------------------------
+/// Add a virtual service: `A_VIP`, `A_PORT`, `A_PROTO` (required); `A_SIGPROTO`, `A_POLICY`,
+/// `A_TIMEOUT`, `A_DOWN_ACTION` (optional).
+pub const CMD_SERVICE_ADD: u8 = 1;
+/// Delete a virtual service: `A_VIP`, `A_PORT`, `A_PROTO`.
+pub const CMD_SERVICE_DEL: u8 = 2;
+/// List services: reply has one `A_SERVICE` nest per service.
+pub const CMD_SERVICE_GET: u8 = 3;
+/// Add a server: `A_SERVER_ID`, `A_SERVER_IP`, `A_SERVER_MAC`, `A_IFNAME` (required); `A_WEIGHT`.
+pub const CMD_SERVER_ADD: u8 = 4;
+/// Delete a server: `A_SERVER_ID`.
+pub const CMD_SERVER_DEL: u8 = 5;
+/// List servers: reply has one `A_SERVER` nest per server.
+pub const CMD_SERVER_GET: u8 = 6;
+/// Read the namespace's counters: reply has one `A_STATS` nest.
+pub const CMD_STATS_GET: u8 = 7;
+/// Control plane push: per-server state and forecast, loads and thresholds (control-plane issue).
+pub const CMD_PUSH: u8 = 8;
+/// Dump the flow table (data-plane issue).
+pub const CMD_FLOW_GET: u8 = 9;
+/// Gateway report completing an announced flow (data-plane issue).
+pub const CMD_ANNOUNCE: u8 = 10;
+/// Highest command number in use.
+pub const CMD_MAX: u8 = 10;
+
+// ---- attributes (one flat space; nests reuse it) --------------------------------------------
+/// Unused attribute 0.
+pub const A_UNSPEC: u16 = 0;
+/// Virtual IPv4 address of a service (`NLA_BE32`).
+pub const A_VIP: u16 = 1;
+/// Port of a service (`NLA_U16`, host order, 1..=65535).
+pub const A_PORT: u16 = 2;
+/// IP protocol of a service (`NLA_U8`, 6 or 17).
+pub const A_PROTO: u16 = 3;
+/// Signalling protocol inspected on a service (`NLA_U8`, see `SIG_*`).
+pub const A_SIGPROTO: u16 = 4;
+/// Selection policy of a service (`NLA_U8`, see `POLICY_*`).
+pub const A_POLICY: u16 = 5;
+/// Idle timeout of a service's flows in seconds (`NLA_U32`, 1..=86400).
+pub const A_TIMEOUT: u16 = 6;
+/// Server id (`NLA_U32`, 1..=65535).
+pub const A_SERVER_ID: u16 = 7;
+/// Server IPv4 address (`NLA_BE32`).
+pub const A_SERVER_IP: u16 = 8;
+/// Server MAC address (binary, exactly 6 bytes).
+pub const A_SERVER_MAC: u16 = 9;
+/// Interface through which a server is reached (`NLA_NUL_STRING`, at most 15 bytes).
+pub const A_IFNAME: u16 = 10;
+/// Interface index (`NLA_U32`, in replies).
+pub const A_IFINDEX: u16 = 11;
+/// Server weight for weighted policies (`NLA_U32`, 1..=65535, default 1).
+pub const A_WEIGHT: u16 = 12;
+/// One service in a reply (nest).
+pub const A_SERVICE: u16 = 13;
+/// One server in a reply (nest).
+pub const A_SERVER: u16 = 14;
+/// Counters in a reply (nest of `NLA_U64`, type = counter id + 1).
+pub const A_STATS: u16 = 15;
+/// Padding for 64-bit attributes.
+pub const A_PAD: u16 = 16;
+/// Server state (`NLA_U8`, see `STATE_*`).
+pub const A_STATE: u16 = 17;
+/// What happens to a down server's established flows (`NLA_U8`, see `DOWN_*`).
+pub const A_DOWN_ACTION: u16 = 18;
+/// Packets forwarded to a server or through a service (`NLA_U64`, in replies).
+pub const A_PACKETS: u16 = 19;
+/// Highest attribute number in use.
+pub const A_MAX: u16 = 19;
+
+// ---- values ---------------------------------------------------------------------------------
+/// No signalling inspection: every flow is its own session.
+pub const SIG_NONE: u8 = 0;
+/// RTSP (RFC 2326) signalling.
+pub const SIG_RTSP: u8 = 1;
+/// SIP (RFC 3261) with SDP (RFC 4566).
+pub const SIG_SIP: u8 = 2;
+/// FTP passive mode (RFC 959, RFC 2428).
+pub const SIG_FTP: u8 = 3;
+/// Highest signalling protocol value.
+pub const SIG_MAX: u8 = 3;
+
+/// Hash of the flow's 5-tuple over the available servers (walking skeleton default).
+pub const POLICY_HASH: u8 = 0;
+/// Forecast least loaded ("shell").
+pub const POLICY_FORECAST: u8 = 1;
+/// Round robin.
+pub const POLICY_RR: u8 = 2;
+/// Random.
+pub const POLICY_RANDOM: u8 = 3;
+/// Least sessions.
+pub const POLICY_LEAST_SESSIONS: u8 = 4;
+/// Weighted round robin.
+pub const POLICY_WRR: u8 = 5;
+/// Highest policy value.
+pub const POLICY_MAX: u8 = 5;
+
+/// Server accepts new sessions.
+pub const STATE_UP: u8 = 0;
+/// Server is down: no new sessions; established flows per the service's down action.
+pub const STATE_DOWN: u8 = 1;
+/// Server is draining (planned failure): no new sessions, established flows kept.
+pub const STATE_DRAINING: u8 = 2;
+
+/// Re-dispatch a down server's established flows to another server at once (default).
+pub const DOWN_REDISPATCH: u8 = 0;
+/// Keep a down server's established flows on it.
+pub const DOWN_KEEP: u8 = 1;
+
+/// Default idle timeout of a service's flows, in seconds.
+pub const DEFAULT_TIMEOUT_S: u32 = 30;
+/// Largest accepted idle timeout, in seconds.
+pub const MAX_TIMEOUT_S: u32 = 86400;
+/// Interface name length limit without the NUL (IFNAMSIZ - 1).
+pub const IFNAME_MAX: usize = 15;
+
+/// Name of a signalling protocol value, for people.
+pub fn sigproto_name(v: u8) -> &'static str {
+    match v {
+        SIG_NONE => "none",
+        SIG_RTSP => "rtsp",
+        SIG_SIP => "sip",
+        SIG_FTP => "ftp",
+        _ => "?",
+    }
+}
+
+/// Name of a policy value, for people.
+pub fn policy_name(v: u8) -> &'static str {
+    match v {
+        POLICY_HASH => "hash",
+        POLICY_FORECAST => "forecast",
+        POLICY_RR => "rr",
+        POLICY_RANDOM => "random",
+        POLICY_LEAST_SESSIONS => "least-sessions",
+        POLICY_WRR => "wrr",
+        _ => "?",
+    }
+}
+
+/// Name of a server state value, for people.
+pub fn state_name(v: u8) -> &'static str {
+    match v {
+        STATE_UP => "up",
+        STATE_DOWN => "down",
+        STATE_DRAINING => "draining",
+        _ => "?",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for v in 0..=POLICY_MAX {
+            assert_ne!(policy_name(v), "?");
+        }
+        for v in 0..=SIG_MAX {
+            assert_ne!(sigproto_name(v), "?");
+        }
+        assert_eq!(policy_name(POLICY_MAX + 1), "?");
+    }
+
+    #[test]
+    fn attribute_numbers_are_dense_and_below_max() {
+        let all = [
+            A_VIP, A_PORT, A_PROTO, A_SIGPROTO, A_POLICY, A_TIMEOUT, A_SERVER_ID, A_SERVER_IP,
+            A_SERVER_MAC, A_IFNAME, A_IFINDEX, A_WEIGHT, A_SERVICE, A_SERVER, A_STATS, A_PAD,
+            A_STATE, A_DOWN_ACTION, A_PACKETS,
+        ];
+        for (i, a) in all.iter().enumerate() {
+            assert_eq!(usize::from(*a), i + 1);
+        }
+        assert_eq!(A_MAX as usize, all.len());
+    }
+}
