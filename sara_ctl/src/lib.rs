@@ -1,4 +1,9 @@
 //! `sarectl`'s library: netlink client for `sara.ko`, command implementations, and the control plane
 //! (monitoring agent, manager). The binary is `src/main.rs`.
 
+pub mod cmd;
 pub mod control;
+pub mod error;
+pub mod nl;
+pub mod output;
+pub mod proto;

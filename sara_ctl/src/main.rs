@@ -1,1 +1,691 @@
-fn main() {}
+//! `sarectl`: the operator's tool for SARA. Argument definitions and dispatch; the work is done in
+//! the `sara_ctl` library (`cmd`, `nl`, `proto`, `output`).
+//!
+//! To add a subcommand: add a variant to [`Command`] (with an `after_help` example), and an arm to
+//! [`run`] that returns a [`Done`] or an [`Error`] (whose `exit_code()` is the process status).
+
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::process::ExitCode;
+
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{value_parser, Args, Parser, Subcommand};
+use sara_core::genl;
+use sara_ctl::cmd::{self, Done, RawRequest};
+use sara_ctl::error::{Error, EXIT_STATUS_HELP};
+use sara_ctl::output::Format;
+use sara_ctl::proto::{self, Attr, ServerAdd, ServiceAdd, ServiceKey};
+
+const ABOUT: &str = "Configure and inspect SARA, the session-aware load balancer (sara.ko)";
+
+const LONG_ABOUT: &str = "\
+Configure and inspect SARA, the session-aware load balancer (kernel module sara.ko).
+
+SARA forwards the packets of a virtual service (a virtual IP address, a port and a protocol) to
+one of its servers, keeping every flow of a session (for example a SIP call and its RTP media) on
+the same server. sarectl talks to sara.ko over generic netlink (family \"sara\"), in the network
+namespace it runs in. Changing the configuration needs CAP_NET_ADMIN (run as root); reading it
+does not.";
+
+fn top_after_help() -> String {
+    format!(
+        "\
+Examples:
+  sarectl server add 1 --ip 10.0.0.11 --mac 52:54:00:00:00:11 --dev eth1
+  sarectl server add 2 --ip 10.0.0.12 --mac 52:54:00:00:00:12 --dev eth1
+  sarectl service add 192.0.2.10:5060/udp --sig sip
+  sarectl service list
+  sarectl --json server list
+  sarectl stats --prometheus
+
+Output: aligned tables for people; --json prints JSON for scripts (stable field names, numbers as
+numbers, addresses as strings). Errors go to standard error.
+
+{EXIT_STATUS_HELP}"
+    )
+}
+
+/// Command line of `sarectl`.
+#[derive(Parser, Debug)]
+#[command(name = "sarectl", version, about = ABOUT, long_about = LONG_ABOUT, after_help = top_after_help())]
+struct Cli {
+    /// JSON output for scripts: lists and counters as JSON, changes silent on success (accepted
+    /// before or after the subcommand)
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands. New ones (agent, manager, apply, status, flows) go here.
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Virtual services: the VIP:PORT/PROTO that SARA balances
+    #[command(
+        subcommand,
+        after_help = "\
+Example:
+  sarectl service add 192.0.2.10:554/tcp --sig rtsp --timeout 60
+  sarectl service list
+  sarectl service del 192.0.2.10:554/tcp"
+    )]
+    Service(ServiceCmd),
+
+    /// Servers: the real machines behind the virtual services
+    #[command(
+        subcommand,
+        after_help = "\
+Example:
+  sarectl server add 1 --ip 10.0.0.11 --mac 52:54:00:00:00:11 --dev eth1
+  sarectl server list
+  sarectl server del 1"
+    )]
+    Server(ServerCmd),
+
+    /// Show SARA's packet counters for this network namespace
+    #[command(after_help = "\
+Examples:
+  sarectl stats
+  sarectl stats --json
+  sarectl stats --prometheus > /var/lib/node_exporter/sara.prom")]
+    Stats(StatsArgs),
+
+    /// Run the monitoring agent on a server: load vectors and heartbeats to the manager
+    #[command(after_help = "\
+Examples:
+  sarectl agent --manager 10.0.0.2:7400 --id 1 --check tcp:127.0.0.1:554
+  sarectl agent drain --at +300      # planned maintenance in 5 minutes: stop new sessions now")]
+    Agent(sara_ctl::control::agent::AgentArgs),
+
+    /// Run the control-plane manager on the dispatcher: failure detection, forecasts, thresholds,
+    /// pushed to sara.ko every interval
+    #[command(after_help = "\
+Example:
+  sarectl manager --listen 10.0.0.2:7400 --config /etc/sara/cluster.json")]
+    Manager(sara_ctl::control::manager::ManagerArgs),
+
+    /// Show the manager's view of the cluster: servers, loads, forecasts, thresholds
+    #[command(after_help = "\
+Examples:
+  sarectl status
+  sarectl status --json --status-file /run/sara/manager.json")]
+    Status(StatusArgs),
+
+    /// Tools for testing sara.ko itself (not for operators)
+    #[command(
+        subcommand,
+        hide = true,
+        after_help = "\
+Example:
+  sarectl debug send-raw --cmd 1 --attr A_PORT:5000 --attr A_PROTO:06"
+    )]
+    Debug(DebugCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum ServiceCmd {
+    /// Add a virtual service
+    #[command(after_help = "\
+Examples:
+  sarectl service add 192.0.2.10:5060/udp --sig sip
+  sarectl service add 192.0.2.10:554/tcp --sig rtsp --policy rr --timeout 60 --down-action keep
+
+Options not given take sara.ko's defaults.")]
+    Add(ServiceAddArgs),
+
+    /// Delete a virtual service
+    #[command(after_help = "Example:\n  sarectl service del 192.0.2.10:5060/udp")]
+    Del(ServiceDelArgs),
+
+    /// List the virtual services
+    #[command(after_help = "Examples:\n  sarectl service list\n  sarectl service list --json")]
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+enum ServerCmd {
+    /// Add a server
+    #[command(after_help = "\
+Examples:
+  sarectl server add 1 --ip 10.0.0.11 --mac 52:54:00:00:00:11 --dev eth1
+  sarectl server add 2 --ip 10.0.0.12 --mac 52:54:00:00:00:12 --dev eth1 --weight 3
+
+The server must be on the same L2 segment as this dispatcher, reachable through --dev, with the
+virtual IP configured on its loopback (SARA forwards packets unchanged, by MAC address).")]
+    Add(ServerAddArgs),
+
+    /// Delete a server
+    #[command(after_help = "Example:\n  sarectl server del 2")]
+    Del(ServerDelArgs),
+
+    /// List the servers
+    #[command(after_help = "Examples:\n  sarectl server list\n  sarectl server list --json")]
+    List,
+}
+
+fn service_key_parser(s: &str) -> Result<ServiceKey, String> {
+    s.parse()
+}
+
+fn sig_parser() -> impl TypedValueParser<Value = u8> {
+    PossibleValuesParser::new(proto::sig_names())
+        .map(|s| proto::sig_from_name(&s).expect("clap checked the possible values"))
+}
+
+fn policy_parser() -> impl TypedValueParser<Value = u8> {
+    PossibleValuesParser::new(proto::policy_names())
+        .map(|s| proto::policy_from_name(&s).expect("clap checked the possible values"))
+}
+
+fn down_action_parser() -> impl TypedValueParser<Value = u8> {
+    PossibleValuesParser::new(proto::down_action_names())
+        .map(|s| proto::down_action_from_name(&s).expect("clap checked the possible values"))
+}
+
+fn default_note(what: &str) -> String {
+    format!("{what} [sara.ko's default: ")
+}
+
+#[derive(Args, Debug)]
+struct ServiceAddArgs {
+    /// The service: virtual IPv4 address, port (1-65535) and protocol (tcp or udp)
+    #[arg(value_name = "VIP:PORT/PROTO", value_parser = service_key_parser)]
+    service: ServiceKey,
+
+    #[arg(
+        long,
+        value_name = "PROTO",
+        value_parser = sig_parser(),
+        help = default_note("Signalling protocol to inspect, so that the flows a session announces \
+            (RTP media, FTP data) go to the same server") + genl::sigproto_name(genl::SIG_NONE) + "]"
+    )]
+    sig: Option<u8>,
+
+    #[arg(
+        long,
+        value_name = "POLICY",
+        value_parser = policy_parser(),
+        help = default_note("How a new session picks its server") + genl::policy_name(genl::POLICY_HASH) + "]"
+    )]
+    policy: Option<u8>,
+
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        value_parser = value_parser!(u32).range(1..=i64::from(genl::MAX_TIMEOUT_S)),
+        help = default_note(&format!(
+            "Idle time after which a flow of this service expires, 1-{}",
+            genl::MAX_TIMEOUT_S
+        )) + &genl::DEFAULT_TIMEOUT_S.to_string() + "]"
+    )]
+    timeout: Option<u32>,
+
+    #[arg(
+        long,
+        value_name = "ACTION",
+        value_parser = down_action_parser(),
+        help = default_note("What happens to the established flows of a server that goes down: \
+            move them to another server at once, or keep them on it")
+            + &proto::down_action_name(genl::DOWN_REDISPATCH) + "]"
+    )]
+    down_action: Option<u8>,
+}
+
+#[derive(Args, Debug)]
+struct ServiceDelArgs {
+    /// The service to delete
+    #[arg(value_name = "VIP:PORT/PROTO", value_parser = service_key_parser)]
+    service: ServiceKey,
+}
+
+#[derive(Args, Debug)]
+struct ServerAddArgs {
+    /// Server id, 1-65535: the number this server goes by in SARA and in its heartbeats
+    #[arg(value_name = "ID", value_parser = value_parser!(u32).range(1..=i64::from(proto::MAX_SERVER_ID)))]
+    id: u32,
+
+    /// The server's IPv4 address
+    #[arg(long, value_name = "IPv4", value_parser = proto::parse_host_ipv4)]
+    ip: Ipv4Addr,
+
+    /// The server's MAC address, as six hex bytes (aa:bb:cc:dd:ee:ff)
+    #[arg(long, value_name = "MAC", value_parser = proto::parse_mac)]
+    mac: [u8; 6],
+
+    /// Network interface of this machine through which the server is reached
+    #[arg(long, value_name = "IFNAME", value_parser = proto::parse_ifname)]
+    dev: String,
+
+    /// Weight for weighted policies (wrr), 1-65535 [sara.ko's default: 1]
+    #[arg(long, value_name = "N", value_parser = value_parser!(u32).range(1..=i64::from(proto::MAX_WEIGHT)))]
+    weight: Option<u32>,
+}
+
+#[derive(Args, Debug)]
+struct ServerDelArgs {
+    /// Id of the server to delete
+    #[arg(value_name = "ID", value_parser = value_parser!(u32).range(1..=i64::from(proto::MAX_SERVER_ID)))]
+    id: u32,
+}
+
+#[derive(Args, Debug)]
+struct StatsArgs {
+    /// Print the Prometheus text format (sara_<counter>_total) instead of a table
+    #[arg(long, conflicts_with = "json")]
+    prometheus: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum DebugCmd {
+    /// Send exactly the given request to family "sara" and print the kernel's answer
+    #[command(after_help = "\
+Sends one generic netlink message to family \"sara\" with NLM_F_REQUEST|NLM_F_ACK, the given
+command and the given attributes in order, with no checks: for proving that sara.ko's policy
+rejects malformed requests. TYPE is a number (decimal or 0x hex) or a name (A_SERVER_MAC); HEX is
+the payload bytes in order (network order is up to you), possibly empty; ':' '.' '_' in HEX are
+ignored. Numbers in host order: u16 5060 = c413 on little-endian machines.
+
+Examples:
+  # server add with a 5-byte MAC: expect EINVAL naming A_SERVER_MAC
+  sarectl --json debug send-raw --cmd 4 --attr 7:01000000 --attr 8:0a00000b \\
+      --attr 9:5254000000 --attr 10:6c6f00
+  # service add without A_VIP: expect EINVAL, missing attribute 1
+  sarectl debug send-raw --cmd 1 --attr A_PORT:5000 --attr A_PROTO:06
+
+Exit status 0 when acked, 1 when refused (with --json the answer is on stdout either way).")]
+    SendRaw(SendRawArgs),
+}
+
+#[derive(Args, Debug)]
+struct SendRawArgs {
+    /// Generic netlink command number (see sara_core::genl CMD_*)
+    #[arg(long, value_name = "N")]
+    cmd: u8,
+
+    /// One attribute, TYPE:HEX; repeat for more, sent in the given order
+    #[arg(long = "attr", value_name = "TYPE:HEX", value_parser = cmd::parse_raw_attr)]
+    attrs: Vec<Attr>,
+
+    /// Version field of the generic netlink header
+    #[arg(long, value_name = "V", default_value_t = genl::VERSION)]
+    version: u8,
+
+    /// Also set NLM_F_DUMP
+    #[arg(long)]
+    dump: bool,
+}
+
+/// `--json` given before the subcommand escapes clap's conflict check: refuse it here.
+fn stats_format(json: bool, prometheus: bool) -> Result<Format, Error> {
+    match (json, prometheus) {
+        (true, true) => Err(Error::Usage(
+            "--json and --prometheus cannot be used together: choose one output format".into(),
+        )),
+        (true, false) => Ok(Format::Json),
+        (false, true) => Ok(Format::Prometheus),
+        (false, false) => Ok(Format::Table),
+    }
+}
+
+/// Run the parsed command line.
+/// `sarectl status` options.
+#[derive(Debug, clap::Args)]
+struct StatusArgs {
+    /// The file the running manager writes its state to (its --status-file)
+    #[arg(long, default_value = "/run/sara/manager.json")]
+    status_file: std::path::PathBuf,
+}
+
+fn control(r: sara_ctl::control::Result<()>) -> Result<Done, Error> {
+    r.map(|()| Done { stdout: String::new(), exit: 0 }).map_err(|e| Error::Io(e.to_string()))
+}
+
+fn run(cli: Cli) -> Result<Done, Error> {
+    let table_or_json = if cli.json {
+        Format::Json
+    } else {
+        Format::Table
+    };
+    match cli.command {
+        Command::Agent(a) => control(sara_ctl::control::agent::run(a)),
+        Command::Manager(a) => control(sara_ctl::control::manager::run(a)),
+        Command::Status(a) => {
+            let st = sara_ctl::control::manager::read_status(&a.status_file)
+                .map_err(|e| Error::Io(e.to_string()))?;
+            let stdout = if cli.json {
+                serde_json::to_string_pretty(&st).map_err(|e| Error::Io(e.to_string()))? + "\n"
+            } else {
+                sara_ctl::control::manager::status_table(&st)
+            };
+            Ok(Done { stdout, exit: 0 })
+        }
+        Command::Service(c) => match c {
+            ServiceCmd::Add(a) => cmd::service_add(
+                &ServiceAdd {
+                    key: a.service,
+                    sig: a.sig,
+                    policy: a.policy,
+                    timeout: a.timeout,
+                    down_action: a.down_action,
+                },
+                table_or_json,
+            ),
+            ServiceCmd::Del(a) => cmd::service_del(&a.service, table_or_json),
+            ServiceCmd::List => cmd::service_list(table_or_json),
+        },
+        Command::Server(c) => match c {
+            ServerCmd::Add(a) => cmd::server_add(
+                &ServerAdd {
+                    id: a.id,
+                    ip: a.ip,
+                    mac: a.mac,
+                    ifname: a.dev,
+                    weight: a.weight,
+                },
+                table_or_json,
+            ),
+            ServerCmd::Del(a) => cmd::server_del(a.id, table_or_json),
+            ServerCmd::List => cmd::server_list(table_or_json),
+        },
+        Command::Stats(a) => cmd::stats(stats_format(cli.json, a.prometheus)?),
+        Command::Debug(DebugCmd::SendRaw(a)) => cmd::send_raw(
+            &RawRequest {
+                cmd: a.cmd,
+                attrs: a.attrs,
+                version: a.version,
+                dump: a.dump,
+            },
+            table_or_json,
+        ),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(done) => {
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`sarectl stats | head -1`) is not an error worth reporting.
+            let _ = out
+                .write_all(done.stdout.as_bytes())
+                .and_then(|_| out.flush());
+            ExitCode::from(done.exit)
+        }
+        Err(e) => {
+            eprintln!("sarectl: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::error::ErrorKind;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("sarectl").chain(args.iter().copied()))
+    }
+
+    fn err(args: &[&str]) -> String {
+        let e = parse(args).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{args:?}: {e}");
+        e.to_string()
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn service_add_full() {
+        let cli = parse(&[
+            "service",
+            "add",
+            "192.0.2.10:554/tcp",
+            "--sig",
+            "rtsp",
+            "--policy",
+            "least-sessions",
+            "--timeout",
+            "60",
+            "--down-action",
+            "keep",
+        ])
+        .unwrap();
+        let Command::Service(ServiceCmd::Add(a)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(a.service.to_string(), "192.0.2.10:554/tcp");
+        assert_eq!(a.sig, Some(genl::SIG_RTSP));
+        assert_eq!(a.policy, Some(genl::POLICY_LEAST_SESSIONS));
+        assert_eq!(a.timeout, Some(60));
+        assert_eq!(a.down_action, Some(genl::DOWN_KEEP));
+        assert!(!cli.json);
+    }
+
+    #[test]
+    fn service_add_minimal_leaves_defaults_to_the_kernel() {
+        let cli = parse(&["service", "add", "10.0.0.1:80/udp"]).unwrap();
+        let Command::Service(ServiceCmd::Add(a)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(
+            (a.sig, a.policy, a.timeout, a.down_action),
+            (None, None, None, None)
+        );
+    }
+
+    #[test]
+    fn service_add_rejects_bad_arguments() {
+        assert!(err(&["service", "add", "10.0.0.1:0/udp"]).contains("1 to 65535"));
+        assert!(err(&["service", "add", "10.0.0.1:80/icmp"]).contains("use tcp or udp"));
+        assert!(err(&["service", "add", "10.0.0.256:80/tcp"]).contains("not an IPv4 address"));
+        assert!(err(&["service", "add", "10.0.0.1:80"]).contains("VIP:PORT/PROTO"));
+        assert!(err(&["service", "add", "10.0.0.1:80/tcp", "--sig", "http"])
+            .contains("possible values"));
+        assert!(
+            err(&["service", "add", "10.0.0.1:80/tcp", "--policy", "fastest"])
+                .contains("least-sessions")
+        );
+        assert!(err(&["service", "add", "10.0.0.1:80/tcp", "--timeout", "0"]).contains("0"));
+        assert!(
+            err(&["service", "add", "10.0.0.1:80/tcp", "--timeout", "86401"]).contains("86401")
+        );
+        assert!(
+            err(&["service", "add", "10.0.0.1:80/tcp", "--down-action", "drop"])
+                .contains("redispatch")
+        );
+        assert!(parse(&["service", "add", "10.0.0.1:80/tcp", "--timeout", "86400"]).is_ok());
+        err(&["service", "add"]);
+        err(&["service", "del"]);
+        err(&["service"]);
+    }
+
+    #[test]
+    fn server_add_full_and_errors() {
+        let cli = parse(&[
+            "server",
+            "add",
+            "7",
+            "--ip",
+            "10.0.0.7",
+            "--mac",
+            "52:54:00:00:00:07",
+            "--dev",
+            "eth1",
+            "--weight",
+            "3",
+        ])
+        .unwrap();
+        let Command::Server(ServerCmd::Add(a)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(
+            (a.id, a.ip, a.mac, a.dev.as_str(), a.weight),
+            (
+                7,
+                Ipv4Addr::new(10, 0, 0, 7),
+                [0x52, 0x54, 0, 0, 0, 7],
+                "eth1",
+                Some(3)
+            )
+        );
+        let base = [
+            "server",
+            "add",
+            "7",
+            "--ip",
+            "10.0.0.7",
+            "--mac",
+            "52:54:00:00:00:07",
+            "--dev",
+            "eth1",
+        ];
+        assert!(parse(&base).is_ok());
+        let with = |i: usize, v: &str| {
+            let mut a: Vec<&str> = base.to_vec();
+            a[i] = v;
+            err(&a)
+        };
+        assert!(with(5 + 1, "52:54:00:00:07").contains("5 byte(s)"));
+        assert!(with(3 + 1, "10.0.0").contains("not an IPv4 address"));
+        assert!(with(7 + 1, "an-interface-name-too-long").contains("at most 15"));
+        with(2, "0");
+        with(2, "65536");
+        with(2, "seven");
+        err(&["server", "add", "7", "--ip", "10.0.0.7", "--dev", "eth1"]); // no --mac
+        let mut a = base.to_vec();
+        a.extend(["--weight", "0"]);
+        err(&a);
+        assert!(parse(&["server", "del", "65535"]).is_ok());
+        err(&["server", "del", "0"]);
+    }
+
+    #[test]
+    fn json_flag_is_global_and_prometheus_conflicts_with_it() {
+        assert!(parse(&["--json", "server", "list"]).unwrap().json);
+        assert!(parse(&["server", "list", "--json"]).unwrap().json);
+        assert!(parse(&["service", "list", "--json"]).unwrap().json);
+        let cli = parse(&["stats", "--prometheus"]).unwrap();
+        let Command::Stats(a) = cli.command else {
+            panic!()
+        };
+        assert!(a.prometheus);
+        let e = parse(&["stats", "--json", "--prometheus"]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ArgumentConflict);
+        // clap does not see this one (the global flag comes first): run() refuses it, exit 2.
+        let cli = parse(&["--json", "stats", "--prometheus"]).unwrap();
+        let e = run(cli).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("cannot be used together"));
+        assert_eq!(stats_format(false, false).unwrap(), Format::Table);
+        assert_eq!(stats_format(true, false).unwrap(), Format::Json);
+        assert_eq!(stats_format(false, true).unwrap(), Format::Prometheus);
+    }
+
+    #[test]
+    fn debug_send_raw_parses() {
+        let cli = parse(&[
+            "debug",
+            "send-raw",
+            "--cmd",
+            "4",
+            "--attr",
+            "7:01000000",
+            "--attr",
+            "A_SERVER_MAC:5254000000",
+            "--attr",
+            "10:",
+        ])
+        .unwrap();
+        let Command::Debug(DebugCmd::SendRaw(a)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(a.cmd, 4);
+        assert_eq!(a.version, genl::VERSION);
+        assert_eq!(
+            a.attrs,
+            vec![
+                Attr::bytes(7, [1, 0, 0, 0]),
+                Attr::bytes(genl::A_SERVER_MAC, [0x52, 0x54, 0, 0, 0]),
+                Attr::bytes(10, [])
+            ]
+        );
+        err(&["debug", "send-raw"]);
+        err(&["debug", "send-raw", "--cmd", "256"]);
+        err(&["debug", "send-raw", "--cmd", "1", "--attr", "1:xyz"]);
+    }
+
+    #[test]
+    fn debug_is_hidden_from_help() {
+        let help = Cli::command().render_help().to_string();
+        assert!(help.contains("service"));
+        assert!(!help.contains("debug"), "{help}");
+    }
+
+    #[test]
+    fn every_help_has_an_example_and_the_exit_codes_are_documented() {
+        let mut root = Cli::command();
+        root.build();
+        let long = root.render_long_help().to_string();
+        for code in [
+            "0  success",
+            "1  the kernel refused",
+            "2  usage error",
+            "3  sara.ko is not loaded",
+            "4  any other",
+        ] {
+            assert!(long.contains(code), "{code} missing from --help");
+        }
+        fn walk(c: &clap::Command, path: &str) {
+            if c.get_name() == "help" {
+                return;
+            }
+            let after = c
+                .get_after_help()
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            assert!(
+                after.contains("sarectl "),
+                "`{path}` has no example in after_help"
+            );
+            for s in c.get_subcommands() {
+                walk(s, &format!("{path} {}", s.get_name()));
+            }
+        }
+        walk(&root, "sarectl");
+    }
+
+    #[test]
+    fn help_shows_the_kernel_defaults_from_genl() {
+        let mut root = Cli::command();
+        let h = root
+            .find_subcommand_mut("service")
+            .unwrap()
+            .find_subcommand_mut("add")
+            .unwrap()
+            .render_help()
+            .to_string();
+        assert!(
+            h.contains(&format!("default: {}]", genl::DEFAULT_TIMEOUT_S)),
+            "{h}"
+        );
+        assert!(h.contains("default: hash]"), "{h}");
+        assert!(h.contains("least-sessions"), "{h}");
+        assert!(h.contains("redispatch"), "{h}");
+    }
+
+    #[test]
+    fn help_and_version_exit_zero() {
+        let e = parse(&["--help"]).unwrap_err();
+        assert_eq!(e.exit_code(), 0);
+        let e = parse(&["server", "add", "--help"]).unwrap_err();
+        assert_eq!(e.exit_code(), 0);
+        let e = parse(&["--version"]).unwrap_err();
+        assert_eq!(e.exit_code(), 0);
+    }
+}

@@ -10,6 +10,8 @@ pub struct CounterInfo {
     pub name: &'static str,
     /// One line for operators.
     pub help: &'static str,
+    /// `name` with a trailing NUL, for the kernel's C side (sysfs file names).
+    pub name_nul: &'static str,
 }
 
 macro_rules! counters {
@@ -19,7 +21,7 @@ macro_rules! counters {
             pub const $id: usize = $idx;
         )*
         /// Every counter, indexed by id.
-        pub const COUNTERS: &[CounterInfo] = &[$(CounterInfo { name: $name, help: $help }),*];
+        pub const COUNTERS: &[CounterInfo] = &[$(CounterInfo { name: $name, help: $help, name_nul: concat!($name, "\0") }),*];
     };
 }
 
@@ -57,6 +59,7 @@ mod tests {
         for (i, c) in COUNTERS.iter().enumerate() {
             assert_eq!(by_name(c.name), Some(i));
             assert!(c.name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+            assert_eq!(c.name_nul.strip_suffix('\0'), Some(c.name));
         }
     }
 }

@@ -13,7 +13,8 @@
 //! * Ports are `NLA_U16` in host order; protocols are IP protocol numbers (6 TCP, 17 UDP).
 //! * Replies to `*_GET` carry one nest per object (`A_SERVICE`, `A_SERVER`) in a single message.
 //! * `CMD_STATS_GET` replies with one `A_STATS` nest whose attribute types are counter ids + 1
-//!   (see `super::counters`), each `NLA_U64`, padded with `A_PAD`.
+//!   (see `super::counters`), each a 64-bit value; inside that nest, type 0 is alignment padding
+//!   (skip it). Elsewhere 64-bit attributes are padded with `A_PAD`.
 
 /// Family name, as resolved through `CTRL_CMD_GETFAMILY`.
 pub const FAMILY_NAME: &str = "sara";
@@ -36,7 +37,9 @@ pub const CMD_SERVER_DEL: u8 = 5;
 pub const CMD_SERVER_GET: u8 = 6;
 /// Read the namespace's counters: reply has one `A_STATS` nest.
 pub const CMD_STATS_GET: u8 = 7;
-/// Control plane push: per-server state and forecast, loads and thresholds (control-plane issue).
+/// Control plane push, every interval: `A_LOAD_DISPATCHER`, `A_LOAD_CLUSTER`, `A_T1`, `A_T2`, `A_T3`,
+/// `A_TC`, optional `A_INCREMENT`, and one `A_SERVER` nest per known server with `A_SERVER_ID`,
+/// `A_STATE`, `A_FORECAST`, `A_LOAD`, `A_LOAD_KNOWN`. Servers not named keep their state.
 pub const CMD_PUSH: u8 = 8;
 /// Dump the flow table (data-plane issue).
 pub const CMD_FLOW_GET: u8 = 9;
@@ -86,8 +89,30 @@ pub const A_STATE: u16 = 17;
 pub const A_DOWN_ACTION: u16 = 18;
 /// Packets forwarded to a server or through a service (`NLA_U64`, in replies).
 pub const A_PACKETS: u16 = 19;
+/// A server's damped load forecast l̃_j, per-mille (`NLA_U16`, 0..=1000; in `CMD_PUSH` server nests).
+pub const A_FORECAST: u16 = 20;
+/// A server's last measured load l_j, per-mille (`NLA_U16`, 0..=1000).
+pub const A_LOAD: u16 = 21;
+/// The dispatcher's own load l_d, per-mille (`NLA_U16`, 0..=1000; `CMD_PUSH`).
+pub const A_LOAD_DISPATCHER: u16 = 22;
+/// The cluster load l_c (eq. 1, or its forecast), per-mille (`NLA_U16`, 0..=1000; `CMD_PUSH`).
+pub const A_LOAD_CLUSTER: u16 = 23;
+/// Admission threshold T1 in force, per-mille (`NLA_U16`; `CMD_PUSH`). T1 < T2 < T3 < C ≤ 1000.
+pub const A_T1: u16 = 24;
+/// Admission threshold T2 in force, per-mille (`NLA_U16`; `CMD_PUSH`).
+pub const A_T2: u16 = 25;
+/// Admission threshold T3 in force, per-mille (`NLA_U16`; `CMD_PUSH`).
+pub const A_T3: u16 = 26;
+/// Capacity threshold C in force, per-mille (`NLA_U16`; `CMD_PUSH`).
+pub const A_TC: u16 = 27;
+/// Active sessions on a server (`NLA_U32`, in replies).
+pub const A_SESSIONS: u16 = 28;
+/// Per-session increment added to a server's forecast between pushes, per-mille (`NLA_U16`; `CMD_PUSH`).
+pub const A_INCREMENT: u16 = 29;
+/// Whether the server's load monitor is alive (`NLA_U8`, 0 or 1; `CMD_PUSH` server nests).
+pub const A_LOAD_KNOWN: u16 = 30;
 /// Highest attribute number in use.
-pub const A_MAX: u16 = 19;
+pub const A_MAX: u16 = 30;
 
 // ---- values ---------------------------------------------------------------------------------
 /// No signalling inspection: every flow is its own session.
@@ -189,7 +214,8 @@ mod tests {
         let all = [
             A_VIP, A_PORT, A_PROTO, A_SIGPROTO, A_POLICY, A_TIMEOUT, A_SERVER_ID, A_SERVER_IP,
             A_SERVER_MAC, A_IFNAME, A_IFINDEX, A_WEIGHT, A_SERVICE, A_SERVER, A_STATS, A_PAD,
-            A_STATE, A_DOWN_ACTION, A_PACKETS,
+            A_STATE, A_DOWN_ACTION, A_PACKETS, A_FORECAST, A_LOAD, A_LOAD_DISPATCHER,
+            A_LOAD_CLUSTER, A_T1, A_T2, A_T3, A_TC, A_SESSIONS, A_INCREMENT, A_LOAD_KNOWN,
         ];
         for (i, a) in all.iter().enumerate() {
             assert_eq!(usize::from(*a), i + 1);

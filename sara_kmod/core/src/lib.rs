@@ -28,5 +28,12 @@
     )
 )]
 
+pub mod admission;
 pub mod counters;
+pub mod dpi;
+pub mod flow;
 pub mod genl;
+pub mod select;
+pub mod table;
+pub mod msg;
+pub mod wire;

@@ -1,0 +1,47 @@
+# SARA — build, test and demo. Everything runs from a fresh clone on Debian 12:
+#   make test    host tests (cargo test) + VM tests (QEMU) — installs what is missing, builds the kernel
+#   make demo    boots the VM cluster, sends traffic, shows sarectl stats and who served what
+# Other targets: setup, kernel, module, sarectl, host-test, vm-test, clippy, fuzz, clean.
+
+SHELL := /bin/bash
+export RUSTUP_TOOLCHAIN := $(shell sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
+KDIR = $(shell scripts/build-kernel.sh --print 2>/dev/null)
+CARGO ?= cargo
+
+.PHONY: all setup kernel module sarectl host-test vm-test test demo clippy fuzz clean
+
+all: module sarectl
+
+setup:
+	@scripts/setup.sh
+
+kernel: setup
+	@scripts/build-kernel.sh >/dev/null
+
+module: kernel
+	@scripts/check-toolchain.sh "$(KDIR)"
+	$(MAKE) -C "$(KDIR)" M="$(CURDIR)" BINDGEN="$$(. scripts/env.sh; echo $$SARA_BINDGEN)" modules
+
+sarectl: setup
+	$(CARGO) build --release -p sara_ctl
+
+host-test: setup
+	$(CARGO) test --workspace
+
+vm-test: module sarectl
+	qemu-tests/run.sh
+
+test: host-test vm-test
+
+demo: module sarectl
+	qemu-tests/run.sh --demo
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fuzz:
+	scripts/fuzz.sh
+
+clean:
+	-[ -n "$(KDIR)" ] && $(MAKE) -C "$(KDIR)" M="$(CURDIR)" clean
+	rm -rf build target

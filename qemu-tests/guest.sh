@@ -1,0 +1,57 @@
+#!/bin/bash
+# Runs inside the VM (chrooted into the host's root, see qemu-tests/init): loads nothing by itself;
+# each test in qemu-tests/tests/ is a bash script that exits 0 on success. Prints one line per test and
+# "N passed, N failed" at the end. Usage: guest.sh test|demo [comma-separated globs]
+mode=${1:-test}
+filter=${2:-all}
+export REPO=$(cd "$(dirname "$0")/.." && pwd)
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/tmp LC_ALL=C
+export KDIR=$(sed -n 's/.*\bsara_kdir=\([^ ]*\).*/\1/p' /proc/cmdline)
+cd /tmp || exit 1
+. "$REPO/qemu-tests/lib.sh"
+
+dmesg -n 4 2>/dev/null   # keep the console for warnings and worse
+echo "INFO guest kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPUs ($(dmesg | grep -m1 -o "Brought up.*")), $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MiB"
+
+if [ "$mode" = demo ]; then
+  bash "$REPO/qemu-tests/demo.sh"
+  exit 0
+fi
+
+passed=0
+failed=0
+selected() {
+  [ "$filter" = all ] && return 0
+  local g
+  for g in ${filter//,/ }; do
+    case "$1" in $g) return 0;; esac
+  done
+  return 1
+}
+for t in "$REPO"/qemu-tests/tests/*.sh; do
+  name=$(basename "$t" .sh)
+  selected "$name" || continue
+  start=$(date +%s.%N)
+  if timeout 300 bash "$t" >"/tmp/$name.log" 2>&1; then
+    passed=$((passed + 1))
+    printf 'PASS %-40s %5.1f s\n' "$name" "$(echo "$(date +%s.%N) - $start" | bc)"
+    grep -E '^(INFO|  )' "/tmp/$name.log" | sed 's/^/  /'
+  else
+    failed=$((failed + 1))
+    printf 'FAIL %-40s %5.1f s\n' "$name" "$(echo "$(date +%s.%N) - $start" | bc)"
+    tail -n 30 "/tmp/$name.log" | sed 's/^/  | /'
+  fi
+done
+
+# Last: the kernel log must be clean of any report, whatever the tests did.
+bad=$(dmesg | grep -E 'BUG:|WARNING:|Oops|lockdep|possible recursive locking|inconsistent lock state|circular locking|suspicious RCU|sleeping function called from invalid context|Call Trace' | head -n 20)
+if [ -z "$bad" ]; then
+  passed=$((passed + 1))
+  echo "PASS kernel-log-clean"
+else
+  failed=$((failed + 1))
+  echo "FAIL kernel-log-clean"
+  dmesg | tail -n 80 | sed 's/^/  | /'
+fi
+echo "$passed passed, $failed failed"

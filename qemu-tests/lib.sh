@@ -1,0 +1,115 @@
+# Helpers for the VM tests (sourced). The cluster of sara-spec.md "Topology", built from network
+# namespaces in the guest:
+#
+#   cl (10.0.1.2) ── veth ── gw (10.0.1.1 | 10.0.0.1) ──┐
+#                                                       br0 (guest root namespace; one L2 segment)
+#   disp (10.0.0.2, VIP 10.0.0.100 on eth0) ────────────┤
+#   s1 (10.0.0.11, VIP on lo) ──────────────────────────┤   arp_ignore=1, arp_announce=2,
+#   s2 (10.0.0.12, VIP on lo) ──────────────────────────┘   default route via gw
+#
+# Replies leave the servers through gw and never cross the dispatcher.
+SARECTL="$REPO/target/release/sarectl"
+PY=/usr/bin/python3
+TOOLS="$REPO/qemu-tests/tools"
+VIP=10.0.0.100
+SERVERS="s1 s2"
+
+fail() { echo "FAILED: $*" >&2; exit 1; }
+info() { echo "INFO $*"; }
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+sarectl() { in_ns disp "$SARECTL" "$@"; }
+mac_of() { in_ns "$1" cat /sys/class/net/eth0/address; }
+
+load_sara() {
+  lsmod | grep -q '^sara ' || insmod "$REPO/sara.ko" "$@" || fail "insmod sara.ko"
+}
+
+# veth pair: $1 namespace gets eth0, the other end is attached to br0 in the root namespace.
+attach() {
+  local ns=$1 addr=$2
+  ip link add "v-$ns" type veth peer name eth0 netns "$ns"
+  ip link set "v-$ns" master br0 up
+  in_ns "$ns" ip addr add "$addr/24" dev eth0
+  in_ns "$ns" ip link set eth0 up
+}
+
+topo_up() {
+  ip netns list | grep -q '^disp' && return 0
+  local ns
+  for ns in cl gw disp $SERVERS; do
+    ip netns add "$ns"
+    in_ns "$ns" ip link set lo up
+  done
+  ip link add br0 type bridge
+  ip link set br0 up
+  # client side
+  ip link add v-cl type veth peer name eth0 netns cl
+  ip link set v-cl netns gw
+  in_ns gw ip link set v-cl name eth1
+  in_ns gw ip addr add 10.0.1.1/24 dev eth1
+  in_ns gw ip link set eth1 up
+  in_ns cl ip addr add 10.0.1.2/24 dev eth0
+  in_ns cl ip link set eth0 up
+  in_ns cl ip route add default via 10.0.1.1
+  in_ns gw sysctl -qw net.ipv4.ip_forward=1
+  # cluster segment
+  attach gw 10.0.0.1
+  attach disp 10.0.0.2
+  in_ns disp ip addr add "$VIP/32" dev eth0
+  in_ns disp ip route add default via 10.0.0.1
+  local i=11
+  for ns in $SERVERS; do
+    attach "$ns" "10.0.0.$i"
+    in_ns "$ns" ip addr add "$VIP/32" dev lo
+    in_ns "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
+      net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2
+    in_ns "$ns" ip route add default via 10.0.0.1
+    i=$((i + 1))
+  done
+  # Warm up ARP and bridge learning so that no frame is flooded to the dispatcher later.
+  for ns in disp $SERVERS; do in_ns "$ns" ping -c1 -W2 10.0.0.1 >/dev/null || fail "ping gw from $ns"; done
+  in_ns cl ping -c1 -W2 10.0.0.2 >/dev/null || fail "ping dispatcher from client"
+}
+
+# Configure the skeleton service and both servers in the dispatcher namespace.
+configure_http() {
+  local port=${1:-8080} proto=${2:-tcp}
+  sarectl service add "$VIP:$port/$proto" || fail "service add"
+  local i=1 ns
+  for ns in $SERVERS; do
+    sarectl server add "$i" --ip "10.0.0.1$i" --mac "$(mac_of "$ns")" --dev eth0 2>/dev/null \
+      || sarectl server list | grep -q "10.0.0.1$i" || fail "server add $i"
+    i=$((i + 1))
+  done
+}
+
+# Background processes of a test: started with bg, all stopped by cleanup (every test does
+# `trap cleanup EXIT`).
+BG_PIDS=()
+bg() { "$@" & BG_PIDS+=($!); }
+cleanup() {
+  local p
+  for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  BG_PIDS=()
+}
+trap cleanup EXIT
+
+# Wait until something listens on port $2 (tcp, or udp with $3=u) in namespace $1.
+wait_listen() {
+  local ns=$1 port=$2 kind=${3:-t}
+  for _ in $(seq 100); do in_ns "$ns" ss -ln"$kind" | grep -q ":$port " && return 0; sleep 0.1; done
+  fail "nothing listens on $port in $ns"
+}
+
+# Start the name server (answers with the namespace's name) on every server.
+start_servers() {
+  local port=${1:-8080} udp=${2:-} ns
+  for ns in $SERVERS; do
+    bg in_ns "$ns" "$PY" "$TOOLS/name_server.py" --name "$ns" --port "$port" ${udp:+$udp --addr $VIP}
+  done
+  for ns in $SERVERS; do wait_listen "$ns" "$port"; done
+}
+
+# Value of a counter in the dispatcher's namespace, read from sysfs.
+counter() { in_ns disp cat "/sys/kernel/sara/$1"; }

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Boots SARA's kernel under QEMU (TCG: KVM does not work on these machines) and runs the VM tests.
+#
+#   qemu-tests/run.sh [--demo] [--tests 'glob …'] [--timeout SECONDS]
+#
+# The guest mounts this machine's root read-only over 9p and chroots into it, so it runs the very
+# sara.ko, sarectl and test scripts of this checkout with the host's tools. It prints one line per
+# test (PASS/FAIL), then "N passed, N failed". This script exits non-zero on any failure, on a guest
+# that never reports, and on a kernel log with BUG/WARNING/Oops/lockdep reports (checked in the guest
+# as the last test).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+. "$top/scripts/env.sh"
+
+mode=test
+tests=all
+timeout_s=${SARA_VM_TIMEOUT:-2400}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --demo) mode=demo; shift;;
+    --tests) tests=$2; shift 2;;
+    --timeout) timeout_s=$2; shift 2;;
+    *) echo "usage: $0 [--demo] [--tests 'glob …'] [--timeout SECONDS]" >&2; exit 2;;
+  esac
+done
+
+kdir=$("$top/scripts/build-kernel.sh" --print)
+bzimage="$kdir/arch/x86/boot/bzImage"
+[ -f "$top/sara.ko" ] || { echo "sara.ko is not built: run make module" >&2; exit 1; }
+[ -x "$top/target/release/sarectl" ] || { echo "sarectl is not built: run make sarectl" >&2; exit 1; }
+
+# The initramfs: static busybox and our /init.
+build="$top/build"
+mkdir -p "$build"
+initrd="$build/initramfs.cpio.gz"
+if [ ! -f "$initrd" ] || [ "$here/init" -nt "$initrd" ] || [ /bin/busybox -nt "$initrd" ]; then
+  root=$(mktemp -d)
+  mkdir -p "$root/bin"
+  cp /bin/busybox "$root/bin/busybox"
+  file "$root/bin/busybox" 2>/dev/null | grep -q 'statically linked' \
+    || { echo "/bin/busybox is not static: apt-get install busybox-static" >&2; exit 1; }
+  ln -s busybox "$root/bin/sh"
+  cp "$here/init" "$root/init"
+  (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$initrd"
+  rm -rf "$root"
+fi
+
+# Where the guest finds things: the same absolute paths as here.
+kernel_args="console=ttyS0 panic=-1 loglevel=4 sara_repo=$top sara_mode=$mode sara_kdir=$kdir sara_tests=${tests// /,}"
+log="$build/vm-$mode.log"
+echo "[vm] booting $(basename "$(dirname "$(dirname "$kdir")")") under QEMU/TCG; serial log: $log"
+set +e
+timeout --foreground "$timeout_s" qemu-system-x86_64 \
+  -accel tcg -m 2048 -smp 2 -nographic -no-reboot -nic none \
+  -kernel "$bzimage" -initrd "$initrd" -append "$kernel_args" \
+  -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+  </dev/null 2>&1 | stdbuf -oL tr -d '\r' | tee "$log" \
+  | grep --line-buffered -E '^(PASS|FAIL|SKIP|INFO|DEMO|  )|SARA-GUEST|Kernel panic|BUG:|WARNING:'
+rc=${PIPESTATUS[0]}
+set -e
+if [ "$rc" = 124 ]; then
+  echo "[vm] the guest did not finish within $timeout_s s" >&2
+  exit 1
+fi
+if [ "$mode" = demo ]; then
+  grep -q 'SARA-GUEST: done' "$log" || { echo "[vm] the demo did not finish (see $log)" >&2; exit 1; }
+  exit 0
+fi
+summary=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 | tr -d '\r')
+if [ -z "$summary" ]; then
+  echo "[vm] the guest never reported a result (see $log)" >&2
+  exit 1
+fi
+echo "$summary"
+failed=$(echo "$summary" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+passed=$(echo "$summary" | sed -E 's/^([0-9]+) passed.*/\1/')
+if [ "$failed" != 0 ] || [ "$passed" = 0 ]; then
+  echo "[vm] failures in the VM tests (see $log)" >&2
+  exit 1
+fi
+exit 0

@@ -1,0 +1,403 @@
+//! The commands behind `sarectl service|server|stats|debug`: open the netlink client, send, decode,
+//! and return the text to print. `main.rs` maps its clap arguments onto these.
+
+use serde::Serialize;
+
+use sara_core::genl;
+
+use crate::error::{errno_name, Error, KernelError, PolicyHint, EXIT_KERNEL, EXIT_OK};
+use crate::nl::{Client, Outcome, Reply};
+use crate::output::{self, Format};
+use crate::proto::{self, Attr, Request, ServerAdd, ServiceAdd, ServiceKey};
+
+/// What a command wants printed, and its exit status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Done {
+    /// Text for standard output (may be empty).
+    pub stdout: String,
+    /// Exit status.
+    pub exit: u8,
+}
+
+impl Done {
+    fn ok(stdout: impl Into<String>) -> Self {
+        Done {
+            stdout: stdout.into(),
+            exit: EXIT_OK,
+        }
+    }
+}
+
+/// Open the client, warning on stderr when the module speaks another protocol version.
+fn open() -> Result<Client, Error> {
+    let c = Client::open()?;
+    let v = c.family_version();
+    if v != 0 && v != u32::from(genl::VERSION) {
+        eprintln!(
+            "sarectl: warning: sara.ko speaks netlink protocol version {v}, this sarectl version {}",
+            genl::VERSION
+        );
+    }
+    Ok(c)
+}
+
+fn call(req: &Request, context: impl FnOnce() -> String) -> Result<Vec<Vec<Attr>>, Error> {
+    let mut c = open()?;
+    let replies = c.call(req).map_err(|e| e.context(context()))?;
+    if let Some(w) = c.take_warning() {
+        eprintln!("sarectl: warning from sara.ko: {w}");
+    }
+    Ok(replies.into_iter().map(|r| r.attrs).collect())
+}
+
+/// Confirmation of a change: one line for people, nothing with `--json`.
+fn confirm(format: Format, line: String) -> Done {
+    match format {
+        Format::Table => Done::ok(line + "\n"),
+        _ => Done::ok(""),
+    }
+}
+
+/// `sarectl service add`.
+pub fn service_add(a: &ServiceAdd, format: Format) -> Result<Done, Error> {
+    call(&proto::service_add(a), || {
+        format!("cannot add service {}", a.key)
+    })?;
+    Ok(confirm(format, format!("service {} added", a.key)))
+}
+
+/// `sarectl service del`.
+pub fn service_del(k: &ServiceKey, format: Format) -> Result<Done, Error> {
+    call(&proto::service_del(k), || {
+        format!("cannot delete service {k}")
+    })?;
+    Ok(confirm(format, format!("service {k} deleted")))
+}
+
+/// `sarectl service list`.
+pub fn service_list(format: Format) -> Result<Done, Error> {
+    let replies = call(&proto::service_get(), || "cannot list services".into())?;
+    let services = proto::decode_services(&replies)?;
+    Ok(Done::ok(match format {
+        Format::Json => output::json(&services),
+        _ => output::services_table(&services),
+    }))
+}
+
+/// `sarectl server add`.
+pub fn server_add(a: &ServerAdd, format: Format) -> Result<Done, Error> {
+    call(&proto::server_add(a), || {
+        format!("cannot add server {}", a.id)
+    })?;
+    Ok(confirm(
+        format,
+        format!("server {} ({} via {}) added", a.id, a.ip, a.ifname),
+    ))
+}
+
+/// `sarectl server del`.
+pub fn server_del(id: u32, format: Format) -> Result<Done, Error> {
+    call(&proto::server_del(id), || {
+        format!("cannot delete server {id}")
+    })?;
+    Ok(confirm(format, format!("server {id} deleted")))
+}
+
+/// `sarectl server list`.
+pub fn server_list(format: Format) -> Result<Done, Error> {
+    let replies = call(&proto::server_get(), || "cannot list servers".into())?;
+    let servers = proto::decode_servers(&replies)?;
+    Ok(Done::ok(match format {
+        Format::Json => output::json(&servers),
+        _ => output::servers_table(&servers),
+    }))
+}
+
+/// `sarectl stats`.
+pub fn stats(format: Format) -> Result<Done, Error> {
+    let replies = call(&proto::stats_get(), || "cannot read the counters".into())?;
+    let stats = proto::decode_stats(&replies)?;
+    Ok(Done::ok(match format {
+        Format::Json => output::json(&stats),
+        Format::Prometheus => output::stats_prometheus(&stats),
+        Format::Table => output::stats_table(&stats),
+    }))
+}
+
+// ---- debug send-raw -------------------------------------------------------------------------
+
+/// Parse `TYPE:HEX` for `debug send-raw --attr`. TYPE is a number (decimal or `0x` hex, flag bits
+/// allowed) or an attribute name (`A_SERVER_MAC`, `server_mac`); HEX is the payload, possibly empty,
+/// with optional `0x` and `:`/`.`/`_` separators.
+pub fn parse_raw_attr(s: &str) -> Result<Attr, String> {
+    let (ty, hex) = s
+        .split_once(':')
+        .ok_or_else(|| format!("'{s}': expected TYPE:HEX, for example 9:525400123456 or 7:"))?;
+    let ty = parse_attr_type(ty)?;
+    let hex: String = hex
+        .trim_start_matches("0x")
+        .chars()
+        .filter(|c| !":._".contains(*c))
+        .collect();
+    if !hex.len().is_multiple_of(2) {
+        return Err(format!(
+            "'{s}': the payload needs an even number of hex digits"
+        ));
+    }
+    let payload = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| format!("'{s}': the payload is not hex"))?;
+    Ok(Attr::bytes(ty, payload))
+}
+
+fn parse_attr_type(t: &str) -> Result<u16, String> {
+    let num = match t.strip_prefix("0x") {
+        Some(h) => u16::from_str_radix(h, 16).ok(),
+        None => t.parse().ok(),
+    };
+    if let Some(n) = num {
+        return Ok(n);
+    }
+    let want = t.to_ascii_uppercase();
+    let want = if want.starts_with("A_") {
+        want
+    } else {
+        format!("A_{want}")
+    };
+    (1..=256)
+        .find(|n| crate::error::attr_name(*n) == Some(want.as_str()))
+        .ok_or_else(|| format!("unknown attribute type '{t}': give a number or a name like A_VIP"))
+}
+
+/// `sarectl debug send-raw` arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRequest {
+    /// Generic netlink command.
+    pub cmd: u8,
+    /// Attributes, sent as given.
+    pub attrs: Vec<Attr>,
+    /// Generic netlink header version.
+    pub version: u8,
+    /// Also set `NLM_F_DUMP`.
+    pub dump: bool,
+}
+
+#[derive(Serialize)]
+struct RawAttrOut {
+    #[serde(rename = "type")]
+    ty: u16,
+    name: Option<&'static str>,
+    len: usize,
+    hex: String,
+}
+
+#[derive(Serialize)]
+struct RawReplyOut {
+    cmd: u8,
+    attrs: Vec<RawAttrOut>,
+}
+
+#[derive(Serialize)]
+struct RawPolicyOut {
+    min_value: Option<u64>,
+    max_value: Option<u64>,
+    min_value_s: Option<i64>,
+    max_value_s: Option<i64>,
+    min_len: Option<u32>,
+    max_len: Option<u32>,
+}
+
+/// JSON answer of `debug send-raw`.
+#[derive(Serialize)]
+struct RawOut {
+    ok: bool,
+    errno: i32,
+    error: Option<&'static str>,
+    message: Option<String>,
+    bad_attr_offset: Option<u32>,
+    bad_attr: Option<u16>,
+    missing_attr: Option<u16>,
+    policy: Option<RawPolicyOut>,
+    warning: Option<String>,
+    replies: Vec<RawReplyOut>,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn raw_replies(replies: &[Reply]) -> Vec<RawReplyOut> {
+    replies
+        .iter()
+        .map(|r| RawReplyOut {
+            cmd: r.cmd,
+            attrs: r
+                .attrs
+                .iter()
+                .map(|a| RawAttrOut {
+                    ty: a.ty,
+                    name: crate::error::attr_name(a.ty),
+                    len: a.payload.len(),
+                    hex: hex(&a.payload),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Render the outcome of `debug send-raw`.
+pub fn render_raw(outcome: &Outcome, format: Format) -> Result<Done, Error> {
+    let (replies, warning, err) = match outcome {
+        Outcome::Ok { replies, warning } => (replies.as_slice(), warning.clone(), None),
+        Outcome::Refused(e) => (&[][..], None, Some(e.clone())),
+    };
+    let exit = if err.is_some() { EXIT_KERNEL } else { EXIT_OK };
+    if format == Format::Json {
+        let e = err.clone().unwrap_or_default();
+        let out = RawOut {
+            ok: err.is_none(),
+            errno: e.errno,
+            error: errno_name(e.errno),
+            message: e.message,
+            bad_attr_offset: e.bad_attr_offset,
+            bad_attr: e.bad_attr,
+            missing_attr: e.missing_attr,
+            policy: e.policy.map(|p: PolicyHint| RawPolicyOut {
+                min_value: p.min_value,
+                max_value: p.max_value,
+                min_value_s: p.min_value_s,
+                max_value_s: p.max_value_s,
+                min_len: p.min_len,
+                max_len: p.max_len,
+            }),
+            warning,
+            replies: raw_replies(replies),
+        };
+        return Ok(Done {
+            stdout: output::json(&out),
+            exit,
+        });
+    }
+    if let Some(e) = err {
+        return Err(refused(e));
+    }
+    let mut s = String::from("ok: sara.ko accepted the request\n");
+    if let Some(w) = warning {
+        s.push_str(&format!("warning: {w}\n"));
+    }
+    for r in raw_replies(replies) {
+        s.push_str(&format!("reply cmd {}:\n", r.cmd));
+        for a in r.attrs {
+            let name = a.name.map(|n| format!(" {n}")).unwrap_or_default();
+            s.push_str(&format!("  {}{name} len {}: {}\n", a.ty, a.len, a.hex));
+        }
+    }
+    Ok(Done { stdout: s, exit })
+}
+
+fn refused(e: KernelError) -> Error {
+    let name = errno_name(e.errno)
+        .map(|n| format!("{n}, "))
+        .unwrap_or_default();
+    let context = format!("sara.ko refused the request ({name}errno {})", e.errno);
+    Error::Kernel {
+        context,
+        err: Box::new(e),
+    }
+}
+
+/// `sarectl debug send-raw`: send exactly what was given, with `NLM_F_ACK`, and show the answer.
+pub fn send_raw(r: &RawRequest, format: Format) -> Result<Done, Error> {
+    let mut c = open()?;
+    let req = Request {
+        cmd: r.cmd,
+        attrs: r.attrs.clone(),
+    };
+    let outcome = c.call_raw(&req, r.version, r.dump)?;
+    render_raw(&outcome, format)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_attr_syntax() {
+        assert_eq!(
+            parse_raw_attr("9:525400123456").unwrap(),
+            Attr::bytes(9, [0x52, 0x54, 0, 0x12, 0x34, 0x56])
+        );
+        assert_eq!(parse_raw_attr("9:52:54:00:12:34").unwrap().payload.len(), 5);
+        assert_eq!(parse_raw_attr("7:").unwrap(), Attr::bytes(7, []));
+        assert_eq!(
+            parse_raw_attr("0x0c:0x01000000").unwrap(),
+            Attr::bytes(12, [1, 0, 0, 0])
+        );
+        assert_eq!(
+            parse_raw_attr("A_SERVER_MAC:01").unwrap().ty,
+            genl::A_SERVER_MAC
+        );
+        assert_eq!(parse_raw_attr("vip:0a000001").unwrap().ty, genl::A_VIP);
+        assert_eq!(parse_raw_attr("32769:").unwrap().ty, 0x8001);
+        assert!(parse_raw_attr("9").unwrap_err().contains("TYPE:HEX"));
+        assert!(parse_raw_attr("9:abc").unwrap_err().contains("even"));
+        assert!(parse_raw_attr("9:zz").unwrap_err().contains("not hex"));
+        assert!(parse_raw_attr("nosuch:00")
+            .unwrap_err()
+            .contains("unknown attribute type"));
+        assert!(parse_raw_attr("70000:00").is_err());
+    }
+
+    #[test]
+    fn raw_outcome_rendering() {
+        let ok = Outcome::Ok {
+            replies: vec![Reply {
+                cmd: 3,
+                attrs: vec![Attr::bytes(genl::A_PORT, [0x50, 0])],
+            }],
+            warning: None,
+        };
+        let d = render_raw(&ok, Format::Table).unwrap();
+        assert_eq!(d.exit, 0);
+        assert_eq!(
+            d.stdout,
+            "ok: sara.ko accepted the request\nreply cmd 3:\n  2 A_PORT len 2: 5000\n"
+        );
+        let d = render_raw(&ok, Format::Json).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&d.stdout).unwrap();
+        assert_eq!(v["ok"], true);
+        assert_eq!(v["errno"], 0);
+        assert_eq!(v["replies"][0]["attrs"][0]["hex"], "5000");
+
+        let refused = Outcome::Refused(KernelError {
+            errno: libc::EINVAL,
+            message: Some("bad MAC".into()),
+            bad_attr_offset: Some(36),
+            bad_attr: Some(genl::A_SERVER_MAC),
+            missing_attr: None,
+            policy: Some(PolicyHint {
+                min_len: Some(6),
+                max_len: Some(6),
+                ..Default::default()
+            }),
+        });
+        let d = render_raw(&refused, Format::Json).unwrap();
+        assert_eq!(d.exit, 1);
+        let v: serde_json::Value = serde_json::from_str(&d.stdout).unwrap();
+        assert_eq!(v["ok"], false);
+        assert_eq!(v["errno"], 22);
+        assert_eq!(v["error"], "EINVAL");
+        assert_eq!(v["message"], "bad MAC");
+        assert_eq!(v["bad_attr"], 9);
+        assert_eq!(v["policy"]["min_len"], 6);
+        let e = render_raw(&refused, Format::Table).unwrap_err();
+        assert_eq!(e.exit_code(), 1);
+        assert_eq!(
+            e.to_string(),
+            "sara.ko refused the request (EINVAL, errno 22): invalid request: bad MAC \
+             (offending attribute A_SERVER_MAC (9); length in bytes must be 6)"
+        );
+    }
+}

@@ -1,0 +1,1604 @@
+//! `sarectl manager`: the control plane on the dispatcher.
+//!
+//! It receives heartbeats and load vectors from the agents (UDP), runs the failure detector
+//! ([`super::detector`]), the per-server forecasts ([`super::forecast`]), the cluster load
+//! ([`super::cluster`]) and the moving thresholds ([`super::thresholds`]), and pushes the result to
+//! `sara.ko` (generic netlink `CMD_PUSH`) through a [`KernelSink`]:
+//! * every interval (default δ);
+//! * at once when a server changes state or its load monitor fails or comes back.
+//!
+//! Datagrams that are not monitoring messages are counted (`garbage`) and ignored; messages from
+//! server ids that are not in the configuration are counted (`unknown_server`) and ignored.
+//!
+//! ## Status
+//! After every push the manager writes its state as JSON ([`Status`]) to the status file (default
+//! [`DEFAULT_STATUS_FILE`]), atomically (temporary file and rename). `sarectl status` (or `jq`) reads
+//! it; its `time_unix_ms` tells how fresh it is.
+//!
+//! ## Configuration (`--config cluster.json`)
+//! ```json
+//! {
+//!   "servers": [ {"id": 1, "name": "sip-a"}, {"id": 2} ],
+//!   "heartbeat_ms": 200, "misses": 3, "delta_ms": 1000, "interval_ms": 1000,
+//!   "window": 5, "forecast": true, "alpha": 0.8,
+//!   "thresholds": {"t1": 600, "t2": 750, "t3": 900, "c": 1000},
+//!   "moving": {"beta": 0.5, "gamma": 0.5, "epsilon": 10},
+//!   "increment": 5,
+//!   "dispatcher_load": true,
+//!   "dispatcher_weights": {"cpu": 0.5, "mem": 0.2, "net": 0.3, "io": 0, "backlog": 0}
+//! }
+//! ```
+//! Only `servers` is required; the values shown are the defaults, except `increment`, which is not
+//! pushed unless given (the kernel keeps its own), and `interval_ms`, which defaults to `delta_ms`.
+
+use super::cluster::{cluster_load, DEFAULT_ALPHA};
+use super::detector::{
+    Clock, Detector, DetectorConfig, EventKind, HeartbeatOutcome, ServerState, SystemClock,
+};
+use super::forecast::{Estimate, Forecaster, DEFAULT_WINDOW};
+use super::measure::{Components, Sampler, Weights};
+use super::thresholds::{MoveParams, MovingThresholds, Thresholds};
+use super::when::format_unix_utc;
+use super::wire::{components, decode, Message};
+use super::{to_permille, Context, Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Where the manager writes its status by default.
+pub const DEFAULT_STATUS_FILE: &str = "/run/sara/manager.json";
+
+const MANAGER_AFTER_HELP: &str = "\
+The manager runs on the dispatcher. It listens for the agents' heartbeats and load vectors
+(sarectl agent), decides which servers are up, draining or down, forecasts each server's load,
+computes the cluster load and the admission thresholds, and pushes all of it to sara.ko every
+interval and whenever a server changes state. Its state is written as JSON to --status-file
+after every push.
+
+The configuration file lists the servers to watch and the tuning; only \"servers\" is required:
+  {\"servers\": [{\"id\": 1, \"name\": \"sip-a\"}, {\"id\": 2}],
+   \"heartbeat_ms\": 200, \"misses\": 3, \"delta_ms\": 1000,
+   \"thresholds\": {\"t1\": 600, \"t2\": 750, \"t3\": 900, \"c\": 1000}}
+heartbeat_ms and delta_ms must match the agents' --heartbeat-ms and --delta-ms.
+
+Examples:
+  sarectl manager --listen 10.0.0.1:7460 --config /etc/sara/cluster.json
+  sarectl manager --listen 127.0.0.1:7460 --config cluster.json --dry-run";
+
+/// `sarectl manager …`.
+#[derive(clap::Args, Debug, Clone)]
+#[command(after_help = MANAGER_AFTER_HELP)]
+pub struct ManagerArgs {
+    /// Address to receive the agents' messages on (UDP), as IP:PORT.
+    #[arg(long, value_name = "IP:PORT")]
+    pub listen: SocketAddr,
+    /// Cluster configuration (JSON): the servers to watch and the tuning.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Where to write the manager's state (JSON) after every push.
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_STATUS_FILE)]
+    pub status_file: PathBuf,
+    /// Push interval in milliseconds (overrides interval_ms of the configuration).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(10..))]
+    pub interval_ms: Option<u64>,
+    /// Print each push as a JSON line on standard output instead of sending it to sara.ko.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+// ---- configuration --------------------------------------------------------------------------
+
+/// One watched server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerEntry {
+    /// Server id (1‥65535), as in the kernel and the agent's --id.
+    pub id: u16,
+    /// Name for people.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// The cluster configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Servers to watch.
+    pub servers: Vec<ServerEntry>,
+    /// Heartbeat period d (ms).
+    #[serde(default = "ClusterConfig::default_heartbeat_ms")]
+    pub heartbeat_ms: u64,
+    /// Heartbeats missed before a server is down (n).
+    #[serde(default = "ClusterConfig::default_misses")]
+    pub misses: u32,
+    /// Load vector period δ (ms).
+    #[serde(default = "ClusterConfig::default_delta_ms")]
+    pub delta_ms: u64,
+    /// Push interval (ms); default δ.
+    #[serde(default)]
+    pub interval_ms: Option<u64>,
+    /// Forecast window T (samples).
+    #[serde(default = "ClusterConfig::default_window")]
+    pub window: usize,
+    /// Use the damped forecasts l̃ (true) or the last measurements (false) for the cluster load.
+    #[serde(default = "default_true")]
+    pub forecast: bool,
+    /// α of the cluster load.
+    #[serde(default = "ClusterConfig::default_alpha")]
+    pub alpha: f64,
+    /// The operator's thresholds.
+    #[serde(default)]
+    pub thresholds: Thresholds,
+    /// How the thresholds move.
+    #[serde(default)]
+    pub moving: MoveParams,
+    /// Per-session increment of a server's forecast (per-mille), pushed as `A_INCREMENT` if set.
+    #[serde(default)]
+    pub increment: Option<u16>,
+    /// Measure the dispatcher's own load l_d (else 0).
+    #[serde(default = "default_true")]
+    pub dispatcher_load: bool,
+    /// Weights of the dispatcher's load components.
+    #[serde(default = "ClusterConfig::default_dispatcher_weights")]
+    pub dispatcher_weights: Weights,
+}
+
+impl ClusterConfig {
+    fn default_heartbeat_ms() -> u64 {
+        200
+    }
+    fn default_misses() -> u32 {
+        3
+    }
+    fn default_delta_ms() -> u64 {
+        1000
+    }
+    fn default_window() -> usize {
+        DEFAULT_WINDOW
+    }
+    fn default_alpha() -> f64 {
+        DEFAULT_ALPHA
+    }
+    fn default_dispatcher_weights() -> Weights {
+        Weights {
+            cpu: 0.5,
+            mem: 0.2,
+            net: 0.3,
+            io: 0.0,
+            backlog: 0.0,
+        }
+    }
+
+    /// A configuration with these server ids and every default.
+    pub fn with_servers(ids: &[u16]) -> Self {
+        serde_json::from_value(serde_json::json!({
+            "servers": ids.iter().map(|id| serde_json::json!({"id": id})).collect::<Vec<_>>()
+        }))
+        .expect("defaults are valid")
+    }
+
+    /// Parses and checks a configuration; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self> {
+        let cfg: ClusterConfig = serde_json::from_str(text)
+            .map_err(|e| Error::new(format!("reading the cluster configuration {origin}: {e}")))?;
+        cfg.validate()
+            .map_err(|e| Error::new(format!("cluster configuration {origin}: {e}")))?;
+        Ok(cfg)
+    }
+
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .ctx(|| format!("reading the cluster configuration {}", path.display()))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Checks the values.
+    pub fn validate(&self) -> Result<()> {
+        if self.servers.is_empty() {
+            return Err(Error::new(
+                "\"servers\" is empty: list the servers to watch, e.g. [{\"id\": 1}]",
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for s in &self.servers {
+            if s.id == 0 {
+                return Err(Error::new("server id 0 is not valid (ids are 1..65535)"));
+            }
+            if !seen.insert(s.id) {
+                return Err(Error::new(format!("server id {} is listed twice", s.id)));
+            }
+        }
+        if self.heartbeat_ms < 10 || self.delta_ms < 10 {
+            return Err(Error::new(format!(
+                "heartbeat_ms and delta_ms must be at least 10; got {} and {}",
+                self.heartbeat_ms, self.delta_ms
+            )));
+        }
+        if self.misses == 0 {
+            return Err(Error::new("misses must be at least 1"));
+        }
+        if let Some(i) = self.interval_ms.filter(|i| *i < 10) {
+            return Err(Error::new(format!(
+                "interval_ms must be at least 10; got {i}"
+            )));
+        }
+        if self.window == 0 {
+            return Err(Error::new("window must be at least 1 sample"));
+        }
+        if !(0.0..=1.0).contains(&self.alpha) {
+            return Err(Error::new(format!(
+                "alpha must be between 0 and 1; got {}",
+                self.alpha
+            )));
+        }
+        if let Some(i) = self.increment.filter(|i| *i > 1000) {
+            return Err(Error::new(format!(
+                "increment must be at most 1000 per-mille; got {i}"
+            )));
+        }
+        self.dispatcher_weights
+            .validate()
+            .map_err(|e| Error::new(format!("dispatcher_weights: {e}")))?;
+        MovingThresholds::new(self.thresholds, self.moving)?;
+        Ok(())
+    }
+
+    fn detector(&self) -> DetectorConfig {
+        DetectorConfig {
+            heartbeat_ms: self.heartbeat_ms,
+            misses: self.misses,
+            delta_ms: self.delta_ms,
+        }
+    }
+
+    /// The push interval in force.
+    pub fn interval(&self) -> Duration {
+        Duration::from_millis(self.interval_ms.unwrap_or(self.delta_ms))
+    }
+}
+
+// ---- the push -------------------------------------------------------------------------------
+
+/// One server in a push (an `A_SERVER` nest of `CMD_PUSH`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushServer {
+    /// `A_SERVER_ID`.
+    pub id: u16,
+    /// `A_STATE`: `genl::STATE_UP`, `STATE_DOWN` or `STATE_DRAINING`.
+    pub state: u8,
+    /// `A_FORECAST`: damped forecast l̃, per-mille.
+    pub forecast: u16,
+    /// `A_LOAD`: last measured load, per-mille.
+    pub load: u16,
+    /// `A_LOAD_KNOWN`: false when the server's load monitor has failed (or never reported).
+    pub load_known: bool,
+}
+
+/// What the manager pushes to `sara.ko` (`CMD_PUSH`; `sara_core::genl` documents the attributes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Push {
+    /// `A_LOAD_DISPATCHER`: l_d, per-mille.
+    pub load_dispatcher: u16,
+    /// `A_LOAD_CLUSTER`: l_c (from the forecasts when forecasting is on), per-mille.
+    pub load_cluster: u16,
+    /// `A_T1`.
+    pub t1: u16,
+    /// `A_T2` (moved).
+    pub t2: u16,
+    /// `A_T3` (moved).
+    pub t3: u16,
+    /// `A_TC`.
+    pub tc: u16,
+    /// `A_INCREMENT`, when configured.
+    pub increment: Option<u16>,
+    /// One entry per server whose state is known (servers not named keep their state).
+    pub servers: Vec<PushServer>,
+}
+
+/// Error of a sink, worded for an operator.
+pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where pushes go: `sara.ko` over generic netlink in production, a capture in tests.
+pub trait KernelSink {
+    /// Sends one push.
+    fn push(&mut self, p: &Push) -> std::result::Result<(), SinkError>;
+}
+
+/// Prints each push as one JSON line on standard output (`--dry-run`).
+#[derive(Debug, Default)]
+pub struct PrintSink;
+
+impl KernelSink for PrintSink {
+    fn push(&mut self, p: &Push) -> std::result::Result<(), SinkError> {
+        use std::io::Write;
+        let line = serde_json::to_string(p)?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{line}")?;
+        out.flush()?;
+        Ok(())
+    }
+}
+
+/// Keeps every push with the monotonic time it was made (tests). Clones share the same list.
+#[derive(Debug, Clone, Default)]
+pub struct CaptureSink {
+    /// The pushes, oldest first.
+    pub pushes: Arc<Mutex<Vec<(std::time::Instant, Push)>>>,
+}
+
+impl KernelSink for CaptureSink {
+    fn push(&mut self, p: &Push) -> std::result::Result<(), SinkError> {
+        self.pushes
+            .lock()
+            .map_err(|_| "capture poisoned")?
+            .push((std::time::Instant::now(), p.clone()));
+        Ok(())
+    }
+}
+
+/// Flag of a nested netlink attribute (`NLA_F_NESTED`), required by strict policies.
+const NLA_F_NESTED: u16 = 0x8000;
+
+/// The attributes of a run, encoded as netlink attributes (for a nest's payload).
+fn encode_attrs(attrs: &[crate::proto::Attr]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for a in attrs {
+        let len = 4 + a.payload.len();
+        out.extend_from_slice(&(len as u16).to_ne_bytes());
+        out.extend_from_slice(&a.ty.to_ne_bytes());
+        out.extend_from_slice(&a.payload);
+        out.resize(out.len() + ((4 - len % 4) % 4), 0);
+    }
+    out
+}
+
+/// The `CMD_PUSH` request for a push (attribute types and sizes as `sara_core::genl` documents).
+pub fn push_request(p: &Push) -> crate::proto::Request {
+    use crate::proto::{Attr, Request};
+    use sara_core::genl as g;
+    let mut attrs = vec![
+        Attr::u16(g::A_LOAD_DISPATCHER, p.load_dispatcher),
+        Attr::u16(g::A_LOAD_CLUSTER, p.load_cluster),
+        Attr::u16(g::A_T1, p.t1),
+        Attr::u16(g::A_T2, p.t2),
+        Attr::u16(g::A_T3, p.t3),
+        Attr::u16(g::A_TC, p.tc),
+    ];
+    if let Some(i) = p.increment {
+        attrs.push(Attr::u16(g::A_INCREMENT, i));
+    }
+    for s in &p.servers {
+        let nest = encode_attrs(&[
+            Attr::u32(g::A_SERVER_ID, u32::from(s.id)),
+            Attr::u8(g::A_STATE, s.state),
+            Attr::u16(g::A_FORECAST, s.forecast),
+            Attr::u16(g::A_LOAD, s.load),
+            Attr::u8(g::A_LOAD_KNOWN, u8::from(s.load_known)),
+        ]);
+        attrs.push(Attr::bytes(g::A_SERVER | NLA_F_NESTED, nest));
+    }
+    Request {
+        cmd: g::CMD_PUSH,
+        attrs,
+    }
+}
+
+/// Pushes to `sara.ko` over generic netlink (family `sara`, in the manager's network namespace;
+/// needs CAP_NET_ADMIN). After a failure the connection is opened again at the next push, so the
+/// manager survives a reload of the module.
+#[derive(Default)]
+pub struct NetlinkSink {
+    client: Option<crate::nl::Client>,
+}
+
+impl NetlinkSink {
+    /// Opens the connection now, to report at start-up that the module is missing.
+    pub fn open() -> Result<Self> {
+        let client = crate::nl::Client::open()
+            .map_err(|e| Error::new(format!("connecting to sara.ko over generic netlink: {e}")))?;
+        Ok(NetlinkSink {
+            client: Some(client),
+        })
+    }
+}
+
+impl KernelSink for NetlinkSink {
+    fn push(&mut self, p: &Push) -> std::result::Result<(), SinkError> {
+        let client = match &mut self.client {
+            Some(c) => c,
+            None => self.client.insert(crate::nl::Client::open()?),
+        };
+        match client.call(&push_request(p)) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                self.client = None;
+                Err(Box::new(e))
+            }
+        }
+    }
+}
+
+// ---- status ---------------------------------------------------------------------------------
+
+/// Counters of the manager.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Datagrams received.
+    pub datagrams: u64,
+    /// Heartbeats taken into account (including late and duplicate ones).
+    pub heartbeats: u64,
+    /// Load vectors taken into account.
+    pub load_vectors: u64,
+    /// Datagrams that are not monitoring messages (ignored).
+    pub garbage: u64,
+    /// Messages from server ids not in the configuration (ignored).
+    pub unknown_server: u64,
+    /// Pushes sent to the kernel.
+    pub pushes: u64,
+    /// Pushes the kernel (or the sink) refused.
+    pub push_failures: u64,
+}
+
+/// One server in the status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerStatus {
+    /// Id.
+    pub id: u16,
+    /// Name from the configuration.
+    pub name: Option<String>,
+    /// `unknown`, `up`, `draining` or `down`.
+    pub state: String,
+    /// Why, for people.
+    pub reason: String,
+    /// Milliseconds since the last heartbeat.
+    pub last_heartbeat_ago_ms: Option<u64>,
+    /// Latest heartbeat flag.
+    pub flag: Option<u8>,
+    /// Announced planned failure (UTC).
+    pub planned_failure: Option<String>,
+    /// Heartbeats received.
+    pub heartbeats: u64,
+    /// Heartbeats lost (sequence gaps).
+    pub lost: u64,
+    /// Heartbeats that came after a later one.
+    pub late: u64,
+    /// Agent restarts seen.
+    pub restarts: u64,
+    /// Server clock minus manager clock (s).
+    pub clock_skew_s: Option<i64>,
+    /// `waiting`, `alive` or `failed`.
+    pub load_monitor: String,
+    /// Whether the load is known.
+    pub load_known: bool,
+    /// Milliseconds since the last load vector.
+    pub last_vector_ago_ms: Option<u64>,
+    /// Load vectors received.
+    pub vectors: u64,
+    /// Last load vector's components.
+    pub components: Option<Components>,
+    /// Last scalar load l (per-mille).
+    pub load: Option<u16>,
+    /// Forecast l̂ (per-mille).
+    pub forecast: Option<f64>,
+    /// Prediction error (0‥1).
+    pub err: Option<f64>,
+    /// Damped estimate l̃ (per-mille).
+    pub damped: Option<f64>,
+}
+
+/// The manager's state, as written to the status file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// Format version of this document.
+    pub version: u32,
+    /// When it was written (Unix ms).
+    pub time_unix_ms: u64,
+    /// Listening address.
+    pub listen: String,
+    /// Milliseconds since the manager started.
+    pub uptime_ms: u64,
+    /// Counters.
+    pub counters: Counters,
+    /// Last push error, if the last push failed.
+    pub last_push_error: Option<String>,
+    /// l_d (per-mille).
+    pub load_dispatcher: u16,
+    /// l_c (per-mille).
+    pub load_cluster: u16,
+    /// Whether l_c comes from the forecasts.
+    pub forecast: bool,
+    /// x = max(l_d, l_c).
+    pub x: u16,
+    /// The operator's thresholds.
+    pub thresholds_operator: Thresholds,
+    /// The thresholds in force (moved).
+    pub thresholds_in_force: Thresholds,
+    /// How they move.
+    pub moving: MoveParams,
+    /// Servers, by id.
+    pub servers: Vec<ServerStatus>,
+}
+
+// ---- the manager ----------------------------------------------------------------------------
+
+/// Source of the dispatcher's own load l_d (per-mille).
+pub type LoadSource = Box<dyn FnMut() -> u16 + Send>;
+/// Where the manager's log lines go.
+pub type LogFn = Box<dyn FnMut(&str) + Send>;
+
+#[derive(Debug, Clone)]
+struct ServerLoad {
+    forecaster: Forecaster,
+    components: Option<Components>,
+    load: Option<u16>,
+    last_seq: Option<u32>,
+    estimate: Option<Estimate>,
+}
+
+/// The control-plane manager: feed it datagrams and ticks, it pushes.
+pub struct Manager<S: KernelSink> {
+    cfg: ClusterConfig,
+    sink: S,
+    clock: Box<dyn Clock + Send>,
+    started_ms: u64,
+    detector: Detector,
+    loads: BTreeMap<u16, ServerLoad>,
+    thresholds: MovingThresholds,
+    counters: Counters,
+    dispatcher: LoadSource,
+    log: LogFn,
+    status_file: Option<PathBuf>,
+    status_error: Option<String>,
+    listen: String,
+    last_push_error: Option<String>,
+    unknown_logged: std::collections::BTreeSet<u16>,
+    l_d: u16,
+    l_c: u16,
+    x: u16,
+}
+
+impl<S: KernelSink> Manager<S> {
+    /// A manager for this configuration (already validated by [`ClusterConfig::parse`] or not:
+    /// it is checked again), pushing into `sink`, with the system clock, measuring the
+    /// dispatcher's load if configured, logging to stderr, no status file.
+    pub fn new(cfg: ClusterConfig, sink: S) -> Result<Self> {
+        cfg.validate()?;
+        let clock: Box<dyn Clock + Send> = Box::new(SystemClock::new());
+        let now = clock.now();
+        let thresholds = MovingThresholds::new(cfg.thresholds, cfg.moving)?;
+        let detector = Detector::new(cfg.detector(), cfg.servers.iter().map(|s| s.id), now);
+        let loads = cfg
+            .servers
+            .iter()
+            .map(|s| {
+                let l = ServerLoad {
+                    forecaster: Forecaster::new(cfg.window),
+                    components: None,
+                    load: None,
+                    last_seq: None,
+                    estimate: None,
+                };
+                (s.id, l)
+            })
+            .collect();
+        let dispatcher: LoadSource = if cfg.dispatcher_load {
+            let mut sampler = Sampler::new(None);
+            let w = cfg.dispatcher_weights;
+            Box::new(move || {
+                let s = sampler.sample();
+                for p in s.new_problems {
+                    eprintln!("sarectl manager: dispatcher load: {p}");
+                }
+                w.scalar(&s.components)
+            })
+        } else {
+            Box::new(|| 0)
+        };
+        Ok(Manager {
+            cfg,
+            sink,
+            clock,
+            started_ms: now.mono_ms,
+            detector,
+            loads,
+            thresholds,
+            counters: Counters::default(),
+            dispatcher,
+            log: Box::new(|l| eprintln!("sarectl manager: {l}")),
+            status_file: None,
+            status_error: None,
+            listen: String::new(),
+            last_push_error: None,
+            unknown_logged: Default::default(),
+            l_d: 0,
+            l_c: 0,
+            x: 0,
+        })
+    }
+
+    /// Uses another clock (tests); restarts the detector's grace period at its time.
+    pub fn with_clock(mut self, clock: Box<dyn Clock + Send>) -> Self {
+        let now = clock.now();
+        self.detector = Detector::new(
+            self.cfg.detector(),
+            self.cfg.servers.iter().map(|s| s.id),
+            now,
+        );
+        self.started_ms = now.mono_ms;
+        self.clock = clock;
+        self
+    }
+
+    /// Uses another source for the dispatcher's load.
+    pub fn with_dispatcher_load(mut self, f: LoadSource) -> Self {
+        self.dispatcher = f;
+        self
+    }
+
+    /// Sends log lines elsewhere.
+    pub fn with_log(mut self, log: LogFn) -> Self {
+        self.log = log;
+        self
+    }
+
+    /// Writes the status to this file after every push.
+    pub fn with_status_file(mut self, path: PathBuf) -> Self {
+        self.status_file = Some(path);
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClusterConfig {
+        &self.cfg
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// The sink (tests).
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+
+    /// Handles one datagram from `from`. Returns true when a server changed state (a push was made).
+    pub fn handle_datagram(&mut self, buf: &[u8], from: SocketAddr) -> bool {
+        self.counters.datagrams += 1;
+        let now = self.clock.now();
+        let msg = match decode(buf) {
+            Ok(m) => m,
+            Err(why) => {
+                self.counters.garbage += 1;
+                let n = self.counters.garbage;
+                // 1st, 10th, 100th, …: enough to notice without flooding the log.
+                let digits = n.to_string();
+                if digits.starts_with('1') && digits.bytes().skip(1).all(|b| b == b'0') {
+                    (self.log)(&format!(
+                        "ignored a datagram from {from} that is not a SARA monitoring message ({why}); \
+                     {n} so far"
+                    ));
+                }
+                return false;
+            }
+        };
+        match msg {
+            Message::Heartbeat(h) => {
+                match self
+                    .detector
+                    .heartbeat(h.host_id, h.seq, h.flag as u8, h.timestamp, now)
+                {
+                    HeartbeatOutcome::UnknownServer => {
+                        self.unknown(h.host_id, from);
+                        return false;
+                    }
+                    HeartbeatOutcome::BadFlag => {
+                        self.counters.garbage += 1;
+                        return false;
+                    }
+                    _ => self.counters.heartbeats += 1,
+                }
+            }
+            Message::Load(v) => {
+                if !self.detector.load_vector(v.host_id, now) {
+                    self.unknown(v.host_id, from);
+                    return false;
+                }
+                self.counters.load_vectors += 1;
+                if let Some(l) = self.loads.get_mut(&v.host_id) {
+                    if l.last_seq != Some(v.seq) {
+                        l.last_seq = Some(v.seq);
+                        l.components = Some(components(&v));
+                        l.load = Some(v.load);
+                        l.estimate = Some(l.forecaster.push(f64::from(v.load)));
+                    }
+                }
+            }
+        }
+        self.tick()
+    }
+
+    fn unknown(&mut self, id: u16, from: SocketAddr) {
+        self.counters.unknown_server += 1;
+        if self.unknown_logged.insert(id) {
+            (self.log)(&format!(
+                "ignoring messages from server {id} ({from}): it is not in the cluster configuration"
+            ));
+        }
+    }
+
+    /// Runs the failure detector; logs and pushes at once if anything changed. Returns whether it
+    /// pushed.
+    pub fn tick(&mut self) -> bool {
+        let now = self.clock.now();
+        let events = self.detector.evaluate(now);
+        let mut changed = false;
+        for e in &events {
+            (self.log)(&e.to_string());
+            match e.kind {
+                EventKind::State { .. } | EventKind::LoadMonitorAlive => changed = true,
+                EventKind::LoadMonitorFailed => {
+                    changed = true;
+                    // Old samples no longer describe the server.
+                    if let Some(l) = self.loads.get_mut(&e.server) {
+                        l.forecaster.reset();
+                        l.estimate = None;
+                    }
+                }
+                EventKind::AgentRestarted | EventKind::ClockSkew => {}
+            }
+        }
+        if changed {
+            self.push(false);
+        }
+        changed
+    }
+
+    /// The events a tick would log (tests use [`Manager::with_log`] instead).
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
+    /// Computes and sends a push. `interval`: true for the periodic push (the thresholds move
+    /// once per interval), false for a push caused by a state change.
+    pub fn push(&mut self, interval: bool) -> Push {
+        if interval {
+            self.l_d = (self.dispatcher)().min(1000);
+        }
+        let mut available = Vec::new();
+        let mut servers = Vec::new();
+        for h in self.detector.servers() {
+            let Some(state) = h.state.kernel() else {
+                continue;
+            };
+            let l = &self.loads[&h.id];
+            let load = l.load.unwrap_or(0);
+            let damped = l.estimate.map(|e| e.damped).unwrap_or(f64::from(load));
+            let known = h.load_known() && l.load.is_some();
+            if h.state == ServerState::Up && known {
+                available.push(if self.cfg.forecast {
+                    damped
+                } else {
+                    f64::from(load)
+                });
+            }
+            servers.push(PushServer {
+                id: h.id,
+                state,
+                forecast: to_permille(damped),
+                load,
+                load_known: known,
+            });
+        }
+        self.l_c = cluster_load(&available, self.cfg.alpha)
+            .map(to_permille)
+            .unwrap_or(0);
+        self.x = self.l_d.max(self.l_c);
+        let t = if interval {
+            self.thresholds.update(f64::from(self.x))
+        } else {
+            self.thresholds.current()
+        };
+        let p = Push {
+            load_dispatcher: self.l_d,
+            load_cluster: self.l_c,
+            t1: t.t1,
+            t2: t.t2,
+            t3: t.t3,
+            tc: t.c,
+            increment: self.cfg.increment,
+            servers,
+        };
+        match self.sink.push(&p) {
+            Ok(()) => {
+                self.counters.pushes += 1;
+                if self.last_push_error.take().is_some() {
+                    (self.log)("pushing to sara.ko works again");
+                }
+            }
+            Err(e) => {
+                self.counters.push_failures += 1;
+                let msg =
+                    format!("pushing loads, thresholds and server states to sara.ko failed: {e}");
+                if self.last_push_error.as_deref() != Some(msg.as_str()) {
+                    (self.log)(&msg);
+                }
+                self.last_push_error = Some(msg);
+            }
+        }
+        self.write_status();
+        p
+    }
+
+    /// The manager's state.
+    pub fn status(&self) -> Status {
+        let now = self.clock.now();
+        let names: BTreeMap<u16, Option<String>> = self
+            .cfg
+            .servers
+            .iter()
+            .map(|s| (s.id, s.name.clone()))
+            .collect();
+        let servers = self
+            .detector
+            .servers()
+            .map(|h| {
+                let l = &self.loads[&h.id];
+                ServerStatus {
+                    id: h.id,
+                    name: names.get(&h.id).cloned().flatten(),
+                    state: h.state.name().to_string(),
+                    reason: h.reason.clone(),
+                    last_heartbeat_ago_ms: h
+                        .last_heartbeat_ms
+                        .map(|t| now.mono_ms.saturating_sub(t)),
+                    flag: h.flag,
+                    planned_failure: h.planned_unix_s.map(format_unix_utc),
+                    heartbeats: h.heartbeats,
+                    lost: h.lost,
+                    late: h.late,
+                    restarts: h.restarts,
+                    clock_skew_s: h.clock_skew_s,
+                    load_monitor: format!("{:?}", h.load_monitor).to_lowercase(),
+                    load_known: h.load_known(),
+                    last_vector_ago_ms: h.last_vector_ms.map(|t| now.mono_ms.saturating_sub(t)),
+                    vectors: h.vectors,
+                    components: l.components,
+                    load: l.load,
+                    forecast: l.estimate.map(|e| e.forecast),
+                    err: l.estimate.map(|e| e.err),
+                    damped: l.estimate.map(|e| e.damped),
+                }
+            })
+            .collect();
+        Status {
+            version: 1,
+            time_unix_ms: now.unix_ms,
+            listen: self.listen.clone(),
+            uptime_ms: now.mono_ms.saturating_sub(self.started_ms),
+            counters: self.counters,
+            last_push_error: self.last_push_error.clone(),
+            load_dispatcher: self.l_d,
+            load_cluster: self.l_c,
+            forecast: self.cfg.forecast,
+            x: self.x,
+            thresholds_operator: self.thresholds.base(),
+            thresholds_in_force: self.thresholds.current(),
+            moving: self.thresholds.params(),
+            servers,
+        }
+    }
+
+    fn write_status(&mut self) {
+        let Some(path) = self.status_file.clone() else {
+            return;
+        };
+        let r = write_json_atomically(&path, &self.status());
+        match r {
+            Ok(()) => self.status_error = None,
+            Err(e) => {
+                if self.status_error.as_deref() != Some(e.message()) {
+                    (self.log)(e.message());
+                    self.status_error = Some(e.message().to_string());
+                }
+            }
+        }
+    }
+
+    /// Receives on `sock` and pushes every interval until `stop` is set.
+    pub fn run(&mut self, sock: &UdpSocket, stop: &AtomicBool) -> Result<()> {
+        let local = sock
+            .local_addr()
+            .ctx(|| "reading the manager socket's address".to_string())?;
+        self.listen = local.to_string();
+        let interval = self.cfg.interval();
+        // The detector looks 4 times per heartbeat period: a silent server is down at most
+        // n·d + d/4 after its last heartbeat.
+        let tick_every = Duration::from_millis((self.cfg.heartbeat_ms / 4).max(5));
+        (self.log)(&format!(
+            "listening on {local} (UDP) for {} servers; heartbeat {} ms × {}, load vectors every {} ms, push every {} ms",
+            self.cfg.servers.len(),
+            self.cfg.heartbeat_ms,
+            self.cfg.misses,
+            self.cfg.delta_ms,
+            interval.as_millis()
+        ));
+        let mut next_push = std::time::Instant::now() + interval;
+        let mut next_tick = std::time::Instant::now() + tick_every;
+        let mut buf = vec![0u8; 2048];
+        while !stop.load(Ordering::Relaxed) {
+            let now = std::time::Instant::now();
+            if now >= next_tick {
+                self.tick();
+                next_tick = now + tick_every;
+            }
+            if now >= next_push {
+                self.push(true);
+                next_push += interval;
+                if next_push <= now {
+                    next_push = now + interval;
+                }
+            }
+            let wait = next_tick
+                .min(next_push)
+                .saturating_duration_since(std::time::Instant::now());
+            sock.set_read_timeout(Some(wait.max(Duration::from_millis(1))))
+                .ctx(|| format!("setting the receive timeout of the manager socket {local}"))?;
+            match sock.recv_from(&mut buf) {
+                Ok((n, from)) => {
+                    self.handle_datagram(&buf[..n], from);
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock
+                            | std::io::ErrorKind::TimedOut
+                            | std::io::ErrorKind::Interrupted
+                    ) => {}
+                // ICMP errors of earlier sends and the like: not fatal for a receiver.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
+                Err(e) => {
+                    return Err(Error::new(format!(
+                        "receiving on the manager socket {local}: {e}"
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes `value` as pretty JSON to `path` through a temporary file and a rename.
+pub fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).ctx(|| {
+            format!(
+                "creating the directory {} for the status file",
+                dir.display()
+            )
+        })?;
+    }
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    let text =
+        serde_json::to_string_pretty(value).ctx(|| "encoding the status as JSON".to_string())?;
+    std::fs::write(&tmp, text + "\n")
+        .ctx(|| format!("writing the status file {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).ctx(|| {
+        format!(
+            "renaming {} to the status file {}",
+            tmp.display(),
+            path.display()
+        )
+    })
+}
+
+/// Reads a status file written by the manager (for `sarectl status`).
+pub fn read_status(path: &Path) -> Result<Status> {
+    let text = std::fs::read_to_string(path).ctx(|| {
+        format!(
+            "reading the manager status {} (is 'sarectl manager' running with this --status-file?)",
+            path.display()
+        )
+    })?;
+    serde_json::from_str(&text).ctx(|| format!("reading the manager status {}", path.display()))
+}
+
+/// The status as a table for people (what `sarectl status` may print without `--json`).
+pub fn status_table(s: &Status) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let t = s.thresholds_in_force;
+    let o = s.thresholds_operator;
+    let _ = writeln!(
+        out,
+        "manager on {}, status written {} (uptime {:.1} s)",
+        s.listen,
+        format_unix_utc(s.time_unix_ms / 1000),
+        s.uptime_ms as f64 / 1000.0
+    );
+    let _ = writeln!(
+        out,
+        "loads (per-mille): dispatcher {}  cluster {}{}  x {}",
+        s.load_dispatcher,
+        s.load_cluster,
+        if s.forecast { " (forecast)" } else { "" },
+        s.x
+    );
+    let _ = writeln!(
+        out,
+        "thresholds in force: T1 {}  T2 {}  T3 {}  C {}{}",
+        t.t1,
+        t.t2,
+        t.t3,
+        t.c,
+        if t == o {
+            String::new()
+        } else {
+            format!("   (operator: T2 {}  T3 {})", o.t2, o.t3)
+        }
+    );
+    let k = s.counters;
+    let _ = writeln!(
+        out,
+        "received: {} heartbeats, {} load vectors, {} garbage, {} from unknown servers; pushes {} ok, {} failed",
+        k.heartbeats, k.load_vectors, k.garbage, k.unknown_server, k.pushes, k.push_failures
+    );
+    if let Some(e) = &s.last_push_error {
+        let _ = writeln!(out, "last push error: {e}");
+    }
+    let _ = writeln!(
+        out,
+        "\n{:>5}  {:<12} {:<9} {:>5} {:>8} {:>6} {:>5}  reason",
+        "id", "name", "state", "load", "forecast", "lost", "known"
+    );
+    for v in &s.servers {
+        let num = |x: Option<f64>| x.map(|x| format!("{x:.0}")).unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "{:>5}  {:<12} {:<9} {:>5} {:>8} {:>6} {:>5}  {}",
+            v.id,
+            v.name.as_deref().unwrap_or("-"),
+            v.state,
+            v.load.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
+            num(v.damped),
+            v.lost,
+            if v.load_known { "yes" } else { "no" },
+            v.reason
+        );
+    }
+    out
+}
+
+/// Runs `sarectl manager …` with a sink for the real kernel (the caller provides it, e.g. the
+/// netlink client); `--dry-run` prints pushes instead.
+pub fn run_with_sink<S: KernelSink>(args: ManagerArgs, sink: S) -> Result<()> {
+    let mut cfg = ClusterConfig::load(&args.config)?;
+    if let Some(i) = args.interval_ms {
+        cfg.interval_ms = Some(i);
+    }
+    let sock = UdpSocket::bind(args.listen)
+        .ctx(|| format!("listening for the agents on UDP {}", args.listen))?;
+    let stop = AtomicBool::new(false);
+    if args.dry_run {
+        Manager::new(cfg, PrintSink)?
+            .with_status_file(args.status_file)
+            .run(&sock, &stop)
+    } else {
+        Manager::new(cfg, sink)?
+            .with_status_file(args.status_file)
+            .run(&sock, &stop)
+    }
+}
+
+/// Runs `sarectl manager …`: pushes to `sara.ko` over generic netlink ([`NetlinkSink`]), or
+/// prints them with `--dry-run`.
+pub fn run(args: ManagerArgs) -> Result<()> {
+    if args.dry_run {
+        return run_with_sink(args, PrintSink);
+    }
+    let sink = NetlinkSink::open().map_err(|e| {
+        Error::new(format!(
+            "{e} (load sara.ko first, or try the manager with --dry-run)"
+        ))
+    })?;
+    run_with_sink(args, sink)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::detector::{ManualClock, Now};
+    use super::super::wire::{encode_heartbeat, encode_load, load_vector, Flag, Heartbeat};
+    use super::*;
+    use sara_core::genl::{STATE_DOWN, STATE_DRAINING, STATE_UP};
+
+    const T0: Now = Now {
+        mono_ms: 0,
+        unix_ms: 1_772_366_400_000,
+    };
+    fn from() -> SocketAddr {
+        "127.0.0.1:9".parse().unwrap()
+    }
+
+    fn manager(cfg: ClusterConfig) -> (Manager<CaptureSink>, ManualClock, Arc<Mutex<Vec<String>>>) {
+        let clock = ManualClock::new(T0);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let l2 = log.clone();
+        let m = Manager::new(cfg, CaptureSink::default())
+            .unwrap()
+            .with_clock(Box::new(clock.clone()))
+            .with_dispatcher_load(Box::new(|| 100))
+            .with_log(Box::new(move |l| l2.lock().unwrap().push(l.to_string())));
+        (m, clock, log)
+    }
+
+    fn hb(m: &mut Manager<CaptureSink>, c: &ManualClock, id: u16, seq: u32, flag: u8) {
+        let ts = (c.now().unix_ms / 1000) as u32;
+        let flag = Flag::from_u8(flag).unwrap();
+        m.handle_datagram(
+            &encode_heartbeat(&Heartbeat {
+                host_id: id,
+                seq,
+                flag,
+                timestamp: ts,
+            }),
+            from(),
+        );
+    }
+
+    fn lv(m: &mut Manager<CaptureSink>, id: u16, seq: u32, load: u16) {
+        let v = load_vector(
+            id,
+            seq,
+            0,
+            &Components {
+                cpu: load,
+                ..Default::default()
+            },
+            load,
+        );
+        m.handle_datagram(&encode_load(&v), from());
+    }
+
+    fn last(m: &Manager<CaptureSink>) -> Push {
+        m.sink().pushes.lock().unwrap().last().unwrap().1.clone()
+    }
+
+    #[test]
+    fn config_parsing_and_errors() {
+        let c = ClusterConfig::parse(
+            r#"{"servers": [{"id": 1, "name": "a"}, {"id": 2}]}"#,
+            "test",
+        )
+        .unwrap();
+        assert_eq!(c.heartbeat_ms, 200);
+        assert_eq!(c.misses, 3);
+        assert_eq!(c.interval(), Duration::from_millis(1000));
+        assert_eq!(c.thresholds, Thresholds::default());
+        for (text, msg) in [
+            (r#"{"servers": []}"#, "is empty"),
+            (r#"{"servers": [{"id": 1}, {"id": 1}]}"#, "listed twice"),
+            (r#"{"servers": [{"id": 0}]}"#, "id 0"),
+            (r#"{"servers": [{"id": 1}], "alpha": 2}"#, "alpha"),
+            (
+                r#"{"servers": [{"id": 1}], "thresholds": {"t1": 900, "t2": 800, "t3": 950, "c": 1000}}"#,
+                "T1 < T2",
+            ),
+            (
+                r#"{"servers": [{"id": 1}], "hearbeat_ms": 5}"#,
+                "unknown field",
+            ),
+            (r#"{"servers": [{"id": 1}], "misses": 0}"#, "misses"),
+            ("not json", "cluster configuration test"),
+        ] {
+            let e = ClusterConfig::parse(text, "test").unwrap_err();
+            assert!(e.message().contains(msg), "{text}: {e}");
+        }
+        let e = ClusterConfig::load(Path::new("/nonexistent/cluster.json")).unwrap_err();
+        assert!(
+            e.message()
+                .starts_with("reading the cluster configuration /nonexistent/cluster.json"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn push_contents_follow_the_servers() {
+        let mut cfg = ClusterConfig::with_servers(&[1, 2, 3]);
+        cfg.heartbeat_ms = 100;
+        cfg.delta_ms = 100;
+        cfg.increment = Some(7);
+        let (mut m, c, log) = manager(cfg);
+        // Servers 1 and 2 report; 3 stays silent.
+        hb(&mut m, &c, 1, 0, 1);
+        hb(&mut m, &c, 2, 0, 1);
+        lv(&mut m, 1, 0, 200);
+        lv(&mut m, 2, 0, 800);
+        let p = m.push(true);
+        assert_eq!(p.increment, Some(7));
+        assert_eq!(p.load_dispatcher, 100);
+        // Both up, loads known: l_c = 0.8·0.5 + 0.2·0.09 = 418 (first samples: l̃ = l).
+        assert_eq!(p.load_cluster, 418);
+        assert_eq!((p.t1, p.t2, p.t3, p.tc), (600, 750, 900, 1000));
+        assert_eq!(
+            p.servers,
+            vec![
+                PushServer {
+                    id: 1,
+                    state: STATE_UP,
+                    forecast: 200,
+                    load: 200,
+                    load_known: true
+                },
+                PushServer {
+                    id: 2,
+                    state: STATE_UP,
+                    forecast: 800,
+                    load: 800,
+                    load_known: true
+                },
+            ],
+            "server 3 is still unknown and not pushed"
+        );
+        // After n·d, 3 is down and pushed at once by the tick.
+        c.advance_ms(301);
+        hb(&mut m, &c, 1, 1, 1);
+        hb(&mut m, &c, 2, 1, 2); // 2: application down
+        lv(&mut m, 1, 1, 200);
+        lv(&mut m, 2, 1, 800);
+        let p = last(&m);
+        assert_eq!(p.servers[1].state, STATE_DOWN);
+        assert_eq!(
+            p.servers[2],
+            PushServer {
+                id: 3,
+                state: STATE_DOWN,
+                forecast: 0,
+                load: 0,
+                load_known: false
+            }
+        );
+        // Only server 1 is available now: l_c = 0.8·0.2 = 160.
+        assert_eq!(m.push(true).load_cluster, 160);
+        let log = log.lock().unwrap().join("\n");
+        assert!(
+            log.contains("server 2 down: its agent reports the application down"),
+            "{log}"
+        );
+        assert!(
+            log.contains("server 3 down: no heartbeat since this manager started 0.3 s ago"),
+            "{log}"
+        );
+    }
+
+    #[test]
+    fn forecast_feeds_cluster_load_and_thresholds_move() {
+        let mut cfg = ClusterConfig::with_servers(&[1]);
+        cfg.alpha = 1.0;
+        let (mut m, c, _log) = manager(cfg);
+        hb(&mut m, &c, 1, 0, 1);
+        for (i, l) in [700u16, 800, 900].iter().enumerate() {
+            lv(&mut m, 1, i as u32, *l);
+        }
+        // Ramp 700, 800, 900: l̂ = 1000, err of the last forecast (900 predicted) = 0 → l̃ = 1000.
+        let p = m.push(true);
+        assert_eq!(p.servers[0].forecast, 1000);
+        assert_eq!(p.load_cluster, 1000);
+        // x = 1000 > T2 = 750: T2 = max(610, 750 − 125) = 625; T3 = 900·(1 − 0.5) = 450 → floor 635.
+        assert_eq!((p.t2, p.t3), (625, 635));
+        // A duplicate vector (same seq) is not a new sample.
+        lv(&mut m, 1, 2, 900);
+        assert_eq!(m.status().servers[0].damped, Some(1000.0));
+        // Without forecasting, l_c uses the measurement.
+        let mut cfg = ClusterConfig::with_servers(&[1]);
+        cfg.alpha = 1.0;
+        cfg.forecast = false;
+        let (mut m, c, _log) = manager(cfg);
+        hb(&mut m, &c, 1, 0, 1);
+        for (i, l) in [700u16, 800, 900].iter().enumerate() {
+            lv(&mut m, 1, i as u32, *l);
+        }
+        assert_eq!(m.push(true).load_cluster, 900);
+    }
+
+    #[test]
+    fn drain_then_down_and_load_monitor() {
+        let mut cfg = ClusterConfig::with_servers(&[1]);
+        cfg.heartbeat_ms = 1000;
+        cfg.delta_ms = 1000;
+        let (mut m, c, log) = manager(cfg);
+        let at = (c.now().unix_ms / 1000) as u32 + 2;
+        lv(&mut m, 1, 0, 300);
+        m.handle_datagram(
+            &encode_heartbeat(&Heartbeat {
+                host_id: 1,
+                seq: 0,
+                flag: Flag::PlannedFailure,
+                timestamp: at,
+            }),
+            from(),
+        );
+        assert_eq!(last(&m).servers[0].state, STATE_DRAINING);
+        c.advance_ms(1000);
+        m.handle_datagram(
+            &encode_heartbeat(&Heartbeat {
+                host_id: 1,
+                seq: 1,
+                flag: Flag::PlannedFailure,
+                timestamp: at,
+            }),
+            from(),
+        );
+        assert_eq!(last(&m).servers[0].state, STATE_DRAINING);
+        c.advance_ms(1000);
+        m.handle_datagram(
+            &encode_heartbeat(&Heartbeat {
+                host_id: 1,
+                seq: 2,
+                flag: Flag::PlannedFailure,
+                timestamp: at,
+            }),
+            from(),
+        );
+        assert_eq!(last(&m).servers[0].state, STATE_DOWN);
+        assert!(last(&m).servers[0].load_known);
+        c.advance_ms(1001); // 3δ + 1 since the vector
+        m.tick();
+        let s = last(&m).servers[0];
+        assert!(!s.load_known, "{s:?}");
+        assert_eq!(s.load, 300, "the last known load is still pushed");
+        let log = log.lock().unwrap().join("\n");
+        assert!(
+            log.contains("server 1 draining: planned failure at 2026-03-01T12:00:02Z (in 2.0 s)"),
+            "{log}"
+        );
+        assert!(
+            log.contains("server 1 down: planned failure time 2026-03-01T12:00:02Z reached"),
+            "{log}"
+        );
+        assert!(
+            log.contains("server 1 load monitor failed: no load vector for 3.0 s (load unknown)"),
+            "{log}"
+        );
+    }
+
+    #[test]
+    fn garbage_and_strangers_are_counted_and_ignored() {
+        let (mut m, c, log) = manager(ClusterConfig::with_servers(&[1]));
+        // Empty, short, text, a heartbeat with flag 9, a heartbeat of the paper's unversioned form.
+        let hb9 = [0, 1, 0, 0, 0, 1, 0x19, 0, 0, 0, 0];
+        let hb_v0 = [0, 1, 0, 0, 0, 1, 0x01, 0, 0, 0, 0];
+        for g in [&b""[..], b"x", b"GET / HTTP/1.1\r\n", &hb9, &hb_v0] {
+            m.handle_datagram(g, from());
+        }
+        hb(&mut m, &c, 42, 0, 1);
+        lv(&mut m, 42, 0, 10);
+        let k = m.counters();
+        assert_eq!(
+            (k.datagrams, k.garbage, k.unknown_server, k.heartbeats),
+            (7, 5, 2, 0)
+        );
+        let log = log.lock().unwrap();
+        assert!(
+            log[0].starts_with(
+                "ignored a datagram from 127.0.0.1:9 that is not a SARA monitoring message"
+            ),
+            "{log:?}"
+        );
+        assert_eq!(
+            log.iter().filter(|l| l.contains("not a SARA")).count(),
+            1,
+            "logged once, not per datagram"
+        );
+        assert_eq!(log.iter().filter(|l| l.contains("server 42")).count(), 1);
+    }
+
+    #[test]
+    fn failing_sink_is_counted_and_status_written() {
+        struct Refuse;
+        impl KernelSink for Refuse {
+            fn push(&mut self, _: &Push) -> std::result::Result<(), SinkError> {
+                Err("the sara generic netlink family is not registered (is sara.ko loaded?)".into())
+            }
+        }
+        let dir = std::env::temp_dir().join(format!("sara-manager-status-{}", std::process::id()));
+        let file = dir.join("manager.json");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let l2 = log.clone();
+        let mut m = Manager::new(ClusterConfig::with_servers(&[1]), Refuse)
+            .unwrap()
+            .with_dispatcher_load(Box::new(|| 0))
+            .with_status_file(file.clone())
+            .with_log(Box::new(move |l| l2.lock().unwrap().push(l.to_string())));
+        m.push(true);
+        m.push(true);
+        let s = read_status(&file).unwrap();
+        assert_eq!(s.counters.push_failures, 2);
+        assert!(s
+            .last_push_error
+            .as_deref()
+            .unwrap()
+            .contains("is sara.ko loaded?"));
+        assert_eq!(s.servers[0].state, "unknown");
+        assert_eq!(
+            log.lock().unwrap().len(),
+            1,
+            "the same failure is logged once"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        let e = read_status(Path::new("/nonexistent/m.json")).unwrap_err();
+        assert!(e.message().contains("is 'sarectl manager' running"), "{e}");
+    }
+
+    #[test]
+    fn push_request_attributes() {
+        use sara_core::genl as g;
+        let p = Push {
+            load_dispatcher: 10,
+            load_cluster: 418,
+            t1: 600,
+            t2: 725,
+            t3: 900,
+            tc: 1000,
+            increment: Some(5),
+            servers: vec![
+                PushServer {
+                    id: 1,
+                    state: STATE_UP,
+                    forecast: 201,
+                    load: 200,
+                    load_known: true,
+                },
+                PushServer {
+                    id: 513,
+                    state: STATE_DRAINING,
+                    forecast: 3,
+                    load: 0,
+                    load_known: false,
+                },
+            ],
+        };
+        let r = push_request(&p);
+        assert_eq!(r.cmd, g::CMD_PUSH);
+        let top: Vec<(u16, usize)> = r
+            .attrs
+            .iter()
+            .map(|a| (a.ty & 0x3fff, a.payload.len()))
+            .collect();
+        assert_eq!(
+            &top[..7],
+            &[
+                (g::A_LOAD_DISPATCHER, 2),
+                (g::A_LOAD_CLUSTER, 2),
+                (g::A_T1, 2),
+                (g::A_T2, 2),
+                (g::A_T3, 2),
+                (g::A_TC, 2),
+                (g::A_INCREMENT, 2)
+            ]
+        );
+        assert_eq!(r.attrs[3].get_u16().unwrap(), 725);
+        let nests: Vec<_> = r
+            .attrs
+            .iter()
+            .filter(|a| a.ty & 0x3fff == g::A_SERVER)
+            .collect();
+        assert_eq!(nests.len(), 2);
+        assert!(
+            nests.iter().all(|a| a.ty & NLA_F_NESTED != 0),
+            "strict policies need NLA_F_NESTED"
+        );
+        let inner = crate::nl::parse_attrs(&nests[1].payload).unwrap();
+        let get = |t: u16| inner.iter().find(|a| a.ty == t).unwrap();
+        assert_eq!(get(g::A_SERVER_ID).get_u32().unwrap(), 513);
+        assert_eq!(get(g::A_STATE).get_u8().unwrap(), STATE_DRAINING);
+        assert_eq!(get(g::A_FORECAST).get_u16().unwrap(), 3);
+        assert_eq!(get(g::A_LOAD).get_u16().unwrap(), 0);
+        assert_eq!(get(g::A_LOAD_KNOWN).get_u8().unwrap(), 0);
+        // Without an increment, no A_INCREMENT.
+        let r = push_request(&Push {
+            increment: None,
+            servers: vec![],
+            ..p
+        });
+        assert!(r.attrs.iter().all(|a| a.ty != g::A_INCREMENT));
+        // The whole request encodes.
+        crate::nl::encode_request(
+            1,
+            crate::nl::FLAGS_REQUEST_ACK,
+            1,
+            &push_request(&Push {
+                servers: vec![],
+                increment: None,
+                load_dispatcher: 0,
+                load_cluster: 0,
+                t1: 1,
+                t2: 2,
+                t3: 3,
+                tc: 4,
+            }),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn netlink_sink_without_the_module_reports_it() {
+        // On a host without sara.ko the family does not resolve: the push fails with words, and
+        // the next push tries again.
+        let mut sink = NetlinkSink::default();
+        let p = Push {
+            load_dispatcher: 0,
+            load_cluster: 0,
+            t1: 1,
+            t2: 2,
+            t3: 3,
+            tc: 4,
+            increment: None,
+            servers: vec![],
+        };
+        if let Err(e) = sink.push(&p) {
+            assert!(!e.to_string().is_empty());
+            assert!(sink.client.is_none());
+        }
+    }
+
+    #[test]
+    fn status_table_for_people() {
+        let (mut m, c, _log) = manager(ClusterConfig::with_servers(&[1, 2]));
+        hb(&mut m, &c, 1, 0, 1);
+        lv(&mut m, 1, 0, 420);
+        m.push(true);
+        let t = status_table(&m.status());
+        assert!(
+            t.contains("thresholds in force: T1 600  T2 750  T3 900  C 1000"),
+            "{t}"
+        );
+        assert!(t.contains("heartbeats arriving, application up"), "{t}");
+        let line1 = t
+            .lines()
+            .find(|l| l.trim_start().starts_with("1 "))
+            .unwrap();
+        assert!(line1.contains("up") && line1.contains("420"), "{line1}");
+        let line2 = t
+            .lines()
+            .find(|l| l.trim_start().starts_with("2 "))
+            .unwrap();
+        assert!(
+            line2.contains("unknown") && line2.contains("waiting for the first heartbeat"),
+            "{line2}"
+        );
+    }
+
+    #[test]
+    fn command_line() {
+        use clap::Parser;
+        #[derive(Parser, Debug)]
+        enum Cli {
+            Manager(ManagerArgs),
+        }
+        let Cli::Manager(a) = Cli::try_parse_from([
+            "sarectl",
+            "manager",
+            "--listen",
+            "127.0.0.1:7460",
+            "--config",
+            "c.json",
+        ])
+        .unwrap();
+        assert_eq!(a.status_file, PathBuf::from(DEFAULT_STATUS_FILE));
+        assert!(!a.dry_run);
+        assert!(Cli::try_parse_from(["sarectl", "manager", "--config", "c.json"]).is_err());
+        assert!(
+            Cli::try_parse_from(["sarectl", "manager", "--listen", "nope", "--config", "c"])
+                .is_err()
+        );
+    }
+}

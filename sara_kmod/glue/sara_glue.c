@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sara_glue.c — thin C trampolines between Linux 6.12's C-only APIs and SARA's Rust code.
+ *
+ * 6.12's `kernel` crate has no netfilter, generic netlink, pernet or sysfs abstractions and cannot call
+ * static inline helpers (dev_queue_xmit, skb_push, nla_get_u32, genlmsg_reply, ...). This file holds
+ * exactly those calls and the declarative tables (netlink policy, ops, sysfs attributes, hook ops).
+ * It makes no decision: every packet verdict, every request's meaning and every counter is Rust's
+ * (sara_kmod/, the .rs files). Functions named sara_rs_* are implemented in Rust (sara_kmod/sys/entry.rs).
+ */
+#include <linux/module.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/netdevice.h>
+#include <linux/etherdevice.h>
+#include <linux/if_arp.h>
+#include <linux/ip.h>
+#include <linux/skbuff.h>
+#include <linux/random.h>
+#include <linux/jiffies.h>
+#include <linux/kobject.h>
+#include <linux/sysfs.h>
+#include <linux/slab.h>
+#include <linux/nsproxy.h>
+#include <linux/sched.h>
+#include <net/dst.h>
+#include <net/genetlink.h>
+#include <net/netns/generic.h>
+#include <net/net_namespace.h>
+
+#include "sara_glue.h"
+#include "sara_genl_defs.h"
+
+/* ---- per-namespace state -------------------------------------------------------------------- */
+
+struct sara_net {
+	void *rs; /* Rust NetState, owned by Rust; NULL while being created or destroyed */
+};
+
+static unsigned int sara_net_id __read_mostly;
+
+static void *sara_state_of(struct net *net)
+{
+	struct sara_net *sn = net_generic(net, sara_net_id);
+
+	return READ_ONCE(sn->rs);
+}
+
+static unsigned int sara_nf_hook(void *priv, struct sk_buff *skb,
+				 const struct nf_hook_state *state)
+{
+	void *rs = sara_state_of(state->net);
+
+	if (unlikely(!rs))
+		return NF_ACCEPT;
+	return sara_rs_hook(rs, skb, state->net);
+}
+
+/*
+ * After defragmentation (-400) when that is active, before conntrack (-200): packets SARA steals never
+ * create conntrack entries.
+ */
+static const struct nf_hook_ops sara_nf_ops = {
+	.hook = sara_nf_hook,
+	.pf = NFPROTO_IPV4,
+	.hooknum = NF_INET_PRE_ROUTING,
+	.priority = NF_IP_PRI_CONNTRACK_DEFRAG + 1,
+};
+
+static int __net_init sara_net_init(struct net *net)
+{
+	struct sara_net *sn = net_generic(net, sara_net_id);
+	void *rs;
+	int err;
+
+	rs = sara_rs_net_init(net);
+	if (!rs)
+		return -ENOMEM;
+	WRITE_ONCE(sn->rs, rs);
+	err = nf_register_net_hook(net, &sara_nf_ops);
+	if (err) {
+		WRITE_ONCE(sn->rs, NULL);
+		synchronize_net();
+		sara_rs_net_exit(rs);
+	}
+	return err;
+}
+
+static void __net_exit sara_net_exit(struct net *net)
+{
+	struct sara_net *sn = net_generic(net, sara_net_id);
+	void *rs = sn->rs;
+
+	nf_unregister_net_hook(net, &sara_nf_ops); /* waits for hooks in flight */
+	WRITE_ONCE(sn->rs, NULL);
+	synchronize_net();
+	if (rs)
+		sara_rs_net_exit(rs);
+}
+
+static struct pernet_operations sara_net_ops = {
+	.init = sara_net_init,
+	.exit = sara_net_exit,
+	.id = &sara_net_id,
+	.size = sizeof(struct sara_net),
+};
+
+/* ---- packets ---------------------------------------------------------------------------------- */
+
+const u8 *sara_skb_data(const struct sk_buff *skb, u32 *headlen, u32 *len)
+{
+	*headlen = skb_headlen(skb);
+	*len = skb->len;
+	return skb->data;
+}
+
+bool sara_skb_pull(struct sk_buff *skb, u32 n)
+{
+	return pskb_may_pull(skb, n);
+}
+
+int sara_skb_linearize(struct sk_buff *skb)
+{
+	return skb_linearize(skb);
+}
+
+/*
+ * Direct-routing transmit: the IP packet is left as it is; the Ethernet header is rebuilt with the
+ * server's MAC and the packet queued on the server's interface.
+ * Returns <0 when the packet was not consumed (caller returns NF_DROP), 0 when queued, 1 when the
+ * device dropped it (consumed).
+ */
+int sara_xmit(struct net *net, struct sk_buff *skb, int ifindex, const u8 *mac)
+{
+	struct net_device *dev;
+	struct ethhdr *eth;
+
+	dev = dev_get_by_index_rcu(net, ifindex);
+	if (unlikely(!dev || !(dev->flags & IFF_UP)))
+		return -ENODEV;
+	if (unlikely(skb_cow_head(skb, ETH_HLEN + LL_RESERVED_SPACE(dev))))
+		return -ENOMEM;
+	nf_reset_ct(skb);
+	skb_dst_drop(skb);
+	skb_forward_csum(skb);
+	eth = skb_push(skb, ETH_HLEN);
+	skb_reset_mac_header(skb);
+	ether_addr_copy(eth->h_dest, mac);
+	ether_addr_copy(eth->h_source, dev->dev_addr);
+	eth->h_proto = htons(ETH_P_IP);
+	skb->dev = dev;
+	return dev_queue_xmit(skb) == NET_XMIT_SUCCESS ? 0 : 1;
+}
+
+/* ---- devices ---------------------------------------------------------------------------------- */
+
+/* ifindex of an up-or-down Ethernet device named `name` in `net`; -ENODEV, -EINVAL (not Ethernet). */
+int sara_dev_ifindex(struct net *net, const char *name)
+{
+	struct net_device *dev;
+	int ret;
+
+	rcu_read_lock();
+	dev = dev_get_by_name_rcu(net, name);
+	if (!dev)
+		ret = -ENODEV;
+	else if (dev->type != ARPHRD_ETHER)
+		ret = -EINVAL;
+	else
+		ret = dev->ifindex;
+	rcu_read_unlock();
+	return ret;
+}
+
+/* ---- misc --------------------------------------------------------------------------------------- */
+
+void sara_random_bytes(void *buf, u32 len)
+{
+	get_random_bytes(buf, len);
+}
+
+void sara_synchronize_rcu(void)
+{
+	synchronize_rcu();
+}
+
+/* ---- generic netlink ---------------------------------------------------------------------------- */
+
+static const struct netlink_range_validation sara_timeout_range = {
+	.min = 1,
+	.max = SARA_MAX_TIMEOUT_S,
+};
+
+static const struct netlink_range_validation sara_u16_range = {
+	.min = 1,
+	.max = 65535,
+};
+
+static const struct nla_policy sara_policy[SARA_A_MAX + 1] = {
+	[SARA_A_VIP] = { .type = NLA_BE32 },
+	[SARA_A_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
+	[SARA_A_PROTO] = { .type = NLA_U8 },
+	[SARA_A_SIGPROTO] = NLA_POLICY_MAX(NLA_U8, SARA_SIG_MAX),
+	[SARA_A_POLICY] = NLA_POLICY_MAX(NLA_U8, SARA_POLICY_MAX),
+	[SARA_A_TIMEOUT] = NLA_POLICY_FULL_RANGE(NLA_U32, &sara_timeout_range),
+	[SARA_A_SERVER_ID] = NLA_POLICY_FULL_RANGE(NLA_U32, &sara_u16_range),
+	[SARA_A_SERVER_IP] = { .type = NLA_BE32 },
+	[SARA_A_SERVER_MAC] = NLA_POLICY_EXACT_LEN(ETH_ALEN),
+	[SARA_A_IFNAME] = { .type = NLA_NUL_STRING, .len = IFNAMSIZ - 1 },
+	[SARA_A_IFINDEX] = { .type = NLA_REJECT },
+	[SARA_A_WEIGHT] = NLA_POLICY_FULL_RANGE(NLA_U32, &sara_u16_range),
+	[SARA_A_SERVICE] = { .type = NLA_REJECT },
+	[SARA_A_SERVER] = NLA_POLICY_NESTED(sara_policy),
+	[SARA_A_STATS] = { .type = NLA_REJECT },
+	[SARA_A_PAD] = { .type = NLA_REJECT },
+	[SARA_A_STATE] = NLA_POLICY_MAX(NLA_U8, SARA_STATE_DRAINING),
+	[SARA_A_DOWN_ACTION] = NLA_POLICY_MAX(NLA_U8, SARA_DOWN_KEEP),
+	[SARA_A_PACKETS] = { .type = NLA_REJECT },
+	[SARA_A_FORECAST] = NLA_POLICY_MAX(NLA_U16, 1000),
+	[SARA_A_LOAD] = NLA_POLICY_MAX(NLA_U16, 1000),
+	[SARA_A_LOAD_DISPATCHER] = NLA_POLICY_MAX(NLA_U16, 1000),
+	[SARA_A_LOAD_CLUSTER] = NLA_POLICY_MAX(NLA_U16, 1000),
+	[SARA_A_T1] = NLA_POLICY_MAX(NLA_U16, 1000),
+	[SARA_A_T2] = NLA_POLICY_MAX(NLA_U16, 1000),
+	[SARA_A_T3] = NLA_POLICY_MAX(NLA_U16, 1000),
+	[SARA_A_TC] = NLA_POLICY_MAX(NLA_U16, 1000),
+	[SARA_A_SESSIONS] = { .type = NLA_REJECT },
+	[SARA_A_INCREMENT] = NLA_POLICY_MAX(NLA_U16, 1000),
+	[SARA_A_LOAD_KNOWN] = NLA_POLICY_MAX(NLA_U8, 1),
+};
+
+static int sara_genl_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	void *rs = sara_state_of(genl_info_net(info));
+
+	if (!rs) {
+		GENL_SET_ERR_MSG(info, "SARA is not set up in this network namespace (yet)");
+		return -EAGAIN;
+	}
+	return sara_rs_genl_doit(rs, info->genlhdr->cmd, info);
+}
+
+#define SARA_OP(c, f) { .cmd = (c), .doit = sara_genl_doit, .flags = (f) }
+
+static const struct genl_small_ops sara_genl_ops[] = {
+	SARA_OP(SARA_CMD_SERVICE_ADD, GENL_UNS_ADMIN_PERM),
+	SARA_OP(SARA_CMD_SERVICE_DEL, GENL_UNS_ADMIN_PERM),
+	SARA_OP(SARA_CMD_SERVICE_GET, 0),
+	SARA_OP(SARA_CMD_SERVER_ADD, GENL_UNS_ADMIN_PERM),
+	SARA_OP(SARA_CMD_SERVER_DEL, GENL_UNS_ADMIN_PERM),
+	SARA_OP(SARA_CMD_SERVER_GET, 0),
+	SARA_OP(SARA_CMD_STATS_GET, 0),
+	SARA_OP(SARA_CMD_PUSH, GENL_UNS_ADMIN_PERM),
+};
+
+static struct genl_family sara_genl_family __ro_after_init = {
+	.name = SARA_FAMILY_NAME,
+	.version = SARA_VERSION,
+	.maxattr = SARA_A_MAX,
+	.policy = sara_policy,
+	.netnsok = true,
+	.module = THIS_MODULE,
+	.small_ops = sara_genl_ops,
+	.n_small_ops = ARRAY_SIZE(sara_genl_ops),
+	.resv_start_op = SARA_CMD_MAX + 1,
+};
+
+/* Attribute readers: 0 and *out set when present, -ENOENT when absent (the policy checked types). */
+int sara_attr_u8(const struct genl_info *info, int attr, u8 *out)
+{
+	if (!info->attrs[attr])
+		return -ENOENT;
+	*out = nla_get_u8(info->attrs[attr]);
+	return 0;
+}
+
+int sara_attr_u16(const struct genl_info *info, int attr, u16 *out)
+{
+	if (!info->attrs[attr])
+		return -ENOENT;
+	*out = nla_get_u16(info->attrs[attr]);
+	return 0;
+}
+
+int sara_attr_u32(const struct genl_info *info, int attr, u32 *out)
+{
+	if (!info->attrs[attr])
+		return -ENOENT;
+	*out = nla_get_u32(info->attrs[attr]);
+	return 0;
+}
+
+/* Copies at most `cap` bytes of the payload; returns the payload's full length, or -ENOENT. */
+int sara_attr_bytes(const struct genl_info *info, int attr, u8 *buf, u32 cap)
+{
+	const struct nlattr *a = info->attrs[attr];
+
+	if (!a)
+		return -ENOENT;
+	memcpy(buf, nla_data(a), min_t(u32, cap, nla_len(a)));
+	return nla_len(a);
+}
+
+/* `msg` must be a static string: the extack keeps the pointer. */
+void sara_set_err(const struct genl_info *info, int attr, const char *msg)
+{
+	struct netlink_ext_ack *extack = info->extack;
+
+	if (!extack)
+		return;
+	if (attr > 0 && info->attrs[attr])
+		NL_SET_BAD_ATTR(extack, info->attrs[attr]);
+	else if (attr > 0)
+		NL_SET_ERR_ATTR_MISS(extack, NULL, attr);
+	extack->_msg = msg;
+}
+
+/* Replies. */
+struct sk_buff *sara_reply_new(struct genl_info *info, u32 size)
+{
+	struct sk_buff *msg = genlmsg_new(size, GFP_KERNEL);
+
+	if (!msg)
+		return NULL;
+	if (!genlmsg_put_reply(msg, info, &sara_genl_family, 0, info->genlhdr->cmd)) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+int sara_put_u8(struct sk_buff *msg, int attr, u8 v) { return nla_put_u8(msg, attr, v); }
+int sara_put_u16(struct sk_buff *msg, int attr, u16 v) { return nla_put_u16(msg, attr, v); }
+int sara_put_u32(struct sk_buff *msg, int attr, u32 v) { return nla_put_u32(msg, attr, v); }
+int sara_put_u64(struct sk_buff *msg, int attr, u64 v, int pad)
+{
+	return nla_put_u64_64bit(msg, attr, v, pad);
+}
+int sara_put_bytes(struct sk_buff *msg, int attr, const void *p, u32 len)
+{
+	return nla_put(msg, attr, len, p);
+}
+
+void *sara_nest_start(struct sk_buff *msg, int attr)
+{
+	return nla_nest_start_noflag(msg, attr);
+}
+
+void sara_nest_end(struct sk_buff *msg, void *nest)
+{
+	nla_nest_end(msg, nest);
+}
+
+int sara_reply_send(struct sk_buff *msg, struct genl_info *info)
+{
+	nlmsg_end(msg, nlmsg_hdr(msg)); /* the reply is the only message in msg */
+	return genlmsg_reply(msg, info);
+}
+
+void sara_reply_free(struct sk_buff *msg)
+{
+	nlmsg_free(msg);
+}
+
+/* ---- sysfs: /sys/kernel/sara/<counter> and /sys/kernel/sara/stats ------------------------------
+ * Each file shows the counters of the reading process's network namespace.
+ */
+
+static struct kobject *sara_kobj;
+static struct kobj_attribute *sara_attrs;
+static struct attribute **sara_attr_ptrs;
+
+static void *sara_reader_state(void)
+{
+	struct nsproxy *ns = current->nsproxy;
+
+	return ns ? sara_state_of(ns->net_ns) : NULL;
+}
+
+static ssize_t sara_counter_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	void *rs = sara_reader_state();
+	u32 id = attr - sara_attrs;
+
+	if (!rs)
+		return -ENODEV;
+	return sysfs_emit(buf, "%llu\n", sara_rs_counter(rs, id));
+}
+
+static ssize_t sara_stats_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	void *rs = sara_reader_state();
+	u32 n = sara_rs_num_counters(), i;
+	int len = 0;
+
+	if (!rs)
+		return -ENODEV;
+	for (i = 0; i < n; i++)
+		len += sysfs_emit_at(buf, len, "%s %llu\n", sara_rs_counter_name(i),
+				     sara_rs_counter(rs, i));
+	return len;
+}
+
+static struct attribute_group sara_attr_group;
+
+static int sara_sysfs_init(void)
+{
+	u32 n = sara_rs_num_counters(), i;
+	int err = -ENOMEM;
+
+	/* n counter files + "stats" + NULL terminator */
+	sara_attrs = kcalloc(n + 1, sizeof(*sara_attrs), GFP_KERNEL);
+	sara_attr_ptrs = kcalloc(n + 2, sizeof(*sara_attr_ptrs), GFP_KERNEL);
+	if (!sara_attrs || !sara_attr_ptrs)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		sysfs_attr_init(&sara_attrs[i].attr);
+		sara_attrs[i].attr.name = sara_rs_counter_name(i);
+		sara_attrs[i].attr.mode = 0444;
+		sara_attrs[i].show = sara_counter_show;
+		sara_attr_ptrs[i] = &sara_attrs[i].attr;
+	}
+	sysfs_attr_init(&sara_attrs[n].attr);
+	sara_attrs[n].attr.name = "stats";
+	sara_attrs[n].attr.mode = 0444;
+	sara_attrs[n].show = sara_stats_show;
+	sara_attr_ptrs[n] = &sara_attrs[n].attr;
+	sara_attr_group.attrs = sara_attr_ptrs;
+
+	sara_kobj = kobject_create_and_add("sara", kernel_kobj);
+	if (!sara_kobj)
+		goto fail;
+	err = sysfs_create_group(sara_kobj, &sara_attr_group);
+	if (err) {
+		kobject_put(sara_kobj);
+		goto fail;
+	}
+	return 0;
+fail:
+	kfree(sara_attrs);
+	kfree(sara_attr_ptrs);
+	return err;
+}
+
+static void sara_sysfs_exit(void)
+{
+	sysfs_remove_group(sara_kobj, &sara_attr_group);
+	kobject_put(sara_kobj);
+	kfree(sara_attrs);
+	kfree(sara_attr_ptrs);
+}
+
+/* ---- module-wide registration, called from Rust's module init/exit ----------------------------- */
+
+int sara_glue_init(void)
+{
+	int err;
+
+	err = register_pernet_subsys(&sara_net_ops);
+	if (err)
+		return err;
+	err = sara_sysfs_init();
+	if (err)
+		goto out_pernet;
+	err = genl_register_family(&sara_genl_family);
+	if (err)
+		goto out_sysfs;
+	return 0;
+out_sysfs:
+	sara_sysfs_exit();
+out_pernet:
+	unregister_pernet_subsys(&sara_net_ops);
+	return err;
+}
+
+void sara_glue_exit(void)
+{
+	genl_unregister_family(&sara_genl_family);
+	sara_sysfs_exit();
+	unregister_pernet_subsys(&sara_net_ops);
+}

@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The state of SARA in one network namespace (IPVS keeps the same in `struct netns_ipvs`): its
+//! services and servers, published with RCU, and its counters.
+//!
+//! Concurrency: the packet path reads [`NetState::config`] under RCU and bumps counters with relaxed
+//! atomics; netlink handlers (one at a time, see [`crate::sys::rcu::WriterToken`]) build a new
+//! [`Config`] and publish it whole, so a packet sees either the old configuration or the new one,
+//! never a mix.
+
+use crate::sara_core::counters::NUM_COUNTERS;
+use crate::sys::rcu::RcuBox;
+use crate::sys::NetPtr;
+use core::sync::atomic::{AtomicU64, Ordering};
+use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+/// A virtual service: packets to `vip:port/proto` are balanced.
+#[derive(Clone)]
+pub(crate) struct Service {
+    /// Virtual IPv4 address, network order.
+    pub(crate) vip: [u8; 4],
+    /// Port, host order.
+    pub(crate) port: u16,
+    /// IP protocol (6 or 17).
+    pub(crate) proto: u8,
+    /// Signalling protocol inspected (`genl::SIG_*`).
+    pub(crate) sig: u8,
+    /// Selection policy (`genl::POLICY_*`).
+    pub(crate) policy: u8,
+    /// Idle timeout of the service's flows, seconds.
+    pub(crate) timeout_s: u32,
+    /// What happens to a down server's flows (`genl::DOWN_*`).
+    pub(crate) down_action: u8,
+    /// Packets forwarded for this service (shared by every version of the configuration).
+    pub(crate) packets: Arc<AtomicU64>,
+}
+
+/// A real server of the cluster (every service is served by every server).
+#[derive(Clone)]
+pub(crate) struct Server {
+    /// Operator's id, 1..=65535.
+    pub(crate) id: u16,
+    /// Server's own IPv4 address, network order.
+    pub(crate) ip: [u8; 4],
+    /// MAC address packets are sent to.
+    pub(crate) mac: [u8; 6],
+    /// Interface the server is reached through.
+    pub(crate) ifindex: i32,
+    /// That interface's name as given, NUL-padded.
+    pub(crate) ifname: [u8; 16],
+    /// Weight for weighted policies.
+    pub(crate) weight: u32,
+    /// `genl::STATE_*`.
+    pub(crate) state: u8,
+    /// Packets forwarded to this server.
+    pub(crate) packets: Arc<AtomicU64>,
+}
+
+/// One version of a namespace's configuration.
+pub(crate) struct Config {
+    pub(crate) services: KVec<Service>,
+    pub(crate) servers: KVec<Server>,
+}
+
+impl Config {
+    /// An empty configuration.
+    pub(crate) fn empty() -> Result<KBox<Self>> {
+        Ok(KBox::new(Self { services: KVec::new(), servers: KVec::new() }, GFP_KERNEL)?)
+    }
+
+    /// A copy whose services are those of `self` for which `keep` holds, plus `extra` if given.
+    pub(crate) fn with_services(
+        &self,
+        keep: impl Fn(&Service) -> bool,
+        extra: Option<Service>,
+    ) -> Result<KBox<Self>> {
+        let mut services = KVec::with_capacity(self.services.len() + 1, GFP_KERNEL)?;
+        for s in self.services.iter().filter(|s| keep(s)) {
+            services.push(s.clone(), GFP_KERNEL)?;
+        }
+        if let Some(s) = extra {
+            services.push(s, GFP_KERNEL)?;
+        }
+        let mut servers = KVec::with_capacity(self.servers.len(), GFP_KERNEL)?;
+        servers.extend_from_slice(&self.servers, GFP_KERNEL)?;
+        Ok(KBox::new(Self { services, servers }, GFP_KERNEL)?)
+    }
+
+    /// A copy whose servers are those of `self` for which `keep` holds, plus `extra` if given.
+    pub(crate) fn with_servers(
+        &self,
+        keep: impl Fn(&Server) -> bool,
+        extra: Option<Server>,
+    ) -> Result<KBox<Self>> {
+        let mut servers = KVec::with_capacity(self.servers.len() + 1, GFP_KERNEL)?;
+        for s in self.servers.iter().filter(|s| keep(s)) {
+            servers.push(s.clone(), GFP_KERNEL)?;
+        }
+        if let Some(s) = extra {
+            servers.push(s, GFP_KERNEL)?;
+        }
+        let mut services = KVec::with_capacity(self.services.len(), GFP_KERNEL)?;
+        services.extend_from_slice(&self.services, GFP_KERNEL)?;
+        Ok(KBox::new(Self { services, servers }, GFP_KERNEL)?)
+    }
+
+    /// The service for `dst:port/proto`, if any.
+    pub(crate) fn service(&self, vip: [u8; 4], port: u16, proto: u8) -> Option<&Service> {
+        self.services.iter().find(|s| s.vip == vip && s.port == port && s.proto == proto)
+    }
+
+    /// Whether `addr` is the VIP of any service.
+    pub(crate) fn is_vip(&self, addr: [u8; 4]) -> bool {
+        self.services.iter().any(|s| s.vip == addr)
+    }
+}
+
+/// Counters of one namespace, indexed by `sara_core::counters` ids.
+pub(crate) struct Counters([AtomicU64; NUM_COUNTERS]);
+
+impl Counters {
+    fn new() -> Self {
+        Self([const { AtomicU64::new(0) }; NUM_COUNTERS])
+    }
+
+    /// Adds one to counter `id` (ids out of range are ignored).
+    pub(crate) fn inc(&self, id: usize) {
+        if let Some(c) = self.0.get(id) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Value of counter `id` (0 for ids out of range).
+    pub(crate) fn get(&self, id: usize) -> u64 {
+        self.0.get(id).map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+}
+
+/// SARA in one network namespace.
+pub(crate) struct NetState {
+    /// The namespace.
+    pub(crate) net: NetPtr,
+    /// Services and servers.
+    pub(crate) config: RcuBox<Config>,
+    /// Counters.
+    pub(crate) counters: Counters,
+    /// Secret seed of the flow hash (chosen at namespace creation).
+    pub(crate) seed: [u64; 2],
+}
+
+impl NetState {
+    /// Fresh state for namespace `net`: no services, no servers, zero counters.
+    pub(crate) fn new(net: NetPtr) -> Result<KBox<Self>> {
+        let mut seed = [0u8; 16];
+        crate::sys::random_bytes(&mut seed);
+        let (a, b) = seed.split_at(8);
+        let seed = [
+            u64::from_ne_bytes(a.try_into().unwrap_or([0; 8])),
+            u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])),
+        ];
+        Ok(KBox::new(
+            Self { net, config: RcuBox::new(Config::empty()?), counters: Counters::new(), seed },
+            GFP_KERNEL,
+        )?)
+    }
+}

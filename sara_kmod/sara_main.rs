@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! SARA: a session-aware load balancer for clusters of Internet servers.
+//!
+//! `sara.ko` sits on the dispatcher of a direct-routing cluster (see `shared/design/sara-spec.md`):
+//! packets for a virtual service (VIP, port, protocol) are stolen at IPv4 PRE_ROUTING and sent on,
+//! unchanged at L3, to the MAC of the server chosen for their session; replies go from the servers
+//! straight to the clients.
+//!
+//! Layout, one file per concern (as IPVS does):
+//! * `sara_core` (`core/src/`): every decision, pure and host-tested — compiled in here as a module;
+//! * [`netns`]: the state of one network namespace (services, servers, counters);
+//! * [`hook`]: the packet path;
+//! * [`ctl`]: the generic netlink commands;
+//! * [`sys`]: the only place with FFI, raw pointers and `unsafe` (thin wrappers over `glue/sara_glue.c`).
+
+use kernel::prelude::*;
+
+// The core is a plain module here; its `pub` items are crate-internal and some are not used yet.
+#[allow(dead_code, unused_imports, unreachable_pub, missing_docs)]
+#[path = "core/src/lib.rs"]
+mod sara_core;
+
+mod ctl;
+mod hook;
+mod netns;
+mod sys;
+
+module! {
+    type: Sara,
+    name: "sara",
+    author: "SARA developers",
+    description: "SARA: session-aware load balancer for clusters of Internet servers",
+    license: "GPL",
+}
+
+struct Sara;
+
+impl kernel::Module for Sara {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        sys::glue_init()?;
+        pr_info!(
+            "loaded: generic netlink family \"{}\", counters in /sys/kernel/sara\n",
+            sara_core::genl::FAMILY_NAME
+        );
+        Ok(Sara)
+    }
+}
+
+impl Drop for Sara {
+    fn drop(&mut self) {
+        sys::glue_exit();
+        pr_info!("unloaded\n");
+    }
+}

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Declarations of `glue/sara_glue.c` (see `glue/sara_glue.h`; keep the two in step).
+
+use kernel::ffi::{c_char, c_int, c_void};
+
+/// `struct net` (opaque).
+#[repr(C)]
+pub(crate) struct Net {
+    _p: [u8; 0],
+}
+
+/// `struct sk_buff` (opaque).
+#[repr(C)]
+pub(crate) struct SkBuff {
+    _p: [u8; 0],
+}
+
+/// `struct genl_info` (opaque).
+#[repr(C)]
+pub(crate) struct GenlInfo {
+    _p: [u8; 0],
+}
+
+extern "C" {
+    pub(crate) fn sara_glue_init() -> c_int;
+    pub(crate) fn sara_glue_exit();
+    pub(crate) fn sara_skb_data(skb: *const SkBuff, headlen: *mut u32, len: *mut u32) -> *const u8;
+    pub(crate) fn sara_skb_pull(skb: *mut SkBuff, n: u32) -> bool;
+    pub(crate) fn sara_skb_linearize(skb: *mut SkBuff) -> c_int;
+    pub(crate) fn sara_xmit(net: *mut Net, skb: *mut SkBuff, ifindex: c_int, mac: *const u8) -> c_int;
+    pub(crate) fn sara_dev_ifindex(net: *mut Net, name: *const c_char) -> c_int;
+    pub(crate) fn sara_random_bytes(buf: *mut c_void, len: u32);
+    pub(crate) fn sara_synchronize_rcu();
+    pub(crate) fn sara_attr_u8(info: *const GenlInfo, attr: c_int, out: *mut u8) -> c_int;
+    pub(crate) fn sara_attr_u16(info: *const GenlInfo, attr: c_int, out: *mut u16) -> c_int;
+    pub(crate) fn sara_attr_u32(info: *const GenlInfo, attr: c_int, out: *mut u32) -> c_int;
+    pub(crate) fn sara_attr_bytes(info: *const GenlInfo, attr: c_int, buf: *mut u8, cap: u32) -> c_int;
+    pub(crate) fn sara_set_err(info: *const GenlInfo, attr: c_int, msg: *const c_char);
+    pub(crate) fn sara_reply_new(info: *mut GenlInfo, size: u32) -> *mut SkBuff;
+    pub(crate) fn sara_put_u8(msg: *mut SkBuff, attr: c_int, v: u8) -> c_int;
+    pub(crate) fn sara_put_u16(msg: *mut SkBuff, attr: c_int, v: u16) -> c_int;
+    pub(crate) fn sara_put_u32(msg: *mut SkBuff, attr: c_int, v: u32) -> c_int;
+    pub(crate) fn sara_put_u64(msg: *mut SkBuff, attr: c_int, v: u64, pad: c_int) -> c_int;
+    pub(crate) fn sara_put_bytes(msg: *mut SkBuff, attr: c_int, p: *const c_void, len: u32) -> c_int;
+    pub(crate) fn sara_nest_start(msg: *mut SkBuff, attr: c_int) -> *mut c_void;
+    pub(crate) fn sara_nest_end(msg: *mut SkBuff, nest: *mut c_void);
+    pub(crate) fn sara_reply_send(msg: *mut SkBuff, info: *mut GenlInfo) -> c_int;
+    pub(crate) fn sara_reply_free(msg: *mut SkBuff);
+}

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! One generic netlink request of family `sara` and its reply.
+//!
+//! The attribute policy (types, ranges, exact lengths) is enforced by the kernel before a handler
+//! runs (`sara_policy` in the glue); handlers check meaning (e.g. "protocol is tcp or udp") and set
+//! an extack message with [`Request::error`] before returning an errno.
+
+use super::{ffi, NetPtr};
+use core::marker::PhantomData;
+use kernel::error::{code, to_result, Error, Result};
+use kernel::ffi::c_int;
+use kernel::str::CStr;
+use crate::sara_core::genl::A_PAD;
+
+/// A request being handled; valid for the duration of the handler.
+pub(crate) struct Request<'a> {
+    info: *const ffi::GenlInfo,
+    net: NetPtr,
+    _p: PhantomData<&'a ()>,
+}
+
+impl<'a> Request<'a> {
+    /// # Safety
+    /// `info` is the `genl_info` of the running doit handler and `net` its namespace.
+    pub(crate) unsafe fn from_raw(info: *const ffi::GenlInfo, net: NetPtr) -> Self {
+        Self { info, net, _p: PhantomData }
+    }
+
+    /// The namespace the request acts on.
+    pub(crate) fn net(&self) -> NetPtr {
+        self.net
+    }
+
+    /// A `u8` attribute, if present.
+    pub(crate) fn u8(&self, attr: u16) -> Option<u8> {
+        let mut v = 0u8;
+        // SAFETY: `self.info` is valid (type invariant); the policy guarantees the attribute's type.
+        (unsafe { ffi::sara_attr_u8(self.info, c_int::from(attr), &mut v) } == 0).then_some(v)
+    }
+
+    /// A `u16` attribute, if present.
+    pub(crate) fn u16(&self, attr: u16) -> Option<u16> {
+        let mut v = 0u16;
+        // SAFETY: as in `u8`.
+        (unsafe { ffi::sara_attr_u16(self.info, c_int::from(attr), &mut v) } == 0).then_some(v)
+    }
+
+    /// A `u32` attribute, if present.
+    pub(crate) fn u32(&self, attr: u16) -> Option<u32> {
+        let mut v = 0u32;
+        // SAFETY: as in `u8`.
+        (unsafe { ffi::sara_attr_u32(self.info, c_int::from(attr), &mut v) } == 0).then_some(v)
+    }
+
+    /// An IPv4 address attribute (`NLA_BE32`), as its four bytes in network order.
+    pub(crate) fn ipv4(&self, attr: u16) -> Option<[u8; 4]> {
+        self.bytes::<4>(attr).and_then(|(n, b)| (n == 4).then_some(b))
+    }
+
+    /// A binary attribute: its length and its first `N` bytes.
+    pub(crate) fn bytes<const N: usize>(&self, attr: u16) -> Option<(usize, [u8; N])> {
+        let mut buf = [0u8; N];
+        let cap = u32::try_from(N).unwrap_or(u32::MAX);
+        // SAFETY: `buf` is valid for `cap` bytes; the glue copies at most `cap`.
+        let r = unsafe { ffi::sara_attr_bytes(self.info, c_int::from(attr), buf.as_mut_ptr(), cap) };
+        usize::try_from(r).ok().map(|n| (n, buf))
+    }
+
+    /// A NUL-terminated string attribute copied into `buf` (the policy bounds its length).
+    pub(crate) fn string<'b>(&self, attr: u16, buf: &'b mut [u8; 16]) -> Option<&'b CStr> {
+        let (n, b) = self.bytes::<16>(attr)?;
+        if n == 0 || n > 16 {
+            return None;
+        }
+        *buf = b;
+        CStr::from_bytes_with_nul(buf.get(..n)?).ok()
+    }
+
+    /// Sets the extack message (and the offending attribute, when `attr` > 0) and returns `err`,
+    /// for `return Err(req.error(...))`.
+    pub(crate) fn error(&self, err: Error, attr: u16, msg: &'static CStr) -> Error {
+        // SAFETY: `self.info` is valid; `msg` is 'static as the extack keeps the pointer.
+        unsafe { ffi::sara_set_err(self.info, c_int::from(attr), msg.as_char_ptr()) };
+        err
+    }
+
+    /// Starts a reply with room for `size` bytes of attributes.
+    pub(crate) fn reply(&self, size: u32) -> Result<Reply<'_>> {
+        // SAFETY: `self.info` is valid.
+        let skb = unsafe { ffi::sara_reply_new(self.info.cast_mut(), size) };
+        if skb.is_null() {
+            return Err(code::ENOMEM);
+        }
+        Ok(Reply { skb, info: self.info, _p: PhantomData })
+    }
+}
+
+/// A reply message being built. Dropped unsent, it is freed.
+pub(crate) struct Reply<'a> {
+    skb: *mut ffi::SkBuff,
+    info: *const ffi::GenlInfo,
+    _p: PhantomData<&'a ()>,
+}
+
+/// An open nest in a [`Reply`].
+pub(crate) struct Nest(*mut kernel::ffi::c_void);
+
+fn put_result(r: c_int) -> Result {
+    to_result(r).map_err(|_| super::errno::emsgsize())
+}
+
+impl Reply<'_> {
+    /// Appends a `u8` attribute.
+    pub(crate) fn u8(&mut self, attr: u16, v: u8) -> Result {
+        // SAFETY: `self.skb` is a live reply message (type invariant).
+        put_result(unsafe { ffi::sara_put_u8(self.skb, c_int::from(attr), v) })
+    }
+
+    /// Appends a `u16` attribute.
+    pub(crate) fn u16(&mut self, attr: u16, v: u16) -> Result {
+        // SAFETY: as above.
+        put_result(unsafe { ffi::sara_put_u16(self.skb, c_int::from(attr), v) })
+    }
+
+    /// Appends a `u32` attribute.
+    pub(crate) fn u32(&mut self, attr: u16, v: u32) -> Result {
+        // SAFETY: as above.
+        put_result(unsafe { ffi::sara_put_u32(self.skb, c_int::from(attr), v) })
+    }
+
+    /// Appends a 64-bit attribute, aligned with an `A_PAD` attribute where needed.
+    pub(crate) fn u64(&mut self, attr: u16, v: u64) -> Result {
+        // SAFETY: as above.
+        put_result(unsafe { ffi::sara_put_u64(self.skb, c_int::from(attr), v, c_int::from(A_PAD)) })
+    }
+
+    /// Appends counter `id` inside an `A_STATS` nest: type `id + 1`, padding of type 0 (every
+    /// other type in that nest is a counter).
+    pub(crate) fn counter(&mut self, id: usize, v: u64) -> Result {
+        let attr = c_int::try_from(id).map_err(|_| code::EINVAL)?.saturating_add(1);
+        // SAFETY: as above.
+        put_result(unsafe { ffi::sara_put_u64(self.skb, attr, v, 0) })
+    }
+
+    /// Appends a binary attribute.
+    pub(crate) fn bytes(&mut self, attr: u16, v: &[u8]) -> Result {
+        let len = u32::try_from(v.len()).map_err(|_| super::errno::emsgsize())?;
+        // SAFETY: `v` is valid for `len` bytes.
+        put_result(unsafe { ffi::sara_put_bytes(self.skb, c_int::from(attr), v.as_ptr().cast(), len) })
+    }
+
+    /// Opens a nest; close it with [`Reply::end`].
+    pub(crate) fn nest(&mut self, attr: u16) -> Result<Nest> {
+        // SAFETY: as above.
+        let n = unsafe { ffi::sara_nest_start(self.skb, c_int::from(attr)) };
+        if n.is_null() {
+            return Err(super::errno::emsgsize());
+        }
+        Ok(Nest(n))
+    }
+
+    /// Closes a nest opened by [`Reply::nest`] on this reply.
+    pub(crate) fn end(&mut self, nest: Nest) {
+        // SAFETY: `nest` was returned by `sara_nest_start` on this message.
+        unsafe { ffi::sara_nest_end(self.skb, nest.0) }
+    }
+
+    /// Sends the reply to the requester.
+    pub(crate) fn send(self) -> Result {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: the message is complete; `genlmsg_reply` consumes it in every case, and
+        // `ManuallyDrop` keeps our `Drop` from freeing it again.
+        to_result(unsafe { ffi::sara_reply_send(this.skb, this.info.cast_mut()) })
+    }
+}
+
+impl Drop for Reply<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the message was not sent (send() bypasses this), so we still own it.
+        unsafe { ffi::sara_reply_free(self.skb) }
+    }
+}

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The only place in `sara.ko` with FFI, raw pointers and `unsafe`.
+//!
+//! Each file wraps one kernel subsystem reached through `glue/sara_glue.c` and hands the code above
+//! it safe types: [`skb::Skb`] (one packet in the hook), [`genl::Request`] and [`genl::Reply`] (one
+//! netlink request), [`rcu::RcuBox`] (RCU-published configuration), [`NetPtr`] (a namespace).
+//! [`entry`] holds the `extern "C"` functions the C glue calls.
+
+pub(crate) mod entry;
+pub(crate) mod ffi;
+pub(crate) mod genl;
+pub(crate) mod rcu;
+pub(crate) mod skb;
+
+use kernel::error::{to_result, Result};
+use kernel::str::CStr;
+
+/// A network namespace. The pointer stays valid for as long as the namespace's SARA state exists
+/// (the state is created by the namespace's pernet init and destroyed by its pernet exit).
+#[derive(Clone, Copy)]
+pub(crate) struct NetPtr(*mut ffi::Net);
+
+// SAFETY: `struct net` is shared kernel state designed for concurrent use; we only pass the pointer
+// back to kernel functions that take their own locks/RCU.
+unsafe impl Send for NetPtr {}
+// SAFETY: as above.
+unsafe impl Sync for NetPtr {}
+
+impl NetPtr {
+    /// ifindex of the Ethernet device `name` in this namespace.
+    pub(crate) fn ifindex(&self, name: &CStr) -> Result<i32> {
+        // SAFETY: `self.0` is a live namespace (type invariant); `name` is NUL-terminated.
+        let r = unsafe { ffi::sara_dev_ifindex(self.0, name.as_char_ptr()) };
+        to_result(r.min(0))?;
+        Ok(r)
+    }
+}
+
+/// Errnos that 6.12's `kernel::error::code` lacks.
+pub(crate) mod errno {
+    use kernel::error::Error;
+
+    fn e(n: u32) -> Error {
+        Error::from_errno(-(n as i32))
+    }
+    /// Operation not supported.
+    pub(crate) fn eopnotsupp() -> Error {
+        e(kernel::bindings::EOPNOTSUPP)
+    }
+    /// Message too long (a reply did not fit).
+    pub(crate) fn emsgsize() -> Error {
+        e(kernel::bindings::EMSGSIZE)
+    }
+}
+
+/// Registers the pernet operations, sysfs files and the generic netlink family.
+pub(crate) fn glue_init() -> Result {
+    // SAFETY: called once from module init, before anything else of ours runs.
+    to_result(unsafe { ffi::sara_glue_init() })
+}
+
+/// Undoes [`glue_init`]: waits for netlink requests and hooks in flight, then frees every namespace's
+/// state.
+pub(crate) fn glue_exit() {
+    // SAFETY: called once from module exit, after a successful `glue_init`.
+    unsafe { ffi::sara_glue_exit() }
+}
+
+/// Fills `buf` with random bytes from the kernel's CRNG.
+pub(crate) fn random_bytes(buf: &mut [u8]) {
+    let len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+    // SAFETY: `buf` is valid for `len` bytes of writes.
+    unsafe { ffi::sara_random_bytes(buf.as_mut_ptr().cast(), len) }
+}
+
