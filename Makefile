@@ -7,6 +7,9 @@ SHELL := /bin/bash
 export RUSTUP_TOOLCHAIN := $(shell sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
 KDIR = $(shell scripts/build-kernel.sh --print 2>/dev/null)
 CARGO ?= cargo
+# Cargo's build directory lives beside the kernel cache, outside the clone, so a fresh clone reuses
+# compiled dependencies (CI runs every submission in a fresh clone).
+export CARGO_TARGET_DIR ?= $(shell . scripts/env.sh; echo $$SARA_CACHE)/cargo-target
 
 .PHONY: all setup kernel module sarectl host-test vm-test test demo clippy fuzz clean
 
@@ -24,6 +27,7 @@ module: kernel
 
 sarectl: setup
 	$(CARGO) build --release -p sara_ctl
+	@mkdir -p build && cp "$(CARGO_TARGET_DIR)/release/sarectl" build/sarectl
 
 host-test: setup
 	$(CARGO) test --workspace

@@ -36,7 +36,7 @@ for t in "$REPO"/qemu-tests/tests/*.sh; do
   if timeout 300 bash "$t" >"/tmp/$name.log" 2>&1; then
     passed=$((passed + 1))
     printf 'PASS %-40s %5.1f s\n' "$name" "$(echo "$(date +%s.%N) - $start" | bc)"
-    grep -E '^(INFO|  )' "/tmp/$name.log" | sed 's/^/  /'
+    grep -E '^INFO' "/tmp/$name.log" | sed 's/^/  /'
   else
     failed=$((failed + 1))
     printf 'FAIL %-40s %5.1f s\n' "$name" "$(echo "$(date +%s.%N) - $start" | bc)"
@@ -45,13 +45,15 @@ for t in "$REPO"/qemu-tests/tests/*.sh; do
 done
 
 # Last: the kernel log must be clean of any report, whatever the tests did.
-bad=$(dmesg | grep -E 'BUG:|WARNING:|Oops|lockdep|possible recursive locking|inconsistent lock state|circular locking|suspicious RCU|sleeping function called from invalid context|Call Trace' | head -n 20)
+# Lockdep, might_sleep and RCU-usage reports all start with "WARNING:" or "BUG:".
+bad=$(dmesg | grep -E '(BUG|WARNING):|Oops|Call Trace|general protection fault|Kernel panic|INFO: (rcu|task).*(stall|blocked)' | head -n 20)
 if [ -z "$bad" ]; then
   passed=$((passed + 1))
   echo "PASS kernel-log-clean"
 else
   failed=$((failed + 1))
   echo "FAIL kernel-log-clean"
-  dmesg | tail -n 80 | sed 's/^/  | /'
+  echo "$bad" | sed 's/^/  | /'
+  dmesg | grep -E -A30 '(BUG|WARNING):|Oops' | head -n 80 | sed 's/^/  | /'
 fi
 echo "$passed passed, $failed failed"

@@ -8,7 +8,7 @@
 #   s2 (10.0.0.12, VIP on lo) ──────────────────────────┘   default route via gw
 #
 # Replies leave the servers through gw and never cross the dispatcher.
-SARECTL="$REPO/target/release/sarectl"
+SARECTL="$REPO/build/sarectl"   # copied there by `make sarectl`
 PY=/usr/bin/python3
 TOOLS="$REPO/qemu-tests/tools"
 VIP=10.0.0.100
@@ -86,7 +86,12 @@ configure_http() {
 # Background processes of a test: started with bg, all stopped by cleanup (every test does
 # `trap cleanup EXIT`).
 BG_PIDS=()
-bg() { "$@" & BG_PIDS+=($!); }
+bg() {
+  # `in_ns` is a function: run `ip netns exec` itself, which execs the command, so the pid we keep is
+  # the command's own and kill reaches it.
+  if [ "$1" = in_ns ]; then shift; ip netns exec "$@" & else "$@" & fi
+  BG_PIDS+=($!)
+}
 cleanup() {
   local p
   for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done

@@ -28,7 +28,7 @@ done
 kdir=$("$top/scripts/build-kernel.sh" --print)
 bzimage="$kdir/arch/x86/boot/bzImage"
 [ -f "$top/sara.ko" ] || { echo "sara.ko is not built: run make module" >&2; exit 1; }
-[ -x "$top/target/release/sarectl" ] || { echo "sarectl is not built: run make sarectl" >&2; exit 1; }
+[ -x "$top/build/sarectl" ] || { echo "sarectl is not built: run make sarectl" >&2; exit 1; }
 
 # The initramfs: static busybox and our /init.
 build="$top/build"

@@ -4,13 +4,15 @@
 //! are in `core/src/genl.rs`. Every failure sets an extack message naming what is wrong, and a
 //! failed request changes nothing (the new configuration is built aside and published only whole).
 
-use crate::netns::{NetState, Server, Service};
+use crate::netns::{Config, NetState, Server, ServerLive, Service};
+use crate::sara_core::admission::Thresholds;
 use crate::sara_core::counters::COUNTERS;
 use crate::sara_core::genl::*;
-use crate::sys::genl::{Reply, Request};
+use crate::sys::genl::{Attrs, Reply, Request};
 use crate::sys::rcu::WriterToken;
 use core::sync::atomic::{AtomicU64, Ordering};
-use kernel::alloc::flags::GFP_KERNEL;
+use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
+use kernel::str::CStr;
 use kernel::c_str;
 use kernel::error::code::*;
 use kernel::prelude::*;
@@ -26,17 +28,33 @@ pub(crate) fn request(st: &NetState, cmd: u8, req: &Request<'_>, w: &WriterToken
         CMD_SERVER_DEL => server_del(st, req, w),
         CMD_SERVER_GET => server_get(st, req, w),
         CMD_STATS_GET => stats_get(st, req),
+        CMD_PUSH => push(st, req, w),
+        CMD_CONFIG_SET => config_set(st, req, w),
         _ => Err(req.error(crate::sys::errno::eopnotsupp(), 0, c_str!("this sara.ko does not implement that command yet"))),
     }
 }
 
-/// The (VIP, port, protocol) that names a service in a request.
-fn service_key(req: &Request<'_>) -> Result<([u8; 4], u16, u8)> {
-    let vip = req.ipv4(A_VIP).ok_or_else(|| req.error(EINVAL, A_VIP, c_str!("missing virtual IP")))?;
-    let port = req.u16(A_PORT).ok_or_else(|| req.error(EINVAL, A_PORT, c_str!("missing port")))?;
-    let proto = req.u8(A_PROTO).ok_or_else(|| req.error(EINVAL, A_PROTO, c_str!("missing protocol")))?;
+/// Where the attributes being read sit: at the top level of the request, or inside a nest (then
+/// errors point at the nest, as netlink cannot point inside it).
+#[derive(Clone, Copy)]
+struct At<'r, 'a> {
+    req: &'r Request<'a>,
+    nest: Option<u16>,
+}
+
+impl At<'_, '_> {
+    fn err(&self, e: Error, attr: u16, msg: &'static CStr) -> Error {
+        self.req.error(e, self.nest.unwrap_or(attr), msg)
+    }
+}
+
+/// The (VIP, port, protocol) that names a service.
+fn service_key(at: At<'_, '_>, a: &impl Attrs) -> Result<([u8; 4], u16, u8)> {
+    let vip = a.ipv4(A_VIP).ok_or_else(|| at.err(EINVAL, A_VIP, c_str!("missing virtual IP")))?;
+    let port = a.u16(A_PORT).ok_or_else(|| at.err(EINVAL, A_PORT, c_str!("missing port")))?;
+    let proto = a.u8(A_PROTO).ok_or_else(|| at.err(EINVAL, A_PROTO, c_str!("missing protocol")))?;
     if proto != 6 && proto != 17 {
-        return Err(req.error(EINVAL, A_PROTO, c_str!("protocol must be tcp (6) or udp (17)")));
+        return Err(at.err(EINVAL, A_PROTO, c_str!("protocol must be tcp (6) or udp (17)")));
     }
     Ok((vip, port, proto))
 }
@@ -46,32 +64,74 @@ fn unicast_ipv4(a: [u8; 4]) -> bool {
     a != [0; 4] && a[0] < 224
 }
 
-fn service_add(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
-    let (vip, port, proto) = service_key(req)?;
+/// A new service from attributes (not yet checked against the configuration).
+fn parse_service(at: At<'_, '_>, a: &impl Attrs) -> Result<Service> {
+    let (vip, port, proto) = service_key(at, a)?;
     if !unicast_ipv4(vip) {
-        return Err(req.error(EINVAL, A_VIP, c_str!("virtual IP must be a unicast address")));
+        return Err(at.err(EINVAL, A_VIP, c_str!("virtual IP must be a unicast address")));
     }
-    let cfg = st.config.read_writer(w);
-    if cfg.service(vip, port, proto).is_some() {
-        return Err(req.error(EEXIST, A_VIP, c_str!("this service already exists")));
-    }
-    let svc = Service {
+    Ok(Service {
         vip,
         port,
         proto,
-        sig: req.u8(A_SIGPROTO).unwrap_or(SIG_NONE),
-        policy: req.u8(A_POLICY).unwrap_or(POLICY_HASH),
-        timeout_s: req.u32(A_TIMEOUT).unwrap_or(DEFAULT_TIMEOUT_S),
-        down_action: req.u8(A_DOWN_ACTION).unwrap_or(DOWN_REDISPATCH),
+        sig: a.u8(A_SIGPROTO).unwrap_or(SIG_NONE),
+        policy: a.u8(A_POLICY).unwrap_or(POLICY_HASH),
+        timeout_s: a.u32(A_TIMEOUT).unwrap_or(DEFAULT_TIMEOUT_S),
+        down_action: a.u8(A_DOWN_ACTION).unwrap_or(DOWN_REDISPATCH),
         packets: Arc::new(AtomicU64::new(0), GFP_KERNEL)?,
+    })
+}
+
+/// A new server from attributes (not yet checked against the configuration); resolves its
+/// interface in the request's namespace.
+fn parse_server(at: At<'_, '_>, a: &impl Attrs) -> Result<Server> {
+    let id = a.u32(A_SERVER_ID).ok_or_else(|| at.err(EINVAL, A_SERVER_ID, c_str!("missing server id")))?;
+    let id = u16::try_from(id).map_err(|_| at.err(EINVAL, A_SERVER_ID, c_str!("server id must be 1..65535")))?;
+    let ip = a.ipv4(A_SERVER_IP).ok_or_else(|| at.err(EINVAL, A_SERVER_IP, c_str!("missing server IP")))?;
+    if !unicast_ipv4(ip) {
+        return Err(at.err(EINVAL, A_SERVER_IP, c_str!("server IP must be a unicast address")));
+    }
+    let (mac_len, mac) = a
+        .bytes::<6>(A_SERVER_MAC)
+        .ok_or_else(|| at.err(EINVAL, A_SERVER_MAC, c_str!("missing server MAC")))?;
+    if mac_len != 6 || mac[0] & 1 != 0 || mac == [0; 6] {
+        return Err(at.err(EINVAL, A_SERVER_MAC, c_str!("server MAC must be a 6-byte unicast address")));
+    }
+    let mut name = [0u8; 16];
+    let ifname = a
+        .string(A_IFNAME, &mut name)
+        .ok_or_else(|| at.err(EINVAL, A_IFNAME, c_str!("missing interface name")))?;
+    let ifindex = match at.req.net().ifindex(ifname) {
+        Ok(i) => i,
+        Err(e) if e == ENODEV => {
+            return Err(at.err(ENODEV, A_IFNAME, c_str!("no such interface in this network namespace")))
+        }
+        Err(_) => return Err(at.err(EINVAL, A_IFNAME, c_str!("interface is not an Ethernet device"))),
     };
+    Ok(Server {
+        id,
+        ip,
+        mac,
+        ifindex,
+        ifname: name,
+        weight: a.u32(A_WEIGHT).unwrap_or(1),
+        live: Arc::new(ServerLive::new(), GFP_KERNEL)?,
+    })
+}
+
+fn service_add(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
+    let svc = parse_service(At { req, nest: None }, req)?;
+    let cfg = st.config.read_writer(w);
+    if cfg.service(svc.vip, svc.port, svc.proto).is_some() {
+        return Err(req.error(EEXIST, A_VIP, c_str!("this service already exists")));
+    }
     let new = cfg.with_services(|_| true, Some(svc))?;
     st.config.replace(w, new);
     Ok(())
 }
 
 fn service_del(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
-    let (vip, port, proto) = service_key(req)?;
+    let (vip, port, proto) = service_key(At { req, nest: None }, req)?;
     let cfg = st.config.read_writer(w);
     if cfg.service(vip, port, proto).is_none() {
         return Err(req.error(ENOENT, A_VIP, c_str!("no such service")));
@@ -112,45 +172,59 @@ fn service_get(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
 }
 
 fn server_add(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
-    let id = req.u32(A_SERVER_ID).ok_or_else(|| req.error(EINVAL, A_SERVER_ID, c_str!("missing server id")))?;
-    let id = u16::try_from(id).map_err(|_| req.error(EINVAL, A_SERVER_ID, c_str!("server id must be 1..65535")))?;
-    let ip = req.ipv4(A_SERVER_IP).ok_or_else(|| req.error(EINVAL, A_SERVER_IP, c_str!("missing server IP")))?;
-    if !unicast_ipv4(ip) {
-        return Err(req.error(EINVAL, A_SERVER_IP, c_str!("server IP must be a unicast address")));
-    }
-    let (mac_len, mac) = req
-        .bytes::<6>(A_SERVER_MAC)
-        .ok_or_else(|| req.error(EINVAL, A_SERVER_MAC, c_str!("missing server MAC")))?;
-    if mac_len != 6 || mac[0] & 1 != 0 || mac == [0; 6] {
-        return Err(req.error(EINVAL, A_SERVER_MAC, c_str!("server MAC must be a 6-byte unicast address")));
-    }
-    let mut name = [0u8; 16];
-    let ifname = req
-        .string(A_IFNAME, &mut name)
-        .ok_or_else(|| req.error(EINVAL, A_IFNAME, c_str!("missing interface name")))?;
-    let ifindex = match req.net().ifindex(ifname) {
-        Ok(i) => i,
-        Err(e) if e == ENODEV => {
-            return Err(req.error(ENODEV, A_IFNAME, c_str!("no such interface in this network namespace")))
-        }
-        Err(_) => return Err(req.error(EINVAL, A_IFNAME, c_str!("interface is not an Ethernet device"))),
-    };
+    let server = parse_server(At { req, nest: None }, req)?;
     let cfg = st.config.read_writer(w);
-    if cfg.servers.iter().any(|s| s.id == id) {
+    if cfg.servers.iter().any(|s| s.id == server.id) {
         return Err(req.error(EEXIST, A_SERVER_ID, c_str!("a server with this id already exists")));
     }
-    let server = Server {
-        id,
-        ip,
-        mac,
-        ifindex,
-        ifname: name,
-        weight: req.u32(A_WEIGHT).unwrap_or(1),
-        state: STATE_UP,
-        packets: Arc::new(AtomicU64::new(0), GFP_KERNEL)?,
-    };
     let new = cfg.with_servers(|_| true, Some(server))?;
     st.config.replace(w, new);
+    Ok(())
+}
+
+/// Most services or servers one `CMD_CONFIG_SET` may carry.
+const MAX_CONFIG_ITEMS: usize = 4096;
+
+/// `CMD_CONFIG_SET` (`sarectl apply`): the whole configuration, validated whole, published at once.
+/// Services and servers that exist before and after keep their counters and pushed state.
+fn config_set(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
+    let cfg = st.config.read_writer(w);
+    let mut services: KVec<Service> = KVec::new();
+    for idx in 0.. {
+        let Some(n) = req.nest(A_SERVICE, idx)? else { break };
+        let at = At { req, nest: Some(A_SERVICE) };
+        if services.len() >= MAX_CONFIG_ITEMS {
+            return Err(at.err(EINVAL, 0, c_str!("too many services")));
+        }
+        let mut svc = parse_service(at, &n)?;
+        if services.iter().any(|s| (s.vip, s.port, s.proto) == (svc.vip, svc.port, svc.proto)) {
+            return Err(at.err(EEXIST, 0, c_str!("the same service is listed twice")));
+        }
+        if let Some(old) = cfg.service(svc.vip, svc.port, svc.proto) {
+            svc.packets = old.packets.clone();
+        }
+        services.push(svc, GFP_KERNEL)?;
+    }
+    let mut servers: KVec<Server> = KVec::new();
+    for idx in 0.. {
+        let Some(n) = req.nest(A_SERVER, idx)? else { break };
+        let at = At { req, nest: Some(A_SERVER) };
+        if servers.len() >= MAX_CONFIG_ITEMS {
+            return Err(at.err(EINVAL, 0, c_str!("too many servers")));
+        }
+        let mut server = parse_server(at, &n)?;
+        if servers.iter().any(|s| s.id == server.id) {
+            return Err(at.err(EEXIST, 0, c_str!("the same server id is listed twice")));
+        }
+        let same = |o: &&Server| {
+            (o.id, o.ip, o.mac, o.ifindex) == (server.id, server.ip, server.mac, server.ifindex)
+        };
+        if let Some(old) = cfg.servers.iter().find(same) {
+            server.live = old.live.clone();
+        }
+        servers.push(server, GFP_KERNEL)?;
+    }
+    st.config.replace(w, KBox::new(Config { services, servers }, GFP_KERNEL)?);
     Ok(())
 }
 
@@ -174,8 +248,12 @@ fn put_server(r: &mut Reply<'_>, s: &Server) -> Result {
     r.bytes(A_IFNAME, s.ifname.get(..=len).unwrap_or(&[0]))?;
     r.u32(A_IFINDEX, s.ifindex as u32)?;
     r.u32(A_WEIGHT, s.weight)?;
-    r.u8(A_STATE, s.state)?;
-    r.u64(A_PACKETS, s.packets.load(Ordering::Relaxed))?;
+    let live = &s.live;
+    r.u8(A_STATE, live.state.load(Ordering::Relaxed))?;
+    r.u16(A_FORECAST, live.forecast.load(Ordering::Relaxed))?;
+    r.u16(A_LOAD, live.load.load(Ordering::Relaxed))?;
+    r.u8(A_LOAD_KNOWN, u8::from(live.load_known.load(Ordering::Relaxed)))?;
+    r.u64(A_PACKETS, live.packets.load(Ordering::Relaxed))?;
     r.end(n);
     Ok(())
 }
@@ -196,5 +274,98 @@ fn stats_get(st: &NetState, req: &Request<'_>) -> Result {
         r.counter(id, st.counters.get(id))?;
     }
     r.end(n);
+    let l = &st.loads;
+    r.u16(A_LOAD_DISPATCHER, l.dispatcher.load(Ordering::Relaxed))?;
+    r.u16(A_LOAD_CLUSTER, l.cluster.load(Ordering::Relaxed))?;
+    for (a, v) in [A_T1, A_T2, A_T3, A_TC].into_iter().zip(l.thresholds()) {
+        r.u16(a, v)?;
+    }
+    r.u16(A_INCREMENT, l.increment.load(Ordering::Relaxed))?;
     r.send()
+}
+
+/// Most servers one push may name.
+const MAX_PUSH_SERVERS: usize = 1024;
+
+/// One server's values in a push.
+struct ServerPush {
+    id: u16,
+    state: Option<u8>,
+    forecast: Option<u16>,
+    load: Option<u16>,
+    load_known: Option<u8>,
+}
+
+/// `CMD_PUSH` from the control plane (`sarectl manager`): validated whole, then applied; a bad
+/// push changes nothing.
+fn push(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
+    let t = [A_T1, A_T2, A_T3, A_TC].map(|a| req.u16(a));
+    let thresholds = match t {
+        [Some(t1), Some(t2), Some(t3), Some(c)] => {
+            if Thresholds::new(t1, t2, t3, c).is_err() {
+                return Err(req.error(EINVAL, A_T1, c_str!("thresholds must satisfy T1 < T2 < T3 < C <= 1000")));
+            }
+            Some([t1, t2, t3, c])
+        }
+        [None, None, None, None] => None,
+        _ => return Err(req.error(EINVAL, A_T1, c_str!("thresholds come together: T1, T2, T3 and C"))),
+    };
+    let cfg = st.config.read_writer(w);
+    let mut servers = KVec::new();
+    for idx in 0.. {
+        let Some(n) = req.nest(A_SERVER, idx)? else { break };
+        if servers.len() >= MAX_PUSH_SERVERS {
+            return Err(req.error(EINVAL, A_SERVER, c_str!("too many servers in one push")));
+        }
+        let id = n
+            .u32(A_SERVER_ID)
+            .and_then(|id| u16::try_from(id).ok())
+            .ok_or_else(|| req.error(EINVAL, A_SERVER, c_str!("each server in a push needs A_SERVER_ID")))?;
+        if !cfg.servers.iter().any(|s| s.id == id) {
+            return Err(req.error(ENOENT, A_SERVER, c_str!("a push names a server that is not configured")));
+        }
+        let p = ServerPush {
+            id,
+            state: n.u8(A_STATE),
+            forecast: n.u16(A_FORECAST),
+            load: n.u16(A_LOAD),
+            load_known: n.u8(A_LOAD_KNOWN),
+        };
+        servers.push(p, GFP_KERNEL)?;
+    }
+    // Everything is valid: apply.
+    for p in servers.iter() {
+        let Some(s) = cfg.servers.iter().find(|s| s.id == p.id) else { continue };
+        let live = &s.live;
+        if let Some(v) = p.state {
+            let old = live.state.swap(v, Ordering::Relaxed);
+            if old != v {
+                pr_info!("server {} is now {} (control plane)\n", p.id, state_name(v));
+            }
+        }
+        if let Some(v) = p.forecast {
+            live.forecast.store(v, Ordering::Relaxed);
+        }
+        if let Some(v) = p.load {
+            live.load.store(v, Ordering::Relaxed);
+        }
+        if let Some(v) = p.load_known {
+            live.load_known.store(v != 0, Ordering::Relaxed);
+        }
+    }
+    let l = &st.loads;
+    if let Some(t) = thresholds {
+        l.set_thresholds(t);
+    }
+    if let Some(v) = req.u16(A_LOAD_DISPATCHER) {
+        l.dispatcher.store(v, Ordering::Relaxed);
+    }
+    if let Some(v) = req.u16(A_LOAD_CLUSTER) {
+        l.cluster.store(v, Ordering::Relaxed);
+    }
+    if let Some(v) = req.u16(A_INCREMENT) {
+        l.increment.store(v, Ordering::Relaxed);
+    }
+    l.pushes.fetch_add(1, Ordering::Relaxed);
+    Ok(())
 }

@@ -4,12 +4,14 @@
 //! namespace, before routing.
 //!
 //! Walking-skeleton behaviour: a packet for a configured virtual service goes to one of the
-//! available servers chosen by a keyed hash of its 5-tuple (so one flow always reaches one server),
-//! by direct routing; everything else passes untouched.
+//! available servers chosen by rendezvous hashing of its keyed 5-tuple hash (`sara_core`'s `Hash`
+//! policy: one flow always reaches one server, and a server leaving moves only its own flows), by
+//! direct routing; everything else passes untouched.
 
 use crate::netns::NetState;
 use crate::sara_core::counters as c;
-use crate::sara_core::genl::STATE_UP;
+use crate::sara_core::flow::FlowKey;
+use crate::sara_core::select::hash::score;
 use crate::sys::rcu::RcuGuard;
 use crate::sys::skb::{Skb, Xmit};
 use core::sync::atomic::Ordering;
@@ -51,19 +53,6 @@ fn ipv4(b: &[u8]) -> Option<Ip> {
         ihl,
         non_first_fragment: frag & 0x1fff != 0,
     })
-}
-
-/// splitmix64's finaliser.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-fn flow_hash(seed: &[u64; 2], ip: &Ip, sport: u16, dport: u16) -> u64 {
-    let a = (u64::from(u32::from_be_bytes(ip.src)) << 32) | u64::from(u32::from_be_bytes(ip.dst));
-    let b = (u64::from(sport) << 24) | (u64::from(dport) << 8) | u64::from(ip.proto);
-    mix(mix(a ^ seed[0]) ^ b ^ seed[1])
 }
 
 /// Handles one packet.
@@ -108,13 +97,8 @@ pub(crate) fn packet(st: &NetState, mut skb: Skb, g: &RcuGuard) -> Verdict {
         return Verdict::Accept;
     };
 
-    let up = cfg.servers.iter().filter(|s| s.state == STATE_UP).count() as u64;
-    if up == 0 {
-        st.counters.inc(c::DROP_NO_SERVER);
-        return Verdict::Drop;
-    }
-    let pick = flow_hash(&st.seed, &ip, sport, dport) % up;
-    let Some(server) = cfg.servers.iter().filter(|s| s.state == STATE_UP).nth(pick as usize) else {
+    let h = st.hasher.hash(&FlowKey::new(ip.src, sport, ip.dst, dport, ip.proto));
+    let Some(server) = cfg.servers.iter().filter(|s| s.live.is_up()).max_by_key(|s| score(h, s.id)) else {
         st.counters.inc(c::DROP_NO_SERVER);
         return Verdict::Drop;
     };
@@ -123,7 +107,7 @@ pub(crate) fn packet(st: &NetState, mut skb: Skb, g: &RcuGuard) -> Verdict {
         Xmit::Queued => {
             st.counters.inc(c::PKT_FORWARDED);
             svc.packets.fetch_add(1, Ordering::Relaxed);
-            server.packets.fetch_add(1, Ordering::Relaxed);
+            server.live.packets.fetch_add(1, Ordering::Relaxed);
             Verdict::Stolen
         }
         Xmit::DeviceDropped => {

@@ -9,9 +9,10 @@
 //! never a mix.
 
 use crate::sara_core::counters::NUM_COUNTERS;
+use crate::sara_core::flow::FlowHasher;
 use crate::sys::rcu::RcuBox;
 use crate::sys::NetPtr;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicU8, Ordering};
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -52,10 +53,84 @@ pub(crate) struct Server {
     pub(crate) ifname: [u8; 16],
     /// Weight for weighted policies.
     pub(crate) weight: u32,
+    /// What the control plane pushes and the packet path counts (shared by every version of the
+    /// configuration, so a push needs no new configuration).
+    pub(crate) live: Arc<ServerLive>,
+}
+
+/// A server's changing state: set by control-plane pushes, read by the packet path.
+pub(crate) struct ServerLive {
     /// `genl::STATE_*`.
-    pub(crate) state: u8,
+    pub(crate) state: AtomicU8,
+    /// Damped load forecast l̃_j, per-mille.
+    pub(crate) forecast: AtomicU16,
+    /// Last measured load l_j, per-mille.
+    pub(crate) load: AtomicU16,
+    /// Whether the server's load monitor is alive (a push said so).
+    pub(crate) load_known: AtomicBool,
     /// Packets forwarded to this server.
-    pub(crate) packets: Arc<AtomicU64>,
+    pub(crate) packets: AtomicU64,
+}
+
+impl ServerLive {
+    /// A server just added: up, load unknown.
+    pub(crate) fn new() -> Self {
+        Self {
+            state: AtomicU8::new(crate::sara_core::genl::STATE_UP),
+            forecast: AtomicU16::new(0),
+            load: AtomicU16::new(0),
+            load_known: AtomicBool::new(false),
+            packets: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether new sessions may go to this server.
+    pub(crate) fn is_up(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == crate::sara_core::genl::STATE_UP
+    }
+}
+
+/// The cluster-wide values of the last control-plane push.
+pub(crate) struct Loads {
+    /// T1, T2, T3, C packed as four u16 (T1 lowest), so readers see one consistent set.
+    thresholds: AtomicU64,
+    /// Dispatcher load l_d, per-mille.
+    pub(crate) dispatcher: AtomicU16,
+    /// Cluster load l_c, per-mille.
+    pub(crate) cluster: AtomicU16,
+    /// Per-session increment of a server's forecast between pushes, per-mille.
+    pub(crate) increment: AtomicU16,
+    /// Pushes received.
+    pub(crate) pushes: AtomicU64,
+}
+
+/// Thresholds in force before the first push: admission never refuses (T1..C at the top).
+pub(crate) const NO_THRESHOLDS: [u16; 4] = [997, 998, 999, 1000];
+
+impl Loads {
+    fn new() -> Self {
+        let l = Self {
+            thresholds: AtomicU64::new(0),
+            dispatcher: AtomicU16::new(0),
+            cluster: AtomicU16::new(0),
+            increment: AtomicU16::new(5),
+            pushes: AtomicU64::new(0),
+        };
+        l.set_thresholds(NO_THRESHOLDS);
+        l
+    }
+
+    /// Publishes `[T1, T2, T3, C]` (validated by the caller).
+    pub(crate) fn set_thresholds(&self, t: [u16; 4]) {
+        let v = t.iter().rev().fold(0u64, |acc, &x| (acc << 16) | u64::from(x));
+        self.thresholds.store(v, Ordering::Relaxed);
+    }
+
+    /// `[T1, T2, T3, C]` in force.
+    pub(crate) fn thresholds(&self) -> [u16; 4] {
+        let v = self.thresholds.load(Ordering::Relaxed);
+        [v as u16, (v >> 16) as u16, (v >> 32) as u16, (v >> 48) as u16]
+    }
 }
 
 /// One version of a namespace's configuration.
@@ -146,22 +221,26 @@ pub(crate) struct NetState {
     pub(crate) config: RcuBox<Config>,
     /// Counters.
     pub(crate) counters: Counters,
-    /// Secret seed of the flow hash (chosen at namespace creation).
-    pub(crate) seed: [u64; 2],
+    /// Loads and thresholds pushed by the control plane.
+    pub(crate) loads: Loads,
+    /// Keyed flow hash (SipHash-1-3 with a secret key chosen at namespace creation), so nobody can
+    /// aim flows at one server or one bucket without knowing the key.
+    pub(crate) hasher: FlowHasher,
 }
 
 impl NetState {
     /// Fresh state for namespace `net`: no services, no servers, zero counters.
     pub(crate) fn new(net: NetPtr) -> Result<KBox<Self>> {
-        let mut seed = [0u8; 16];
-        crate::sys::random_bytes(&mut seed);
-        let (a, b) = seed.split_at(8);
-        let seed = [
-            u64::from_ne_bytes(a.try_into().unwrap_or([0; 8])),
-            u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])),
-        ];
+        let mut key = [0u8; 16];
+        crate::sys::random_bytes(&mut key);
         Ok(KBox::new(
-            Self { net, config: RcuBox::new(Config::empty()?), counters: Counters::new(), seed },
+            Self {
+                net,
+                config: RcuBox::new(Config::empty()?),
+                counters: Counters::new(),
+                loads: Loads::new(),
+                hasher: FlowHasher::new(key),
+            },
             GFP_KERNEL,
         )?)
     }

@@ -18,7 +18,7 @@ packages=(
   # VM harness
   qemu-system-x86 busybox-static file
   # in-guest tools (used from the host root over 9p)
-  iproute2 iputils-ping ipvsadm tcpdump socat iperf3 util-linux procps bsdextrautils
+  iproute2 iputils-ping ipvsadm tcpdump jq socat iperf3 util-linux procps bsdextrautils
 )
 
 missing=()

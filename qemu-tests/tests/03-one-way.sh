@@ -10,7 +10,7 @@ sleep 3
 out=$(in_ns cl "$PY" "$TOOLS/client.py" --vip "$VIP" --port 8081 --conns 10 --msgs 3) || fail "client: $out"
 sleep 1
 cleanup   # stops the captures (and the servers), flushing their output
-fwd=$(wc -l </tmp/fwd.txt); rev=$(wc -l </tmp/rev.txt)
+fwd=$(grep -c ' IP ' /tmp/fwd.txt); rev=$(grep -c ' IP ' /tmp/rev.txt)
 [ "$fwd" -gt 0 ] || fail "capture saw no client->VIP packet"
 [ "$rev" = 0 ] || { head /tmp/rev.txt; fail "dispatcher saw $rev reply packets"; }
 info "capture on the dispatcher: $fwd client->VIP packets, $rev VIP->client packets"

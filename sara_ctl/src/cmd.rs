@@ -1,10 +1,14 @@
 //! The commands behind `sarectl service|server|stats|debug`: open the netlink client, send, decode,
 //! and return the text to print. `main.rs` maps its clap arguments onto these.
 
+use std::io::Read;
+use std::path::Path;
+
 use serde::Serialize;
 
 use sara_core::genl;
 
+use crate::config;
 use crate::error::{errno_name, Error, KernelError, PolicyHint, EXIT_KERNEL, EXIT_OK};
 use crate::nl::{Client, Outcome, Reply};
 use crate::output::{self, Format};
@@ -122,6 +126,87 @@ pub fn stats(format: Format) -> Result<Done, Error> {
         Format::Prometheus => output::stats_prometheus(&stats),
         Format::Table => output::stats_table(&stats),
     }))
+}
+
+// ---- apply and show --------------------------------------------------------------------------
+
+/// Read a cluster file (`-` is standard input); an unreadable file is a usage error.
+fn read_cluster_file(path: &Path) -> Result<(String, String), Error> {
+    let origin = path.display().to_string();
+    let text = if origin == "-" {
+        let mut t = String::new();
+        std::io::stdin()
+            .read_to_string(&mut t)
+            .map(|_| t)
+            .map_err(|e| {
+                Error::Usage(format!(
+                    "cannot read the cluster file from standard input: {e}"
+                ))
+            })?
+    } else {
+        std::fs::read_to_string(path)
+            .map_err(|e| Error::Usage(format!("cannot read the cluster file {origin}: {e}")))?
+    };
+    Ok((origin, text))
+}
+
+/// `sarectl apply -f FILE [--dry-run]`: check the whole file, then replace the kernel's services
+/// and servers with one `CMD_CONFIG_SET`.
+pub fn apply(path: &Path, dry_run: bool, format: Format) -> Result<Done, Error> {
+    let (origin, text) = read_cluster_file(path)?;
+    let plan = config::parse_for_apply(&text, &origin).map_err(|e| Error::Usage(e.to_string()))?;
+    let req = config::config_set_request(&plan);
+    if dry_run {
+        let len = crate::nl::encode_request(0, crate::nl::FLAGS_REQUEST_ACK, 0, &req)?.len();
+        return Ok(Done::ok(match format {
+            Format::Json => output::json(&config::KernelConfig::from_plan(&plan)),
+            _ => config::describe(&plan, len),
+        }));
+    }
+    let mut c = open()?;
+    if let Err(e) = c.call(&req) {
+        // Name the service or server the kernel objects to, as the file calls it.
+        let place = match &e {
+            Error::Kernel { err, .. } => err.bad_attr_offset.and_then(|off| {
+                let bytes =
+                    crate::nl::encode_request(0, crate::nl::FLAGS_REQUEST_ACK, 0, &req).ok()?;
+                config::path_of_offset(&bytes, off)
+            }),
+            _ => None,
+        };
+        let place = place.map(|p| format!(" ({p})")).unwrap_or_default();
+        return Err(e.context(format!(
+            "cannot apply {origin}{place}; sara.ko keeps its previous configuration"
+        )));
+    }
+    if let Some(w) = c.take_warning() {
+        eprintln!("sarectl: warning from sara.ko: {w}");
+    }
+    Ok(confirm(
+        format,
+        format!(
+            "applied: {}, {}",
+            config::count(plan.services.len(), "service"),
+            config::count(plan.servers.len(), "server")
+        ),
+    ))
+}
+
+/// `sarectl show`: the running services and servers as a cluster file (JSON, always).
+pub fn show() -> Result<Done, Error> {
+    let mut c = open()?;
+    let attrs = |r: Vec<Reply>| r.into_iter().map(|r| r.attrs).collect::<Vec<_>>();
+    let services = c
+        .call(&proto::service_get())
+        .map_err(|e| e.context("cannot list services"))?;
+    let servers = c
+        .call(&proto::server_get())
+        .map_err(|e| e.context("cannot list servers"))?;
+    let services = proto::decode_services(&attrs(services))?;
+    let servers = proto::decode_servers(&attrs(servers))?;
+    Ok(Done::ok(output::json(&config::from_kernel(
+        &services, &servers,
+    )?)))
 }
 
 // ---- debug send-raw -------------------------------------------------------------------------

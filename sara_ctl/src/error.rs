@@ -7,7 +7,7 @@
 //! | ---- | ------- |
 //! | 0 | success |
 //! | 1 | the kernel refused the request (netlink error: errno + extended ack) |
-//! | 2 | usage error: bad arguments (clap's own exit code) |
+//! | 2 | usage error: bad arguments (clap's own exit code), or a wrong cluster file (`sarectl apply`) |
 //! | 3 | `sara.ko` is not loaded: generic netlink family `sara` not found |
 //! | 4 | any other error: socket, I/O, timeout, malformed reply |
 
@@ -31,7 +31,7 @@ pub const EXIT_STATUS_HELP: &str = "\
 Exit status:
   0  success
   1  the kernel refused the request (its reason is printed)
-  2  usage error: bad or missing arguments
+  2  usage error: bad or missing arguments, or a cluster file that is unreadable or wrong
   3  sara.ko is not loaded (generic netlink family \"sara\" not found)
   4  any other error: socket, I/O, timeout, unexpected reply";
 

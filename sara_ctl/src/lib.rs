@@ -2,6 +2,7 @@
 //! (monitoring agent, manager). The binary is `src/main.rs`.
 
 pub mod cmd;
+pub mod config;
 pub mod control;
 pub mod error;
 pub mod nl;

@@ -34,6 +34,8 @@ Examples:
   sarectl server add 1 --ip 10.0.0.11 --mac 52:54:00:00:00:11 --dev eth1
   sarectl server add 2 --ip 10.0.0.12 --mac 52:54:00:00:00:12 --dev eth1
   sarectl service add 192.0.2.10:5060/udp --sig sip
+  sarectl apply -f /etc/sara/cluster.json      # the whole configuration from one file
+  sarectl show                                 # the running configuration in that format
   sarectl service list
   sarectl --json server list
   sarectl stats --prometheus
@@ -58,7 +60,7 @@ struct Cli {
     command: Command,
 }
 
-/// The subcommands. New ones (agent, manager, apply, status, flows) go here.
+/// The subcommands. New ones (status, flows, ...) go here.
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Virtual services: the VIP:PORT/PROTO that SARA balances
@@ -82,6 +84,14 @@ Example:
   sarectl server del 1"
     )]
     Server(ServerCmd),
+
+    /// Replace sara.ko's services and servers with those of a cluster file, atomically
+    #[command(after_help = APPLY_AFTER_HELP)]
+    Apply(ApplyArgs),
+
+    /// Print sara.ko's running services and servers as a cluster file (JSON), for `sarectl apply`
+    #[command(after_help = SHOW_AFTER_HELP)]
+    Show,
 
     /// Show SARA's packet counters for this network namespace
     #[command(after_help = "\
@@ -121,6 +131,60 @@ Example:
   sarectl debug send-raw --cmd 1 --attr A_PORT:5000 --attr A_PROTO:06"
     )]
     Debug(DebugCmd),
+}
+
+const APPLY_AFTER_HELP: &str = "\
+Checks the whole file, then sends it to sara.ko as one request (CMD_CONFIG_SET). sara.ko checks
+it again and swaps its configuration in one step: afterwards it runs the new configuration or, if
+anything is refused, still the old one, never a mix. Services and servers missing from the file are
+removed; those that stay (same service, or same server id, ip, mac and dev) keep their counters
+and the state the manager pushed.
+
+The file (JSON; example in sara_ctl/examples/cluster.json):
+  {
+    \"services\": [
+      {\"vip\": \"192.0.2.10\", \"port\": 554, \"protocol\": \"tcp\", \"sig\": \"rtsp\",
+       \"policy\": \"forecast\", \"timeout\": 60, \"down_action\": \"redispatch\"}
+    ],
+    \"servers\": [
+      {\"id\": 1, \"name\": \"rtsp-a\", \"ip\": \"10.0.0.11\", \"mac\": \"52:54:00:00:00:11\",
+       \"dev\": \"eth1\", \"weight\": 1}
+    ],
+    \"thresholds\": {\"t1\": 600, \"t2\": 750, \"t3\": 900, \"c\": 1000}, \"alpha\": 0.8
+  }
+A service needs vip, port and protocol (tcp or udp); sig, policy, timeout and down_action take
+sara.ko's defaults when absent (see sarectl service add --help). A server needs id, ip, mac and dev;
+weight is optional, name is for people. The tuning (thresholds, alpha, window, heartbeat_ms,
+delta_ms, misses, ...) is not sent to sara.ko: sarectl manager --config reads it from the same file.
+
+Examples:
+  sarectl apply -f /etc/sara/cluster.json
+  sarectl apply -f cluster.json --dry-run      # check the file, print what would be sent
+  sarectl show > saved.json && sarectl apply -f saved.json
+
+Exit status 0 when applied, 1 when sara.ko refused it (its reason is printed, and the file's
+service or server it objects to), 2 when the file cannot be read or is wrong: the message names
+the line, column and field at fault (cluster.json:12:17: servers[1].mac: ...).";
+
+const SHOW_AFTER_HELP: &str = "\
+Prints the services and servers sara.ko holds in the format of sarectl apply, always as JSON
+(--json is accepted and changes nothing): sarectl apply -f on the output changes nothing. Counters,
+server states and the manager's tuning are not part of it.
+
+Examples:
+  sarectl show
+  sarectl show > /etc/sara/cluster.json
+  sarectl apply -f <(sarectl show)";
+
+#[derive(Args, Debug)]
+struct ApplyArgs {
+    /// The cluster file (JSON); - reads standard input
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: std::path::PathBuf,
+
+    /// Check the file and print what would be sent, without changing anything
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -338,7 +402,11 @@ struct StatusArgs {
 }
 
 fn control(r: sara_ctl::control::Result<()>) -> Result<Done, Error> {
-    r.map(|()| Done { stdout: String::new(), exit: 0 }).map_err(|e| Error::Io(e.to_string()))
+    r.map(|()| Done {
+        stdout: String::new(),
+        exit: 0,
+    })
+    .map_err(|e| Error::Io(e.to_string()))
 }
 
 fn run(cli: Cli) -> Result<Done, Error> {
@@ -388,6 +456,8 @@ fn run(cli: Cli) -> Result<Done, Error> {
             ServerCmd::Del(a) => cmd::server_del(a.id, table_or_json),
             ServerCmd::List => cmd::server_list(table_or_json),
         },
+        Command::Apply(a) => cmd::apply(&a.file, a.dry_run, table_or_json),
+        Command::Show => cmd::show(),
         Command::Stats(a) => cmd::stats(stats_format(cli.json, a.prometheus)?),
         Command::Debug(DebugCmd::SendRaw(a)) => cmd::send_raw(
             &RawRequest {
@@ -618,6 +688,88 @@ mod tests {
         err(&["debug", "send-raw"]);
         err(&["debug", "send-raw", "--cmd", "256"]);
         err(&["debug", "send-raw", "--cmd", "1", "--attr", "1:xyz"]);
+    }
+
+    #[test]
+    fn apply_and_show_command_lines() {
+        let cli = parse(&["apply", "-f", "cluster.json", "--dry-run"]).unwrap();
+        let Command::Apply(a) = cli.command else {
+            panic!()
+        };
+        assert_eq!(a.file, std::path::PathBuf::from("cluster.json"));
+        assert!(a.dry_run);
+        let cli = parse(&["apply", "--file", "-"]).unwrap();
+        let Command::Apply(a) = cli.command else {
+            panic!()
+        };
+        assert!(!a.dry_run);
+        err(&["apply"]); // -f is required
+        assert!(parse(&["show", "--json"]).unwrap().json);
+        assert!(matches!(parse(&["show"]).unwrap().command, Command::Show));
+        err(&["show", "extra"]);
+    }
+
+    #[test]
+    fn apply_dry_run_and_bad_files_need_no_kernel() {
+        let dir = std::env::temp_dir().join(format!("sarectl-apply-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.json");
+        let done = run(parse(&["apply", "-f", example, "--dry-run"]).unwrap()).unwrap();
+        assert_eq!(done.exit, 0);
+        assert!(
+            done.stdout.contains("2 services, 3 servers"),
+            "{}",
+            done.stdout
+        );
+        let done = run(parse(&["--json", "apply", "-f", example, "--dry-run"]).unwrap()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&done.stdout).unwrap();
+        assert_eq!(v["servers"].as_array().unwrap().len(), 3);
+        assert!(v.get("alpha").is_none(), "tuning is not sent");
+
+        let bad = dir.join("bad.json");
+        std::fs::write(
+            &bad,
+            "{\"servers\": [\n  {\"id\": 1, \"ip\": \"10.0.0.1\"}\n]}\n",
+        )
+        .unwrap();
+        for dry in [true, false] {
+            let mut args = vec!["apply", "-f", bad.to_str().unwrap()];
+            if dry {
+                args.push("--dry-run");
+            }
+            let e = run(parse(&args).unwrap()).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "a wrong file is a usage error");
+            assert!(
+                e.to_string().ends_with(
+                    "bad.json:2:3: servers[0]: server 1 has no mac, dev: sarectl apply needs ip, \
+                     mac and dev for every server"
+                ),
+                "{e}"
+            );
+        }
+        let e = run(parse(&["apply", "-f", "/nonexistent/c.json"]).unwrap()).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("/nonexistent/c.json"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn apply_help_documents_the_file_and_the_exit_codes() {
+        let mut root = Cli::command();
+        let h = root
+            .find_subcommand_mut("apply")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        for want in [
+            "sarectl apply -f",
+            "\"services\"",
+            "sarectl manager --config reads it from the same file",
+            "2 when the file",
+            "servers[1].mac",
+        ] {
+            assert!(h.contains(want), "{want} missing from apply --help:\n{h}");
+        }
     }
 
     #[test]

@@ -973,6 +973,9 @@ mod tests {
                 weight: Some(1),
                 state: Some("draining".into()),
                 sessions: Some(4),
+                forecast: None,
+                load: None,
+                load_known: None,
                 packets: Some(9),
             }]
         );

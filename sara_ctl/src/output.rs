@@ -118,6 +118,14 @@ pub fn servers_table(servers: &[Server]) -> String {
                 opt(&s.ifindex),
                 opt(&s.weight),
                 opt(&s.state),
+                match (s.load_known, s.load) {
+                    (Some(true), Some(l)) => l.to_string(),
+                    _ => "-".into(),
+                },
+                match (s.load_known, s.forecast) {
+                    (Some(true), Some(f)) => f.to_string(),
+                    _ => "-".into(),
+                },
                 opt(&s.sessions),
                 opt(&s.packets),
             ]
@@ -125,9 +133,10 @@ pub fn servers_table(servers: &[Server]) -> String {
         .collect();
     table(
         &[
-            "ID", "IP", "MAC", "DEV", "IFINDEX", "WEIGHT", "STATE", "SESSIONS", "PACKETS",
+            "ID", "IP", "MAC", "DEV", "IFINDEX", "WEIGHT", "STATE", "LOAD", "FORECAST", "SESSIONS",
+            "PACKETS",
         ],
-        &[Right, Left, Left, Left, Right, Right, Left, Right, Right],
+        &[Right, Left, Left, Left, Right, Right, Left, Right, Right, Right, Right],
         &rows,
     )
 }
@@ -243,13 +252,16 @@ SERVICE              SIG  POLICY          TIMEOUT  DOWN-ACTION  PACKETS
             weight: Some(1),
             state: Some("up".into()),
             sessions: Some(2),
+            forecast: Some(300),
+            load: Some(250),
+            load_known: Some(true),
             packets: None,
         };
         assert_eq!(
             servers_table(&[s]),
             "\
-ID  IP         MAC                DEV   IFINDEX  WEIGHT  STATE  SESSIONS  PACKETS
-12  10.0.0.12  52:54:00:00:00:0c  eth1        3       1  up            2        -
+ID  IP         MAC                DEV   IFINDEX  WEIGHT  STATE  LOAD  FORECAST  SESSIONS  PACKETS
+12  10.0.0.12  52:54:00:00:00:0c  eth1        3       1  up      250       300         2        -
 "
         );
     }
@@ -274,6 +286,9 @@ ID  IP         MAC                DEV   IFINDEX  WEIGHT  STATE  SESSIONS  PACKET
             weight: None,
             state: None,
             sessions: None,
+            forecast: None,
+            load: None,
+            load_known: None,
             packets: None,
         };
         let v: serde_json::Value = serde_json::from_str(&json(&s)).unwrap();
@@ -282,7 +297,7 @@ ID  IP         MAC                DEV   IFINDEX  WEIGHT  STATE  SESSIONS  PACKET
             serde_json::json!({
                 "id": 1, "ip": "10.0.0.1", "mac": "52:54:00:00:00:01", "dev": null,
                 "ifindex": null, "weight": null, "state": null, "sessions": null,
-                "packets": null
+                "forecast": null, "load": null, "load_known": null, "packets": null
             })
         );
     }

@@ -137,6 +137,29 @@ impl Attr {
     }
 }
 
+/// Flag of a nested netlink attribute (`NLA_F_NESTED`), required by strict policies.
+pub const NLA_F_NESTED: u16 = 0x8000;
+
+/// Attributes encoded as netlink attributes (header, payload, padding to 4): a nest's payload.
+pub fn encode_attrs(attrs: &[Attr]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for a in attrs {
+        let len = 4 + a.payload.len();
+        out.extend_from_slice(&(len as u16).to_ne_bytes());
+        out.extend_from_slice(&a.ty.to_ne_bytes());
+        out.extend_from_slice(&a.payload);
+        out.resize(out.len() + ((4 - len % 4) % 4), 0);
+    }
+    out
+}
+
+impl Attr {
+    /// A nest of type `ty` (sent with `NLA_F_NESTED` set in the type) holding `attrs`.
+    pub fn nest(ty: u16, attrs: &[Attr]) -> Self {
+        Attr::bytes(ty | NLA_F_NESTED, encode_attrs(attrs))
+    }
+}
+
 /// One generic netlink request to family `sara`: a command and its top-level attributes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
@@ -255,15 +278,23 @@ impl FromStr for ServiceKey {
             .rsplit_once(':')
             .ok_or_else(|| format!("'{s}': {FORM}"))?;
         let vip = parse_host_ipv4(vip)?;
-        let port: u16 = port
-            .parse()
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or_else(|| format!("'{port}' is not a port: give a number from 1 to 65535"))?;
-        let proto = proto_from_name(proto)
-            .ok_or_else(|| format!("unknown protocol '{proto}': use tcp or udp"))?;
+        let port = parse_port(port)?;
+        let proto = parse_protocol(proto)?;
         Ok(ServiceKey { vip, port, proto })
     }
+}
+
+/// Parse a service port, 1..=65535.
+pub fn parse_port(s: &str) -> Result<u16, String> {
+    s.parse()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| format!("'{s}' is not a port: give a number from 1 to 65535"))
+}
+
+/// Parse a service protocol name (`tcp` or `udp`, any case) into its IP protocol number.
+pub fn parse_protocol(s: &str) -> Result<u8, String> {
+    proto_from_name(s).ok_or_else(|| format!("unknown protocol '{s}': use tcp or udp"))
 }
 
 /// Parse `aa:bb:cc:dd:ee:ff` (or with `-`) into a unicast MAC address.
@@ -485,6 +516,12 @@ pub struct Server {
     pub state: Option<String>,
     /// Active sessions on the server.
     pub sessions: Option<u32>,
+    /// Damped load forecast pushed by the control plane, per-mille.
+    pub forecast: Option<u16>,
+    /// Last measured load pushed by the control plane, per-mille.
+    pub load: Option<u16>,
+    /// Whether the server's load monitor is alive (as last pushed).
+    pub load_known: Option<bool>,
     /// Packets forwarded to the server.
     pub packets: Option<u64>,
 }
@@ -591,10 +628,16 @@ pub fn decode_server(attrs: &[Attr]) -> Result<Server, Error> {
         weight: None,
         state: None,
         sessions: None,
+        forecast: None,
+        load: None,
+        load_known: None,
         packets: None,
     };
     for a in attrs.iter().filter(|a| !is_pad(a)) {
         match a.ty {
+            genl::A_FORECAST => s.forecast = Some(a.get_u16()?),
+            genl::A_LOAD => s.load = Some(a.get_u16()?),
+            genl::A_LOAD_KNOWN => s.load_known = Some(a.get_u8()? != 0),
             genl::A_SERVER_ID => id = Some(a.get_u32()?),
             genl::A_SERVER_IP => ip = Some(a.get_ipv4()?),
             genl::A_SERVER_MAC => mac = Some(a.get_mac()?),

@@ -209,7 +209,7 @@ static const struct nla_policy sara_policy[SARA_A_MAX + 1] = {
 	[SARA_A_IFNAME] = { .type = NLA_NUL_STRING, .len = IFNAMSIZ - 1 },
 	[SARA_A_IFINDEX] = { .type = NLA_REJECT },
 	[SARA_A_WEIGHT] = NLA_POLICY_FULL_RANGE(NLA_U32, &sara_u16_range),
-	[SARA_A_SERVICE] = { .type = NLA_REJECT },
+	[SARA_A_SERVICE] = NLA_POLICY_NESTED(sara_policy),
 	[SARA_A_SERVER] = NLA_POLICY_NESTED(sara_policy),
 	[SARA_A_STATS] = { .type = NLA_REJECT },
 	[SARA_A_PAD] = { .type = NLA_REJECT },
@@ -251,6 +251,7 @@ static const struct genl_small_ops sara_genl_ops[] = {
 	SARA_OP(SARA_CMD_SERVER_GET, 0),
 	SARA_OP(SARA_CMD_STATS_GET, 0),
 	SARA_OP(SARA_CMD_PUSH, GENL_UNS_ADMIN_PERM),
+	SARA_OP(SARA_CMD_CONFIG_SET, GENL_UNS_ADMIN_PERM),
 };
 
 static struct genl_family sara_genl_family __ro_after_init = {
@@ -299,6 +300,57 @@ int sara_attr_bytes(const struct genl_info *info, int attr, u8 *buf, u32 cap)
 		return -ENOENT;
 	memcpy(buf, nla_data(a), min_t(u32, cap, nla_len(a)));
 	return nla_len(a);
+}
+
+/*
+ * Parses the idx-th top-level attribute of type `attr` (a nest) into tb[0..SARA_A_MAX]; its content
+ * was already validated against the family policy. 0, or -ENOENT when there is no such nest.
+ */
+int sara_attr_nest(const struct genl_info *info, int attr, u32 idx, struct nlattr **tb)
+{
+	const struct nlattr *pos;
+	int rem;
+	u32 i = 0;
+
+	nlmsg_for_each_attr(pos, info->nlhdr, GENL_HDRLEN, rem) {
+		if (nla_type(pos) != attr || i++ != idx)
+			continue;
+		return nla_parse_nested(tb, SARA_A_MAX, pos, sara_policy, info->extack);
+	}
+	return -ENOENT;
+}
+
+int sara_tb_u8(struct nlattr **tb, int attr, u8 *out)
+{
+	if (!tb[attr])
+		return -ENOENT;
+	*out = nla_get_u8(tb[attr]);
+	return 0;
+}
+
+int sara_tb_u16(struct nlattr **tb, int attr, u16 *out)
+{
+	if (!tb[attr])
+		return -ENOENT;
+	*out = nla_get_u16(tb[attr]);
+	return 0;
+}
+
+int sara_tb_u32(struct nlattr **tb, int attr, u32 *out)
+{
+	if (!tb[attr])
+		return -ENOENT;
+	*out = nla_get_u32(tb[attr]);
+	return 0;
+}
+
+/* Copies at most `cap` bytes of tb[attr]'s payload; returns its full length, or -ENOENT. */
+int sara_tb_bytes(struct nlattr **tb, int attr, u8 *buf, u32 cap)
+{
+	if (!tb[attr])
+		return -ENOENT;
+	memcpy(buf, nla_data(tb[attr]), min_t(u32, cap, nla_len(tb[attr])));
+	return nla_len(tb[attr]);
 }
 
 /* `msg` must be a static string: the extack keeps the pointer. */

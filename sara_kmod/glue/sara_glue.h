@@ -11,6 +11,7 @@
 struct net;
 struct sk_buff;
 struct genl_info;
+struct nlattr;
 
 /* Implemented in Rust (sara_kmod/sys/entry.rs). */
 void *sara_rs_net_init(struct net *net);
@@ -35,6 +36,11 @@ int sara_attr_u8(const struct genl_info *info, int attr, u8 *out);
 int sara_attr_u16(const struct genl_info *info, int attr, u16 *out);
 int sara_attr_u32(const struct genl_info *info, int attr, u32 *out);
 int sara_attr_bytes(const struct genl_info *info, int attr, u8 *buf, u32 cap);
+int sara_attr_nest(const struct genl_info *info, int attr, u32 idx, struct nlattr **tb);
+int sara_tb_u8(struct nlattr **tb, int attr, u8 *out);
+int sara_tb_u16(struct nlattr **tb, int attr, u16 *out);
+int sara_tb_u32(struct nlattr **tb, int attr, u32 *out);
+int sara_tb_bytes(struct nlattr **tb, int attr, u8 *buf, u32 cap);
 void sara_set_err(const struct genl_info *info, int attr, const char *msg);
 struct sk_buff *sara_reply_new(struct genl_info *info, u32 size);
 int sara_put_u8(struct sk_buff *msg, int attr, u8 v);

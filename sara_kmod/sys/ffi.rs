@@ -22,6 +22,12 @@ pub(crate) struct GenlInfo {
     _p: [u8; 0],
 }
 
+/// `struct nlattr` (opaque).
+#[repr(C)]
+pub(crate) struct NlAttr {
+    _p: [u8; 0],
+}
+
 extern "C" {
     pub(crate) fn sara_glue_init() -> c_int;
     pub(crate) fn sara_glue_exit();
@@ -36,6 +42,11 @@ extern "C" {
     pub(crate) fn sara_attr_u16(info: *const GenlInfo, attr: c_int, out: *mut u16) -> c_int;
     pub(crate) fn sara_attr_u32(info: *const GenlInfo, attr: c_int, out: *mut u32) -> c_int;
     pub(crate) fn sara_attr_bytes(info: *const GenlInfo, attr: c_int, buf: *mut u8, cap: u32) -> c_int;
+    pub(crate) fn sara_attr_nest(info: *const GenlInfo, attr: c_int, idx: u32, tb: *mut *mut NlAttr) -> c_int;
+    pub(crate) fn sara_tb_u8(tb: *mut *mut NlAttr, attr: c_int, out: *mut u8) -> c_int;
+    pub(crate) fn sara_tb_u16(tb: *mut *mut NlAttr, attr: c_int, out: *mut u16) -> c_int;
+    pub(crate) fn sara_tb_u32(tb: *mut *mut NlAttr, attr: c_int, out: *mut u32) -> c_int;
+    pub(crate) fn sara_tb_bytes(tb: *mut *mut NlAttr, attr: c_int, buf: *mut u8, cap: u32) -> c_int;
     pub(crate) fn sara_set_err(info: *const GenlInfo, attr: c_int, msg: *const c_char);
     pub(crate) fn sara_reply_new(info: *mut GenlInfo, size: u32) -> *mut SkBuff;
     pub(crate) fn sara_put_u8(msg: *mut SkBuff, attr: c_int, v: u8) -> c_int;

@@ -11,7 +11,35 @@ use core::marker::PhantomData;
 use kernel::error::{code, to_result, Error, Result};
 use kernel::ffi::c_int;
 use kernel::str::CStr;
-use crate::sara_core::genl::A_PAD;
+use crate::sara_core::genl::{A_MAX, A_PAD};
+
+/// Typed access to a set of attributes: a request's top level ([`Request`]) or one of its nests
+/// ([`NestAttrs`]). Types and ranges were checked by the policy; absent attributes are `None`.
+pub(crate) trait Attrs {
+    /// A `u8` attribute.
+    fn u8(&self, attr: u16) -> Option<u8>;
+    /// A `u16` attribute.
+    fn u16(&self, attr: u16) -> Option<u16>;
+    /// A `u32` attribute.
+    fn u32(&self, attr: u16) -> Option<u32>;
+    /// A binary attribute: its length and its first `N` bytes.
+    fn bytes<const N: usize>(&self, attr: u16) -> Option<(usize, [u8; N])>;
+
+    /// An IPv4 address attribute (`NLA_BE32`), as its four bytes in network order.
+    fn ipv4(&self, attr: u16) -> Option<[u8; 4]> {
+        self.bytes::<4>(attr).and_then(|(n, b)| (n == 4).then_some(b))
+    }
+
+    /// A NUL-terminated string attribute copied into `buf` (the policy bounds its length).
+    fn string<'b>(&self, attr: u16, buf: &'b mut [u8; 16]) -> Option<&'b CStr> {
+        let (n, b) = self.bytes::<16>(attr)?;
+        if n == 0 || n > 16 {
+            return None;
+        }
+        *buf = b;
+        CStr::from_bytes_with_nul(buf.get(..n)?).ok()
+    }
+}
 
 /// A request being handled; valid for the duration of the handler.
 pub(crate) struct Request<'a> {
@@ -32,49 +60,17 @@ impl<'a> Request<'a> {
         self.net
     }
 
-    /// A `u8` attribute, if present.
-    pub(crate) fn u8(&self, attr: u16) -> Option<u8> {
-        let mut v = 0u8;
-        // SAFETY: `self.info` is valid (type invariant); the policy guarantees the attribute's type.
-        (unsafe { ffi::sara_attr_u8(self.info, c_int::from(attr), &mut v) } == 0).then_some(v)
-    }
-
-    /// A `u16` attribute, if present.
-    pub(crate) fn u16(&self, attr: u16) -> Option<u16> {
-        let mut v = 0u16;
-        // SAFETY: as in `u8`.
-        (unsafe { ffi::sara_attr_u16(self.info, c_int::from(attr), &mut v) } == 0).then_some(v)
-    }
-
-    /// A `u32` attribute, if present.
-    pub(crate) fn u32(&self, attr: u16) -> Option<u32> {
-        let mut v = 0u32;
-        // SAFETY: as in `u8`.
-        (unsafe { ffi::sara_attr_u32(self.info, c_int::from(attr), &mut v) } == 0).then_some(v)
-    }
-
-    /// An IPv4 address attribute (`NLA_BE32`), as its four bytes in network order.
-    pub(crate) fn ipv4(&self, attr: u16) -> Option<[u8; 4]> {
-        self.bytes::<4>(attr).and_then(|(n, b)| (n == 4).then_some(b))
-    }
-
-    /// A binary attribute: its length and its first `N` bytes.
-    pub(crate) fn bytes<const N: usize>(&self, attr: u16) -> Option<(usize, [u8; N])> {
-        let mut buf = [0u8; N];
-        let cap = u32::try_from(N).unwrap_or(u32::MAX);
-        // SAFETY: `buf` is valid for `cap` bytes; the glue copies at most `cap`.
-        let r = unsafe { ffi::sara_attr_bytes(self.info, c_int::from(attr), buf.as_mut_ptr(), cap) };
-        usize::try_from(r).ok().map(|n| (n, buf))
-    }
-
-    /// A NUL-terminated string attribute copied into `buf` (the policy bounds its length).
-    pub(crate) fn string<'b>(&self, attr: u16, buf: &'b mut [u8; 16]) -> Option<&'b CStr> {
-        let (n, b) = self.bytes::<16>(attr)?;
-        if n == 0 || n > 16 {
-            return None;
+    /// The `idx`-th nest of type `attr` (e.g. the servers of a push), `None` after the last one.
+    pub(crate) fn nest(&self, attr: u16, idx: u32) -> Result<Option<NestAttrs<'_>>> {
+        let mut tb = NestAttrs { tb: [core::ptr::null_mut(); A_MAX as usize + 1], _p: PhantomData };
+        // SAFETY: `self.info` is valid; `tb` has room for `A_MAX + 1` pointers, as the glue expects;
+        // the pointers it stores point into the request, which outlives the returned borrow.
+        let r = unsafe { ffi::sara_attr_nest(self.info, c_int::from(attr), idx, tb.tb.as_mut_ptr()) };
+        match r {
+            0 => Ok(Some(tb)),
+            r if r == -(kernel::bindings::ENOENT as i32) => Ok(None),
+            r => Err(Error::from_errno(r)),
         }
-        *buf = b;
-        CStr::from_bytes_with_nul(buf.get(..n)?).ok()
     }
 
     /// Sets the extack message (and the offending attribute, when `attr` > 0) and returns `err`,
@@ -93,6 +89,70 @@ impl<'a> Request<'a> {
             return Err(code::ENOMEM);
         }
         Ok(Reply { skb, info: self.info, _p: PhantomData })
+    }
+}
+
+impl Attrs for Request<'_> {
+    fn u8(&self, attr: u16) -> Option<u8> {
+        let mut v = 0u8;
+        // SAFETY: `self.info` is valid (type invariant); the policy guarantees the attribute's type.
+        (unsafe { ffi::sara_attr_u8(self.info, c_int::from(attr), &mut v) } == 0).then_some(v)
+    }
+
+    fn u16(&self, attr: u16) -> Option<u16> {
+        let mut v = 0u16;
+        // SAFETY: as in `u8`.
+        (unsafe { ffi::sara_attr_u16(self.info, c_int::from(attr), &mut v) } == 0).then_some(v)
+    }
+
+    fn u32(&self, attr: u16) -> Option<u32> {
+        let mut v = 0u32;
+        // SAFETY: as in `u8`.
+        (unsafe { ffi::sara_attr_u32(self.info, c_int::from(attr), &mut v) } == 0).then_some(v)
+    }
+
+    fn bytes<const N: usize>(&self, attr: u16) -> Option<(usize, [u8; N])> {
+        let mut buf = [0u8; N];
+        let cap = u32::try_from(N).unwrap_or(u32::MAX);
+        // SAFETY: `buf` is valid for `cap` bytes; the glue copies at most `cap`.
+        let r = unsafe { ffi::sara_attr_bytes(self.info, c_int::from(attr), buf.as_mut_ptr(), cap) };
+        usize::try_from(r).ok().map(|n| (n, buf))
+    }
+}
+
+/// The attributes of one nest of a request (validated by the policy).
+pub(crate) struct NestAttrs<'a> {
+    tb: [*mut ffi::NlAttr; A_MAX as usize + 1],
+    _p: PhantomData<&'a ()>,
+}
+
+impl Attrs for NestAttrs<'_> {
+    fn u8(&self, attr: u16) -> Option<u8> {
+        let mut v = 0u8;
+        // SAFETY: `tb` was filled by `nla_parse_nested` with `A_MAX + 1` entries (or nulls); the
+        // glue only reads it (the `*mut` is C's signature), checks for null, and the policy
+        // guarantees the type.
+        (unsafe { ffi::sara_tb_u8(self.tb.as_ptr().cast_mut(), c_int::from(attr), &mut v) } == 0).then_some(v)
+    }
+
+    fn u16(&self, attr: u16) -> Option<u16> {
+        let mut v = 0u16;
+        // SAFETY: as in `u8`.
+        (unsafe { ffi::sara_tb_u16(self.tb.as_ptr().cast_mut(), c_int::from(attr), &mut v) } == 0).then_some(v)
+    }
+
+    fn u32(&self, attr: u16) -> Option<u32> {
+        let mut v = 0u32;
+        // SAFETY: as in `u8`.
+        (unsafe { ffi::sara_tb_u32(self.tb.as_ptr().cast_mut(), c_int::from(attr), &mut v) } == 0).then_some(v)
+    }
+
+    fn bytes<const N: usize>(&self, attr: u16) -> Option<(usize, [u8; N])> {
+        let mut buf = [0u8; N];
+        let cap = u32::try_from(N).unwrap_or(u32::MAX);
+        // SAFETY: as in `u8`; `buf` is valid for `cap` bytes and the glue copies at most `cap`.
+        let r = unsafe { ffi::sara_tb_bytes(self.tb.as_ptr().cast_mut(), c_int::from(attr), buf.as_mut_ptr(), cap) };
+        usize::try_from(r).ok().map(|n| (n, buf))
     }
 }
 
@@ -151,7 +211,7 @@ impl Reply<'_> {
     }
 
     /// Opens a nest; close it with [`Reply::end`].
-    pub(crate) fn nest(&mut self, attr: u16) -> Result<Nest> {
+    pub(crate) fn nest(&self, attr: u16) -> Result<Nest> {
         // SAFETY: as above.
         let n = unsafe { ffi::sara_nest_start(self.skb, c_int::from(attr)) };
         if n.is_null() {

@@ -30,6 +30,9 @@
 //! ```
 //! Only `servers` is required; the values shown are the defaults, except `increment`, which is not
 //! pushed unless given (the kernel keeps its own), and `interval_ms`, which defaults to `delta_ms`.
+//!
+//! The same file is `sarectl apply`'s (see [`crate::config`]): it may also list `services` and give
+//! each server its `ip`, `mac`, `dev` and `weight`; the manager checks those and does not use them.
 
 use super::cluster::{cluster_load, DEFAULT_ALPHA};
 use super::detector::{
@@ -41,6 +44,7 @@ use super::thresholds::{MoveParams, MovingThresholds, Thresholds};
 use super::when::format_unix_utc;
 use super::wire::{components, decode, Message};
 use super::{to_permille, Context, Error, Result};
+use crate::config::{FieldError, HostIp, IfName, Mac, ServiceEntry};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
@@ -63,7 +67,9 @@ The configuration file lists the servers to watch and the tuning; only \"servers
   {\"servers\": [{\"id\": 1, \"name\": \"sip-a\"}, {\"id\": 2}],
    \"heartbeat_ms\": 200, \"misses\": 3, \"delta_ms\": 1000,
    \"thresholds\": {\"t1\": 600, \"t2\": 750, \"t3\": 900, \"c\": 1000}}
-heartbeat_ms and delta_ms must match the agents' --heartbeat-ms and --delta-ms.
+heartbeat_ms and delta_ms must match the agents' --heartbeat-ms and --delta-ms. The same file
+can also hold the services and each server's ip, mac, dev and weight, for sarectl apply (see
+sarectl apply --help); the manager checks them but does not use them.
 
 Examples:
   sarectl manager --listen 10.0.0.1:7460 --config /etc/sara/cluster.json
@@ -92,15 +98,28 @@ pub struct ManagerArgs {
 
 // ---- configuration --------------------------------------------------------------------------
 
-/// One watched server.
+/// One server of the cluster: watched by the manager; `sarectl apply` also gives it to `sara.ko`
+/// (and then needs `ip`, `mac` and `dev`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerEntry {
     /// Server id (1‥65535), as in the kernel and the agent's --id.
     pub id: u16,
     /// Name for people.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The server's IPv4 address (`A_SERVER_IP`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<HostIp>,
+    /// The server's MAC address (`A_SERVER_MAC`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<Mac>,
+    /// Interface of the dispatcher through which the server is reached (`A_IFNAME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev: Option<IfName>,
+    /// Weight for weighted policies, 1‥65535 (`A_WEIGHT`; the kernel's default when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
 }
 
 fn default_true() -> bool {
@@ -111,6 +130,9 @@ fn default_true() -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterConfig {
+    /// Virtual services, for `sarectl apply` (the manager does not use them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<ServiceEntry>,
     /// Servers to watch.
     pub servers: Vec<ServerEntry>,
     /// Heartbeat period d (ms).
@@ -185,12 +207,15 @@ impl ClusterConfig {
         .expect("defaults are valid")
     }
 
-    /// Parses and checks a configuration; `origin` names it in errors.
+    /// Parses and checks a configuration; `origin` names it in errors, which carry the line,
+    /// column and field path (`cluster.json:12:17: servers[1].mac: …`).
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
-        let cfg: ClusterConfig = serde_json::from_str(text)
-            .map_err(|e| Error::new(format!("reading the cluster configuration {origin}: {e}")))?;
-        cfg.validate()
-            .map_err(|e| Error::new(format!("cluster configuration {origin}: {e}")))?;
+        let located =
+            |e: crate::config::ConfigError| Error::new(format!("cluster configuration {e}"));
+        let cfg = crate::config::parse_cluster(text, origin).map_err(located)?;
+        if let Err(e) = cfg.check_servers_listed() {
+            return Err(located(crate::config::locate(text, origin, e)));
+        }
         Ok(cfg)
     }
 
@@ -201,54 +226,120 @@ impl ClusterConfig {
         Self::parse(&text, &path.display().to_string())
     }
 
-    /// Checks the values.
+    /// Checks the values, as the manager needs them.
     pub fn validate(&self) -> Result<()> {
+        self.check_servers_listed()
+            .and_then(|()| self.check())
+            .map_err(|e| Error::new(e.to_string()))
+    }
+
+    fn check_servers_listed(&self) -> std::result::Result<(), FieldError> {
         if self.servers.is_empty() {
-            return Err(Error::new(
+            return Err(FieldError::new(
+                "servers",
                 "\"servers\" is empty: list the servers to watch, e.g. [{\"id\": 1}]",
             ));
         }
-        let mut seen = std::collections::BTreeSet::new();
-        for s in &self.servers {
+        Ok(())
+    }
+
+    /// Checks the values that both the manager and `sarectl apply` rely on (an empty server list
+    /// is fine here); the error names the field at fault.
+    pub fn check(&self) -> std::result::Result<(), FieldError> {
+        let mut ids = BTreeMap::new();
+        for (i, s) in self.servers.iter().enumerate() {
+            let at = |f: &str| format!("servers[{i}].{f}");
             if s.id == 0 {
-                return Err(Error::new("server id 0 is not valid (ids are 1..65535)"));
+                return Err(FieldError::new(
+                    at("id"),
+                    "server id 0 is not valid (ids are 1..65535)",
+                ));
             }
-            if !seen.insert(s.id) {
-                return Err(Error::new(format!("server id {} is listed twice", s.id)));
+            if let Some(j) = ids.insert(s.id, i) {
+                return Err(FieldError::new(
+                    at("id"),
+                    format!("server id {} is listed twice (first as servers[{j}])", s.id),
+                ));
+            }
+            if let Some(w) = s
+                .weight
+                .filter(|w| !(1..=crate::proto::MAX_WEIGHT).contains(w))
+            {
+                return Err(FieldError::new(
+                    at("weight"),
+                    format!("weight must be 1..{}; got {w}", crate::proto::MAX_WEIGHT),
+                ));
             }
         }
-        if self.heartbeat_ms < 10 || self.delta_ms < 10 {
-            return Err(Error::new(format!(
-                "heartbeat_ms and delta_ms must be at least 10; got {} and {}",
-                self.heartbeat_ms, self.delta_ms
-            )));
+        let mut keys = BTreeMap::new();
+        for (i, s) in self.services.iter().enumerate() {
+            if let Some(t) = s
+                .timeout
+                .filter(|t| !(1..=sara_core::genl::MAX_TIMEOUT_S).contains(t))
+            {
+                return Err(FieldError::new(
+                    format!("services[{i}].timeout"),
+                    format!(
+                        "timeout must be 1..{} seconds; got {t}",
+                        sara_core::genl::MAX_TIMEOUT_S
+                    ),
+                ));
+            }
+            let k = s.key();
+            if let Some(j) = keys.insert((k.vip, k.port, k.proto), i) {
+                return Err(FieldError::new(
+                    format!("services[{i}]"),
+                    format!("service {k} is listed twice (first as services[{j}])"),
+                ));
+            }
         }
+        let at_least_10 = |name: &str, v: u64| {
+            if v < 10 {
+                Err(FieldError::new(
+                    name,
+                    format!("{name} must be at least 10; got {v}"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        at_least_10("heartbeat_ms", self.heartbeat_ms)?;
+        at_least_10("delta_ms", self.delta_ms)?;
         if self.misses == 0 {
-            return Err(Error::new("misses must be at least 1"));
+            return Err(FieldError::new("misses", "misses must be at least 1"));
         }
-        if let Some(i) = self.interval_ms.filter(|i| *i < 10) {
-            return Err(Error::new(format!(
-                "interval_ms must be at least 10; got {i}"
-            )));
+        if let Some(i) = self.interval_ms {
+            at_least_10("interval_ms", i)?;
         }
         if self.window == 0 {
-            return Err(Error::new("window must be at least 1 sample"));
+            return Err(FieldError::new(
+                "window",
+                "window must be at least 1 sample",
+            ));
         }
         if !(0.0..=1.0).contains(&self.alpha) {
-            return Err(Error::new(format!(
-                "alpha must be between 0 and 1; got {}",
-                self.alpha
-            )));
+            return Err(FieldError::new(
+                "alpha",
+                format!("alpha must be between 0 and 1; got {}", self.alpha),
+            ));
         }
         if let Some(i) = self.increment.filter(|i| *i > 1000) {
-            return Err(Error::new(format!(
-                "increment must be at most 1000 per-mille; got {i}"
-            )));
+            return Err(FieldError::new(
+                "increment",
+                format!("increment must be at most 1000 per-mille; got {i}"),
+            ));
         }
         self.dispatcher_weights
             .validate()
-            .map_err(|e| Error::new(format!("dispatcher_weights: {e}")))?;
-        MovingThresholds::new(self.thresholds, self.moving)?;
+            .map_err(|e| FieldError::new("dispatcher_weights", e.to_string()))?;
+        if let Err(e) = MovingThresholds::new(self.thresholds, self.moving) {
+            let field = if self.thresholds.is_ordered() {
+                "moving"
+            } else {
+                "thresholds"
+            };
+            return Err(FieldError::new(field, e.to_string()));
+        }
         Ok(())
     }
 
@@ -345,22 +436,6 @@ impl KernelSink for CaptureSink {
     }
 }
 
-/// Flag of a nested netlink attribute (`NLA_F_NESTED`), required by strict policies.
-const NLA_F_NESTED: u16 = 0x8000;
-
-/// The attributes of a run, encoded as netlink attributes (for a nest's payload).
-fn encode_attrs(attrs: &[crate::proto::Attr]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for a in attrs {
-        let len = 4 + a.payload.len();
-        out.extend_from_slice(&(len as u16).to_ne_bytes());
-        out.extend_from_slice(&a.ty.to_ne_bytes());
-        out.extend_from_slice(&a.payload);
-        out.resize(out.len() + ((4 - len % 4) % 4), 0);
-    }
-    out
-}
-
 /// The `CMD_PUSH` request for a push (attribute types and sizes as `sara_core::genl` documents).
 pub fn push_request(p: &Push) -> crate::proto::Request {
     use crate::proto::{Attr, Request};
@@ -377,14 +452,16 @@ pub fn push_request(p: &Push) -> crate::proto::Request {
         attrs.push(Attr::u16(g::A_INCREMENT, i));
     }
     for s in &p.servers {
-        let nest = encode_attrs(&[
-            Attr::u32(g::A_SERVER_ID, u32::from(s.id)),
-            Attr::u8(g::A_STATE, s.state),
-            Attr::u16(g::A_FORECAST, s.forecast),
-            Attr::u16(g::A_LOAD, s.load),
-            Attr::u8(g::A_LOAD_KNOWN, u8::from(s.load_known)),
-        ]);
-        attrs.push(Attr::bytes(g::A_SERVER | NLA_F_NESTED, nest));
+        attrs.push(Attr::nest(
+            g::A_SERVER,
+            &[
+                Attr::u32(g::A_SERVER_ID, u32::from(s.id)),
+                Attr::u8(g::A_STATE, s.state),
+                Attr::u16(g::A_FORECAST, s.forecast),
+                Attr::u16(g::A_LOAD, s.load),
+                Attr::u8(g::A_LOAD_KNOWN, u8::from(s.load_known)),
+            ],
+        ));
     }
     Request {
         cmd: g::CMD_PUSH,
@@ -1493,7 +1570,7 @@ mod tests {
             .collect();
         assert_eq!(nests.len(), 2);
         assert!(
-            nests.iter().all(|a| a.ty & NLA_F_NESTED != 0),
+            nests.iter().all(|a| a.ty & crate::proto::NLA_F_NESTED != 0),
             "strict policies need NLA_F_NESTED"
         );
         let inner = crate::nl::parse_attrs(&nests[1].payload).unwrap();

@@ -45,8 +45,15 @@ pub const CMD_PUSH: u8 = 8;
 pub const CMD_FLOW_GET: u8 = 9;
 /// Gateway report completing an announced flow (data-plane issue).
 pub const CMD_ANNOUNCE: u8 = 10;
+/// Replace the namespace's whole configuration at once (`sarectl apply`): zero or more `A_SERVICE`
+/// nests (each as for `CMD_SERVICE_ADD`) and zero or more `A_SERVER` nests (each as for
+/// `CMD_SERVER_ADD`). Everything is validated first; then the new set of services and servers is
+/// published in one step, so packets see the old configuration or the new one, never a mix. A
+/// service or server that exists before and after (same key / same id, address, MAC and interface)
+/// keeps its counters and pushed state.
+pub const CMD_CONFIG_SET: u8 = 11;
 /// Highest command number in use.
-pub const CMD_MAX: u8 = 10;
+pub const CMD_MAX: u8 = 11;
 
 // ---- attributes (one flat space; nests reuse it) --------------------------------------------
 /// Unused attribute 0.
