@@ -136,7 +136,9 @@ pub fn servers_table(servers: &[Server]) -> String {
             "ID", "IP", "MAC", "DEV", "IFINDEX", "WEIGHT", "STATE", "LOAD", "FORECAST", "SESSIONS",
             "PACKETS",
         ],
-        &[Right, Left, Left, Left, Right, Right, Left, Right, Right, Right, Right],
+        &[
+            Right, Left, Left, Left, Right, Right, Left, Right, Right, Right, Right,
+        ],
         &rows,
     )
 }
