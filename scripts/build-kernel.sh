@@ -104,7 +104,7 @@ bpid=$!
 while kill -0 "$bpid" 2>/dev/null; do
   sleep 30
   n=$(grep -cE '^\s+(CC|RUSTC|AS|LD|AR)' "$log" || true)
-  say "$(( ($(date +%s) - start) / 60 )) min: $n build steps done (a full build is about 1800)"
+  say "$(( ($(date +%s) - start) / 60 )) min: $n build steps done (a full build is about 2300)"
 done
 wait "$bpid" || true
 rc=$(cat "$dir/.rc" 2>/dev/null || echo 1)

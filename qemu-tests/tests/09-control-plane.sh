@@ -41,3 +41,6 @@ echo "$out" | grep -q '"s2"' && fail "new sessions still reach the down server: 
 echo "$out" | grep -q '"s1": 20' || fail "new sessions did not all go to s1: $out"
 info "after the stop, 20 new connections: $(echo "$out" | jq -c .servers)"
 sarectl service del "$VIP:8086/tcp"
+# Leave no pushed state behind for later tests: servers are re-added fresh (up, load unknown).
+cleanup
+sarectl server del 1; sarectl server del 2

@@ -3,6 +3,8 @@
 # nothing; a wrong file names the field at fault.
 . "$REPO/qemu-tests/lib.sh"
 load_sara; topo_up
+# Start from servers without pushed state (an earlier test may have left some down).
+sarectl server del 1 2>/dev/null; sarectl server del 2 2>/dev/null
 m1=$(mac_of s1); m2=$(mac_of s2)
 cat >/tmp/c1.json <<JSON
 {"services": [{"vip": "$VIP", "port": 8087, "protocol": "tcp", "policy": "hash", "timeout": 40},

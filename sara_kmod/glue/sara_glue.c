@@ -266,40 +266,10 @@ static struct genl_family sara_genl_family __ro_after_init = {
 	.resv_start_op = SARA_CMD_MAX + 1,
 };
 
-/* Attribute readers: 0 and *out set when present, -ENOENT when absent (the policy checked types). */
-int sara_attr_u8(const struct genl_info *info, int attr, u8 *out)
+/* The request's top-level attributes, indexed by type (read with sara_tb_*). */
+struct nlattr **sara_info_attrs(const struct genl_info *info)
 {
-	if (!info->attrs[attr])
-		return -ENOENT;
-	*out = nla_get_u8(info->attrs[attr]);
-	return 0;
-}
-
-int sara_attr_u16(const struct genl_info *info, int attr, u16 *out)
-{
-	if (!info->attrs[attr])
-		return -ENOENT;
-	*out = nla_get_u16(info->attrs[attr]);
-	return 0;
-}
-
-int sara_attr_u32(const struct genl_info *info, int attr, u32 *out)
-{
-	if (!info->attrs[attr])
-		return -ENOENT;
-	*out = nla_get_u32(info->attrs[attr]);
-	return 0;
-}
-
-/* Copies at most `cap` bytes of the payload; returns the payload's full length, or -ENOENT. */
-int sara_attr_bytes(const struct genl_info *info, int attr, u8 *buf, u32 cap)
-{
-	const struct nlattr *a = info->attrs[attr];
-
-	if (!a)
-		return -ENOENT;
-	memcpy(buf, nla_data(a), min_t(u32, cap, nla_len(a)));
-	return nla_len(a);
+	return info->attrs;
 }
 
 /*
@@ -322,7 +292,7 @@ int sara_attr_nest(const struct genl_info *info, int attr, u32 idx, struct nlatt
 
 int sara_tb_u8(struct nlattr **tb, int attr, u8 *out)
 {
-	if (!tb[attr])
+	if (attr <= 0 || attr > SARA_A_MAX || !tb[attr])
 		return -ENOENT;
 	*out = nla_get_u8(tb[attr]);
 	return 0;
@@ -330,7 +300,7 @@ int sara_tb_u8(struct nlattr **tb, int attr, u8 *out)
 
 int sara_tb_u16(struct nlattr **tb, int attr, u16 *out)
 {
-	if (!tb[attr])
+	if (attr <= 0 || attr > SARA_A_MAX || !tb[attr])
 		return -ENOENT;
 	*out = nla_get_u16(tb[attr]);
 	return 0;
@@ -338,16 +308,20 @@ int sara_tb_u16(struct nlattr **tb, int attr, u16 *out)
 
 int sara_tb_u32(struct nlattr **tb, int attr, u32 *out)
 {
-	if (!tb[attr])
+	if (attr <= 0 || attr > SARA_A_MAX || !tb[attr])
 		return -ENOENT;
 	*out = nla_get_u32(tb[attr]);
 	return 0;
 }
 
-/* Copies at most `cap` bytes of tb[attr]'s payload; returns its full length, or -ENOENT. */
+/*
+ * Attribute readers over a table of attributes indexed by type (a request's top level or a parsed
+ * nest): 0 and *out set when present, -ENOENT when absent (the policy checked types).
+ * sara_tb_bytes copies at most `cap` bytes and returns the payload's full length.
+ */
 int sara_tb_bytes(struct nlattr **tb, int attr, u8 *buf, u32 cap)
 {
-	if (!tb[attr])
+	if (attr <= 0 || attr > SARA_A_MAX || !tb[attr])
 		return -ENOENT;
 	memcpy(buf, nla_data(tb[attr]), min_t(u32, cap, nla_len(tb[attr])));
 	return nla_len(tb[attr]);

@@ -38,10 +38,7 @@ extern "C" {
     pub(crate) fn sara_dev_ifindex(net: *mut Net, name: *const c_char) -> c_int;
     pub(crate) fn sara_random_bytes(buf: *mut c_void, len: u32);
     pub(crate) fn sara_synchronize_rcu();
-    pub(crate) fn sara_attr_u8(info: *const GenlInfo, attr: c_int, out: *mut u8) -> c_int;
-    pub(crate) fn sara_attr_u16(info: *const GenlInfo, attr: c_int, out: *mut u16) -> c_int;
-    pub(crate) fn sara_attr_u32(info: *const GenlInfo, attr: c_int, out: *mut u32) -> c_int;
-    pub(crate) fn sara_attr_bytes(info: *const GenlInfo, attr: c_int, buf: *mut u8, cap: u32) -> c_int;
+    pub(crate) fn sara_info_attrs(info: *const GenlInfo) -> *mut *mut NlAttr;
     pub(crate) fn sara_attr_nest(info: *const GenlInfo, attr: c_int, idx: u32, tb: *mut *mut NlAttr) -> c_int;
     pub(crate) fn sara_tb_u8(tb: *mut *mut NlAttr, attr: c_int, out: *mut u8) -> c_int;
     pub(crate) fn sara_tb_u16(tb: *mut *mut NlAttr, attr: c_int, out: *mut u16) -> c_int;

@@ -16,14 +16,40 @@ use crate::sara_core::genl::{A_MAX, A_PAD};
 /// Typed access to a set of attributes: a request's top level ([`Request`]) or one of its nests
 /// ([`NestAttrs`]). Types and ranges were checked by the policy; absent attributes are `None`.
 pub(crate) trait Attrs {
+    /// The attributes indexed by type, `A_MAX + 1` entries, each null or validated by the policy;
+    /// valid while `self` is.
+    fn table(&self) -> *mut *mut ffi::NlAttr;
+
     /// A `u8` attribute.
-    fn u8(&self, attr: u16) -> Option<u8>;
+    fn u8(&self, attr: u16) -> Option<u8> {
+        let mut v = 0u8;
+        // SAFETY: `table()` has `A_MAX + 1` entries; the glue checks `attr` against that range and
+        // each entry for null; the policy checked the attribute's type.
+        (unsafe { ffi::sara_tb_u8(self.table(), c_int::from(attr), &mut v) } == 0).then_some(v)
+    }
+
     /// A `u16` attribute.
-    fn u16(&self, attr: u16) -> Option<u16>;
+    fn u16(&self, attr: u16) -> Option<u16> {
+        let mut v = 0u16;
+        // SAFETY: as in `u8`.
+        (unsafe { ffi::sara_tb_u16(self.table(), c_int::from(attr), &mut v) } == 0).then_some(v)
+    }
+
     /// A `u32` attribute.
-    fn u32(&self, attr: u16) -> Option<u32>;
+    fn u32(&self, attr: u16) -> Option<u32> {
+        let mut v = 0u32;
+        // SAFETY: as in `u8`.
+        (unsafe { ffi::sara_tb_u32(self.table(), c_int::from(attr), &mut v) } == 0).then_some(v)
+    }
+
     /// A binary attribute: its length and its first `N` bytes.
-    fn bytes<const N: usize>(&self, attr: u16) -> Option<(usize, [u8; N])>;
+    fn bytes<const N: usize>(&self, attr: u16) -> Option<(usize, [u8; N])> {
+        let mut buf = [0u8; N];
+        let cap = u32::try_from(N).unwrap_or(u32::MAX);
+        // SAFETY: as in `u8`; `buf` is valid for `cap` bytes and the glue copies at most `cap`.
+        let r = unsafe { ffi::sara_tb_bytes(self.table(), c_int::from(attr), buf.as_mut_ptr(), cap) };
+        usize::try_from(r).ok().map(|n| (n, buf))
+    }
 
     /// An IPv4 address attribute (`NLA_BE32`), as its four bytes in network order.
     fn ipv4(&self, attr: u16) -> Option<[u8; 4]> {
@@ -93,30 +119,9 @@ impl<'a> Request<'a> {
 }
 
 impl Attrs for Request<'_> {
-    fn u8(&self, attr: u16) -> Option<u8> {
-        let mut v = 0u8;
-        // SAFETY: `self.info` is valid (type invariant); the policy guarantees the attribute's type.
-        (unsafe { ffi::sara_attr_u8(self.info, c_int::from(attr), &mut v) } == 0).then_some(v)
-    }
-
-    fn u16(&self, attr: u16) -> Option<u16> {
-        let mut v = 0u16;
-        // SAFETY: as in `u8`.
-        (unsafe { ffi::sara_attr_u16(self.info, c_int::from(attr), &mut v) } == 0).then_some(v)
-    }
-
-    fn u32(&self, attr: u16) -> Option<u32> {
-        let mut v = 0u32;
-        // SAFETY: as in `u8`.
-        (unsafe { ffi::sara_attr_u32(self.info, c_int::from(attr), &mut v) } == 0).then_some(v)
-    }
-
-    fn bytes<const N: usize>(&self, attr: u16) -> Option<(usize, [u8; N])> {
-        let mut buf = [0u8; N];
-        let cap = u32::try_from(N).unwrap_or(u32::MAX);
-        // SAFETY: `buf` is valid for `cap` bytes; the glue copies at most `cap`.
-        let r = unsafe { ffi::sara_attr_bytes(self.info, c_int::from(attr), buf.as_mut_ptr(), cap) };
-        usize::try_from(r).ok().map(|n| (n, buf))
+    fn table(&self) -> *mut *mut ffi::NlAttr {
+        // SAFETY: `self.info` is valid (type invariant); `info->attrs` has `A_MAX + 1` entries.
+        unsafe { ffi::sara_info_attrs(self.info) }
     }
 }
 
@@ -127,32 +132,9 @@ pub(crate) struct NestAttrs<'a> {
 }
 
 impl Attrs for NestAttrs<'_> {
-    fn u8(&self, attr: u16) -> Option<u8> {
-        let mut v = 0u8;
-        // SAFETY: `tb` was filled by `nla_parse_nested` with `A_MAX + 1` entries (or nulls); the
-        // glue only reads it (the `*mut` is C's signature), checks for null, and the policy
-        // guarantees the type.
-        (unsafe { ffi::sara_tb_u8(self.tb.as_ptr().cast_mut(), c_int::from(attr), &mut v) } == 0).then_some(v)
-    }
-
-    fn u16(&self, attr: u16) -> Option<u16> {
-        let mut v = 0u16;
-        // SAFETY: as in `u8`.
-        (unsafe { ffi::sara_tb_u16(self.tb.as_ptr().cast_mut(), c_int::from(attr), &mut v) } == 0).then_some(v)
-    }
-
-    fn u32(&self, attr: u16) -> Option<u32> {
-        let mut v = 0u32;
-        // SAFETY: as in `u8`.
-        (unsafe { ffi::sara_tb_u32(self.tb.as_ptr().cast_mut(), c_int::from(attr), &mut v) } == 0).then_some(v)
-    }
-
-    fn bytes<const N: usize>(&self, attr: u16) -> Option<(usize, [u8; N])> {
-        let mut buf = [0u8; N];
-        let cap = u32::try_from(N).unwrap_or(u32::MAX);
-        // SAFETY: as in `u8`; `buf` is valid for `cap` bytes and the glue copies at most `cap`.
-        let r = unsafe { ffi::sara_tb_bytes(self.tb.as_ptr().cast_mut(), c_int::from(attr), buf.as_mut_ptr(), cap) };
-        usize::try_from(r).ok().map(|n| (n, buf))
+    fn table(&self) -> *mut *mut ffi::NlAttr {
+        // The glue only reads the table; `*mut` is C's signature.
+        self.tb.as_ptr().cast_mut()
     }
 }
 
