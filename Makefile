@@ -4,6 +4,8 @@
 # Other targets: setup, kernel, module, sarectl, host-test, vm-test, clippy, fuzz, clean.
 
 SHELL := /bin/bash
+HOME ?= /root
+export PATH := $(HOME)/.cargo/bin:$(PATH)
 export RUSTUP_TOOLCHAIN := $(shell sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
 KDIR = $(shell scripts/build-kernel.sh --print 2>/dev/null)
 CARGO ?= cargo

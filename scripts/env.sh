@@ -11,5 +11,5 @@ _sara_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # The rustc that builds the kernel and the module: the channel pinned in rust-toolchain.toml.
 SARA_RUSTC=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$_sara_top/rust-toolchain.toml")
 export RUSTUP_TOOLCHAIN="$SARA_RUSTC"
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${HOME:-/root}/.cargo/bin:$PATH"
 export SARA_CACHE SARA_KERNEL_PKG SARA_BINDGEN_VERSION SARA_TOOLS SARA_BINDGEN SARA_RUSTC
