@@ -38,6 +38,54 @@ counters! {
     DROP_ADMISSION_EST = 9, "dropped_admission_established", "packets refused by admission control: established session";
     DROP_TABLE_FULL = 10, "dropped_table_full", "new sessions refused because the flow table was full";
     DROP_NOMEM = 11, "dropped_nomem", "packets dropped because a buffer could not be made writable";
+    DROP_NO_SESSION = 12, "dropped_no_session", "TCP resets for a virtual service that belong to no known flow";
+    SESSIONS_CREATED = 13, "sessions_created", "sessions opened (a new flow on a virtual service, admitted and scheduled)";
+    SESSIONS_ENDED = 14, "sessions_ended", "sessions over: closed (FIN/RST, BYE, TEARDOWN) or expired";
+    SESSIONS_REDISPATCHED = 15, "sessions_redispatched", "sessions moved off a server that went down";
+    FLOWS_ANNOUNCED = 16, "flows_announced", "flows announced by signalling inspection and stored";
+    FLOWS_SECONDARY = 17, "flows_secondary", "announced flows confirmed by their first packet";
+    FLOWS_TABLE_FULL = 18, "flows_table_full", "announced or secondary flows not stored because the flow table was full";
+    FLOWS_EXPIRED = 19, "flows_expired", "flows removed after twice their idle timeout";
+    FLOWS_CLOSED = 20, "flows_closed", "flows removed after their session ended";
+    DPI_INSPECTED = 21, "dpi_inspected", "signalling payloads inspected";
+    DPI_ANNOUNCING = 22, "dpi_announcing", "inspected payloads that announced flows";
+    DPI_SESSION_END = 23, "dpi_session_end", "inspected payloads that ended their session (BYE, TEARDOWN)";
+    DPI_NOT_THIS_PROTOCOL = 24, "dpi_not_this_protocol", "inspected payloads that were not of the service's signalling protocol";
+    DPI_TRUNCATED = 25, "dpi_truncated", "inspected payloads cut before the part that announces flows";
+    DPI_MALFORMED = 26, "dpi_malformed", "inspected payloads with a malformed field that matters";
+    DPI_TOO_LONG = 27, "dpi_too_long", "inspected payloads beyond the inspection bounds";
+    DPI_NO_ANNOUNCEMENT = 28, "dpi_no_announcement", "inspected messages of a kind that announces nothing";
+    DPI_NO_TRANSPORT = 29, "dpi_no_transport", "RTSP SETUPs without a usable Transport header";
+    DPI_INTERLEAVED = 30, "dpi_interleaved", "RTSP SETUPs with media interleaved in the signalling connection";
+    DPI_NO_BODY = 31, "dpi_no_body", "SIP INVITEs without a body";
+    DPI_NO_MEDIA = 32, "dpi_no_media", "SDP bodies without an enabled media line";
+    DPI_UNSUPPORTED = 33, "dpi_unsupported", "inspected messages SARA does not handle (IPv6, multicast, non-SDP bodies)";
+    ANNOUNCE_RECEIVED = 34, "announce_received", "gateway reports received";
+    ANNOUNCE_COMPLETED = 35, "announce_completed", "gateway reports that completed an announced flow";
+    ANNOUNCE_REJECTED = 36, "announce_rejected", "gateway reports that matched no announced flow";
+    GAUGE_FLOWS = 37, "flows", "flows in the table now (gauge)";
+    GAUGE_SESSIONS = 38, "sessions", "live sessions now: signalling flows not ended (gauge)";
+    GAUGE_NEW = 39, "flows_new", "flows with status New now (gauge)";
+    GAUGE_ESTABLISHED = 40, "flows_established", "flows with status Established now (gauge)";
+    GAUGE_INACTIVE = 41, "flows_inactive", "flows with status Inactive now (gauge)";
+    GAUGE_SIGNALLING = 42, "flows_signalling", "flows with identity Signalling now (gauge)";
+    GAUGE_ANNOUNCED_NOW = 43, "flows_announced_now", "flows with identity Announced now (gauge)";
+    GAUGE_SECONDARY_NOW = 44, "flows_secondary_now", "flows with identity Secondary now (gauge)";
+    GAUGE_WILDCARD = 45, "flows_wildcard", "announced flows stored with an unknown port now (gauge)";
+    GAUGE_CAPACITY = 46, "table_capacity", "flows the table can hold (gauge; 0 until the first service)";
+}
+
+/// Counters from this id on are gauges (values now, computed when read), not running totals.
+pub const FIRST_GAUGE: usize = GAUGE_FLOWS;
+
+/// Whether counter `id` is a gauge.
+pub const fn is_gauge(id: usize) -> bool {
+    id >= FIRST_GAUGE
+}
+
+/// The counter of a DPI failure reason (index `dpi::Reason::index`).
+pub const fn dpi_reason(reason_index: usize) -> usize {
+    DPI_NOT_THIS_PROTOCOL + reason_index
 }
 
 /// Number of counters.
@@ -61,5 +109,10 @@ mod tests {
             assert!(c.name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
             assert_eq!(c.name_nul.strip_suffix('\0'), Some(c.name));
         }
+        for r in crate::dpi::Reason::ALL {
+            assert_eq!(COUNTERS[dpi_reason(r.index())].name, format!("dpi_{}", r.name()));
+        }
+        assert!(is_gauge(GAUGE_CAPACITY) && !is_gauge(ANNOUNCE_REJECTED));
+        assert_eq!(GAUGE_CAPACITY, NUM_COUNTERS - 1);
     }
 }

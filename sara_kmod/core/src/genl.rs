@@ -41,9 +41,17 @@ pub const CMD_STATS_GET: u8 = 7;
 /// `A_TC`, optional `A_INCREMENT`, and one `A_SERVER` nest per known server with `A_SERVER_ID`,
 /// `A_STATE`, `A_FORECAST`, `A_LOAD`, `A_LOAD_KNOWN`. Servers not named keep their state.
 pub const CMD_PUSH: u8 = 8;
-/// Dump the flow table (data-plane issue).
+/// Dump the flow table (a netlink dump: `NLM_F_DUMP`, several messages, then `NLMSG_DONE`). Optional
+/// filters in the request: `A_SERVER_ID` (flows of sessions on that server), `A_SESSION_ID` (flows of
+/// that session). Each message carries `A_FLOW` nests, one per flow: `A_FLOW_SRC`, `A_FLOW_SPORT`,
+/// `A_FLOW_DST`, `A_FLOW_DPORT`, `A_PROTO`, `A_SERVER_ID`, `A_SESSION_ID`, `A_FLOW_STATUS`,
+/// `A_FLOW_IDENTITY`, `A_FLOW_WILDCARD`, `A_FLOW_ENDED`, `A_FLOW_IDLE_MS`, `A_FLOW_TIMEOUT_MS`,
+/// `A_PACKETS`, `A_FLOW_BYTES`. A port named by `A_FLOW_WILDCARD` is unknown and sent as 0.
 pub const CMD_FLOW_GET: u8 = 9;
-/// Gateway report completing an announced flow (data-plane issue).
+/// Gateway report completing an announced flow: the flow's full identity as the dispatcher will see
+/// it (`A_FLOW_SRC`, `A_FLOW_SPORT`, `A_FLOW_DST`, `A_FLOW_DPORT`, `A_PROTO`; all required, ports
+/// 1..=65535). The announced flow stored with a wildcard that this identity completes becomes exact.
+/// `ENOENT` (with an extack message) when no live announced flow matches.
 pub const CMD_ANNOUNCE: u8 = 10;
 /// Replace the namespace's whole configuration at once (`sarectl apply`): zero or more `A_SERVICE`
 /// nests (each as for `CMD_SERVICE_ADD`) and zero or more `A_SERVER` nests (each as for
@@ -118,8 +126,37 @@ pub const A_SESSIONS: u16 = 28;
 pub const A_INCREMENT: u16 = 29;
 /// Whether the server's load monitor is alive (`NLA_U8`, 0 or 1; `CMD_PUSH` server nests).
 pub const A_LOAD_KNOWN: u16 = 30;
+/// One flow in a `CMD_FLOW_GET` reply (nest).
+pub const A_FLOW: u16 = 31;
+/// A flow's source IPv4 address (`NLA_BE32`).
+pub const A_FLOW_SRC: u16 = 32;
+/// A flow's source port (`NLA_U16`; 0 = unknown, see `A_FLOW_WILDCARD`).
+pub const A_FLOW_SPORT: u16 = 33;
+/// A flow's destination IPv4 address (`NLA_BE32`).
+pub const A_FLOW_DST: u16 = 34;
+/// A flow's destination port (`NLA_U16`; 0 = unknown).
+pub const A_FLOW_DPORT: u16 = 35;
+/// A session id (`NLA_U32`): in flow nests, and as a `CMD_FLOW_GET` filter.
+pub const A_SESSION_ID: u16 = 36;
+/// A flow's status (`NLA_U8`, see `FLOW_STATUS_*`).
+pub const A_FLOW_STATUS: u16 = 37;
+/// A flow's identity (`NLA_U8`, see `FLOW_IDENTITY_*`).
+pub const A_FLOW_IDENTITY: u16 = 38;
+/// Unknown ports of an announced flow (`NLA_U8`, see `WILDCARD_*`).
+pub const A_FLOW_WILDCARD: u16 = 39;
+/// Milliseconds since the flow's last packet (`NLA_U32`).
+pub const A_FLOW_IDLE_MS: u16 = 40;
+/// The flow's idle timeout in milliseconds (`NLA_U32`; for an ended flow: its linger time).
+pub const A_FLOW_TIMEOUT_MS: u16 = 41;
+/// Bytes counted on a flow (`NLA_U64`).
+pub const A_FLOW_BYTES: u16 = 42;
+/// The flow (for a signalling flow: its session) has ended and lingers (`NLA_U8`, 0 or 1).
+pub const A_FLOW_ENDED: u16 = 43;
+/// Flow table capacity of the namespace (`NLA_U32`, in `CMD_STATS_GET` replies; 0 before the first
+/// service is added, when the table is allocated).
+pub const A_TABLE_CAPACITY: u16 = 44;
 /// Highest attribute number in use.
-pub const A_MAX: u16 = 30;
+pub const A_MAX: u16 = 44;
 
 // ---- values ---------------------------------------------------------------------------------
 /// No signalling inspection: every flow is its own session.
@@ -159,6 +196,29 @@ pub const STATE_DRAINING: u8 = 2;
 pub const DOWN_REDISPATCH: u8 = 0;
 /// Keep a down server's established flows on it.
 pub const DOWN_KEEP: u8 = 1;
+
+/// Flow status New (`A_FLOW_STATUS`).
+pub const FLOW_STATUS_NEW: u8 = 0;
+/// Flow status Established.
+pub const FLOW_STATUS_ESTABLISHED: u8 = 1;
+/// Flow status Inactive.
+pub const FLOW_STATUS_INACTIVE: u8 = 2;
+
+/// Flow identity Signalling (`A_FLOW_IDENTITY`).
+pub const FLOW_IDENTITY_SIGNALLING: u8 = 0;
+/// Flow identity Announced.
+pub const FLOW_IDENTITY_ANNOUNCED: u8 = 1;
+/// Flow identity Secondary.
+pub const FLOW_IDENTITY_SECONDARY: u8 = 2;
+
+/// No unknown port (`A_FLOW_WILDCARD`).
+pub const WILDCARD_EXACT: u8 = 0;
+/// Source port unknown (bit 0, as `flow::Wildcard::bits`).
+pub const WILDCARD_SRC_PORT: u8 = 1;
+/// Destination port unknown (bit 1).
+pub const WILDCARD_DST_PORT: u8 = 2;
+/// Both ports unknown.
+pub const WILDCARD_BOTH_PORTS: u8 = 3;
 
 /// Default idle timeout of a service's flows, in seconds.
 pub const DEFAULT_TIMEOUT_S: u32 = 30;
@@ -223,6 +283,9 @@ mod tests {
             A_SERVER_MAC, A_IFNAME, A_IFINDEX, A_WEIGHT, A_SERVICE, A_SERVER, A_STATS, A_PAD,
             A_STATE, A_DOWN_ACTION, A_PACKETS, A_FORECAST, A_LOAD, A_LOAD_DISPATCHER,
             A_LOAD_CLUSTER, A_T1, A_T2, A_T3, A_TC, A_SESSIONS, A_INCREMENT, A_LOAD_KNOWN,
+            A_FLOW, A_FLOW_SRC, A_FLOW_SPORT, A_FLOW_DST, A_FLOW_DPORT, A_SESSION_ID,
+            A_FLOW_STATUS, A_FLOW_IDENTITY, A_FLOW_WILDCARD, A_FLOW_IDLE_MS, A_FLOW_TIMEOUT_MS,
+            A_FLOW_BYTES, A_FLOW_ENDED, A_TABLE_CAPACITY,
         ];
         for (i, a) in all.iter().enumerate() {
             assert_eq!(usize::from(*a), i + 1);
