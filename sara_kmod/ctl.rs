@@ -6,12 +6,14 @@
 
 use crate::netns::{Config, NetState, Server, ServerLive, Service};
 use crate::sara_core::admission::Thresholds;
-use crate::sara_core::counters::COUNTERS;
+use crate::sara_core::counters::{self as cn, COUNTERS};
+use crate::sara_core::flow::{FlowKey, Wildcard};
 use crate::sara_core::genl::*;
-use crate::sys::genl::{Attrs, Reply, Request};
+use crate::sara_core::table::{FlowInfo, TableCursor, Walk};
+use crate::sys::genl::{Attrs, Dump, Request, Writer};
 use crate::sys::rcu::WriterToken;
 use core::sync::atomic::{AtomicU64, Ordering};
-use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
+use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::str::CStr;
 use kernel::c_str;
 use kernel::error::code::*;
@@ -30,6 +32,7 @@ pub(crate) fn request(st: &NetState, cmd: u8, req: &Request<'_>, w: &WriterToken
         CMD_STATS_GET => stats_get(st, req),
         CMD_PUSH => push(st, req, w),
         CMD_CONFIG_SET => config_set(st, req, w),
+        CMD_ANNOUNCE => announce(st, req),
         _ => Err(req.error(crate::sys::errno::eopnotsupp(), 0, c_str!("this sara.ko does not implement that command yet"))),
     }
 }
@@ -125,6 +128,7 @@ fn service_add(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
     if cfg.service(svc.vip, svc.port, svc.proto).is_some() {
         return Err(req.error(EEXIST, A_VIP, c_str!("this service already exists")));
     }
+    st.ensure_table(w)?;
     let new = cfg.with_services(|_| true, Some(svc))?;
     st.config.replace(w, new);
     Ok(())
@@ -148,7 +152,7 @@ fn list_size(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX).saturating_mul(NEST_SIZE).saturating_add(64)
 }
 
-fn put_service(r: &mut Reply<'_>, s: &Service) -> Result {
+fn put_service(r: &mut Writer, s: &Service) -> Result {
     let n = r.nest(A_SERVICE)?;
     r.bytes(A_VIP, &s.vip)?;
     r.u16(A_PORT, s.port)?;
@@ -224,7 +228,10 @@ fn config_set(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
         }
         servers.push(server, GFP_KERNEL)?;
     }
-    st.config.replace(w, KBox::new(Config { services, servers }, GFP_KERNEL)?);
+    if !services.is_empty() {
+        st.ensure_table(w)?;
+    }
+    st.config.replace(w, Config::new(services, servers)?);
     Ok(())
 }
 
@@ -239,7 +246,7 @@ fn server_del(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
     Ok(())
 }
 
-fn put_server(r: &mut Reply<'_>, s: &Server) -> Result {
+fn put_server(r: &mut Writer, s: &Server) -> Result {
     let n = r.nest(A_SERVER)?;
     r.u32(A_SERVER_ID, u32::from(s.id))?;
     r.bytes(A_SERVER_IP, &s.ip)?;
@@ -254,6 +261,7 @@ fn put_server(r: &mut Reply<'_>, s: &Server) -> Result {
     r.u16(A_LOAD, live.load.load(Ordering::Relaxed))?;
     r.u8(A_LOAD_KNOWN, u8::from(live.load_known.load(Ordering::Relaxed)))?;
     r.u64(A_PACKETS, live.packets.load(Ordering::Relaxed))?;
+    r.u32(A_SESSIONS, live.sessions.load(Ordering::Relaxed))?;
     r.end(n);
     Ok(())
 }
@@ -270,10 +278,12 @@ fn server_get(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
 fn stats_get(st: &NetState, req: &Request<'_>) -> Result {
     let mut r = req.reply(list_size(1).saturating_add(16 * COUNTERS.len() as u32))?;
     let n = r.nest(A_STATS)?;
+    let counts = st.table().map(|t| t.table().counts());
     for id in 0..COUNTERS.len() {
-        r.counter(id, st.counters.get(id))?;
+        r.counter(id, value(st, id, counts.as_ref()))?;
     }
     r.end(n);
+    r.u32(A_TABLE_CAPACITY, st.table().map_or(0, |t| t.capacity()))?;
     let l = &st.loads;
     r.u16(A_LOAD_DISPATCHER, l.dispatcher.load(Ordering::Relaxed))?;
     r.u16(A_LOAD_CLUSTER, l.cluster.load(Ordering::Relaxed))?;
@@ -368,4 +378,156 @@ fn push(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
     }
     l.pushes.fetch_add(1, Ordering::Relaxed);
     Ok(())
+}
+
+/// Value of counter `id`: a running total, or for a gauge the table's state now (`counts`: the
+/// table's counts, when the caller has them).
+fn value(st: &NetState, id: usize, counts: Option<&crate::sara_core::table::Counts>) -> u64 {
+    if !cn::is_gauge(id) {
+        return st.counters.get(id);
+    }
+    let Some(t) = st.table() else { return 0 };
+    let owned;
+    let k = match counts {
+        Some(k) => k,
+        None => {
+            owned = t.table().counts();
+            &owned
+        }
+    };
+    u64::from(match id {
+        cn::GAUGE_FLOWS => k.flows,
+        cn::GAUGE_SESSIONS => k.signalling.saturating_sub(k.ended),
+        cn::GAUGE_NEW => k.new,
+        cn::GAUGE_ESTABLISHED => k.established,
+        cn::GAUGE_INACTIVE => k.inactive,
+        cn::GAUGE_SIGNALLING => k.signalling,
+        cn::GAUGE_ANNOUNCED_NOW => k.announced,
+        cn::GAUGE_SECONDARY_NOW => k.secondary,
+        cn::GAUGE_WILDCARD => k.wildcards,
+        cn::GAUGE_CAPACITY => t.capacity(),
+        _ => 0,
+    })
+}
+
+/// Value of counter `id` (sysfs).
+pub(crate) fn counter(st: &NetState, id: usize) -> u64 {
+    value(st, id, None)
+}
+
+/// A flow's 5-tuple from request attributes (a gateway report).
+fn flow_key(req: &Request<'_>) -> Result<FlowKey> {
+    let miss = |a, m| req.error(EINVAL, a, m);
+    let src = req.ipv4(A_FLOW_SRC).ok_or_else(|| miss(A_FLOW_SRC, c_str!("missing flow source address")))?;
+    let sport = req.u16(A_FLOW_SPORT).ok_or_else(|| miss(A_FLOW_SPORT, c_str!("missing flow source port")))?;
+    let dst = req.ipv4(A_FLOW_DST).ok_or_else(|| miss(A_FLOW_DST, c_str!("missing flow destination address")))?;
+    let dport = req.u16(A_FLOW_DPORT).ok_or_else(|| miss(A_FLOW_DPORT, c_str!("missing flow destination port")))?;
+    let proto = req.u8(A_PROTO).ok_or_else(|| miss(A_PROTO, c_str!("missing protocol")))?;
+    if proto != 6 && proto != 17 {
+        return Err(req.error(EINVAL, A_PROTO, c_str!("protocol must be tcp (6) or udp (17)")));
+    }
+    Ok(FlowKey::new(src, sport, dst, dport, proto))
+}
+
+/// `CMD_ANNOUNCE`: a gateway report completes an announced flow stored with unknown ports.
+fn announce(st: &NetState, req: &Request<'_>) -> Result {
+    let key = flow_key(req)?;
+    st.counters.inc(cn::ANNOUNCE_RECEIVED);
+    let Some(ft) = st.table() else {
+        st.counters.inc(cn::ANNOUNCE_REJECTED);
+        return Err(req.error(ENOENT, 0, c_str!("no announced flow matches: this namespace has no services")));
+    };
+    // Reading the configuration as a writer is safe here: requests are serialised (no parallel_ops).
+    let now = crate::sys::now_ms();
+    let t = ft.table();
+    let mut ok = false;
+    for w in Wildcard::PROBES {
+        if t.complete_announced(&key, w, &key, now, &mut crate::sara_core::table::ignore).is_ok() {
+            ok = true;
+            break;
+        }
+    }
+    if !ok {
+        st.counters.inc(cn::ANNOUNCE_REJECTED);
+        return Err(req.error(ENOENT, 0, c_str!("no live announced flow matches this report")));
+    }
+    st.counters.inc(cn::ANNOUNCE_COMPLETED);
+    Ok(())
+}
+
+/// Slots a dump call visits at most (bounds the time of one call).
+const DUMP_BUDGET: usize = 65536;
+
+/// One call of the `CMD_FLOW_GET` dump: as many flows as fit in this message, resumed next call
+/// from the cursor kept in `cb->args` (shard, slot, done). Records never move, so a dump during
+/// changes neither repeats nor skips a flow that lives throughout.
+pub(crate) fn flow_dump(st: &NetState, d: &mut Dump<'_>) -> kernel::ffi::c_int {
+    let server = d.u32(A_SERVER_ID).and_then(|v| u16::try_from(v).ok());
+    let session = d.u32(A_SESSION_ID);
+    let args = d.args();
+    if args[2] != 0 {
+        return 0;
+    }
+    let mut cursor = TableCursor { shard: args[0] as u32, slot: args[1] as u32 };
+    let Some(ft) = st.table() else { return 0 };
+    let now = crate::sys::now_ms();
+    let Some(mut m) = d.begin(CMD_FLOW_GET) else { return -(EMSGSIZE_ERRNO) };
+    let mut wrote = 0u32;
+    let mut full = false;
+    let walk = ft.table().dump(&mut cursor, DUMP_BUDGET, |f| {
+        if server.is_some_and(|s| s != f.server) || session.is_some_and(|s| s != f.session.id) {
+            return true;
+        }
+        if put_flow(&mut m, f, now).is_err() {
+            full = true;
+            return false;
+        }
+        wrote = wrote.saturating_add(1);
+        true
+    });
+    if full && wrote == 0 {
+        return -(EMSGSIZE_ERRNO);
+    }
+    let r = m.finish();
+    let args = d.args();
+    args[0] = cursor.shard as kernel::ffi::c_long;
+    args[1] = cursor.slot as kernel::ffi::c_long;
+    if walk == Walk::Done {
+        args[2] = 1;
+    }
+    r
+}
+
+const EMSGSIZE_ERRNO: kernel::ffi::c_int = kernel::bindings::EMSGSIZE as kernel::ffi::c_int;
+
+/// One flow as an `A_FLOW` nest; on `Err` the message holds nothing of it.
+fn put_flow(m: &mut Writer, f: &FlowInfo, now: u32) -> Result {
+    let n = m.nest(A_FLOW)?;
+    let r = (|| -> Result {
+        m.bytes(A_FLOW_SRC, &f.key.src_addr)?;
+        m.u16(A_FLOW_SPORT, f.key.src_port)?;
+        m.bytes(A_FLOW_DST, &f.key.dst_addr)?;
+        m.u16(A_FLOW_DPORT, f.key.dst_port)?;
+        m.u8(A_PROTO, f.key.protocol)?;
+        m.u32(A_SERVER_ID, u32::from(f.server))?;
+        m.u32(A_SESSION_ID, f.session.id)?;
+        m.u8(A_FLOW_STATUS, f.status_at(now) as u8)?;
+        m.u8(A_FLOW_IDENTITY, f.identity as u8)?;
+        m.u8(A_FLOW_WILDCARD, f.wildcard.bits())?;
+        m.u8(A_FLOW_ENDED, u8::from(f.ended))?;
+        m.u32(A_FLOW_IDLE_MS, f.idle(now))?;
+        m.u32(A_FLOW_TIMEOUT_MS, f.timeout_ms)?;
+        m.u64(A_PACKETS, u64::from(f.packets))?;
+        m.u64(A_FLOW_BYTES, f.bytes)
+    })();
+    match r {
+        Ok(()) => {
+            m.end(n);
+            Ok(())
+        }
+        Err(e) => {
+            m.cancel(n);
+            Err(e)
+        }
+    }
 }

@@ -1,17 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The packet path (IPVS: `ip_vs_core.c`): runs in softirq for every IPv4 packet entering the
-//! namespace, before routing.
+//! namespace, before routing. Spec "Flows and sessions", paper Fig. 3:
 //!
-//! Walking-skeleton behaviour: a packet for a configured virtual service goes to one of the
-//! available servers chosen by rendezvous hashing of its keyed 5-tuple hash (`sara_core`'s `Hash`
-//! policy: one flow always reaches one server, and a server leaving moves only its own flows), by
-//! direct routing; everything else passes untouched.
+//! 1. a packet of a known flow (the table's exact lookup, or a wildcard entry of an announced flow)
+//!    belongs to an established session: admission control for established packets, then it goes
+//!    to its session's server; a signalling flow's payload is inspected (DPI), which may announce
+//!    flows or end the session; a TCP FIN/RST ends the flow;
+//! 2. an unknown flow on a virtual service opens a session: admission control for new sessions,
+//!    server selection by the service's policy, a new Signalling flow in the table;
+//! 3. everything else is left to the stack.
+//!
+//! Forwarding is direct routing: the Ethernet destination becomes the server's MAC, the IP packet is
+//! unchanged. Nothing here allocates except what `pskb_may_pull` may need to make headers linear.
 
-use crate::netns::NetState;
+use crate::conn::{Events, FlowTable, LINGER_MS};
+use crate::netns::{Config, NetState, Server, Service};
+use crate::sara_core::admission::{load_index, PacketKind, Thresholds};
 use crate::sara_core::counters as c;
-use crate::sara_core::flow::FlowKey;
-use crate::sara_core::select::hash::score;
+use crate::sara_core::dpi::{self, Direction, Sig};
+use crate::sara_core::flow::Wildcard;
+use crate::sara_core::genl::{DOWN_KEEP, STATE_DOWN};
+use crate::sara_core::select::{hash::score, Input};
+use crate::sara_core::table::{AnnounceError, Classified, Forward, Identity, InsertError, PacketOpts, SessionRef};
+use crate::sara_core::wire::{self, L4Info};
 use crate::sys::rcu::RcuGuard;
 use crate::sys::skb::{Skb, Xmit};
 use core::sync::atomic::Ordering;
@@ -29,31 +41,9 @@ pub(crate) enum Verdict {
 
 const IPPROTO_TCP: u8 = 6;
 const IPPROTO_UDP: u8 = 17;
-
-/// IPv4 addresses, protocol and header length of a packet, from its linear head.
-struct Ip {
-    src: [u8; 4],
-    dst: [u8; 4],
-    proto: u8,
-    ihl: u32,
-    non_first_fragment: bool,
-}
-
-fn ipv4(b: &[u8]) -> Option<Ip> {
-    let hdr: &[u8; 20] = b.get(..20)?.try_into().ok()?;
-    let ihl = u32::from(hdr[0] & 0x0f) * 4;
-    if hdr[0] >> 4 != 4 || ihl < 20 {
-        return None;
-    }
-    let frag = u16::from_be_bytes([hdr[6], hdr[7]]);
-    Some(Ip {
-        src: [hdr[12], hdr[13], hdr[14], hdr[15]],
-        dst: [hdr[16], hdr[17], hdr[18], hdr[19]],
-        proto: hdr[9],
-        ihl,
-        non_first_fragment: frag & 0x1fff != 0,
-    })
-}
+/// TCP header without options; UDP header.
+const TCP_MIN: u32 = 20;
+const UDP_LEN: u32 = 8;
 
 /// Handles one packet.
 pub(crate) fn packet(st: &NetState, mut skb: Skb, g: &RcuGuard) -> Verdict {
@@ -63,64 +53,318 @@ pub(crate) fn packet(st: &NetState, mut skb: Skb, g: &RcuGuard) -> Verdict {
     }
     st.counters.inc(c::PKT_SEEN);
 
-    let Some(ip) = ipv4(skb.linear().0) else {
+    // The IPv4 header is linear here (ip_rcv pulled it).
+    let Some((dst, proto, ihl, non_first)) = ip_head(skb.linear().0) else {
         st.counters.inc(c::PKT_PASSED); // the stack's own checks deal with it
         return Verdict::Accept;
     };
-    if !cfg.is_vip(ip.dst) {
+    if !cfg.is_vip(dst) || (proto != IPPROTO_TCP && proto != IPPROTO_UDP) {
+        // Not for us, or ICMP etc. to the VIP: the dispatcher answers itself.
         st.counters.inc(c::PKT_PASSED);
         return Verdict::Accept;
     }
-    if ip.proto != IPPROTO_TCP && ip.proto != IPPROTO_UDP {
-        st.counters.inc(c::PKT_PASSED); // ICMP etc. to the VIP: the dispatcher answers itself
-        return Verdict::Accept;
-    }
-    if ip.non_first_fragment {
+    if non_first {
         st.counters.inc(c::DROP_FRAGMENT);
         return Verdict::Drop;
     }
-    // Ports are the first 4 bytes after the IP header.
-    if !skb.pull(ip.ihl + 4) {
-        st.counters.inc(c::DROP_MALFORMED);
-        return Verdict::Drop;
-    }
-    let (head, _) = skb.linear();
-    let off = ip.ihl as usize;
-    let Some(ports) = head.get(off..off + 4) else {
+    let Some(l4) = l4_head(&mut skb, ihl, proto) else {
         st.counters.inc(c::DROP_MALFORMED);
         return Verdict::Drop;
     };
-    let sport = u16::from_be_bytes([ports[0], ports[1]]);
-    let dport = u16::from_be_bytes([ports[2], ports[3]]);
-    let Some(svc) = cfg.service(ip.dst, dport, ip.proto) else {
+    let Some(table) = st.table() else {
+        // Services exist only after the table (ensure_table runs before the first one is published).
         st.counters.inc(c::PKT_PASSED);
         return Verdict::Accept;
     };
+    let p = Path { st, cfg, table, now: crate::sys::now_ms(), l4 };
+    p.run(skb)
+}
 
-    let h = st.hasher.hash(&FlowKey::new(ip.src, sport, ip.dst, dport, ip.proto));
-    let Some(server) = cfg.servers.iter().filter(|s| s.live.is_up()).max_by_key(|s| score(h, s.id)) else {
-        st.counters.inc(c::DROP_NO_SERVER);
-        return Verdict::Drop;
-    };
+/// Destination, protocol, header length and "non-first fragment" of an IPv4 header.
+fn ip_head(b: &[u8]) -> Option<([u8; 4], u8, u32, bool)> {
+    let hdr: &[u8; 20] = b.get(..20)?.try_into().ok()?;
+    let ihl = u32::from(hdr[0] & 0x0f) * 4;
+    if hdr[0] >> 4 != 4 || ihl < 20 {
+        return None;
+    }
+    let frag = u16::from_be_bytes([hdr[6], hdr[7]]);
+    Some(([hdr[16], hdr[17], hdr[18], hdr[19]], hdr[9], ihl, frag & 0x1fff != 0))
+}
 
-    match skb.xmit(server.ifindex, &server.mac) {
-        Xmit::Queued => {
-            st.counters.inc(c::PKT_FORWARDED);
-            svc.packets.fetch_add(1, Ordering::Relaxed);
-            server.live.packets.fetch_add(1, Ordering::Relaxed);
-            Verdict::Stolen
+/// Makes the IP and L4 headers linear and parses them (the core's length-checked views).
+fn l4_head(skb: &mut Skb, ihl: u32, proto: u8) -> Option<L4Info> {
+    let l4_min = if proto == IPPROTO_TCP { TCP_MIN } else { UDP_LEN };
+    if !skb.pull(ihl.checked_add(l4_min)?) {
+        return None;
+    }
+    if proto == IPPROTO_TCP {
+        // Data offset, in 32-bit words, is the high nibble of byte 12 of the TCP header.
+        let off = usize::try_from(ihl).ok()?.checked_add(12)?;
+        let doff = u32::from(*skb.linear().0.get(off)? >> 4) * 4;
+        if doff > TCP_MIN && !skb.pull(ihl.checked_add(doff)?) {
+            return None;
         }
-        Xmit::DeviceDropped => {
-            st.counters.inc(c::DROP_XMIT);
-            Verdict::Stolen
+    }
+    wire::parse_l4_head(skb.linear().0).ok()
+}
+
+/// One packet for a virtual IP on its way through the table.
+struct Path<'a> {
+    st: &'a NetState,
+    cfg: &'a Config,
+    table: &'a FlowTable,
+    now: u32,
+    l4: L4Info,
+}
+
+impl Path<'_> {
+    fn ev(&self) -> Events<'_> {
+        Events { st: self.st, cfg: self.cfg }
+    }
+
+    fn count(&self, id: usize) {
+        self.st.counters.inc(id);
+    }
+
+    fn run(&self, skb: Skb) -> Verdict {
+        let key = self.l4.key;
+        let bytes = u32::try_from(self.l4.ip_total_len).unwrap_or(u32::MAX);
+        let mut ev = self.ev();
+        let t = self.table.table();
+        // A flow to a service port opens a session of its own: announced flows (media, FTP data)
+        // never go to service ports, so their wildcard entries are not tried (also saves 3 lookups).
+        let svc = self.cfg.service(key.dst_addr, key.dst_port, key.protocol);
+        let opts = PacketOpts { probe_wildcards: svc.is_none(), ..PacketOpts::default() };
+        let mut cls = t.packet(&key, self.now, bytes, opts, &mut |f, w| ev.removed(f, w));
+        if let Classified::Known(fwd) = cls {
+            if fwd.flow.ended && fwd.flow.identity == Identity::Signalling && self.reopens(&skb, svc) {
+                // The client reuses the 5-tuple of a closed session for a new one.
+                t.remove(&key, Wildcard::Exact);
+                cls = Classified::Unknown;
+            }
         }
-        Xmit::NoDevice => {
-            st.counters.inc(c::DROP_NO_DEVICE);
-            Verdict::Drop
+        match cls {
+            Classified::Known(fwd) => self.known(skb, fwd),
+            Classified::Unknown => self.unknown(skb, bytes),
         }
-        Xmit::NoMemory => {
-            st.counters.inc(c::DROP_NOMEM);
-            Verdict::Drop
+    }
+
+    /// Whether a packet on an ended signalling flow starts a new session: a TCP SYN (a new
+    /// connection on the same ports), or a SIP INVITE (a new call from the same UA port).
+    fn reopens(&self, skb: &Skb, svc: Option<&Service>) -> bool {
+        if self.l4.is_tcp_syn() {
+            return true;
+        }
+        let Some(sig) = svc.and_then(|s| Sig::from_genl(s.sig)) else { return false };
+        let head = skb.linear().0;
+        let payload = head.get(self.l4.payload_offset..).unwrap_or(&[]);
+        dpi::reopens_session(sig, payload)
+    }
+
+    /// Step 1: a packet of an established session.
+    fn known(&self, mut skb: Skb, fwd: Forward) -> Verdict {
+        if !self.admit(PacketKind::Established) {
+            self.count(c::DROP_ADMISSION_EST);
+            return Verdict::Drop;
+        }
+        if fwd.prev_identity == Identity::Announced {
+            self.count(c::FLOWS_SECONDARY);
+        }
+        let session = fwd.flow.session;
+        let Some(server) = self.server_for(session, fwd.server) else {
+            self.count(c::DROP_NO_SERVER);
+            return Verdict::Drop;
+        };
+        if fwd.inspect() {
+            if let Some(svc) = self.cfg.service(self.l4.key.dst_addr, self.l4.key.dst_port, self.l4.key.protocol) {
+                self.inspect(&mut skb, svc, session);
+            }
+        }
+        if self.l4.is_tcp_close() && !fwd.flow.ended {
+            let mut ev = self.ev();
+            let ended = self.table.table().end_flow(&self.l4.key, self.now, LINGER_MS, &mut |f, w| ev.removed(f, w));
+            ev.ended(ended);
+        }
+        self.xmit(skb, server, None)
+    }
+
+    /// The server a known session's packet goes to: its own, unless that server is down (or gone)
+    /// and the service says to re-dispatch; then the session moves, once, to another server.
+    fn server_for(&self, session: SessionRef, id: u16) -> Option<&Server> {
+        let cfg = self.cfg;
+        let current = cfg.server(id);
+        if let Some(s) = current {
+            if s.live.state.load(Ordering::Relaxed) != STATE_DOWN || self.keeps_down(session) {
+                return Some(s);
+            }
+        }
+        // Re-dispatch: the same choice from every flow of the session (rendezvous hash of the session
+        // id over the servers that take new sessions), so members racing on other CPUs agree.
+        let h = self.st.hasher.hash_bytes(&session.id.to_be_bytes());
+        let to = cfg.servers.iter().filter(|s| s.live.is_up()).max_by_key(|s| score(h, s.id))?;
+        if self.table.table().reassign(session, to.id, self.now) {
+            self.count(c::SESSIONS_REDISPATCHED);
+            if let Some(s) = current {
+                s.live.session_gone();
+            }
+            to.live.sessions.fetch_add(1, Ordering::Relaxed);
+        }
+        Some(to)
+    }
+
+    /// Whether the service of `session` keeps established flows on a down server.
+    fn keeps_down(&self, session: SessionRef) -> bool {
+        let t = self.table.table();
+        let sig = t.get_at(session.loc);
+        sig.and_then(|f| self.cfg.service(f.key.dst_addr, f.key.dst_port, f.key.protocol))
+            .is_some_and(|svc| svc.down_action == DOWN_KEEP)
+    }
+
+    /// Step 2: an unknown flow; opens a session if it is for a virtual service.
+    fn unknown(&self, mut skb: Skb, bytes: u32) -> Verdict {
+        let key = self.l4.key;
+        let cfg = self.cfg;
+        let Some(idx) = cfg.service_index(key.dst_addr, key.dst_port, key.protocol) else {
+            self.count(c::PKT_PASSED);
+            return Verdict::Accept;
+        };
+        let Some(svc) = cfg.services.get(idx) else { return Verdict::Accept };
+        if key.protocol == IPPROTO_TCP && self.l4.tcp_flags.rst() {
+            self.count(c::DROP_NO_SESSION);
+            return Verdict::Drop;
+        }
+        if !self.admit(PacketKind::NewSession) {
+            self.count(c::DROP_ADMISSION_NEW);
+            return Verdict::Drop;
+        }
+        let input = Input { flow_hash: self.table.table().hash(&key), rand: crate::sys::random_u32() };
+        let chosen = cfg.sched.get(idx).and_then(|l| l.with(|s| s.select(&cfg.servers, &self.st.loads, input)));
+        let Some(server) = chosen.and_then(|id| cfg.server(id)) else {
+            self.count(c::DROP_NO_SERVER);
+            return Verdict::Drop;
+        };
+        let id = self.st.next_session_id();
+        let timeout_ms = svc.timeout_s.saturating_mul(1000);
+        let mut ev = self.ev();
+        let opened = self.table.table().open_session(&key, id, server.id, timeout_ms, self.now, bytes, &mut |f, w| {
+            ev.removed(f, w)
+        });
+        let session = match opened {
+            Ok(r) => r,
+            Err(InsertError::Full) => {
+                self.count(c::DROP_TABLE_FULL);
+                return Verdict::Drop;
+            }
+            Err(InsertError::Exists(_)) => {
+                // Another CPU opened it a moment ago: follow that session.
+                return match self.table.table().packet(&key, self.now, 0, PacketOpts::default(), &mut |f, w| {
+                    ev.removed(f, w)
+                }) {
+                    Classified::Known(fwd) => self.known(skb, fwd),
+                    Classified::Unknown => {
+                        self.count(c::DROP_TABLE_FULL);
+                        Verdict::Drop
+                    }
+                };
+            }
+        };
+        self.count(c::SESSIONS_CREATED);
+        server.live.sessions.fetch_add(1, Ordering::Relaxed);
+        if self.l4.payload_len > 0 {
+            // A UDP signalling flow's first datagram (a SIP INVITE) already announces flows.
+            self.inspect(&mut skb, svc, session);
+        }
+        self.xmit(skb, server, Some(svc))
+    }
+
+    /// Admission control (spec SA2C) for one packet of `kind`, from the pushed loads/thresholds.
+    fn admit(&self, kind: PacketKind) -> bool {
+        let loads = &self.st.loads;
+        let [t1, t2, t3, tc] = loads.thresholds();
+        let Ok(th) = Thresholds::new(t1, t2, t3, tc) else { return true };
+        let x = load_index(loads.dispatcher.load(Ordering::Relaxed), loads.cluster.load(Ordering::Relaxed));
+        let p = th.p(kind, x);
+        if p.num() == 0 {
+            return true;
+        }
+        if p.num() >= p.den() {
+            return false;
+        }
+        !p.drops(crate::sys::random_u32())
+    }
+
+    /// DPI on a signalling packet of `svc` in `session`: stores the flows it announces, ends the
+    /// session on BYE/TEARDOWN. A payload that does not parse is counted and forwarded as it is.
+    fn inspect(&self, skb: &mut Skb, svc: &Service, session: SessionRef) {
+        let Some(sig) = Sig::from_genl(svc.sig) else { return };
+        if self.l4.payload_len == 0 {
+            return;
+        }
+        let want = self.l4.payload_offset.saturating_add(self.l4.payload_len.min(dpi::text::MAX_SCAN));
+        // Best effort: with memory short the payload stays partly non-linear and inspection sees
+        // only what is linear (counted as truncated if that matters).
+        let _ = skb.pull(u32::try_from(want).unwrap_or(u32::MAX));
+        let head = skb.linear().0;
+        let end = want.min(head.len());
+        let payload = head.get(self.l4.payload_offset..end).unwrap_or(&[]);
+        self.count(c::DPI_INSPECTED);
+        let ann = match dpi::inspect(sig, Direction::FromClient, payload) {
+            Ok(a) => a,
+            Err(reason) => {
+                self.count(c::dpi_reason(reason.index()));
+                return;
+            }
+        };
+        let mut ev = self.ev();
+        let t = self.table.table();
+        if !ann.flows().is_empty() {
+            self.count(c::DPI_ANNOUNCING);
+        }
+        let timeout_ms = svc.timeout_s.saturating_mul(1000);
+        for f in ann.flows() {
+            let (key, wild) = f.key(&self.l4.key);
+            match t.announce(&key, wild, session, timeout_ms, self.now, &mut |f, w| ev.removed(f, w)) {
+                Ok(_) => self.count(c::FLOWS_ANNOUNCED),
+                Err(AnnounceError::Full) => self.count(c::FLOWS_TABLE_FULL),
+                Err(_) => {}
+            }
+        }
+        if ann.dropped > 0 {
+            self.count(c::DPI_TRUNCATED);
+        }
+        if ann.session_end {
+            self.count(c::DPI_SESSION_END);
+            let ended = t.end_session(session, self.now, LINGER_MS, &mut |f, w| ev.removed(f, w));
+            ev.ended(ended);
+        }
+    }
+
+    /// Sends the packet to `server` by direct routing.
+    fn xmit(&self, skb: Skb, server: &Server, svc: Option<&Service>) -> Verdict {
+        match skb.xmit(server.ifindex, &server.mac) {
+            Xmit::Queued => {
+                self.count(c::PKT_FORWARDED);
+                if let Some(svc) = svc.or_else(|| {
+                    let k = &self.l4.key;
+                    self.cfg.service(k.dst_addr, k.dst_port, k.protocol)
+                }) {
+                    svc.packets.fetch_add(1, Ordering::Relaxed);
+                }
+                server.live.packets.fetch_add(1, Ordering::Relaxed);
+                Verdict::Stolen
+            }
+            Xmit::DeviceDropped => {
+                self.count(c::DROP_XMIT);
+                Verdict::Stolen
+            }
+            Xmit::NoDevice => {
+                self.count(c::DROP_NO_DEVICE);
+                Verdict::Drop
+            }
+            Xmit::NoMemory => {
+                self.count(c::DROP_NOMEM);
+                Verdict::Drop
+            }
         }
     }
 }

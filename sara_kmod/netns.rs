@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The state of SARA in one network namespace (IPVS keeps the same in `struct netns_ipvs`): its
-//! services and servers, published with RCU, and its counters.
+//! services and servers, published with RCU, its flow table and its counters.
 //!
 //! Concurrency: the packet path reads [`NetState::config`] under RCU and bumps counters with relaxed
 //! atomics; netlink handlers (one at a time, see [`crate::sys::rcu::WriterToken`]) build a new
 //! [`Config`] and publish it whole, so a packet sees either the old configuration or the new one,
 //! never a mix.
 
+use crate::conn::FlowTable;
 use crate::sara_core::counters::NUM_COUNTERS;
 use crate::sara_core::flow::FlowHasher;
-use crate::sys::rcu::RcuBox;
+use crate::sched::Sched;
+use crate::sys::lock::BhLocks;
+use crate::sys::rcu::{OnceBox, RcuBox, WriterToken};
 use crate::sys::NetPtr;
-use core::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -70,6 +73,8 @@ pub(crate) struct ServerLive {
     pub(crate) load_known: AtomicBool,
     /// Packets forwarded to this server.
     pub(crate) packets: AtomicU64,
+    /// Live sessions on this server (opened here or moved here, not yet ended).
+    pub(crate) sessions: AtomicU32,
 }
 
 impl ServerLive {
@@ -81,7 +86,13 @@ impl ServerLive {
             load: AtomicU16::new(0),
             load_known: AtomicBool::new(false),
             packets: AtomicU64::new(0),
+            sessions: AtomicU32::new(0),
         }
+    }
+
+    /// One session fewer (never below zero).
+    pub(crate) fn session_gone(&self) {
+        let _ = self.sessions.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
     }
 
     /// Whether new sessions may go to this server.
@@ -137,12 +148,23 @@ impl Loads {
 pub(crate) struct Config {
     pub(crate) services: KVec<Service>,
     pub(crate) servers: KVec<Server>,
+    /// The scheduler state of each service (same index as `services`), over `servers` in order.
+    pub(crate) sched: BhLocks<Sched>,
 }
 
 impl Config {
+    /// A configuration of these services and servers, with fresh scheduler state.
+    pub(crate) fn new(services: KVec<Service>, servers: KVec<Server>) -> Result<KBox<Self>> {
+        let sched = BhLocks::new(services.len(), |i| {
+            let policy = services.get(i).map_or(crate::sara_core::genl::POLICY_HASH, |s| s.policy);
+            Sched::new(policy, &servers)
+        })?;
+        Ok(KBox::new(Self { services, servers, sched }, GFP_KERNEL)?)
+    }
+
     /// An empty configuration.
     pub(crate) fn empty() -> Result<KBox<Self>> {
-        Ok(KBox::new(Self { services: KVec::new(), servers: KVec::new() }, GFP_KERNEL)?)
+        Self::new(KVec::new(), KVec::new())
     }
 
     /// A copy whose services are those of `self` for which `keep` holds, plus `extra` if given.
@@ -160,7 +182,7 @@ impl Config {
         }
         let mut servers = KVec::with_capacity(self.servers.len(), GFP_KERNEL)?;
         servers.extend_from_slice(&self.servers, GFP_KERNEL)?;
-        Ok(KBox::new(Self { services, servers }, GFP_KERNEL)?)
+        Self::new(services, servers)
     }
 
     /// A copy whose servers are those of `self` for which `keep` holds, plus `extra` if given.
@@ -178,12 +200,22 @@ impl Config {
         }
         let mut services = KVec::with_capacity(self.services.len(), GFP_KERNEL)?;
         services.extend_from_slice(&self.services, GFP_KERNEL)?;
-        Ok(KBox::new(Self { services, servers }, GFP_KERNEL)?)
+        Self::new(services, servers)
     }
 
     /// The service for `dst:port/proto`, if any.
     pub(crate) fn service(&self, vip: [u8; 4], port: u16, proto: u8) -> Option<&Service> {
-        self.services.iter().find(|s| s.vip == vip && s.port == port && s.proto == proto)
+        self.service_index(vip, port, proto).and_then(|i| self.services.get(i))
+    }
+
+    /// The index of the service for `dst:port/proto`, if any.
+    pub(crate) fn service_index(&self, vip: [u8; 4], port: u16, proto: u8) -> Option<usize> {
+        self.services.iter().position(|s| s.vip == vip && s.port == port && s.proto == proto)
+    }
+
+    /// The server with id `id`, if configured.
+    pub(crate) fn server(&self, id: u16) -> Option<&Server> {
+        self.servers.iter().find(|s| s.id == id)
     }
 
     /// Whether `addr` is the VIP of any service.
@@ -226,6 +258,11 @@ pub(crate) struct NetState {
     /// Keyed flow hash (SipHash-1-3 with a secret key chosen at namespace creation), so nobody can
     /// aim flows at one server or one bucket without knowing the key.
     pub(crate) hasher: FlowHasher,
+    /// The flow table: allocated when the namespace's first service is added (so namespaces that
+    /// never balance anything cost no memory), then kept until the namespace goes.
+    table: OnceBox<FlowTable>,
+    /// The last session id handed out.
+    pub(crate) session_ids: AtomicU32,
 }
 
 impl NetState {
@@ -240,8 +277,37 @@ impl NetState {
                 counters: Counters::new(),
                 loads: Loads::new(),
                 hasher: FlowHasher::new(key),
+                table: OnceBox::new(),
+                session_ids: AtomicU32::new(0),
             },
             GFP_KERNEL,
         )?)
     }
+
+    /// The flow table, once allocated.
+    pub(crate) fn table(&self) -> Option<&FlowTable> {
+        self.table.get()
+    }
+
+    /// Allocates the flow table if it does not exist yet (control path, before the first service is
+    /// published) and starts its purge.
+    pub(crate) fn ensure_table(&self, w: &WriterToken) -> Result<&FlowTable> {
+        if let Some(t) = self.table() {
+            return Ok(t);
+        }
+        let t = self.table.set(w, FlowTable::new(self.hasher)?);
+        self.net.purge_kick();
+        Ok(t)
+    }
+
+    /// A new session id (never 0).
+    pub(crate) fn next_session_id(&self) -> u32 {
+        let id = self.session_ids.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        if id == 0 {
+            self.session_ids.fetch_add(1, Ordering::Relaxed).wrapping_add(1)
+        } else {
+            id
+        }
+    }
 }
+

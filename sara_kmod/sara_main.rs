@@ -21,9 +21,11 @@ use kernel::prelude::*;
 #[path = "core/src/lib.rs"]
 mod sara_core;
 
+mod conn;
 mod ctl;
 mod hook;
 mod netns;
+mod sched;
 mod sys;
 
 module! {

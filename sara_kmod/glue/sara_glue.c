@@ -23,7 +23,11 @@
 #include <linux/slab.h>
 #include <linux/nsproxy.h>
 #include <linux/sched.h>
+#include <linux/moduleparam.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
 #include <net/dst.h>
+#include <net/sock.h>
 #include <net/genetlink.h>
 #include <net/netns/generic.h>
 #include <net/net_namespace.h>
@@ -35,7 +39,18 @@
 
 struct sara_net {
 	void *rs; /* Rust NetState, owned by Rust; NULL while being created or destroyed */
+	struct delayed_work purge; /* the flow table's incremental purge (Rust decides the period) */
 };
+
+static unsigned int flow_capacity = 262144;
+module_param(flow_capacity, uint, 0444);
+MODULE_PARM_DESC(flow_capacity,
+		 "flows each network namespace's table holds (56 bytes each, allocated with the first service; default 262144)");
+
+u32 sara_flow_capacity(void)
+{
+	return clamp_t(unsigned int, flow_capacity, 1024, 1U << 28);
+}
 
 static unsigned int sara_net_id __read_mostly;
 
@@ -67,12 +82,36 @@ static const struct nf_hook_ops sara_nf_ops = {
 	.priority = NF_IP_PRI_CONNTRACK_DEFRAG + 1,
 };
 
+static void sara_purge_fn(struct work_struct *work)
+{
+	struct sara_net *sn = container_of(to_delayed_work(work), struct sara_net, purge);
+	void *rs = READ_ONCE(sn->rs);
+	u32 ms;
+
+	if (!rs)
+		return;
+	rcu_read_lock();
+	ms = sara_rs_purge(rs);
+	rcu_read_unlock();
+	if (ms)
+		queue_delayed_work(system_unbound_wq, &sn->purge, msecs_to_jiffies(ms));
+}
+
+/* Starts the purge of `net`'s flow table now (called once the table exists). */
+void sara_purge_kick(struct net *net)
+{
+	struct sara_net *sn = net_generic(net, sara_net_id);
+
+	mod_delayed_work(system_unbound_wq, &sn->purge, 0);
+}
+
 static int __net_init sara_net_init(struct net *net)
 {
 	struct sara_net *sn = net_generic(net, sara_net_id);
 	void *rs;
 	int err;
 
+	INIT_DELAYED_WORK(&sn->purge, sara_purge_fn);
 	rs = sara_rs_net_init(net);
 	if (!rs)
 		return -ENOMEM;
@@ -94,6 +133,7 @@ static void __net_exit sara_net_exit(struct net *net)
 	nf_unregister_net_hook(net, &sara_nf_ops); /* waits for hooks in flight */
 	WRITE_ONCE(sn->rs, NULL);
 	synchronize_net();
+	cancel_delayed_work_sync(&sn->purge);
 	if (rs)
 		sara_rs_net_exit(rs);
 }
@@ -184,6 +224,33 @@ void sara_synchronize_rcu(void)
 	synchronize_rcu();
 }
 
+u32 sara_random_u32(void)
+{
+	return get_random_u32();
+}
+
+u32 sara_now_ms(void)
+{
+	return jiffies_to_msecs(jiffies);
+}
+
+/* ---- BH-safe spinlocks (one lockdep class: SARA never nests them) ---------------------------- */
+
+void sara_lock_init(spinlock_t *lock)
+{
+	spin_lock_init(lock);
+}
+
+void sara_lock_bh(spinlock_t *lock)
+{
+	spin_lock_bh(lock);
+}
+
+void sara_unlock_bh(spinlock_t *lock)
+{
+	spin_unlock_bh(lock);
+}
+
 /* ---- generic netlink ---------------------------------------------------------------------------- */
 
 static const struct netlink_range_validation sara_timeout_range = {
@@ -227,6 +294,20 @@ static const struct nla_policy sara_policy[SARA_A_MAX + 1] = {
 	[SARA_A_SESSIONS] = { .type = NLA_REJECT },
 	[SARA_A_INCREMENT] = NLA_POLICY_MAX(NLA_U16, 1000),
 	[SARA_A_LOAD_KNOWN] = NLA_POLICY_MAX(NLA_U8, 1),
+	[SARA_A_FLOW] = { .type = NLA_REJECT },
+	[SARA_A_FLOW_SRC] = { .type = NLA_BE32 },
+	[SARA_A_FLOW_SPORT] = NLA_POLICY_MIN(NLA_U16, 1),
+	[SARA_A_FLOW_DST] = { .type = NLA_BE32 },
+	[SARA_A_FLOW_DPORT] = NLA_POLICY_MIN(NLA_U16, 1),
+	[SARA_A_SESSION_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+	[SARA_A_FLOW_STATUS] = { .type = NLA_REJECT },
+	[SARA_A_FLOW_IDENTITY] = { .type = NLA_REJECT },
+	[SARA_A_FLOW_WILDCARD] = { .type = NLA_REJECT },
+	[SARA_A_FLOW_IDLE_MS] = { .type = NLA_REJECT },
+	[SARA_A_FLOW_TIMEOUT_MS] = { .type = NLA_REJECT },
+	[SARA_A_FLOW_BYTES] = { .type = NLA_REJECT },
+	[SARA_A_FLOW_ENDED] = { .type = NLA_REJECT },
+	[SARA_A_TABLE_CAPACITY] = { .type = NLA_REJECT },
 };
 
 static int sara_genl_doit(struct sk_buff *skb, struct genl_info *info)
@@ -238,6 +319,15 @@ static int sara_genl_doit(struct sk_buff *skb, struct genl_info *info)
 		return -EAGAIN;
 	}
 	return sara_rs_genl_doit(rs, info->genlhdr->cmd, info);
+}
+
+static int sara_genl_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	void *rs = sara_state_of(sock_net(skb->sk));
+
+	if (!rs)
+		return -EAGAIN;
+	return sara_rs_genl_dumpit(rs, skb, cb);
 }
 
 #define SARA_OP(c, f) { .cmd = (c), .doit = sara_genl_doit, .flags = (f) }
@@ -252,6 +342,8 @@ static const struct genl_small_ops sara_genl_ops[] = {
 	SARA_OP(SARA_CMD_STATS_GET, 0),
 	SARA_OP(SARA_CMD_PUSH, GENL_UNS_ADMIN_PERM),
 	SARA_OP(SARA_CMD_CONFIG_SET, GENL_UNS_ADMIN_PERM),
+	{ .cmd = SARA_CMD_FLOW_GET, .dumpit = sara_genl_dumpit },
+	SARA_OP(SARA_CMD_ANNOUNCE, GENL_UNS_ADMIN_PERM),
 };
 
 static struct genl_family sara_genl_family __ro_after_init = {
@@ -386,6 +478,42 @@ int sara_reply_send(struct sk_buff *msg, struct genl_info *info)
 void sara_reply_free(struct sk_buff *msg)
 {
 	nlmsg_free(msg);
+}
+
+void sara_nest_cancel(struct sk_buff *msg, void *nest)
+{
+	nla_nest_cancel(msg, nest);
+}
+
+/* Dumps: cb->args[] is the dump's cursor (Rust's); the request's attributes were parsed and
+ * validated against the family policy by the genetlink core. */
+long *sara_dump_args(struct netlink_callback *cb)
+{
+	return cb->args;
+}
+
+struct nlattr **sara_dump_attrs(struct netlink_callback *cb)
+{
+	return genl_info_dump(cb)->attrs;
+}
+
+/* Starts one message of a dump in `skb`; NULL when it does not fit. */
+void *sara_dump_begin(struct sk_buff *skb, struct netlink_callback *cb, u8 cmd)
+{
+	return genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq, &sara_genl_family,
+			   NLM_F_MULTI, cmd);
+}
+
+/* Ends the message begun by sara_dump_begin; returns skb->len (what a dumpit returns for "more"). */
+int sara_dump_end(struct sk_buff *skb, void *hdr)
+{
+	genlmsg_end(skb, hdr);
+	return skb->len;
+}
+
+void sara_dump_cancel(struct sk_buff *skb, void *hdr)
+{
+	genlmsg_cancel(skb, hdr);
 }
 
 /* ---- sysfs: /sys/kernel/sara/<counter> and /sys/kernel/sara/stats ------------------------------

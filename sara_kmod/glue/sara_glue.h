@@ -12,6 +12,8 @@ struct net;
 struct sk_buff;
 struct genl_info;
 struct nlattr;
+struct netlink_callback;
+typedef struct spinlock spinlock_t;
 
 /* Implemented in Rust (sara_kmod/sys/entry.rs). */
 void *sara_rs_net_init(struct net *net);
@@ -21,6 +23,8 @@ int sara_rs_genl_doit(void *state, u8 cmd, struct genl_info *info);
 u64 sara_rs_counter(void *state, u32 id);
 u32 sara_rs_num_counters(void);
 const char *sara_rs_counter_name(u32 id);
+u32 sara_rs_purge(void *state);
+int sara_rs_genl_dumpit(void *state, struct sk_buff *skb, struct netlink_callback *cb);
 
 /* Implemented in C (sara_glue.c), called from Rust. */
 int sara_glue_init(void);
@@ -49,5 +53,18 @@ void *sara_nest_start(struct sk_buff *msg, int attr);
 void sara_nest_end(struct sk_buff *msg, void *nest);
 int sara_reply_send(struct sk_buff *msg, struct genl_info *info);
 void sara_reply_free(struct sk_buff *msg);
+void sara_nest_cancel(struct sk_buff *msg, void *nest);
+long *sara_dump_args(struct netlink_callback *cb);
+struct nlattr **sara_dump_attrs(struct netlink_callback *cb);
+void *sara_dump_begin(struct sk_buff *skb, struct netlink_callback *cb, u8 cmd);
+int sara_dump_end(struct sk_buff *skb, void *hdr);
+void sara_dump_cancel(struct sk_buff *skb, void *hdr);
+u32 sara_random_u32(void);
+u32 sara_now_ms(void);
+u32 sara_flow_capacity(void);
+void sara_purge_kick(struct net *net);
+void sara_lock_init(spinlock_t *lock);
+void sara_lock_bh(spinlock_t *lock);
+void sara_unlock_bh(spinlock_t *lock);
 
 #endif

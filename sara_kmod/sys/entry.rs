@@ -3,7 +3,7 @@
 //! The `extern "C"` functions `glue/sara_glue.c` calls (declared in `glue/sara_glue.h`). Each turns
 //! raw pointers into the safe types of [`super`] and calls safe code.
 
-use super::genl::Request;
+use super::genl::{Dump, Request};
 use super::rcu::{RcuGuard, WriterToken};
 use super::skb::Skb;
 use super::{ffi, NetPtr};
@@ -74,7 +74,39 @@ unsafe extern "C" fn sara_rs_genl_doit(state: *mut c_void, cmd: u8, info: *const
 unsafe extern "C" fn sara_rs_counter(state: *mut c_void, id: u32) -> u64 {
     // SAFETY: per the contract.
     let st = unsafe { &*state.cast::<NetState>() };
-    st.counters.get(id as usize)
+    crate::ctl::counter(st, id as usize)
+}
+
+/// One step of the flow table's purge (the namespace's delayed work); returns the delay before the
+/// next step in ms, 0 to stop.
+///
+/// # Safety
+/// Called by the purge work of `state`'s namespace, inside `rcu_read_lock()`, while the state lives
+/// (pernet exit cancels the work before freeing the state).
+#[no_mangle]
+unsafe extern "C" fn sara_rs_purge(state: *mut c_void) -> u32 {
+    // SAFETY: per the contract.
+    let st = unsafe { &*state.cast::<NetState>() };
+    // SAFETY: the glue holds `rcu_read_lock()` around this call.
+    let guard = unsafe { RcuGuard::assume_held() };
+    crate::conn::purge(st, &guard)
+}
+
+/// A dump request of family `sara` (the flow table): bytes written, 0 at the end, or a negative errno.
+///
+/// # Safety
+/// Called by the generic netlink core for a dump in `state`'s namespace, with its buffer and callback.
+#[no_mangle]
+unsafe extern "C" fn sara_rs_genl_dumpit(
+    state: *mut c_void,
+    skb: *mut ffi::SkBuff,
+    cb: *mut ffi::NetlinkCallback,
+) -> c_int {
+    // SAFETY: the requesting socket holds a reference on the namespace, so its state is alive.
+    let st = unsafe { &*state.cast::<NetState>() };
+    // SAFETY: `skb` and `cb` are this dumpit call's.
+    let mut dump = unsafe { Dump::from_raw(skb, cb) };
+    crate::ctl::flow_dump(st, &mut dump)
 }
 
 /// Number of counters (sysfs files).

@@ -2,7 +2,8 @@
 
 //! Declarations of `glue/sara_glue.c` (see `glue/sara_glue.h`; keep the two in step).
 
-use kernel::ffi::{c_char, c_int, c_void};
+use kernel::bindings::spinlock_t;
+use kernel::ffi::{c_char, c_int, c_long, c_void};
 
 /// `struct net` (opaque).
 #[repr(C)]
@@ -25,6 +26,12 @@ pub(crate) struct GenlInfo {
 /// `struct nlattr` (opaque).
 #[repr(C)]
 pub(crate) struct NlAttr {
+    _p: [u8; 0],
+}
+
+/// `struct netlink_callback` (opaque).
+#[repr(C)]
+pub(crate) struct NetlinkCallback {
     _p: [u8; 0],
 }
 
@@ -55,4 +62,17 @@ extern "C" {
     pub(crate) fn sara_nest_end(msg: *mut SkBuff, nest: *mut c_void);
     pub(crate) fn sara_reply_send(msg: *mut SkBuff, info: *mut GenlInfo) -> c_int;
     pub(crate) fn sara_reply_free(msg: *mut SkBuff);
+    pub(crate) fn sara_nest_cancel(msg: *mut SkBuff, nest: *mut c_void);
+    pub(crate) fn sara_dump_args(cb: *mut NetlinkCallback) -> *mut c_long;
+    pub(crate) fn sara_dump_attrs(cb: *mut NetlinkCallback) -> *mut *mut NlAttr;
+    pub(crate) fn sara_dump_begin(skb: *mut SkBuff, cb: *mut NetlinkCallback, cmd: u8) -> *mut c_void;
+    pub(crate) fn sara_dump_end(skb: *mut SkBuff, hdr: *mut c_void) -> c_int;
+    pub(crate) fn sara_dump_cancel(skb: *mut SkBuff, hdr: *mut c_void);
+    pub(crate) fn sara_random_u32() -> u32;
+    pub(crate) fn sara_now_ms() -> u32;
+    pub(crate) fn sara_flow_capacity() -> u32;
+    pub(crate) fn sara_purge_kick(net: *mut Net);
+    pub(crate) fn sara_lock_init(lock: *mut spinlock_t);
+    pub(crate) fn sara_lock_bh(lock: *mut spinlock_t);
+    pub(crate) fn sara_unlock_bh(lock: *mut spinlock_t);
 }

@@ -114,7 +114,7 @@ impl<'a> Request<'a> {
         if skb.is_null() {
             return Err(code::ENOMEM);
         }
-        Ok(Reply { skb, info: self.info, _p: PhantomData })
+        Ok(Reply { w: Writer { skb }, info: self.info, _p: PhantomData })
     }
 }
 
@@ -138,24 +138,29 @@ impl Attrs for NestAttrs<'_> {
     }
 }
 
+/// Appends attributes to a netlink message under construction (a reply or a dump message).
+pub(crate) struct Writer {
+    skb: *mut ffi::SkBuff,
+}
+
 /// A reply message being built. Dropped unsent, it is freed.
 pub(crate) struct Reply<'a> {
-    skb: *mut ffi::SkBuff,
+    w: Writer,
     info: *const ffi::GenlInfo,
     _p: PhantomData<&'a ()>,
 }
 
-/// An open nest in a [`Reply`].
+/// An open nest in a message.
 pub(crate) struct Nest(*mut kernel::ffi::c_void);
 
 fn put_result(r: c_int) -> Result {
     to_result(r).map_err(|_| super::errno::emsgsize())
 }
 
-impl Reply<'_> {
+impl Writer {
     /// Appends a `u8` attribute.
     pub(crate) fn u8(&mut self, attr: u16, v: u8) -> Result {
-        // SAFETY: `self.skb` is a live reply message (type invariant).
+        // SAFETY: `self.skb` is a live message being built (type invariant).
         put_result(unsafe { ffi::sara_put_u8(self.skb, c_int::from(attr), v) })
     }
 
@@ -192,7 +197,7 @@ impl Reply<'_> {
         put_result(unsafe { ffi::sara_put_bytes(self.skb, c_int::from(attr), v.as_ptr().cast(), len) })
     }
 
-    /// Opens a nest; close it with [`Reply::end`].
+    /// Opens a nest; close it with [`Writer::end`] or drop what it holds with [`Writer::cancel`].
     pub(crate) fn nest(&self, attr: u16) -> Result<Nest> {
         // SAFETY: as above.
         let n = unsafe { ffi::sara_nest_start(self.skb, c_int::from(attr)) };
@@ -202,24 +207,119 @@ impl Reply<'_> {
         Ok(Nest(n))
     }
 
-    /// Closes a nest opened by [`Reply::nest`] on this reply.
+    /// Closes a nest opened by [`Writer::nest`] on this message.
     pub(crate) fn end(&mut self, nest: Nest) {
         // SAFETY: `nest` was returned by `sara_nest_start` on this message.
         unsafe { ffi::sara_nest_end(self.skb, nest.0) }
     }
 
+    /// Removes a nest opened by [`Writer::nest`] on this message, and everything after it.
+    pub(crate) fn cancel(&mut self, nest: Nest) {
+        // SAFETY: `nest` was returned by `sara_nest_start` on this message.
+        unsafe { ffi::sara_nest_cancel(self.skb, nest.0) }
+    }
+}
+
+impl core::ops::Deref for Reply<'_> {
+    type Target = Writer;
+    fn deref(&self) -> &Writer {
+        &self.w
+    }
+}
+
+impl core::ops::DerefMut for Reply<'_> {
+    fn deref_mut(&mut self) -> &mut Writer {
+        &mut self.w
+    }
+}
+
+impl Reply<'_> {
     /// Sends the reply to the requester.
     pub(crate) fn send(self) -> Result {
         let this = core::mem::ManuallyDrop::new(self);
         // SAFETY: the message is complete; `genlmsg_reply` consumes it in every case, and
         // `ManuallyDrop` keeps our `Drop` from freeing it again.
-        to_result(unsafe { ffi::sara_reply_send(this.skb, this.info.cast_mut()) })
+        to_result(unsafe { ffi::sara_reply_send(this.w.skb, this.info.cast_mut()) })
     }
 }
 
 impl Drop for Reply<'_> {
     fn drop(&mut self) {
         // SAFETY: the message was not sent (send() bypasses this), so we still own it.
-        unsafe { ffi::sara_reply_free(self.skb) }
+        unsafe { ffi::sara_reply_free(self.w.skb) }
+    }
+}
+
+/// One call of a dump (`NLM_F_DUMP` request, e.g. the flow table): the kernel calls the dumpit
+/// handler again and again, each time with a fresh message buffer, until it reports the end.
+pub(crate) struct Dump<'a> {
+    skb: *mut ffi::SkBuff,
+    cb: *mut ffi::NetlinkCallback,
+    _p: PhantomData<&'a ()>,
+}
+
+impl<'a> Dump<'a> {
+    /// # Safety
+    /// `skb` and `cb` are the arguments of the running dumpit handler.
+    pub(crate) unsafe fn from_raw(skb: *mut ffi::SkBuff, cb: *mut ffi::NetlinkCallback) -> Self {
+        Self { skb, cb, _p: PhantomData }
+    }
+
+    /// The dump's state kept between calls (six words, zero at the first call).
+    pub(crate) fn args(&mut self) -> &mut [kernel::ffi::c_long; 6] {
+        // SAFETY: `cb->args` is `long args[6]`, owned by this dump and only touched by its handler,
+        // which runs one call at a time.
+        unsafe { &mut *ffi::sara_dump_args(self.cb).cast::<[kernel::ffi::c_long; 6]>() }
+    }
+
+    /// Starts one message of command `cmd` in this call's buffer; `None` if it does not fit.
+    pub(crate) fn begin(&mut self, cmd: u8) -> Option<DumpMsg<'_>> {
+        // SAFETY: `self.skb`/`self.cb` are valid for this call.
+        let hdr = unsafe { ffi::sara_dump_begin(self.skb, self.cb, cmd) };
+        (!hdr.is_null()).then(|| DumpMsg { w: Writer { skb: self.skb }, hdr, _p: PhantomData })
+    }
+}
+
+impl Attrs for Dump<'_> {
+    fn table(&self) -> *mut *mut ffi::NlAttr {
+        // SAFETY: `self.cb` is valid; the genetlink core parsed the request's attributes (family
+        // policy) into a table of `A_MAX + 1` entries that lives as long as the dump.
+        unsafe { ffi::sara_dump_attrs(self.cb) }
+    }
+}
+
+/// One message of a dump being built; [`DumpMsg::finish`] closes it, dropping it removes it.
+pub(crate) struct DumpMsg<'a> {
+    w: Writer,
+    hdr: *mut kernel::ffi::c_void,
+    _p: PhantomData<&'a mut ()>,
+}
+
+impl core::ops::Deref for DumpMsg<'_> {
+    type Target = Writer;
+    fn deref(&self) -> &Writer {
+        &self.w
+    }
+}
+
+impl core::ops::DerefMut for DumpMsg<'_> {
+    fn deref_mut(&mut self) -> &mut Writer {
+        &mut self.w
+    }
+}
+
+impl DumpMsg<'_> {
+    /// Closes the message; returns what the dumpit handler returns to ask for another call.
+    pub(crate) fn finish(self) -> c_int {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `hdr` was returned by `sara_dump_begin` on this buffer.
+        unsafe { ffi::sara_dump_end(this.w.skb, this.hdr) }
+    }
+}
+
+impl Drop for DumpMsg<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `hdr` was returned by `sara_dump_begin` on this buffer and not finished.
+        unsafe { ffi::sara_dump_cancel(self.w.skb, self.hdr) }
     }
 }

@@ -10,6 +10,7 @@
 pub(crate) mod entry;
 pub(crate) mod ffi;
 pub(crate) mod genl;
+pub(crate) mod lock;
 pub(crate) mod rcu;
 pub(crate) mod skb;
 
@@ -34,6 +35,12 @@ impl NetPtr {
         let r = unsafe { ffi::sara_dev_ifindex(self.0, name.as_char_ptr()) };
         to_result(r.min(0))?;
         Ok(r)
+    }
+
+    /// Starts the purge work of this namespace's flow table now.
+    pub(crate) fn purge_kick(&self) {
+        // SAFETY: `self.0` is a live namespace whose SARA state (and purge work) exists.
+        unsafe { ffi::sara_purge_kick(self.0) }
     }
 }
 
@@ -74,3 +81,21 @@ pub(crate) fn random_bytes(buf: &mut [u8]) {
     unsafe { ffi::sara_random_bytes(buf.as_mut_ptr().cast(), len) }
 }
 
+
+/// A uniform random `u32` (`get_random_u32`: per-CPU batched, cheap enough per packet).
+pub(crate) fn random_u32() -> u32 {
+    // SAFETY: no preconditions; callable from any context.
+    unsafe { ffi::sara_random_u32() }
+}
+
+/// The table's clock: `jiffies` in milliseconds, wrapping.
+pub(crate) fn now_ms() -> u32 {
+    // SAFETY: no preconditions; callable from any context.
+    unsafe { ffi::sara_now_ms() }
+}
+
+/// The `flow_capacity` module parameter (clamped by the glue).
+pub(crate) fn flow_capacity() -> u32 {
+    // SAFETY: no preconditions; reads a module parameter.
+    unsafe { ffi::sara_flow_capacity() }
+}

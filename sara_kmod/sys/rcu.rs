@@ -87,3 +87,51 @@ impl<T> Drop for RcuBox<T> {
 unsafe impl<T: Send + Sync> Send for RcuBox<T> {}
 // SAFETY: as above.
 unsafe impl<T: Send + Sync> Sync for RcuBox<T> {}
+
+/// A heap value set once by a writer and then read by anyone until the owner is dropped (the flow
+/// table, allocated with the first service of a namespace).
+pub(crate) struct OnceBox<T> {
+    ptr: AtomicPtr<T>,
+}
+
+impl<T> OnceBox<T> {
+    /// Not set yet.
+    pub(crate) const fn new() -> Self {
+        Self { ptr: AtomicPtr::new(core::ptr::null_mut()) }
+    }
+
+    /// The value, if set.
+    pub(crate) fn get(&self) -> Option<&T> {
+        let p = self.ptr.load(Ordering::Acquire);
+        // SAFETY: a non-null pointer came from `KBox::into_raw` in `set` and is freed only by `drop`,
+        // which cannot run while `self` is borrowed.
+        unsafe { p.as_ref() }
+    }
+
+    /// Sets the value if it is not set yet (writers are serialised, `_w`), and returns the value in
+    /// place (the old one if it was already set; `v` is then dropped).
+    pub(crate) fn set(&self, _w: &WriterToken, v: KBox<T>) -> &T {
+        if self.ptr.load(Ordering::Acquire).is_null() {
+            self.ptr.store(KBox::into_raw(v), Ordering::Release);
+        }
+        // SAFETY: the pointer is non-null now: set above or before, from `KBox::into_raw`; it lives
+        // until `drop`.
+        unsafe { &*self.ptr.load(Ordering::Acquire) }
+    }
+}
+
+impl<T> Drop for OnceBox<T> {
+    fn drop(&mut self) {
+        let p = *self.ptr.get_mut();
+        if !p.is_null() {
+            // SAFETY: `p` came from `KBox::into_raw`; the owner is dropped only once no reader can
+            // reach it (see `RcuBox`'s `Drop`).
+            drop(unsafe { KBox::from_raw(p) });
+        }
+    }
+}
+
+// SAFETY: as for `RcuBox`.
+unsafe impl<T: Send + Sync> Send for OnceBox<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync> Sync for OnceBox<T> {}

@@ -85,7 +85,7 @@ pub const fn is_gauge(id: usize) -> bool {
 
 /// The counter of a DPI failure reason (index `dpi::Reason::index`).
 pub const fn dpi_reason(reason_index: usize) -> usize {
-    DPI_NOT_THIS_PROTOCOL + reason_index
+    DPI_NOT_THIS_PROTOCOL.saturating_add(reason_index)
 }
 
 /// Number of counters.
@@ -110,7 +110,10 @@ mod tests {
             assert_eq!(c.name_nul.strip_suffix('\0'), Some(c.name));
         }
         for r in crate::dpi::Reason::ALL {
-            assert_eq!(COUNTERS[dpi_reason(r.index())].name.strip_prefix("dpi_"), Some(r.name()));
+            assert_eq!(
+                COUNTERS[dpi_reason(r.index())].name.strip_prefix("dpi_"),
+                Some(r.name())
+            );
         }
         assert!(is_gauge(GAUGE_CAPACITY) && !is_gauge(ANNOUNCE_REJECTED));
         assert_eq!(GAUGE_CAPACITY, NUM_COUNTERS - 1);

@@ -33,7 +33,7 @@ pub mod counters;
 pub mod dpi;
 pub mod flow;
 pub mod genl;
+pub mod msg;
 pub mod select;
 pub mod table;
-pub mod msg;
 pub mod wire;

@@ -424,15 +424,21 @@ fn curl_active_commands() {
 
 #[test]
 fn ftp_segments_that_announce_nothing() {
-    // The banner, the EPSV command itself, and FEAT reply lines, each its own segment as vsftpd sent
-    // them: the " PASV" feature line must not be taken for a command or a reply.
+    // The banner and FEAT reply lines, each its own segment as vsftpd sent them: the " PASV"
+    // feature line must not be taken for a command or a reply.
     for s in [
         capture!("vsftpd-banner.txt"),
-        capture!("curl-epsv.txt"),
         capture!("vsftpd-feat-first-line.txt"),
     ] {
         assert_eq!(ftp::parse(s), Err(Reason::NoAnnouncement), "{s:?}");
     }
+    // curl's EPSV: the client asks for passive mode; the port comes in the reply (gateway only).
+    let epsv = capture!("curl-epsv.txt");
+    assert_eq!(ftp::parse(epsv), Ok(Ftp::PassiveRequest));
+    let a = inspect(Sig::Ftp, Direction::FromClient, epsv).unwrap();
+    assert_eq!(a.flows().len(), 1);
+    assert_eq!(a.flows()[0].client, Endpoint::default());
+    assert_eq!(a.flows()[0].server, Endpoint::default());
     let s = capture!("vsftpd-feat-pasv-line.txt");
     assert!(ftp::parse(s).is_err(), "{s:?}");
     assert!(inspect(Sig::Ftp, Direction::FromServer, s).is_err());

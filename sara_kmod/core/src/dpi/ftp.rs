@@ -48,6 +48,10 @@ pub enum Ftp {
         /// Port in the command.
         port: u16,
     },
+    /// `PASV` or `EPSV` command: the client asks for passive mode. The port comes in the server's
+    /// reply, which only the gateway sees; the dispatcher knows no more than "a TCP connection from
+    /// this client to the virtual IP" (both ports unknown) until a gateway report completes it.
+    PassiveRequest,
 }
 
 /// Parses an FTP control payload (server replies or client commands).
@@ -68,6 +72,8 @@ pub fn parse(payload: &[u8]) -> Result<Ftp, Reason> {
         if lines > MAX_FTP_LINES {
             break;
         }
+        // A command starts the line; an indented word is a multi-line reply's text (FEAT's " PASV").
+        let indented = line.first().is_some_and(|b| b.is_ascii_whitespace());
         let line = text::trim(line);
         if line.is_empty() {
             continue;
@@ -85,6 +91,12 @@ pub fn parse(payload: &[u8]) -> Result<Ftp, Reason> {
             Kind::Reply if word == b"229" => Some(parse_229(args)),
             Kind::Command if text::eq_nocase(word, b"PORT") => Some(parse_port_cmd(args)),
             Kind::Command if text::eq_nocase(word, b"EPRT") => Some(parse_eprt(args)),
+            Kind::Command
+                if !indented
+                    && (text::eq_nocase(word, b"PASV") || text::eq_nocase(word, b"EPSV")) =>
+            {
+                Some(Ok(Ftp::PassiveRequest))
+            }
             _ => None,
         };
         if let Some(r) = parsed {
@@ -247,6 +259,7 @@ impl Ftp {
                 },
                 Endpoint::default(),
             ),
+            Ftp::PassiveRequest => (Endpoint::default(), Endpoint::default()),
         };
         let mut a = Announcement::default();
         a.push(AnnouncedFlow {

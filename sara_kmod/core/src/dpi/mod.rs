@@ -164,6 +164,30 @@ pub struct AnnouncedFlow {
     pub rtcp: bool,
 }
 
+impl AnnouncedFlow {
+    /// The flow-table key of this flow when it was announced on the signalling flow `sig` (client →
+    /// virtual IP, as the dispatcher sees it), and which of its ports are unknown (stored as 0, matched
+    /// with a wildcard). An address the message did not name is the signalling flow's own: its source
+    /// for the client end, its destination (the virtual IP) for the cluster end.
+    pub fn key(&self, sig: &super::flow::FlowKey) -> (super::flow::FlowKey, super::flow::Wildcard) {
+        use super::flow::{FlowKey, Wildcard};
+        let wild = match (self.client.port, self.server.port) {
+            (Some(_), Some(_)) => Wildcard::Exact,
+            (None, Some(_)) => Wildcard::SrcPort,
+            (Some(_), None) => Wildcard::DstPort,
+            (None, None) => Wildcard::BothPorts,
+        };
+        let key = FlowKey::new(
+            self.client.addr.unwrap_or(sig.src_addr),
+            self.client.port.unwrap_or(0),
+            self.server.addr.unwrap_or(sig.dst_addr),
+            self.server.port.unwrap_or(0),
+            self.proto,
+        );
+        (key, wild)
+    }
+}
+
 /// Maximum number of flows one message announces through [`inspect`].
 pub const MAX_FLOWS: usize = 8;
 
@@ -222,6 +246,13 @@ pub fn inspect(sig: Sig, dir: Direction, payload: &[u8]) -> Result<Announcement,
     }
 }
 
+/// Whether `payload`, arriving on a signalling flow whose session has ended, starts a new session on
+/// the same 5-tuple: a SIP `INVITE` (a UA sends every call from the same UDP port). TCP protocols
+/// start a new session with a new connection (SYN) instead.
+pub fn reopens_session(sig: Sig, payload: &[u8]) -> bool {
+    sig == Sig::Sip && payload.starts_with(b"INVITE ")
+}
+
 #[cfg(test)]
 mod unit_tests {
     use super::*;
@@ -245,6 +276,81 @@ mod unit_tests {
         );
         assert_eq!(Sig::from_genl(super::super::genl::SIG_NONE), None);
         assert_eq!(Sig::from_genl(200), None);
+    }
+
+    #[test]
+    fn only_a_sip_invite_reopens() {
+        assert!(reopens_session(Sig::Sip, b"INVITE sip:b@x SIP/2.0\r\n"));
+        assert!(!reopens_session(Sig::Sip, b"BYE sip:b@x SIP/2.0\r\n"));
+        assert!(!reopens_session(Sig::Sip, b"invite sip:b@x SIP/2.0\r\n")); // methods are case-sensitive
+        assert!(!reopens_session(Sig::Rtsp, b"INVITE sip:b@x SIP/2.0\r\n"));
+        assert!(!reopens_session(Sig::Sip, b""));
+    }
+
+    #[test]
+    fn announced_flow_keys() {
+        use super::super::flow::{FlowKey, Wildcard};
+        let sig = FlowKey::new([10, 0, 1, 2], 40000, [10, 0, 0, 100], 554, PROTO_TCP);
+        // RTSP SETUP client_port=7624: client:7624 -> VIP:* (server port from the reply, unseen).
+        let f = AnnouncedFlow {
+            proto: PROTO_UDP,
+            client: Endpoint {
+                addr: None,
+                port: Some(7624),
+            },
+            server: Endpoint::default(),
+            index: 0,
+            rtcp: false,
+        };
+        assert_eq!(
+            f.key(&sig),
+            (
+                FlowKey::new([10, 0, 1, 2], 7624, [10, 0, 0, 100], 0, PROTO_UDP),
+                Wildcard::DstPort
+            )
+        );
+        // An SDP c= address names the client's media source; FTP passive: nothing known but addresses.
+        let g = AnnouncedFlow {
+            proto: PROTO_TCP,
+            client: Endpoint {
+                addr: Some([192, 0, 2, 7]),
+                port: None,
+            },
+            server: Endpoint {
+                addr: None,
+                port: None,
+            },
+            ..f
+        };
+        assert_eq!(
+            g.key(&sig),
+            (
+                FlowKey::new([192, 0, 2, 7], 0, [10, 0, 0, 100], 0, PROTO_TCP),
+                Wildcard::BothPorts
+            )
+        );
+        let h = AnnouncedFlow {
+            server: Endpoint {
+                addr: None,
+                port: Some(42182),
+            },
+            ..f
+        };
+        assert_eq!(h.key(&sig).1, Wildcard::Exact);
+        let i = AnnouncedFlow {
+            client: Endpoint {
+                addr: None,
+                port: None,
+            },
+            ..h
+        };
+        assert_eq!(
+            i.key(&sig),
+            (
+                FlowKey::new([10, 0, 1, 2], 0, [10, 0, 0, 100], 42182, PROTO_UDP),
+                Wildcard::SrcPort
+            )
+        );
     }
 
     #[test]

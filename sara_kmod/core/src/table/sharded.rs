@@ -472,6 +472,11 @@ impl<'a, T: ShardSet + ?Sized> Table<'a, T> {
             .flatten()
     }
 
+    /// The record at `loc` (e.g. a session's signalling flow), without changing anything.
+    pub fn get_at(&self, loc: Loc) -> Option<FlowInfo> {
+        self.with(loc.shard(), |s| s.get_at(loc)).flatten()
+    }
+
     /// The record with `key` (wildcarded here by `wild`), without changing anything.
     pub fn get(&self, key: &FlowKey, wild: Wildcard) -> Option<FlowInfo> {
         let k = key.wildcarded(wild);

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The flow table of one namespace (IPVS: `ip_vs_conn.c`): `sara_core`'s sharded table over
+//! preallocated storage, each shard behind a BH-safe spinlock, and the bookkeeping of what happens
+//! to flows and sessions (counters, per-server session counts).
+//!
+//! Memory: the whole table is allocated once, with `GFP_KERNEL` on the control path, when the
+//! namespace's first service is added: `capacity × size_of::<Slot>()` bytes (56 per flow) plus one
+//! lock per shard. The packet path never allocates for the table; when a shard is full a new session
+//! is refused (`dropped_table_full`) and established flows are never evicted.
+//!
+//! Locking: the core's [`Table`] takes one shard lock at a time through [`ShardSet`]; SARA never holds
+//! two of its locks together (see `sara_core::table`, "Concurrency contract").
+
+use crate::netns::{Config, NetState};
+use crate::sara_core::counters as c;
+use crate::sara_core::flow::FlowHasher;
+use crate::sara_core::table::{FlowInfo, Identity, Millis, Removal, Shard, ShardSet, Slot, Table};
+use crate::sys::lock::BhLocks;
+use kernel::alloc::{flags::GFP_KERNEL, KBox, KVVec};
+use kernel::prelude::*;
+
+/// Most shards (each with its own lock).
+const MAX_SHARDS: usize = 64;
+/// Fewest slots per shard.
+const MIN_SHARD_SLOTS: usize = 1024;
+/// Time between two purge steps, ms.
+pub(crate) const PURGE_INTERVAL_MS: u32 = 100;
+/// How long a closed signalling flow keeps its server (the rest of a TCP close, a retransmitted BYE).
+pub(crate) const LINGER_MS: u32 = 5000;
+
+type Shards = BhLocks<Shard<KVVec<Slot>>>;
+
+impl ShardSet for Shards {
+    type Storage = KVVec<Slot>;
+
+    fn shard_count(&self) -> usize {
+        self.len()
+    }
+
+    fn with_shard<R, F: FnOnce(&mut Shard<KVVec<Slot>>) -> R>(&self, i: usize, f: F) -> Option<R> {
+        self.get(i).map(|l| l.with(f))
+    }
+}
+
+/// A namespace's flow table.
+pub(crate) struct FlowTable {
+    shards: Shards,
+    hasher: FlowHasher,
+    capacity: u32,
+    /// Slots each purge step visits per shard (a full pass about every second).
+    purge_budget: usize,
+}
+
+impl FlowTable {
+    /// A table of about `sara.flow_capacity` flows (module parameter), split into shards.
+    pub(crate) fn new(hasher: FlowHasher) -> Result<KBox<Self>> {
+        let want = (crate::sys::flow_capacity() as usize).max(MIN_SHARD_SLOTS);
+        let n = (want / MIN_SHARD_SLOTS).clamp(1, MAX_SHARDS);
+        let per = (want / n).min(crate::sara_core::table::MAX_SHARD_SLOTS);
+        let shards = BhLocks::new(n, |i| {
+            let storage = KVVec::from_elem(Slot::EMPTY, per, GFP_KERNEL)?;
+            Shard::new(storage, i).map_err(|_| EINVAL)
+        })?;
+        let capacity = u32::try_from(n.saturating_mul(per)).unwrap_or(u32::MAX);
+        let purge_budget = (per / (1000 / PURGE_INTERVAL_MS as usize)).max(64);
+        pr_info!("flow table: {} flows in {} shards, {} KiB\n", capacity, n,
+            n.saturating_mul(per).saturating_mul(core::mem::size_of::<Slot>()) / 1024);
+        Ok(KBox::new(Self { shards, hasher, capacity, purge_budget }, GFP_KERNEL)?)
+    }
+
+    /// The core's table over our shards.
+    pub(crate) fn table(&self) -> Table<'_, Shards> {
+        Table::new(&self.shards, self.hasher)
+    }
+
+    /// Flows the table can hold.
+    pub(crate) fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
+    /// One purge step over every shard; called by the purge work every [`PURGE_INTERVAL_MS`].
+    pub(crate) fn purge(&self, st: &NetState, cfg: &Config, now: Millis) {
+        let mut ev = Events { st, cfg };
+        self.table().purge_step(now, self.purge_budget, &mut |f, why| ev.removed(f, why));
+    }
+}
+
+/// The purge work's step (see `sys::entry::sara_rs_purge`): the delay to the next step, 0 (stop)
+/// while the namespace has no table.
+pub(crate) fn purge(st: &NetState, g: &crate::sys::rcu::RcuGuard) -> u32 {
+    let Some(t) = st.table() else { return 0 };
+    t.purge(st, st.config.read(g), crate::sys::now_ms());
+    PURGE_INTERVAL_MS
+}
+
+/// What the table tells us as it changes: counters and per-server session counts.
+pub(crate) struct Events<'a> {
+    pub(crate) st: &'a NetState,
+    pub(crate) cfg: &'a Config,
+}
+
+impl Events<'_> {
+    /// A record left the table (`on_remove` of the core's methods).
+    pub(crate) fn removed(&mut self, f: &FlowInfo, why: Removal) {
+        match why {
+            Removal::Expired => self.st.counters.inc(c::FLOWS_EXPIRED),
+            Removal::Closed | Removal::Orphaned => self.st.counters.inc(c::FLOWS_CLOSED),
+            Removal::Replaced | Removal::Deleted => {}
+        }
+        if f.identity == Identity::Signalling && !f.ended {
+            self.session_ended(f.server);
+        }
+    }
+
+    /// A session on `server` is over.
+    pub(crate) fn session_ended(&mut self, server: u16) {
+        self.st.counters.inc(c::SESSIONS_ENDED);
+        if let Some(s) = self.cfg.server(server) {
+            s.live.session_gone();
+        }
+    }
+
+    /// A flow just ended by the table (`end_session`/`end_flow` returned it): counts a session end
+    /// when it was a signalling flow.
+    pub(crate) fn ended(&mut self, f: Option<FlowInfo>) {
+        if let Some(f) = f {
+            if f.identity == Identity::Signalling && !f.ended {
+                self.session_ended(f.server);
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! BH-safe spinlocks (6.12's `kernel::sync::SpinLock` has no `_bh` form).
+//!
+//! The flow table's shards and each service's scheduler state are taken from the packet hook
+//! (softirq) and from process context (netlink, the purge work). `spin_lock_bh` keeps a softirq on
+//! the same CPU from interrupting a process-context holder and spinning on the lock forever.
+//! SARA never holds two of these locks at once (see the table's concurrency contract), so one
+//! lockdep class serves them all.
+
+use super::ffi;
+use core::cell::UnsafeCell;
+use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::prelude::*;
+use kernel::types::Opaque;
+
+/// A value behind a BH-safe spinlock. Made only inside a [`BhLocks`] array, which initialises the
+/// lock in place and never moves it.
+pub(crate) struct BhLock<T> {
+    lock: Opaque<kernel::bindings::spinlock_t>,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: the lock serialises every access to `data` (`with`), so sharing a `BhLock` between CPUs
+// is sound when the value may move between them.
+unsafe impl<T: Send> Sync for BhLock<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Send for BhLock<T> {}
+
+impl<T> BhLock<T> {
+    /// Runs `f` with the lock held and bottom halves disabled.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        // SAFETY: the lock was initialised by `BhLocks::new` and never moves (the array is not
+        // resized after initialisation).
+        unsafe { ffi::sara_lock_bh(self.lock.get()) };
+        // SAFETY: we hold the lock, so nobody else has a reference to `data`; `f` cannot take the
+        // lock again (non-reentrant use would deadlock, not alias: SARA never nests these locks).
+        let r = f(unsafe { &mut *self.data.get() });
+        // SAFETY: we took the lock above.
+        unsafe { ffi::sara_unlock_bh(self.lock.get()) };
+        r
+    }
+}
+
+/// A fixed array of [`BhLock`]s, allocated and initialised once.
+pub(crate) struct BhLocks<T> {
+    items: KVec<BhLock<T>>,
+}
+
+impl<T> BhLocks<T> {
+    /// `n` locks, the `i`-th guarding `make(i)`; `make` may fail (e.g. an allocation).
+    pub(crate) fn new(n: usize, mut make: impl FnMut(usize) -> Result<T>) -> Result<Self> {
+        let mut items = KVec::with_capacity(n, GFP_KERNEL)?;
+        for i in 0..n {
+            items.push(BhLock { lock: Opaque::uninit(), data: UnsafeCell::new(make(i)?) }, GFP_KERNEL)?;
+        }
+        // The vector has its final size: the locks will not move any more.
+        for l in items.iter() {
+            // SAFETY: `l.lock` is valid, uninitialised memory for a `spinlock_t` that stays put for
+            // the array's life.
+            unsafe { ffi::sara_lock_init(l.lock.get()) };
+        }
+        Ok(Self { items })
+    }
+
+    /// The number of locks.
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Lock `i`.
+    pub(crate) fn get(&self, i: usize) -> Option<&BhLock<T>> {
+        self.items.get(i)
+    }
+}
