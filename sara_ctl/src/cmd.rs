@@ -1,4 +1,4 @@
-//! The commands behind `sarectl service|server|stats|debug`: open the netlink client, send, decode,
+//! The commands behind `sarectl service|server|stats|flows|sessions|announce|debug`: open the netlink client, send, decode,
 //! and return the text to print. `main.rs` maps its clap arguments onto these.
 
 use std::io::Read;
@@ -12,7 +12,7 @@ use crate::config;
 use crate::error::{errno_name, Error, KernelError, PolicyHint, EXIT_KERNEL, EXIT_OK};
 use crate::nl::{Client, Outcome, Reply};
 use crate::output::{self, Format};
-use crate::proto::{self, Attr, Request, ServerAdd, ServiceAdd, ServiceKey};
+use crate::proto::{self, Attr, Flow, FlowKey, Request, ServerAdd, ServiceAdd, ServiceKey};
 
 /// What a command wants printed, and its exit status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +126,99 @@ pub fn stats(format: Format) -> Result<Done, Error> {
         Format::Prometheus => output::stats_prometheus(&stats),
         Format::Table => output::stats_table(&stats),
     }))
+}
+
+// ---- flows, sessions, announce ---------------------------------------------------------------
+
+/// Which flows `sarectl flows` and `sarectl sessions` show. `server` and `session` are sent to the
+/// kernel as filters of the dump (and checked again here); `status` and `identity` are applied here.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowFilter {
+    /// Only flows of sessions on this server.
+    pub server: Option<u32>,
+    /// Only flows of this session.
+    pub session: Option<u32>,
+    /// Only flows with this status (`genl::FLOW_STATUS_*`).
+    pub status: Option<u8>,
+    /// Only flows with this identity (`genl::FLOW_IDENTITY_*`).
+    pub identity: Option<u8>,
+}
+
+impl FlowFilter {
+    /// Whether `f` passes the filter.
+    pub fn keeps(&self, f: &Flow) -> bool {
+        self.server.is_none_or(|id| f.server == id)
+            && self.session.is_none_or(|id| f.session == id)
+            && self
+                .status
+                .is_none_or(|v| f.status == proto::flow_status_name(v))
+            && self
+                .identity
+                .is_none_or(|v| f.identity == proto::flow_identity_name(v))
+    }
+}
+
+/// The flow table, as one dump, with the filter applied.
+fn read_flows(filter: &FlowFilter) -> Result<Vec<Flow>, Error> {
+    let mut c = open()?;
+    let replies = c
+        .dump(&proto::flow_get(filter.server, filter.session))
+        .map_err(|e| e.context("cannot read the flow table"))?;
+    if let Some(w) = c.take_warning() {
+        eprintln!("sarectl: warning: {w}");
+    }
+    let replies: Vec<Vec<Attr>> = replies.into_iter().map(|r| r.attrs).collect();
+    let mut flows = proto::decode_flows(&replies)?;
+    flows.retain(|f| filter.keeps(f));
+    Ok(flows)
+}
+
+/// `sarectl flows`.
+pub fn flows(filter: &FlowFilter, format: Format) -> Result<Done, Error> {
+    let flows = read_flows(filter)?;
+    Ok(Done::ok(match format {
+        Format::Json => output::json(&flows),
+        _ => output::flows_table(&flows),
+    }))
+}
+
+/// `sarectl sessions`.
+pub fn sessions(server: Option<u32>, format: Format) -> Result<Done, Error> {
+    let flows = read_flows(&FlowFilter {
+        server,
+        ..Default::default()
+    })?;
+    let sessions = proto::group_sessions(&flows);
+    Ok(Done::ok(match format {
+        Format::Json => output::json(&sessions),
+        _ => output::sessions_table(&sessions),
+    }))
+}
+
+/// The operator's words for a refused gateway report: what was attempted, and, when the kernel
+/// found no announced flow to complete but gave no reason, what that means.
+pub fn announce_error(e: Error, k: &FlowKey) -> Error {
+    let e = match e {
+        Error::Kernel { context, mut err } if err.errno == libc::ENOENT => {
+            if err.message.as_deref().is_none_or(|m| m.trim().is_empty()) {
+                err.message = Some(
+                    "no announced flow waiting for its missing port matches this report (it may \
+                     have been completed already, have expired, or never have been announced; \
+                     `sarectl flows --identity announced` lists the flows waiting)"
+                        .into(),
+                );
+            }
+            Error::Kernel { context, err }
+        }
+        other => other,
+    };
+    e.context(format!("cannot complete the announced flow {k}"))
+}
+
+/// `sarectl announce`: a gateway report completing an announced flow.
+pub fn announce(k: &FlowKey, format: Format) -> Result<Done, Error> {
+    call(&proto::announce(k), String::new).map_err(|e| announce_error(e, k))?;
+    Ok(confirm(format, format!("completed: {k}")))
 }
 
 // ---- apply and show --------------------------------------------------------------------------
@@ -483,6 +576,89 @@ mod tests {
             e.to_string(),
             "sara.ko refused the request (EINVAL, errno 22): invalid request: bad MAC \
              (offending attribute A_SERVER_MAC (9); length in bytes must be 6)"
+        );
+    }
+
+    #[test]
+    fn flow_filter_keeps_what_was_asked() {
+        let f = |status: &str, identity: &str, server, session| Flow {
+            src: std::net::Ipv4Addr::new(10, 0, 1, 2),
+            sport: 1,
+            dst: std::net::Ipv4Addr::new(10, 0, 0, 100),
+            dport: 2,
+            proto: "udp".into(),
+            server,
+            session,
+            status: status.into(),
+            identity: identity.into(),
+            wildcard: "none".into(),
+            ended: false,
+            idle_ms: 0,
+            timeout_ms: 0,
+            packets: 0,
+            bytes: 0,
+        };
+        let all = FlowFilter::default();
+        let est = FlowFilter {
+            status: Some(genl::FLOW_STATUS_ESTABLISHED),
+            ..Default::default()
+        };
+        let ann = FlowFilter {
+            identity: Some(genl::FLOW_IDENTITY_ANNOUNCED),
+            server: Some(2),
+            ..Default::default()
+        };
+        let s17 = FlowFilter {
+            session: Some(17),
+            ..Default::default()
+        };
+        let a = f("established", "signalling", 1, 17);
+        let b = f("new", "announced", 2, 18);
+        assert!(all.keeps(&a) && all.keeps(&b));
+        assert!(est.keeps(&a) && !est.keeps(&b));
+        assert!(!ann.keeps(&a) && ann.keeps(&b));
+        assert!(s17.keeps(&a) && !s17.keeps(&b));
+    }
+
+    #[test]
+    fn refused_announce_is_said_in_plain_words() {
+        let key = FlowKey {
+            proto: proto::PROTO_UDP,
+            src: "10.0.1.2:7624".parse().unwrap(),
+            dst: "10.0.0.100:42182".parse().unwrap(),
+        };
+        let kernel = |err: KernelError| Error::Kernel {
+            context: String::new(),
+            err: Box::new(err),
+        };
+        // The kernel's own words come through.
+        let e = announce_error(
+            kernel(KernelError {
+                message: Some("no announced flow matches".into()),
+                ..KernelError::from_errno(libc::ENOENT)
+            }),
+            &key,
+        );
+        assert_eq!(e.exit_code(), 1);
+        assert_eq!(
+            e.to_string(),
+            "cannot complete the announced flow udp 10.0.1.2:7624 -> 10.0.0.100:42182: not found: \
+             no announced flow matches"
+        );
+        // Without a message, sarectl says what ENOENT means here.
+        let e = announce_error(kernel(KernelError::from_errno(libc::ENOENT)), &key);
+        assert!(
+            e.to_string()
+                .contains("not found: no announced flow waiting for its missing port"),
+            "{e}"
+        );
+        let e = announce_error(kernel(KernelError::from_errno(libc::EPERM)), &key);
+        assert!(e.to_string().contains("needs CAP_NET_ADMIN"), "{e}");
+        assert_eq!(e.exit_code(), 1);
+        // Not a refusal: unchanged.
+        assert_eq!(
+            announce_error(Error::FamilyNotFound, &key),
+            Error::FamilyNotFound
         );
     }
 }

@@ -1024,7 +1024,7 @@ mod tests {
             ifindex: Some(7),
             weight: Some(4),
             state: Some("draining".into()),
-            sessions: Some(12),
+            sessions: 12,
             forecast: Some(300),
             load: Some(250),
             load_known: Some(true),

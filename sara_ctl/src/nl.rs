@@ -1,6 +1,6 @@
 //! Netlink transport to `sara.ko`: the bytes of a request, the reading of a reply datagram, and a
-//! [`Client`] that resolves the generic netlink family `sara` and runs request/ack and
-//! request/reply exchanges in the caller's network namespace.
+//! [`Client`] that resolves the generic netlink family `sara` and runs request/ack,
+//! request/reply and dump exchanges in the caller's network namespace.
 //!
 //! Requests and reply payloads are made and read with `neli`'s types (`Nlmsghdr`, `Genlmsghdr`,
 //! `Nlattr`). Two things are done here by hand, on purpose:
@@ -32,6 +32,9 @@ pub const NLMSG_HDRLEN: usize = 16;
 pub const GENL_HDRLEN: usize = 4;
 /// Request flags: `NLM_F_REQUEST | NLM_F_ACK`.
 pub const FLAGS_REQUEST_ACK: u16 = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
+/// Dump request flags: `NLM_F_REQUEST | NLM_F_ACK | NLM_F_DUMP` (the kernel ends a dump with
+/// `NLMSG_DONE`, not with an ack).
+pub const FLAGS_DUMP: u16 = FLAGS_REQUEST_ACK | NLM_F_DUMP;
 
 const NLMSG_NOOP: u16 = libc::NLMSG_NOOP as u16;
 const NLMSG_ERROR: u16 = libc::NLMSG_ERROR as u16;
@@ -39,6 +42,11 @@ const NLMSG_DONE: u16 = libc::NLMSG_DONE as u16;
 const NLMSG_OVERRUN: u16 = libc::NLMSG_OVERRUN as u16;
 const NLM_F_DUMP: u16 = libc::NLM_F_DUMP as u16;
 const NLM_F_CAPPED: u16 = 0x100;
+const NLM_F_DUMP_INTR: u16 = libc::NLM_F_DUMP_INTR as u16;
+
+/// The warning of a dump whose messages carry `NLM_F_DUMP_INTR`.
+pub const DUMP_INTERRUPTED: &str = "the table changed while it was being read: the list may miss \
+     or repeat entries; run the command again for a consistent view";
 
 const GENL_ID_CTRL: u16 = libc::GENL_ID_CTRL as u16;
 const CTRL_CMD_GETFAMILY: u8 = libc::CTRL_CMD_GETFAMILY as u8;
@@ -354,6 +362,62 @@ pub fn decode_datagram(buf: &[u8]) -> Result<Vec<Message>, String> {
     Ok(out)
 }
 
+// ---- gathering an answer --------------------------------------------------------------------
+
+/// The answer to one request (sequence number `seq`), gathered from the messages that arrive,
+/// datagram after datagram: reply messages (for a dump, the multi-part messages) until the ack,
+/// the refusal, or the `NLMSG_DONE` that ends a dump. Messages for other sequence numbers (left
+/// over from an earlier exchange) are skipped.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    seq: u32,
+    replies: Vec<Reply>,
+    interrupted: bool,
+}
+
+impl Answer {
+    /// Wait for the answer to request `seq`.
+    pub fn new(seq: u32) -> Self {
+        Answer {
+            seq,
+            replies: Vec::new(),
+            interrupted: false,
+        }
+    }
+
+    /// Take in one datagram's messages; `Some` once the answer is complete (the rest of the
+    /// datagram, if any, is ignored). A dump whose messages say `NLM_F_DUMP_INTR` (the kernel's
+    /// table changed during the dump) ends with the warning [`DUMP_INTERRUPTED`].
+    pub fn feed(&mut self, msgs: Vec<Message>) -> Result<Option<Outcome>, Error> {
+        for m in msgs.into_iter().filter(|m| m.seq == self.seq) {
+            self.interrupted |= m.flags & NLM_F_DUMP_INTR != 0;
+            match m.body {
+                Body::Genl { cmd, attrs, .. } => self.replies.push(Reply { cmd, attrs }),
+                Body::Ack { warning } => {
+                    return Ok(Some(Outcome::Ok {
+                        replies: std::mem::take(&mut self.replies),
+                        warning,
+                    }))
+                }
+                Body::Done => {
+                    return Ok(Some(Outcome::Ok {
+                        replies: std::mem::take(&mut self.replies),
+                        warning: self.interrupted.then(|| DUMP_INTERRUPTED.to_string()),
+                    }))
+                }
+                Body::Error(e) => return Ok(Some(Outcome::Refused(e))),
+                Body::Overrun => {
+                    return Err(Error::Io(
+                        "netlink overrun: the kernel's answer was lost".into(),
+                    ))
+                }
+                Body::Noop | Body::Other => {}
+            }
+        }
+        Ok(None)
+    }
+}
+
 // ---- the socket -----------------------------------------------------------------------------
 
 /// One reply message of family `sara`.
@@ -496,6 +560,22 @@ impl Client {
         }
     }
 
+    /// Send `req` to family `sara` as a dump (`NLM_F_REQUEST | NLM_F_DUMP | NLM_F_ACK`) and return
+    /// every reply message up to `NLMSG_DONE`, or the kernel's refusal (an `NLMSG_ERROR` for the
+    /// request, or a `NLMSG_DONE` carrying an error) as [`Error::Kernel`].
+    pub fn dump(&mut self, req: &Request) -> Result<Vec<Reply>, Error> {
+        match self.exchange(self.family, FLAGS_DUMP, genl::VERSION, req)? {
+            Outcome::Ok { replies, warning } => {
+                self.warning = warning;
+                Ok(replies)
+            }
+            Outcome::Refused(e) => Err(Error::Kernel {
+                context: String::new(),
+                err: Box::new(e),
+            }),
+        }
+    }
+
     /// Send exactly `req` (any command, any attributes, this version) to family `sara`, with
     /// `NLM_F_ACK`, and report what came back. For `sarectl debug send-raw`.
     pub fn call_raw(&mut self, req: &Request, version: u8, dump: bool) -> Result<Outcome, Error> {
@@ -517,33 +597,20 @@ impl Client {
         self.sock
             .send(&bytes, Msg::empty())
             .map_err(|e| io_error("cannot send the request", e))?;
-        let mut replies = Vec::new();
+        let mut answer = Answer::new(seq);
         loop {
             let dgram = self.recv_datagram()?;
             let msgs = decode_datagram(&dgram).map_err(Error::Protocol)?;
-            for m in msgs.into_iter().filter(|m| m.seq == seq) {
-                match m.body {
-                    Body::Genl { cmd, attrs, .. } => replies.push(Reply { cmd, attrs }),
-                    Body::Ack { warning } => return Ok(Outcome::Ok { replies, warning }),
-                    Body::Done => {
-                        return Ok(Outcome::Ok {
-                            replies,
-                            warning: None,
-                        })
-                    }
-                    Body::Error(mut e) => {
+            if let Some(outcome) = answer.feed(msgs)? {
+                return Ok(match outcome {
+                    Outcome::Refused(mut e) => {
                         if e.bad_attr.is_none() {
                             e.bad_attr = e.bad_attr_offset.and_then(|o| attr_type_at(&bytes, o));
                         }
-                        return Ok(Outcome::Refused(e));
+                        Outcome::Refused(e)
                     }
-                    Body::Overrun => {
-                        return Err(Error::Io(
-                            "netlink overrun: the kernel's answer was lost".into(),
-                        ))
-                    }
-                    Body::Noop | Body::Other => {}
-                }
+                    ok => ok,
+                });
             }
         }
     }
@@ -972,7 +1039,7 @@ mod tests {
                 ifindex: Some(12),
                 weight: Some(1),
                 state: Some("draining".into()),
-                sessions: Some(4),
+                sessions: 4,
                 forecast: None,
                 load: None,
                 load_known: None,
@@ -1097,5 +1164,315 @@ mod tests {
         let a = parse_attrs(&b).unwrap();
         assert_eq!(a, vec![Attr::bytes(1, [1, 2, 3, 4]), Attr::bytes(2, [7])]);
         assert!(parse_attrs(&[8, 0, 1]).is_err());
+    }
+
+    /// A flow nest as sara.ko sends it: every attribute, `A_PAD` before the 64-bit ones.
+    #[allow(clippy::too_many_arguments)]
+    fn flow_nest(
+        src: [u8; 4],
+        sport: u16,
+        dport: u16,
+        proto: u8,
+        session: u32,
+        identity: u8,
+        wildcard: u8,
+        packets: u64,
+    ) -> Vec<u8> {
+        nest(
+            genl::A_FLOW,
+            &[
+                nla(genl::A_FLOW_SRC, &src),
+                nla(genl::A_FLOW_SPORT, &sport.to_ne_bytes()),
+                nla(genl::A_FLOW_DST, &[10, 0, 0, 100]),
+                nla(genl::A_FLOW_DPORT, &dport.to_ne_bytes()),
+                nla(genl::A_PROTO, &[proto]),
+                nla(genl::A_SERVER_ID, &1u32.to_ne_bytes()),
+                nla(genl::A_SESSION_ID, &session.to_ne_bytes()),
+                nla(genl::A_FLOW_STATUS, &[genl::FLOW_STATUS_ESTABLISHED]),
+                nla(genl::A_FLOW_IDENTITY, &[identity]),
+                nla(genl::A_FLOW_WILDCARD, &[wildcard]),
+                nla(genl::A_FLOW_ENDED, &[0]),
+                nla(genl::A_FLOW_IDLE_MS, &123u32.to_ne_bytes()),
+                nla(genl::A_FLOW_TIMEOUT_MS, &30_000u32.to_ne_bytes()),
+                nla(genl::A_PAD, &[]),
+                nla(genl::A_PACKETS, &packets.to_ne_bytes()),
+                nla(genl::A_PAD, &[]),
+                nla(genl::A_FLOW_BYTES, &(packets * 100).to_ne_bytes()),
+            ],
+        )
+    }
+
+    const NLM_F_MULTI: u16 = libc::NLM_F_MULTI as u16;
+
+    fn gather(seq: u32, datagrams: &[Vec<u8>]) -> Vec<Option<Outcome>> {
+        let mut answer = Answer::new(seq);
+        datagrams
+            .iter()
+            .map(|d| answer.feed(decode_datagram(d).unwrap()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn flow_dump_request_bytes() {
+        let req = proto::flow_get(Some(2), Some(17));
+        let bytes = encode_request(30, FLAGS_DUMP, 4, &req).unwrap();
+        let mut want = nlmsg(
+            30,
+            0x305, // NLM_F_REQUEST | NLM_F_ACK | NLM_F_DUMP (ROOT | MATCH)
+            4,
+            &genlmsg(
+                genl::CMD_FLOW_GET,
+                &[
+                    nla(genl::A_SERVER_ID, &2u32.to_ne_bytes()),
+                    nla(genl::A_SESSION_ID, &17u32.to_ne_bytes()),
+                ],
+            ),
+        );
+        want[12..16].copy_from_slice(&0u32.to_ne_bytes());
+        assert_eq!(bytes, want);
+        assert_eq!(FLAGS_DUMP, 0x305);
+        // No filters: a bare CMD_FLOW_GET.
+        let bytes = encode_request(30, FLAGS_DUMP, 4, &proto::flow_get(None, None)).unwrap();
+        assert_eq!(bytes.len(), 20);
+        assert_eq!(bytes[16], genl::CMD_FLOW_GET);
+    }
+
+    #[test]
+    fn announce_request_bytes() {
+        let key = proto::FlowKey {
+            proto: proto::PROTO_UDP,
+            src: "10.0.1.2:7624".parse().unwrap(),
+            dst: "10.0.0.100:42182".parse().unwrap(),
+        };
+        let bytes = encode_request(30, FLAGS_REQUEST_ACK, 8, &proto::announce(&key)).unwrap();
+        let mut want = nlmsg(
+            30,
+            FLAGS_REQUEST_ACK,
+            8,
+            &genlmsg(
+                genl::CMD_ANNOUNCE,
+                &[
+                    nla(genl::A_FLOW_SRC, &[10, 0, 1, 2]),
+                    nla(genl::A_FLOW_SPORT, &7624u16.to_ne_bytes()),
+                    nla(genl::A_FLOW_DST, &[10, 0, 0, 100]),
+                    nla(genl::A_FLOW_DPORT, &42182u16.to_ne_bytes()),
+                    nla(genl::A_PROTO, &[17]),
+                ],
+            ),
+        );
+        want[12..16].copy_from_slice(&0u32.to_ne_bytes());
+        assert_eq!(bytes, want);
+        assert_eq!(key.to_string(), "udp 10.0.1.2:7624 -> 10.0.0.100:42182");
+    }
+
+    #[test]
+    fn flow_dump_two_multipart_messages_then_done() {
+        use genl::{FLOW_IDENTITY_SECONDARY as SEC, FLOW_IDENTITY_SIGNALLING as SIG};
+        let seq = 21;
+        // Datagram 1: a message left over from an earlier request, then one with two flows.
+        let mut d1 = nlmsg(30, NLM_F_MULTI, seq - 1, &genlmsg(genl::CMD_FLOW_GET, &[]));
+        d1.extend(nlmsg(
+            30,
+            NLM_F_MULTI,
+            seq,
+            &genlmsg(
+                genl::CMD_FLOW_GET,
+                &[
+                    flow_nest([10, 0, 1, 2], 40000, 554, 6, 17, SIG, 0, 12),
+                    flow_nest([10, 0, 1, 2], 7624, 42182, 17, 17, SEC, 0, 40),
+                ],
+            ),
+        ));
+        // Datagram 2: one flow with an attribute from a newer kernel, and a message with none.
+        let mut newer = flow_nest([10, 0, 1, 3], 40001, 554, 6, 18, SIG, 0, 1);
+        let inner_len = newer.len() + 8;
+        newer.extend(nla(300, &[1, 2, 3, 4]));
+        newer[0..2].copy_from_slice(&(inner_len as u16).to_ne_bytes());
+        let mut d2 = nlmsg(30, NLM_F_MULTI, seq, &genlmsg(genl::CMD_FLOW_GET, &[newer]));
+        d2.extend(nlmsg(
+            30,
+            NLM_F_MULTI,
+            seq,
+            &genlmsg(genl::CMD_FLOW_GET, &[]),
+        ));
+        // Datagram 3: the end of the dump.
+        let d3 = nlmsg(NLMSG_DONE, NLM_F_MULTI, seq, &0i32.to_ne_bytes());
+
+        let got = gather(seq, &[d1, d2, d3]);
+        assert_eq!(got[0], None);
+        assert_eq!(got[1], None);
+        let Some(Outcome::Ok { replies, warning }) = &got[2] else {
+            panic!("{:?}", got[2])
+        };
+        assert_eq!(warning, &None);
+        assert_eq!(
+            replies.len(),
+            3,
+            "the stale message is not part of the answer"
+        );
+        let attrs: Vec<Vec<Attr>> = replies.iter().map(|r| r.attrs.clone()).collect();
+        let flows = proto::decode_flows(&attrs).unwrap();
+        assert_eq!(flows.len(), 3);
+        assert_eq!(
+            flows[0],
+            proto::Flow {
+                src: Ipv4Addr::new(10, 0, 1, 2),
+                sport: 40000,
+                dst: Ipv4Addr::new(10, 0, 0, 100),
+                dport: 554,
+                proto: "tcp".into(),
+                server: 1,
+                session: 17,
+                status: "established".into(),
+                identity: "signalling".into(),
+                wildcard: "none".into(),
+                ended: false,
+                idle_ms: 123,
+                timeout_ms: 30000,
+                packets: 12,
+                bytes: 1200,
+            }
+        );
+        assert_eq!(
+            (
+                flows[1].identity.as_str(),
+                flows[1].proto.as_str(),
+                flows[1].dport
+            ),
+            ("secondary", "udp", 42182)
+        );
+        assert_eq!((flows[2].session, flows[2].packets), (18, 1));
+        let sessions = proto::group_sessions(&flows);
+        assert_eq!(sessions.len(), 2);
+        assert_eq!(
+            (
+                sessions[0].session,
+                sessions[0].flows,
+                sessions[0].secondary
+            ),
+            (17, 2, 1)
+        );
+    }
+
+    #[test]
+    fn interrupted_dump_ends_with_a_warning() {
+        let seq = 3;
+        let one = nlmsg(
+            30,
+            NLM_F_MULTI | NLM_F_DUMP_INTR,
+            seq,
+            &genlmsg(genl::CMD_FLOW_GET, &[]),
+        );
+        let done = nlmsg(NLMSG_DONE, NLM_F_MULTI, seq, &0i32.to_ne_bytes());
+        let got = gather(seq, &[one, done]);
+        let Some(Outcome::Ok { replies, warning }) = &got[1] else {
+            panic!("{:?}", got[1])
+        };
+        assert_eq!(replies.len(), 1);
+        assert_eq!(warning.as_deref(), Some(DUMP_INTERRUPTED));
+    }
+
+    #[test]
+    fn flow_dump_done_with_error_and_refused_dump() {
+        let seq = 5;
+        let one = nlmsg(
+            30,
+            NLM_F_MULTI,
+            seq,
+            &genlmsg(
+                genl::CMD_FLOW_GET,
+                &[flow_nest([10, 0, 1, 2], 1, 2, 17, 3, 0, 0, 0)],
+            ),
+        );
+        let mut done = (-libc::ENOBUFS).to_ne_bytes().to_vec();
+        done.extend(nla(
+            NLMSGERR_ATTR_MSG,
+            b"flow table changed during the dump\0",
+        ));
+        let done = nlmsg(NLMSG_DONE, NLM_F_MULTI | 0x200, seq, &done);
+        let got = gather(seq, &[one, done]);
+        let Some(Outcome::Refused(e)) = &got[1] else {
+            panic!("{:?}", got[1])
+        };
+        assert_eq!(e.errno, libc::ENOBUFS);
+        assert_eq!(
+            e.message.as_deref(),
+            Some("flow table changed during the dump")
+        );
+        // A dump refused at once (bad filter): NLMSG_ERROR naming the attribute.
+        let sent = encode_request(30, FLAGS_DUMP, seq, &proto::flow_get(Some(0), None)).unwrap();
+        let mut body = (-libc::ERANGE).to_ne_bytes().to_vec();
+        body.extend_from_slice(&sent);
+        body.extend(nla(NLMSGERR_ATTR_OFFS, &20u32.to_ne_bytes()));
+        let got = gather(seq, &[nlmsg(NLMSG_ERROR, 0x200, seq, &body)]);
+        let Some(Outcome::Refused(e)) = &got[0] else {
+            panic!("{:?}", got[0])
+        };
+        assert_eq!(
+            (e.errno, e.bad_attr),
+            (libc::ERANGE, Some(genl::A_SERVER_ID))
+        );
+        // An overrun is an I/O error, not a partial answer.
+        let mut answer = Answer::new(seq);
+        let overrun = decode_datagram(&nlmsg(NLMSG_OVERRUN, 0, seq, &[])).unwrap();
+        assert!(matches!(answer.feed(overrun), Err(Error::Io(_))));
+    }
+
+    #[test]
+    fn flow_nest_with_wildcard_port() {
+        let n = flow_nest(
+            [10, 0, 1, 2],
+            7624,
+            0,
+            17,
+            17,
+            genl::FLOW_IDENTITY_ANNOUNCED,
+            genl::WILDCARD_DST_PORT,
+            0,
+        );
+        let dgram = nlmsg(30, NLM_F_MULTI, 1, &genlmsg(genl::CMD_FLOW_GET, &[n]));
+        let msgs = decode_datagram(&dgram).unwrap();
+        let Body::Genl { attrs, .. } = &msgs[0].body else {
+            panic!()
+        };
+        let flows = proto::decode_flows(std::slice::from_ref(attrs)).unwrap();
+        let f = &flows[0];
+        assert_eq!((f.dport, f.wildcard.as_str()), (0, "dst_port"));
+        assert_eq!(f.identity, "announced");
+        assert_eq!(f.destination(), "10.0.0.100:*");
+        let v = serde_json::to_value(f).unwrap();
+        assert_eq!(v["dport"], 0);
+        assert_eq!(v["wildcard"], "dst_port");
+        assert!(crate::output::flows_table(&flows).contains(" 10.0.0.100:* "));
+    }
+
+    #[test]
+    fn stats_reply_with_new_counters_and_table_capacity() {
+        use sara_core::counters::*;
+        let stats = nest(
+            genl::A_STATS,
+            &[
+                nla(ANNOUNCE_COMPLETED as u16 + 1, &2u64.to_ne_bytes()),
+                nla(GAUGE_FLOWS as u16 + 1, &3u64.to_ne_bytes()),
+            ],
+        );
+        let reply = genlmsg(
+            genl::CMD_STATS_GET,
+            &[stats, nla(genl::A_TABLE_CAPACITY, &4096u32.to_ne_bytes())],
+        );
+        let msgs = decode_datagram(&nlmsg(30, 0, 1, &reply)).unwrap();
+        let Body::Genl { attrs, .. } = &msgs[0].body else {
+            panic!()
+        };
+        let s = proto::decode_stats(std::slice::from_ref(attrs)).unwrap();
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            r#"{"announce_completed":2,"flows":3,"table_capacity":4096}"#
+        );
+        let t = crate::output::stats_table(&s);
+        assert!(
+            t.contains("table_capacity       4096  flows the table can hold"),
+            "{t}"
+        );
     }
 }

@@ -3,7 +3,9 @@
 
 use serde::Serialize;
 
-use crate::proto::{Server, Service, Stats};
+use sara_core::counters;
+
+use crate::proto::{Flow, Server, Service, Session, Stats};
 
 /// How a listing is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +128,7 @@ pub fn servers_table(servers: &[Server]) -> String {
                     (Some(true), Some(f)) => f.to_string(),
                     _ => "-".into(),
                 },
-                opt(&s.sessions),
+                s.sessions.to_string(),
                 opt(&s.packets),
             ]
         })
@@ -139,6 +141,116 @@ pub fn servers_table(servers: &[Server]) -> String {
         &[
             Right, Left, Left, Left, Right, Right, Left, Right, Right, Right, Right,
         ],
+        &rows,
+    )
+}
+
+/// A duration in milliseconds for people: `850ms`, `12.3s`, `4m05s`, `2h07m`.
+pub fn duration_ms(ms: u32) -> String {
+    let ms = u64::from(ms);
+    match ms {
+        0..=999 => format!("{ms}ms"),
+        1_000..=59_999 => format!("{}.{}s", ms / 1000, ms % 1000 / 100),
+        60_000..=3_599_999 => format!("{}m{:02}s", ms / 60_000, ms % 60_000 / 1000),
+        _ => format!("{}h{:02}m", ms / 3_600_000, ms % 3_600_000 / 60_000),
+    }
+}
+
+/// A status with ` (ended)` when the flow or session has ended and only lingers.
+fn status_text(status: &str, ended: bool) -> String {
+    if ended {
+        format!("{status} (ended)")
+    } else {
+        status.to_string()
+    }
+}
+
+/// A server id, `-` for none (0).
+fn server_text(id: u32) -> String {
+    if id == 0 {
+        "-".into()
+    } else {
+        id.to_string()
+    }
+}
+
+/// `sarectl flows`: one row per flow; an unknown port of an announced flow is `*`.
+pub fn flows_table(flows: &[Flow]) -> String {
+    use Align::*;
+    let rows: Vec<Vec<String>> = flows
+        .iter()
+        .map(|f| {
+            vec![
+                f.proto.clone(),
+                f.source(),
+                f.destination(),
+                server_text(f.server),
+                f.session.to_string(),
+                status_text(&f.status, f.ended),
+                f.identity.clone(),
+                duration_ms(f.idle_ms),
+                duration_ms(f.timeout_ms),
+                f.packets.to_string(),
+                f.bytes.to_string(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "PROTO",
+            "SOURCE",
+            "DESTINATION",
+            "SERVER",
+            "SESSION",
+            "STATUS",
+            "IDENTITY",
+            "IDLE",
+            "TIMEOUT",
+            "PACKETS",
+            "BYTES",
+        ],
+        &[
+            Left, Left, Left, Right, Right, Left, Left, Right, Right, Right, Right,
+        ],
+        &rows,
+    )
+}
+
+/// `sarectl sessions`: one row per session; `-` where the signalling flow is not in the table.
+pub fn sessions_table(sessions: &[Session]) -> String {
+    use Align::*;
+    let rows: Vec<Vec<String>> = sessions
+        .iter()
+        .map(|s| {
+            vec![
+                s.session.to_string(),
+                server_text(s.server),
+                opt(&s.client),
+                opt(&s.service),
+                match (&s.status, s.ended) {
+                    (Some(st), ended) => status_text(st, ended.unwrap_or(false)),
+                    (None, _) => "-".into(),
+                },
+                s.flows.to_string(),
+                s.announced.to_string(),
+                s.secondary.to_string(),
+                duration_ms(s.idle_ms),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "SESSION",
+            "SERVER",
+            "CLIENT",
+            "SERVICE",
+            "STATUS",
+            "FLOWS",
+            "ANNOUNCED",
+            "SECONDARY",
+            "IDLE",
+        ],
+        &[Right, Right, Left, Left, Left, Right, Right, Right, Right],
         &rows,
     )
 }
@@ -169,16 +281,22 @@ fn prom_escape_help(s: &str) -> String {
     s.replace('\\', "\\\\").replace('\n', "\\n")
 }
 
-/// `sarectl stats --prometheus`: every counter as `sara_<name>_total`, with HELP and TYPE.
+/// `sarectl stats --prometheus`, with HELP and TYPE for each metric: a running total as
+/// `sara_<name>_total` of type counter, a gauge (`counters::is_gauge`: a value now, such as the
+/// number of flows in the table) as `sara_<name>` of type gauge.
 pub fn stats_prometheus(stats: &Stats) -> String {
     let mut out = String::new();
     for c in &stats.counters {
-        let metric = format!("sara_{}_total", c.name());
+        let (metric, kind) = if counters::is_gauge(c.id) {
+            (format!("sara_{}", c.name()), "gauge")
+        } else {
+            (format!("sara_{}_total", c.name()), "counter")
+        };
         out.push_str(&format!(
             "# HELP {metric} {}\n",
             prom_escape_help(&c.help())
         ));
-        out.push_str(&format!("# TYPE {metric} counter\n"));
+        out.push_str(&format!("# TYPE {metric} {kind}\n"));
         out.push_str(&format!("{metric} {}\n", c.value));
     }
     out
@@ -253,7 +371,7 @@ SERVICE              SIG  POLICY          TIMEOUT  DOWN-ACTION  PACKETS
             ifindex: Some(3),
             weight: Some(1),
             state: Some("up".into()),
-            sessions: Some(2),
+            sessions: 2,
             forecast: Some(300),
             load: Some(250),
             load_known: Some(true),
@@ -287,7 +405,7 @@ ID  IP         MAC                DEV   IFINDEX  WEIGHT  STATE  LOAD  FORECAST  
             ifindex: None,
             weight: None,
             state: None,
-            sessions: None,
+            sessions: 0,
             forecast: None,
             load: None,
             load_known: None,
@@ -298,7 +416,7 @@ ID  IP         MAC                DEV   IFINDEX  WEIGHT  STATE  LOAD  FORECAST  
             v,
             serde_json::json!({
                 "id": 1, "ip": "10.0.0.1", "mac": "52:54:00:00:00:01", "dev": null,
-                "ifindex": null, "weight": null, "state": null, "sessions": null,
+                "ifindex": null, "weight": null, "state": null, "sessions": 0,
                 "forecast": null, "load": null, "load_known": null, "packets": null
             })
         );
@@ -331,11 +449,13 @@ ID  IP         MAC                DEV   IFINDEX  WEIGHT  STATE  LOAD  FORECAST  
 # HELP sara_packets_seen_total IPv4 packets the hook looked at in this namespace
 # TYPE sara_packets_seen_total counter
 sara_packets_seen_total 10
-# HELP sara_counter_300_total counter 300 (not known to this sarectl)
-# TYPE sara_counter_300_total counter
-sara_counter_300_total 2
+# HELP sara_counter_300 counter 300 (not known to this sarectl)
+# TYPE sara_counter_300 gauge
+sara_counter_300 2
 "
         );
+        // Ids from counters::FIRST_GAUGE on are gauges, newer ones included (they are appended).
+        assert!(sara_core::counters::is_gauge(300));
         assert_eq!(prom_escape_help("a\\b\nc"), "a\\\\b\\nc");
     }
 
@@ -346,7 +466,11 @@ sara_counter_300_total 2
                 counters: vec![Counter { id, value: 1 }],
             });
             let metric = p.lines().last().unwrap().split(' ').next().unwrap();
-            assert!(metric.starts_with("sara_") && metric.ends_with("_total"));
+            assert!(metric.starts_with("sara_"));
+            let gauge = sara_core::counters::is_gauge(id);
+            assert_eq!(metric.ends_with("_total"), !gauge, "{metric}");
+            let kind = if gauge { "gauge" } else { "counter" };
+            assert!(p.contains(&format!("# TYPE {metric} {kind}\n")), "{p}");
             assert!(
                 metric
                     .chars()
@@ -354,5 +478,217 @@ sara_counter_300_total 2
                 "{metric}"
             );
         }
+    }
+
+    #[test]
+    fn prometheus_types_gauges_without_total() {
+        use sara_core::counters::*;
+        let stats = Stats {
+            counters: vec![
+                Counter {
+                    id: FLOWS_ANNOUNCED,
+                    value: 7,
+                },
+                Counter {
+                    id: ANNOUNCE_REJECTED,
+                    value: 1,
+                },
+                Counter {
+                    id: GAUGE_FLOWS,
+                    value: 3,
+                },
+                Counter {
+                    id: GAUGE_ANNOUNCED_NOW,
+                    value: 1,
+                },
+                Counter {
+                    id: GAUGE_CAPACITY,
+                    value: 65536,
+                },
+            ],
+        };
+        assert_eq!(
+            stats_prometheus(&stats),
+            "\
+# HELP sara_flows_announced_total flows announced by signalling inspection and stored
+# TYPE sara_flows_announced_total counter
+sara_flows_announced_total 7
+# HELP sara_announce_rejected_total gateway reports that matched no announced flow
+# TYPE sara_announce_rejected_total counter
+sara_announce_rejected_total 1
+# HELP sara_flows flows in the table now (gauge)
+# TYPE sara_flows gauge
+sara_flows 3
+# HELP sara_flows_announced_now flows with identity Announced now (gauge)
+# TYPE sara_flows_announced_now gauge
+sara_flows_announced_now 1
+# HELP sara_table_capacity flows the table can hold (gauge; 0 until the first service)
+# TYPE sara_table_capacity gauge
+sara_table_capacity 65536
+"
+        );
+        // Every known counter has its own metric name: no gauge collides with a counter.
+        let all = Stats {
+            counters: (0..NUM_COUNTERS)
+                .map(|id| Counter { id, value: 0 })
+                .collect(),
+        };
+        let p = stats_prometheus(&all);
+        let mut names: Vec<&str> = p
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split(' ').next().unwrap())
+            .collect();
+        let n = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), n);
+        assert_eq!(n, NUM_COUNTERS);
+    }
+
+    #[test]
+    fn durations_for_people() {
+        assert_eq!(duration_ms(0), "0ms");
+        assert_eq!(duration_ms(999), "999ms");
+        assert_eq!(duration_ms(1000), "1.0s");
+        assert_eq!(duration_ms(12_345), "12.3s");
+        assert_eq!(duration_ms(59_999), "59.9s");
+        assert_eq!(duration_ms(60_000), "1m00s");
+        assert_eq!(duration_ms(245_000), "4m05s");
+        assert_eq!(duration_ms(3_600_000), "1h00m");
+        assert_eq!(duration_ms(u32::MAX), "1193h02m");
+    }
+
+    fn flow(session: u32, identity: &str, sport: u16, dport: u16) -> Flow {
+        Flow {
+            src: Ipv4Addr::new(10, 0, 1, 2),
+            sport,
+            dst: Ipv4Addr::new(10, 0, 0, 100),
+            dport,
+            proto: if identity == "signalling" {
+                "tcp"
+            } else {
+                "udp"
+            }
+            .into(),
+            server: 1,
+            session,
+            status: "established".into(),
+            identity: identity.into(),
+            wildcard: "none".into(),
+            ended: false,
+            idle_ms: 123,
+            timeout_ms: 30_000,
+            packets: 12,
+            bytes: 3456,
+        }
+    }
+
+    #[test]
+    fn flows_table_layout() {
+        let mut announced = flow(17, "announced", 7624, 0);
+        announced.wildcard = "dst_port".into();
+        announced.status = "new".into();
+        announced.packets = 0;
+        announced.bytes = 0;
+        announced.idle_ms = 2500;
+        let mut ended = flow(18, "signalling", 40002, 554);
+        ended.ended = true;
+        ended.server = 0;
+        ended.timeout_ms = 5000;
+        let t = flows_table(&[flow(17, "signalling", 40000, 554), announced, ended]);
+        assert_eq!(
+            t,
+            "\
+PROTO  SOURCE          DESTINATION     SERVER  SESSION  STATUS               IDENTITY     IDLE  TIMEOUT  PACKETS  BYTES
+tcp    10.0.1.2:40000  10.0.0.100:554       1       17  established          signalling  123ms    30.0s       12   3456
+udp    10.0.1.2:7624   10.0.0.100:*         1       17  new                  announced    2.5s    30.0s        0      0
+tcp    10.0.1.2:40002  10.0.0.100:554       -       18  established (ended)  signalling  123ms     5.0s       12   3456
+"
+        );
+        assert_eq!(
+            flows_table(&[]),
+            "PROTO  SOURCE  DESTINATION  SERVER  SESSION  STATUS  IDENTITY  IDLE  TIMEOUT  PACKETS  BYTES\n"
+        );
+    }
+
+    #[test]
+    fn sessions_table_layout() {
+        let full = Session {
+            session: 17,
+            server: 1,
+            client: Some("10.0.1.2:40000".into()),
+            service: Some("10.0.0.100:554/tcp".into()),
+            status: Some("established".into()),
+            ended: Some(false),
+            flows: 3,
+            announced: 0,
+            secondary: 2,
+            idle_ms: 50,
+        };
+        let raced = Session {
+            session: 18,
+            server: 2,
+            client: None,
+            service: None,
+            status: None,
+            ended: None,
+            flows: 1,
+            announced: 0,
+            secondary: 1,
+            idle_ms: 61_000,
+        };
+        let ended = Session {
+            session: 19,
+            ended: Some(true),
+            ..full.clone()
+        };
+        assert_eq!(
+            sessions_table(&[full, raced, ended]),
+            "\
+SESSION  SERVER  CLIENT          SERVICE             STATUS               FLOWS  ANNOUNCED  SECONDARY   IDLE
+     17       1  10.0.1.2:40000  10.0.0.100:554/tcp  established              3          0          2   50ms
+     18       2  -               -                   -                        1          0          1  1m01s
+     19       1  10.0.1.2:40000  10.0.0.100:554/tcp  established (ended)      3          0          2   50ms
+"
+        );
+    }
+
+    #[test]
+    fn flow_and_session_json_shapes() {
+        let text = json(&[flow(17, "signalling", 40000, 554)]);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!([{"src":"10.0.1.2","sport":40000,"dst":"10.0.0.100","dport":554,
+                "proto":"tcp","server":1,"session":17,"status":"established",
+                "identity":"signalling","wildcard":"none","ended":false,"idle_ms":123,
+                "timeout_ms":30000,"packets":12,"bytes":3456}])
+        );
+        // The field order of the contract, too.
+        assert_eq!(
+            serde_json::to_string(&flow(17, "signalling", 40000, 554)).unwrap(),
+            r#"{"src":"10.0.1.2","sport":40000,"dst":"10.0.0.100","dport":554,"proto":"tcp","server":1,"session":17,"status":"established","identity":"signalling","wildcard":"none","ended":false,"idle_ms":123,"timeout_ms":30000,"packets":12,"bytes":3456}"#
+        );
+        let flows = [
+            flow(17, "signalling", 40000, 554),
+            flow(17, "secondary", 7624, 42182),
+            flow(17, "secondary", 7625, 42183),
+            flow(18, "announced", 7626, 0),
+        ];
+        let mut flows = flows.to_vec();
+        flows[1].idle_ms = 50;
+        flows[3].server = 2;
+        let sessions = crate::proto::group_sessions(&flows);
+        assert_eq!(
+            serde_json::to_string(&sessions).unwrap(),
+            concat!(
+                r#"[{"session":17,"server":1,"client":"10.0.1.2:40000","service":"10.0.0.100:554/tcp","#,
+                r#""status":"established","ended":false,"flows":3,"announced":0,"secondary":2,"idle_ms":50},"#,
+                r#"{"session":18,"server":2,"client":null,"service":null,"status":null,"ended":null,"#,
+                r#""flows":1,"announced":1,"secondary":0,"idle_ms":123}]"#
+            )
+        );
+        assert_eq!(json(&Vec::<Flow>::new()), "[]\n");
     }
 }

@@ -1,5 +1,5 @@
 //! SARA's generic netlink messages as plain data: requests built from operator input, replies decoded
-//! into [`Service`], [`Server`] and [`Stats`]. Every number and name comes from `sara_core::genl`
+//! into [`Service`], [`Server`], [`Stats`], [`Flow`] and [`Session`]. Every number and name comes from `sara_core::genl`
 //! and `sara_core::counters`; the bytes on the wire are made and read by [`crate::nl`].
 
 use std::borrow::Cow;
@@ -229,6 +229,42 @@ pub fn down_action_name(v: u8) -> String {
         .find(|(x, _)| *x == v)
         .map(|(_, n)| n.to_string())
         .unwrap_or_else(|| format!("unknown({v})"))
+}
+
+/// Names of the flow statuses (`genl::FLOW_STATUS_*`), for flags and output.
+pub const FLOW_STATUSES: &[(u8, &str)] = &[
+    (genl::FLOW_STATUS_NEW, "new"),
+    (genl::FLOW_STATUS_ESTABLISHED, "established"),
+    (genl::FLOW_STATUS_INACTIVE, "inactive"),
+];
+
+/// Names of the flow identities (`genl::FLOW_IDENTITY_*`), in the order flows are listed.
+pub const FLOW_IDENTITIES: &[(u8, &str)] = &[
+    (genl::FLOW_IDENTITY_SIGNALLING, "signalling"),
+    (genl::FLOW_IDENTITY_ANNOUNCED, "announced"),
+    (genl::FLOW_IDENTITY_SECONDARY, "secondary"),
+];
+
+/// Names of the unknown-port markers of announced flows (`genl::WILDCARD_*`).
+pub const WILDCARDS: &[(u8, &str)] = &[
+    (genl::WILDCARD_EXACT, "none"),
+    (genl::WILDCARD_SRC_PORT, "src_port"),
+    (genl::WILDCARD_DST_PORT, "dst_port"),
+    (genl::WILDCARD_BOTH_PORTS, "both_ports"),
+];
+
+/// The name of `v` in a value/name table, or `unknown(N)` for a value newer than this sarectl.
+fn table_name(table: &[(u8, &str)], v: u8) -> String {
+    table
+        .iter()
+        .find(|(x, _)| *x == v)
+        .map(|(_, n)| n.to_string())
+        .unwrap_or_else(|| format!("unknown({v})"))
+}
+
+/// The names of a value/name table.
+pub fn table_names(table: &[(u8, &'static str)]) -> Vec<&'static str> {
+    table.iter().map(|(_, n)| *n).collect()
 }
 
 // ---- operator input -------------------------------------------------------------------------
@@ -474,6 +510,81 @@ pub fn stats_get() -> Request {
     }
 }
 
+/// One end of a flow, `IP:PORT`, e.g. `10.0.1.2:7624` (a unicast IPv4 address, port 1..=65535).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    /// IPv4 address.
+    pub ip: Ipv4Addr,
+    /// Port, 1..=65535.
+    pub port: u16,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.ip, self.port)
+    }
+}
+
+impl FromStr for Endpoint {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (ip, port) = s
+            .rsplit_once(':')
+            .ok_or_else(|| format!("'{s}': expected IP:PORT, for example 10.0.1.2:7624"))?;
+        Ok(Endpoint {
+            ip: parse_host_ipv4(ip)?,
+            port: parse_port(port)?,
+        })
+    }
+}
+
+/// A flow's full identity as the dispatcher sees it: protocol, source and destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowKey {
+    /// IP protocol number (6 or 17).
+    pub proto: u8,
+    /// Where the flow's packets come from (the client side).
+    pub src: Endpoint,
+    /// Where they go (the virtual IP side).
+    pub dst: Endpoint,
+}
+
+impl fmt::Display for FlowKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} -> {}", proto_name(self.proto), self.src, self.dst)
+    }
+}
+
+/// `CMD_FLOW_GET` (sent as a dump), with the optional kernel-side filters.
+pub fn flow_get(server: Option<u32>, session: Option<u32>) -> Request {
+    let mut attrs = Vec::new();
+    if let Some(id) = server {
+        attrs.push(Attr::u32(genl::A_SERVER_ID, id));
+    }
+    if let Some(id) = session {
+        attrs.push(Attr::u32(genl::A_SESSION_ID, id));
+    }
+    Request {
+        cmd: genl::CMD_FLOW_GET,
+        attrs,
+    }
+}
+
+/// `CMD_ANNOUNCE`: a gateway report completing an announced flow.
+pub fn announce(k: &FlowKey) -> Request {
+    Request {
+        cmd: genl::CMD_ANNOUNCE,
+        attrs: vec![
+            Attr::ipv4(genl::A_FLOW_SRC, k.src.ip),
+            Attr::u16(genl::A_FLOW_SPORT, k.src.port),
+            Attr::ipv4(genl::A_FLOW_DST, k.dst.ip),
+            Attr::u16(genl::A_FLOW_DPORT, k.dst.port),
+            Attr::u8(genl::A_PROTO, k.proto),
+        ],
+    }
+}
+
 // ---- replies --------------------------------------------------------------------------------
 
 /// One virtual service, as `sarectl service list` shows it. Field names are the JSON names.
@@ -514,8 +625,8 @@ pub struct Server {
     pub weight: Option<u32>,
     /// `up`, `down`, `draining`.
     pub state: Option<String>,
-    /// Active sessions on the server.
-    pub sessions: Option<u32>,
+    /// Active sessions on the server (0 when the kernel does not say).
+    pub sessions: u32,
     /// Damped load forecast pushed by the control plane, per-mille.
     pub forecast: Option<u16>,
     /// Last measured load pushed by the control plane, per-mille.
@@ -627,7 +738,7 @@ pub fn decode_server(attrs: &[Attr]) -> Result<Server, Error> {
         ifindex: None,
         weight: None,
         state: None,
-        sessions: None,
+        sessions: 0,
         forecast: None,
         load: None,
         load_known: None,
@@ -648,7 +759,7 @@ pub fn decode_server(attrs: &[Attr]) -> Result<Server, Error> {
                 let v = a.get_u8()?;
                 s.state = Some(known_or_number(genl::state_name(v), v));
             }
-            genl::A_SESSIONS => s.sessions = Some(a.get_u32()?),
+            genl::A_SESSIONS => s.sessions = a.get_u32()?,
             genl::A_PACKETS => s.packets = Some(a.get_u64()?),
             _ => {}
         }
@@ -700,8 +811,251 @@ pub fn decode_stats(replies: &[Vec<Attr>]) -> Result<Stats, Error> {
             value: a.get_u64()?,
         });
     }
+    // The table's capacity may also come as a top-level A_TABLE_CAPACITY: shown as the
+    // table_capacity gauge when the nest does not carry that gauge itself.
+    let capacity = replies
+        .iter()
+        .flatten()
+        .find(|a| a.ty == genl::A_TABLE_CAPACITY);
+    if let Some(a) = capacity {
+        if !counters.iter().any(|c| c.id == counters::GAUGE_CAPACITY) {
+            counters.push(Counter {
+                id: counters::GAUGE_CAPACITY,
+                value: u64::from(a.get_u32()?),
+            });
+        }
+    }
     counters.sort_by_key(|c| c.id);
     Ok(Stats { counters })
+}
+
+// ---- flows and sessions ---------------------------------------------------------------------
+
+/// One flow of the flow table, as `sarectl flows --json` prints it. Field names and order are the
+/// JSON contract (other tools and the VM tests read it): an unknown port is 0, `status`, `identity`
+/// and `wildcard` are names (`unknown(N)` for a value newer than this sarectl).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Flow {
+    /// Source address.
+    pub src: Ipv4Addr,
+    /// Source port, 0 = unknown.
+    pub sport: u16,
+    /// Destination address.
+    pub dst: Ipv4Addr,
+    /// Destination port, 0 = unknown.
+    pub dport: u16,
+    /// `tcp`, `udp` (or the protocol number).
+    pub proto: String,
+    /// Server of the flow's session (0 when the kernel does not say).
+    pub server: u32,
+    /// Session id.
+    pub session: u32,
+    /// `new`, `established`, `inactive`.
+    pub status: String,
+    /// `signalling`, `announced`, `secondary`.
+    pub identity: String,
+    /// Unknown ports: `none`, `src_port`, `dst_port`, `both_ports`.
+    pub wildcard: String,
+    /// The flow (for a signalling flow: its session) has ended and lingers until purged.
+    pub ended: bool,
+    /// Milliseconds since the flow's last packet.
+    pub idle_ms: u32,
+    /// The flow's idle timeout in milliseconds (for an ended flow: how long it lingers).
+    pub timeout_ms: u32,
+    /// Packets counted on the flow.
+    pub packets: u64,
+    /// Bytes counted on the flow.
+    pub bytes: u64,
+}
+
+/// Name of a flow status value.
+pub fn flow_status_name(v: u8) -> String {
+    table_name(FLOW_STATUSES, v)
+}
+/// Name of a flow identity value.
+pub fn flow_identity_name(v: u8) -> String {
+    table_name(FLOW_IDENTITIES, v)
+}
+/// Name of a wildcard value.
+pub fn wildcard_name(v: u8) -> String {
+    table_name(WILDCARDS, v)
+}
+
+/// A port for people: `*` when unknown (0).
+pub fn port_text(p: u16) -> String {
+    if p == 0 {
+        "*".into()
+    } else {
+        p.to_string()
+    }
+}
+
+impl Flow {
+    /// `10.0.1.2:40000` (`*` for an unknown port).
+    pub fn source(&self) -> String {
+        format!("{}:{}", self.src, port_text(self.sport))
+    }
+    /// `10.0.0.100:554` (`*` for an unknown port).
+    pub fn destination(&self) -> String {
+        format!("{}:{}", self.dst, port_text(self.dport))
+    }
+    /// `10.0.0.100:554/tcp`: the destination with the protocol, as services are written.
+    pub fn service(&self) -> String {
+        format!("{}/{}", self.destination(), self.proto)
+    }
+    fn identity_rank(&self) -> usize {
+        FLOW_IDENTITIES
+            .iter()
+            .position(|(_, n)| *n == self.identity)
+            .unwrap_or(FLOW_IDENTITIES.len())
+    }
+}
+
+/// Decode one `A_FLOW` nest's attributes. `A_FLOW_SRC`, `A_FLOW_DST`, `A_PROTO`, `A_SESSION_ID`,
+/// `A_FLOW_STATUS` and `A_FLOW_IDENTITY` are required; the others default to 0 / `none` / false
+/// when absent. Padding and unknown attributes (a newer kernel) are skipped.
+pub fn decode_flow(attrs: &[Attr]) -> Result<Flow, Error> {
+    let (mut src, mut dst, mut proto, mut session, mut status, mut identity) =
+        (None, None, None, None, None, None);
+    let mut f = Flow {
+        src: Ipv4Addr::UNSPECIFIED,
+        sport: 0,
+        dst: Ipv4Addr::UNSPECIFIED,
+        dport: 0,
+        proto: String::new(),
+        server: 0,
+        session: 0,
+        status: String::new(),
+        identity: String::new(),
+        wildcard: wildcard_name(genl::WILDCARD_EXACT),
+        ended: false,
+        idle_ms: 0,
+        timeout_ms: 0,
+        packets: 0,
+        bytes: 0,
+    };
+    for a in attrs.iter().filter(|a| !is_pad(a)) {
+        match a.ty {
+            genl::A_FLOW_SRC => src = Some(a.get_ipv4()?),
+            genl::A_FLOW_SPORT => f.sport = a.get_u16()?,
+            genl::A_FLOW_DST => dst = Some(a.get_ipv4()?),
+            genl::A_FLOW_DPORT => f.dport = a.get_u16()?,
+            genl::A_PROTO => proto = Some(a.get_u8()?),
+            genl::A_SERVER_ID => f.server = a.get_u32()?,
+            genl::A_SESSION_ID => session = Some(a.get_u32()?),
+            genl::A_FLOW_STATUS => status = Some(a.get_u8()?),
+            genl::A_FLOW_IDENTITY => identity = Some(a.get_u8()?),
+            genl::A_FLOW_WILDCARD => f.wildcard = wildcard_name(a.get_u8()?),
+            genl::A_FLOW_ENDED => f.ended = a.get_u8()? != 0,
+            genl::A_FLOW_IDLE_MS => f.idle_ms = a.get_u32()?,
+            genl::A_FLOW_TIMEOUT_MS => f.timeout_ms = a.get_u32()?,
+            genl::A_PACKETS => f.packets = a.get_u64()?,
+            genl::A_FLOW_BYTES => f.bytes = a.get_u64()?,
+            _ => {}
+        }
+    }
+    f.src = required(src, "flow", genl::A_FLOW_SRC)?;
+    f.dst = required(dst, "flow", genl::A_FLOW_DST)?;
+    f.proto = proto_name(required(proto, "flow", genl::A_PROTO)?).into_owned();
+    f.session = required(session, "flow", genl::A_SESSION_ID)?;
+    f.status = flow_status_name(required(status, "flow", genl::A_FLOW_STATUS)?);
+    f.identity = flow_identity_name(required(identity, "flow", genl::A_FLOW_IDENTITY)?);
+    Ok(f)
+}
+
+/// Every `A_FLOW` nest of every message of a `CMD_FLOW_GET` dump (a message may hold none),
+/// sorted for people: by session, signalling flow first, then by addresses and ports.
+pub fn decode_flows(replies: &[Vec<Attr>]) -> Result<Vec<Flow>, Error> {
+    let mut flows = replies
+        .iter()
+        .flatten()
+        .filter(|a| a.ty == genl::A_FLOW)
+        .map(|a| decode_flow(&a.nested()?))
+        .collect::<Result<Vec<_>, _>>()?;
+    flows.sort_by(|a, b| {
+        (
+            a.session,
+            a.identity_rank(),
+            a.src,
+            a.sport,
+            a.dst,
+            a.dport,
+            &a.proto,
+        )
+            .cmp(&(
+                b.session,
+                b.identity_rank(),
+                b.src,
+                b.sport,
+                b.dst,
+                b.dport,
+                &b.proto,
+            ))
+    });
+    Ok(flows)
+}
+
+/// One session, as `sarectl sessions` shows it: its flows grouped by session id. Field names and
+/// order are the JSON contract. `client`, `service`, `status` and `ended` describe the session's
+/// signalling flow and are null when that flow is not in the dump (it ended between two messages
+/// of the dump, for example).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Session {
+    /// Session id.
+    pub session: u32,
+    /// The session's server (0 when the kernel does not say).
+    pub server: u32,
+    /// The signalling flow's source, `IP:PORT`.
+    pub client: Option<String>,
+    /// The signalling flow's destination, `VIP:PORT/PROTO`.
+    pub service: Option<String>,
+    /// The signalling flow's status.
+    pub status: Option<String>,
+    /// Whether the signalling flow (the session) has ended.
+    pub ended: Option<bool>,
+    /// Flows of the session in the dump, the signalling flow included.
+    pub flows: u32,
+    /// Of which announced (not seen yet).
+    pub announced: u32,
+    /// Of which secondary (announced and seen).
+    pub secondary: u32,
+    /// Idle time of the session's most recently used flow, milliseconds.
+    pub idle_ms: u32,
+}
+
+/// Group flows by session id, in session id order.
+pub fn group_sessions(flows: &[Flow]) -> Vec<Session> {
+    let signalling = flow_identity_name(genl::FLOW_IDENTITY_SIGNALLING);
+    let announced = flow_identity_name(genl::FLOW_IDENTITY_ANNOUNCED);
+    let secondary = flow_identity_name(genl::FLOW_IDENTITY_SECONDARY);
+    let mut by_id: std::collections::BTreeMap<u32, Vec<&Flow>> = Default::default();
+    for f in flows {
+        by_id.entry(f.session).or_default().push(f);
+    }
+    by_id
+        .into_iter()
+        .map(|(id, fs)| {
+            let sig = fs.iter().find(|f| f.identity == signalling);
+            let count = |name: &str| fs.iter().filter(|f| f.identity == name).count() as u32;
+            let server = sig
+                .map(|f| f.server)
+                .filter(|s| *s != 0)
+                .or_else(|| fs.iter().map(|f| f.server).find(|s| *s != 0))
+                .unwrap_or(0);
+            Session {
+                session: id,
+                server,
+                client: sig.map(|f| f.source()),
+                service: sig.map(|f| f.service()),
+                status: sig.map(|f| f.status.clone()),
+                ended: sig.map(|f| f.ended),
+                flows: fs.len() as u32,
+                announced: count(&announced),
+                secondary: count(&secondary),
+                idle_ms: fs.iter().map(|f| f.idle_ms).min().unwrap_or(0),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -944,6 +1298,218 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&s).unwrap(),
             r#"{"packets_forwarded":5,"counter_77":6}"#
+        );
+    }
+
+    fn minimal_flow(session: u32, identity: u8) -> Vec<Attr> {
+        vec![
+            Attr::ipv4(genl::A_FLOW_SRC, Ipv4Addr::new(10, 0, 1, 2)),
+            Attr::ipv4(genl::A_FLOW_DST, Ipv4Addr::new(10, 0, 0, 100)),
+            Attr::u8(genl::A_PROTO, PROTO_UDP),
+            Attr::u32(genl::A_SESSION_ID, session),
+            Attr::u8(genl::A_FLOW_STATUS, genl::FLOW_STATUS_NEW),
+            Attr::u8(genl::A_FLOW_IDENTITY, identity),
+        ]
+    }
+
+    #[test]
+    fn decode_flow_tolerates_missing_optional_and_unknown_attributes() {
+        let mut attrs = minimal_flow(9, genl::FLOW_IDENTITY_ANNOUNCED);
+        attrs.push(Attr::bytes(500, [1, 2, 3]));
+        attrs.push(Attr::u8(genl::A_FLOW_WILDCARD, genl::WILDCARD_BOTH_PORTS));
+        let f = decode_flow(&attrs).unwrap();
+        assert_eq!((f.sport, f.dport, f.server), (0, 0, 0));
+        assert_eq!((f.packets, f.bytes, f.idle_ms, f.timeout_ms), (0, 0, 0, 0));
+        assert_eq!(f.wildcard, "both_ports");
+        assert_eq!(
+            (f.status.as_str(), f.identity.as_str()),
+            ("new", "announced")
+        );
+        assert!(!f.ended);
+        assert_eq!(f.source(), "10.0.1.2:*");
+        assert_eq!(f.service(), "10.0.0.100:*/udp");
+        // Absent wildcard: none.
+        assert_eq!(decode_flow(&minimal_flow(9, 0)).unwrap().wildcard, "none");
+        // Values newer than this sarectl are named, not refused.
+        let mut attrs = minimal_flow(9, 7);
+        attrs.push(Attr::u8(genl::A_FLOW_STATUS, 9));
+        attrs.push(Attr::u8(genl::A_FLOW_WILDCARD, 8));
+        let f = decode_flow(&attrs).unwrap();
+        assert_eq!(
+            (f.identity.as_str(), f.status.as_str(), f.wildcard.as_str()),
+            ("unknown(7)", "unknown(9)", "unknown(8)")
+        );
+        // A flow without its key or session is a protocol error, named.
+        for (i, name) in [
+            (0, "A_FLOW_SRC"),
+            (3, "A_SESSION_ID"),
+            (5, "A_FLOW_IDENTITY"),
+        ] {
+            let mut attrs = minimal_flow(9, 0);
+            attrs.remove(i);
+            let e = decode_flow(&attrs).unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains(&format!("flow without attribute {name}")),
+                "{e}"
+            );
+            assert_eq!(e.exit_code(), 4);
+        }
+        // A wrongly sized attribute too.
+        let mut attrs = minimal_flow(9, 0);
+        attrs.push(Attr::bytes(genl::A_FLOW_SPORT, [1]));
+        assert!(decode_flow(&attrs).is_err());
+    }
+
+    #[test]
+    fn flows_are_sorted_by_session_signalling_first() {
+        let nest = |session, identity, sport| {
+            let mut a = minimal_flow(session, identity);
+            a.push(Attr::u16(genl::A_FLOW_SPORT, sport));
+            // As decoded from the wire: the type without NLA_F_NESTED.
+            Attr::bytes(genl::A_FLOW, encode_attrs(&a))
+        };
+        let replies = vec![
+            vec![
+                nest(5, genl::FLOW_IDENTITY_SECONDARY, 2),
+                nest(3, genl::FLOW_IDENTITY_SIGNALLING, 9),
+            ],
+            vec![],
+            vec![
+                nest(5, genl::FLOW_IDENTITY_SIGNALLING, 7),
+                nest(5, genl::FLOW_IDENTITY_SECONDARY, 1),
+                Attr::u32(genl::A_SERVER_ID, 1), // top-level, not a flow
+            ],
+        ];
+        let got: Vec<(u32, String, u16)> = decode_flows(&replies)
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.session, f.identity, f.sport))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (3, "signalling".into(), 9),
+                (5, "signalling".into(), 7),
+                (5, "secondary".into(), 1),
+                (5, "secondary".into(), 2),
+            ]
+        );
+        assert!(decode_flows(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn sessions_group_flows_and_survive_a_missing_signalling_flow() {
+        let flow = |session, identity: &str, server, idle_ms, ended| Flow {
+            src: Ipv4Addr::new(10, 0, 1, 2),
+            sport: 40000,
+            dst: Ipv4Addr::new(10, 0, 0, 100),
+            dport: 554,
+            proto: "tcp".into(),
+            server,
+            session,
+            status: "established".into(),
+            identity: identity.into(),
+            wildcard: "none".into(),
+            ended,
+            idle_ms,
+            timeout_ms: 30_000,
+            packets: 1,
+            bytes: 1,
+        };
+        let flows = vec![
+            flow(17, "signalling", 1, 900, false),
+            flow(17, "announced", 1, 5000, false),
+            flow(17, "secondary", 1, 50, false),
+            flow(17, "secondary", 1, 70, false),
+            flow(4, "secondary", 2, 10, false), // its signalling flow raced away
+            flow(30, "signalling", 3, 1, true),
+        ];
+        let s = group_sessions(&flows);
+        assert_eq!(
+            s,
+            vec![
+                Session {
+                    session: 4,
+                    server: 2,
+                    client: None,
+                    service: None,
+                    status: None,
+                    ended: None,
+                    flows: 1,
+                    announced: 0,
+                    secondary: 1,
+                    idle_ms: 10,
+                },
+                Session {
+                    session: 17,
+                    server: 1,
+                    client: Some("10.0.1.2:40000".into()),
+                    service: Some("10.0.0.100:554/tcp".into()),
+                    status: Some("established".into()),
+                    ended: Some(false),
+                    flows: 4,
+                    announced: 1,
+                    secondary: 2,
+                    idle_ms: 50,
+                },
+                Session {
+                    session: 30,
+                    server: 3,
+                    client: Some("10.0.1.2:40000".into()),
+                    service: Some("10.0.0.100:554/tcp".into()),
+                    status: Some("established".into()),
+                    ended: Some(true),
+                    flows: 1,
+                    announced: 0,
+                    secondary: 0,
+                    idle_ms: 1,
+                },
+            ]
+        );
+        assert!(group_sessions(&[]).is_empty());
+    }
+
+    #[test]
+    fn endpoints_and_flow_names() {
+        let e: Endpoint = "10.0.1.2:7624".parse().unwrap();
+        assert_eq!(
+            e,
+            Endpoint {
+                ip: Ipv4Addr::new(10, 0, 1, 2),
+                port: 7624
+            }
+        );
+        assert_eq!(e.to_string(), "10.0.1.2:7624");
+        for (bad, why) in [
+            ("10.0.1.2", "IP:PORT"),
+            ("10.0.1.2:0", "1 to 65535"),
+            ("10.0.1.2:70000", "1 to 65535"),
+            ("10.0.1:80", "not an IPv4 address"),
+            ("0.0.0.0:80", "unspecified"),
+        ] {
+            let err = bad.parse::<Endpoint>().unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+        assert_eq!(
+            table_names(FLOW_STATUSES),
+            ["new", "established", "inactive"]
+        );
+        assert_eq!(
+            table_names(FLOW_IDENTITIES),
+            ["signalling", "announced", "secondary"]
+        );
+        assert_eq!(
+            table_names(WILDCARDS),
+            ["none", "src_port", "dst_port", "both_ports"]
+        );
+        assert_eq!(flow_status_name(genl::FLOW_STATUS_INACTIVE), "inactive");
+        assert_eq!(wildcard_name(genl::WILDCARD_SRC_PORT), "src_port");
+        assert_eq!(port_text(0), "*");
+        assert_eq!(flow_get(None, None).attrs, vec![]);
+        assert_eq!(
+            flow_get(None, Some(3)).attrs,
+            vec![Attr::u32(genl::A_SESSION_ID, 3)]
         );
     }
 }
