@@ -5,6 +5,8 @@ pub mod cmd;
 pub mod config;
 pub mod control;
 pub mod error;
+pub mod gateway;
 pub mod nl;
 pub mod output;
 pub mod proto;
+pub mod sim;

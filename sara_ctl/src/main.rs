@@ -38,6 +38,8 @@ Examples:
   sarectl show                                 # the running configuration in that format
   sarectl service list
   sarectl --json server list
+  sarectl sessions                             # who is connected, to which server
+  sarectl flows --session 17
   sarectl stats --prometheus
 
 Output: aligned tables for people; --json prints JSON for scripts (stable field names, numbers as
@@ -60,7 +62,7 @@ struct Cli {
     command: Command,
 }
 
-/// The subcommands. New ones (status, flows, ...) go here.
+/// The subcommands. New ones go here.
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Virtual services: the VIP:PORT/PROTO that SARA balances
@@ -93,13 +95,29 @@ Example:
     #[command(after_help = SHOW_AFTER_HELP)]
     Show,
 
-    /// Show SARA's packet counters for this network namespace
+    /// Show SARA's counters for this network namespace: packets, sessions, flows, inspection
     #[command(after_help = "\
+Running totals since the namespace's first service (packets_*, dropped_*, sessions_created, ...)
+and gauges, values now (flows, sessions, flows_new, ..., table_capacity: how many flows the
+table can hold, 0 until the first service is added).
+
 Examples:
   sarectl stats
   sarectl stats --json
   sarectl stats --prometheus > /var/lib/node_exporter/sara.prom")]
     Stats(StatsArgs),
+
+    /// List the flows SARA is tracking: signalling flows and the flows they announced
+    #[command(after_help = FLOWS_AFTER_HELP)]
+    Flows(FlowsArgs),
+
+    /// List the sessions SARA is tracking: one signalling flow plus the flows it announced
+    #[command(after_help = SESSIONS_AFTER_HELP)]
+    Sessions(SessionsArgs),
+
+    /// Report the full identity of an announced flow (a gateway report), completing its unknown port
+    #[command(after_help = ANNOUNCE_AFTER_HELP)]
+    Announce(AnnounceArgs),
 
     /// Run the monitoring agent on a server: load vectors and heartbeats to the manager
     #[command(after_help = "\
@@ -114,6 +132,10 @@ Examples:
 Example:
   sarectl manager --listen 10.0.0.2:7400 --config /etc/sara/cluster.json")]
     Manager(sara_ctl::control::manager::ManagerArgs),
+
+    /// Run the gateway's signalling inspection: servers' replies (RTSP, SIP/SDP, FTP) give the
+    /// completed identity of announced flows, reported to the manager on the active dispatcher
+    Gateway(sara_ctl::gateway::GatewayArgs),
 
     /// Show the manager's view of the cluster: servers, loads, forecasts, thresholds
     #[command(after_help = "\
@@ -175,6 +197,128 @@ Examples:
   sarectl show
   sarectl show > /etc/sara/cluster.json
   sarectl apply -f <(sarectl show)";
+
+const FLOWS_AFTER_HELP: &str = "\
+A session is a signalling flow (RTSP, SIP, FTP control, or any flow of a service without
+inspection) plus the flows its signalling announced (RTP/RTCP media, FTP data), all sent to one
+server. Each flow has a STATUS (new: just created; established: packets seen since;
+inactive: idle longer than its timeout, removed once idle twice as long) and an IDENTITY
+(signalling; announced: expected but not seen yet; secondary: announced and seen). An announced
+flow whose port is not known yet shows that port as * (0 in JSON, named by \"wildcard\").
+\"(ended)\" marks a flow whose session is over (FIN/RST, BYE, TEARDOWN) and that lingers until
+purged. IDLE is the time since the flow's last packet.
+
+--server and --session are applied by sara.ko, --status and --identity by sarectl.
+
+With --json, an array of objects:
+  {\"src\": \"10.0.1.2\", \"sport\": 40000, \"dst\": \"10.0.0.100\", \"dport\": 554,
+   \"proto\": \"tcp\", \"server\": 1, \"session\": 17, \"status\": \"established\",
+   \"identity\": \"signalling\", \"wildcard\": \"none\", \"ended\": false, \"idle_ms\": 123,
+   \"timeout_ms\": 30000, \"packets\": 12, \"bytes\": 3456}
+wildcard is none, src_port, dst_port or both_ports; an unknown port is 0.
+
+Examples:
+  sarectl flows
+  sarectl flows --server 1 --status established
+  sarectl flows --session 17 --json
+  sarectl flows --identity announced      # flows still waiting for their first packet";
+
+const SESSIONS_AFTER_HELP: &str = "\
+One row per session, from the flow table: the session's server, its CLIENT and SERVICE (the
+signalling flow's source, and its destination with the protocol), the signalling flow's STATUS,
+how many FLOWS the session has (the signalling flow included), how many of them are ANNOUNCED
+(expected, not seen yet) and SECONDARY (announced and seen), and the IDLE time of its most recently
+used flow. A session whose signalling flow is not in the table (it was purged while the table was
+read) shows - for CLIENT, SERVICE and STATUS (null in JSON).
+
+With --json, an array of objects:
+  {\"session\": 17, \"server\": 1, \"client\": \"10.0.1.2:40000\",
+   \"service\": \"10.0.0.100:554/tcp\", \"status\": \"established\", \"ended\": false,
+   \"flows\": 3, \"announced\": 0, \"secondary\": 2, \"idle_ms\": 50}
+
+Examples:
+  sarectl sessions
+  sarectl sessions --server 2
+  sarectl sessions --json";
+
+const ANNOUNCE_AFTER_HELP: &str = "\
+The signalling of a session announces flows (RTP media, FTP data) whose port on one side may only
+be known from the server's reply, which does not pass through this dispatcher. SARA then stores
+the announced flow with that port unknown (shown as * by sarectl flows). A gateway that sees the
+reply reports the flow's full identity, as packets will arrive at the dispatcher (client side as
+--src, virtual IP side as --dst): the stored flow matching it becomes exact. Needs CAP_NET_ADMIN.
+
+Exit status 0 when a stored flow was completed, 1 when sara.ko refused the report, for example
+because no announced flow waiting for its port matches it.
+
+Examples:
+  sarectl announce --proto udp --src 10.0.1.2:7624 --dst 10.0.0.100:42182
+  sarectl flows --identity announced      # the flows waiting for a report";
+
+fn flow_status_parser() -> impl TypedValueParser<Value = u8> {
+    PossibleValuesParser::new(proto::table_names(proto::FLOW_STATUSES)).map(|s| {
+        proto::FLOW_STATUSES
+            .iter()
+            .find(|(_, n)| *n == s)
+            .map(|(v, _)| *v)
+            .expect("clap checked the possible values")
+    })
+}
+
+fn flow_identity_parser() -> impl TypedValueParser<Value = u8> {
+    PossibleValuesParser::new(proto::table_names(proto::FLOW_IDENTITIES)).map(|s| {
+        proto::FLOW_IDENTITIES
+            .iter()
+            .find(|(_, n)| *n == s)
+            .map(|(v, _)| *v)
+            .expect("clap checked the possible values")
+    })
+}
+
+#[derive(Args, Debug)]
+struct FlowsArgs {
+    /// Only the flows of sessions on this server (id 1-65535)
+    #[arg(long, value_name = "ID", value_parser = value_parser!(u32).range(1..=i64::from(proto::MAX_SERVER_ID)))]
+    server: Option<u32>,
+
+    /// Only the flows of this session
+    #[arg(long, value_name = "ID")]
+    session: Option<u32>,
+
+    /// Only flows with this status
+    #[arg(long, value_name = "STATUS", value_parser = flow_status_parser())]
+    status: Option<u8>,
+
+    /// Only flows with this identity
+    #[arg(long, value_name = "IDENTITY", value_parser = flow_identity_parser())]
+    identity: Option<u8>,
+}
+
+#[derive(Args, Debug)]
+struct SessionsArgs {
+    /// Only the sessions on this server (id 1-65535)
+    #[arg(long, value_name = "ID", value_parser = value_parser!(u32).range(1..=i64::from(proto::MAX_SERVER_ID)))]
+    server: Option<u32>,
+}
+
+#[derive(Args, Debug)]
+struct AnnounceArgs {
+    /// The flow's protocol (tcp or udp)
+    #[arg(long, value_name = "PROTO", value_parser = proto::parse_protocol)]
+    proto: u8,
+
+    /// Where the flow's packets come from (the client side), IP:PORT
+    #[arg(long, value_name = "IP:PORT", value_parser = endpoint_parser)]
+    src: proto::Endpoint,
+
+    /// Where they go (the virtual IP side), IP:PORT
+    #[arg(long, value_name = "IP:PORT", value_parser = endpoint_parser)]
+    dst: proto::Endpoint,
+}
+
+fn endpoint_parser(s: &str) -> Result<proto::Endpoint, String> {
+    s.parse()
+}
 
 #[derive(Args, Debug)]
 struct ApplyArgs {
@@ -335,7 +479,8 @@ struct ServerDelArgs {
 
 #[derive(Args, Debug)]
 struct StatsArgs {
-    /// Print the Prometheus text format (sara_<counter>_total) instead of a table
+    /// Print the Prometheus text format instead of a table: running totals as
+    /// sara_<counter>_total (type counter), values now such as sara_flows as gauges
     #[arg(long, conflicts_with = "json")]
     prometheus: bool,
 }
@@ -418,6 +563,7 @@ fn run(cli: Cli) -> Result<Done, Error> {
     match cli.command {
         Command::Agent(a) => control(sara_ctl::control::agent::run(a)),
         Command::Manager(a) => control(sara_ctl::control::manager::run(a)),
+        Command::Gateway(a) => control(sara_ctl::gateway::run(a)),
         Command::Status(a) => {
             let st = sara_ctl::control::manager::read_status(&a.status_file)
                 .map_err(|e| Error::Io(e.to_string()))?;
@@ -459,6 +605,24 @@ fn run(cli: Cli) -> Result<Done, Error> {
         Command::Apply(a) => cmd::apply(&a.file, a.dry_run, table_or_json),
         Command::Show => cmd::show(),
         Command::Stats(a) => cmd::stats(stats_format(cli.json, a.prometheus)?),
+        Command::Flows(a) => cmd::flows(
+            &cmd::FlowFilter {
+                server: a.server,
+                session: a.session,
+                status: a.status,
+                identity: a.identity,
+            },
+            table_or_json,
+        ),
+        Command::Sessions(a) => cmd::sessions(a.server, table_or_json),
+        Command::Announce(a) => cmd::announce(
+            &proto::FlowKey {
+                proto: a.proto,
+                src: a.src,
+                dst: a.dst,
+            },
+            table_or_json,
+        ),
         Command::Debug(DebugCmd::SendRaw(a)) => cmd::send_raw(
             &RawRequest {
                 cmd: a.cmd,
@@ -839,5 +1003,115 @@ mod tests {
         assert_eq!(e.exit_code(), 0);
         let e = parse(&["--version"]).unwrap_err();
         assert_eq!(e.exit_code(), 0);
+    }
+
+    #[test]
+    fn flows_sessions_and_announce_command_lines() {
+        let cli = parse(&[
+            "flows",
+            "--server",
+            "2",
+            "--session",
+            "17",
+            "--status",
+            "established",
+            "--identity",
+            "secondary",
+            "--json",
+        ])
+        .unwrap();
+        assert!(cli.json);
+        let Command::Flows(a) = cli.command else {
+            panic!()
+        };
+        assert_eq!(
+            (a.server, a.session, a.status, a.identity),
+            (
+                Some(2),
+                Some(17),
+                Some(genl::FLOW_STATUS_ESTABLISHED),
+                Some(genl::FLOW_IDENTITY_SECONDARY)
+            )
+        );
+        let Command::Flows(a) = parse(&["flows"]).unwrap().command else {
+            panic!()
+        };
+        assert_eq!(
+            (a.server, a.session, a.status, a.identity),
+            (None, None, None, None)
+        );
+        assert!(err(&["flows", "--status", "open"]).contains("inactive"));
+        assert!(err(&["flows", "--identity", "media"]).contains("secondary"));
+        err(&["flows", "--server", "0"]);
+        err(&["flows", "--session", "-1"]);
+
+        let Command::Sessions(a) = parse(&["sessions", "--server", "3"]).unwrap().command else {
+            panic!()
+        };
+        assert_eq!(a.server, Some(3));
+        assert!(parse(&["sessions", "--json"]).unwrap().json);
+        err(&["sessions", "--server", "65536"]);
+
+        let cli = parse(&[
+            "announce",
+            "--proto",
+            "udp",
+            "--src",
+            "10.0.1.2:7624",
+            "--dst",
+            "10.0.0.100:42182",
+        ])
+        .unwrap();
+        let Command::Announce(a) = cli.command else {
+            panic!()
+        };
+        let key = proto::FlowKey {
+            proto: a.proto,
+            src: a.src,
+            dst: a.dst,
+        };
+        assert_eq!(key.to_string(), "udp 10.0.1.2:7624 -> 10.0.0.100:42182");
+        assert_eq!(proto::announce(&key).cmd, genl::CMD_ANNOUNCE);
+        let base = [
+            "announce",
+            "--proto",
+            "udp",
+            "--src",
+            "10.0.1.2:7624",
+            "--dst",
+            "10.0.0.100:42182",
+        ];
+        let with = |i: usize, v: &str| {
+            let mut a: Vec<&str> = base.to_vec();
+            a[i] = v;
+            err(&a)
+        };
+        assert!(with(2, "sctp").contains("use tcp or udp"));
+        assert!(with(4, "10.0.1.2").contains("IP:PORT"));
+        assert!(with(6, "10.0.0.100:0").contains("1 to 65535"));
+        err(&base[..5]); // --dst missing
+    }
+
+    #[test]
+    fn flow_help_documents_the_json_shape() {
+        let mut root = Cli::command();
+        let h = root
+            .find_subcommand_mut("flows")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        for want in [
+            "\"wildcard\": \"none\"",
+            "both_ports",
+            "sarectl flows --session 17",
+        ] {
+            assert!(h.contains(want), "{want} missing from flows --help:\n{h}");
+        }
+        let h = root
+            .find_subcommand_mut("sessions")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(h.contains("\"client\": \"10.0.1.2:40000\""), "{h}");
     }
 }

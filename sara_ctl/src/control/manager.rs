@@ -10,6 +10,15 @@
 //! Datagrams that are not monitoring messages are counted (`garbage`) and ignored; messages from
 //! server ids that are not in the configuration are counted (`unknown_server`) and ignored.
 //!
+//! Gateway reports (`sara_core::msg::announce`, sent by `sarectl gateway`) arrive on the same
+//! socket: each entry's completed flow goes to `sara.ko` as `CMD_ANNOUNCE` ([`KernelSink::announce`]),
+//! counted as completed, rejected (the kernel found no announced flow waiting for it: its first
+//! packet came first, it expired, or was never announced) or failed (no answer from the kernel).
+//! One log line per datagram (the first 200, then at most one a second) gives its sequence number,
+//! the outcome and the time from receiving the datagram to the kernel's last acknowledgement
+//! (`received_us`/`acked_us`, Unix microseconds, comparable with the gateway's `captured_us` on
+//! one clock).
+//!
 //! ## Status
 //! After every push the manager writes its state as JSON ([`Status`]) to the status file (default
 //! [`DEFAULT_STATUS_FILE`]), atomically (temporary file and rename). `sarectl status` (or `jq`) reads
@@ -402,6 +411,51 @@ pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
 pub trait KernelSink {
     /// Sends one push.
     fn push(&mut self, p: &Push) -> std::result::Result<(), SinkError>;
+
+    /// Sends one gateway report (`CMD_ANNOUNCE`: the completed 5-tuple of an announced flow).
+    /// `Ok(Refused)` when the kernel answered no; `Err` when it could not be asked.
+    fn announce(
+        &mut self,
+        k: &sara_core::flow::FlowKey,
+    ) -> std::result::Result<AnnounceOutcome, SinkError> {
+        let _ = k;
+        Err("this sink does not take gateway reports".into())
+    }
+}
+
+/// The kernel's answer to one gateway report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnnounceOutcome {
+    /// The wildcard entry was completed.
+    Completed,
+    /// Refused (`ENOENT`: no announced flow waits for this report), with the kernel's words.
+    Refused {
+        /// Positive errno.
+        errno: i32,
+        /// The kernel's message, or empty.
+        message: String,
+    },
+}
+
+/// `CMD_ANNOUNCE` for a flow key of the core.
+pub fn announce_request(k: &sara_core::flow::FlowKey) -> crate::proto::Request {
+    use crate::proto::{Endpoint, FlowKey};
+    use std::net::Ipv4Addr;
+    crate::proto::announce(&FlowKey {
+        proto: k.protocol,
+        src: Endpoint {
+            ip: Ipv4Addr::from(k.src_addr),
+            port: k.src_port,
+        },
+        dst: Endpoint {
+            ip: Ipv4Addr::from(k.dst_addr),
+            port: k.dst_port,
+        },
+    })
+}
+
+fn show_flow(k: &sara_core::flow::FlowKey) -> String {
+    crate::gateway::show_key(k)
 }
 
 /// Prints each push as one JSON line on standard output (`--dry-run`).
@@ -417,6 +471,17 @@ impl KernelSink for PrintSink {
         out.flush()?;
         Ok(())
     }
+
+    fn announce(
+        &mut self,
+        k: &sara_core::flow::FlowKey,
+    ) -> std::result::Result<AnnounceOutcome, SinkError> {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", serde_json::json!({"announce": show_flow(k)}))?;
+        out.flush()?;
+        Ok(AnnounceOutcome::Completed)
+    }
 }
 
 /// Keeps every push with the monotonic time it was made (tests). Clones share the same list.
@@ -424,6 +489,8 @@ impl KernelSink for PrintSink {
 pub struct CaptureSink {
     /// The pushes, oldest first.
     pub pushes: Arc<Mutex<Vec<(std::time::Instant, Push)>>>,
+    /// The gateway reports, oldest first; those whose destination port is odd are refused (tests).
+    pub announces: Arc<Mutex<Vec<sara_core::flow::FlowKey>>>,
 }
 
 impl KernelSink for CaptureSink {
@@ -433,6 +500,24 @@ impl KernelSink for CaptureSink {
             .map_err(|_| "capture poisoned")?
             .push((std::time::Instant::now(), p.clone()));
         Ok(())
+    }
+
+    fn announce(
+        &mut self,
+        k: &sara_core::flow::FlowKey,
+    ) -> std::result::Result<AnnounceOutcome, SinkError> {
+        self.announces
+            .lock()
+            .map_err(|_| "capture poisoned")?
+            .push(*k);
+        Ok(if k.dst_port % 2 == 1 {
+            AnnounceOutcome::Refused {
+                errno: libc::ENOENT,
+                message: "no live announced flow matches this report".into(),
+            }
+        } else {
+            AnnounceOutcome::Completed
+        })
     }
 }
 
@@ -502,6 +587,28 @@ impl KernelSink for NetlinkSink {
             }
         }
     }
+
+    fn announce(
+        &mut self,
+        k: &sara_core::flow::FlowKey,
+    ) -> std::result::Result<AnnounceOutcome, SinkError> {
+        let client = match &mut self.client {
+            Some(c) => c,
+            None => self.client.insert(crate::nl::Client::open()?),
+        };
+        match client.call(&announce_request(k)) {
+            Ok(_) => Ok(AnnounceOutcome::Completed),
+            // The kernel answered: the connection is fine.
+            Err(crate::error::Error::Kernel { err, .. }) => Ok(AnnounceOutcome::Refused {
+                errno: err.errno,
+                message: err.message.clone().unwrap_or_default(),
+            }),
+            Err(e) => {
+                self.client = None;
+                Err(Box::new(e))
+            }
+        }
+    }
 }
 
 // ---- status ---------------------------------------------------------------------------------
@@ -523,6 +630,27 @@ pub struct Counters {
     pub pushes: u64,
     /// Pushes the kernel (or the sink) refused.
     pub push_failures: u64,
+    /// Gateway report datagrams taken (valid `msg::announce`).
+    #[serde(default)]
+    pub announce_datagrams: u64,
+    /// Entries in them.
+    #[serde(default)]
+    pub announce_entries: u64,
+    /// Entries the kernel completed.
+    #[serde(default)]
+    pub announce_completed: u64,
+    /// Entries the kernel refused (no announced flow waiting for them).
+    #[serde(default)]
+    pub announce_rejected: u64,
+    /// Entries that could not be sent to the kernel.
+    #[serde(default)]
+    pub announce_failed: u64,
+    /// Gateway report datagrams lost (gaps in their sequence numbers).
+    #[serde(default)]
+    pub announce_lost: u64,
+    /// Longest time from receiving a report datagram to the kernel's last ack (µs).
+    #[serde(default)]
+    pub announce_max_us: u64,
 }
 
 /// One server in the status.
@@ -641,6 +769,11 @@ pub struct Manager<S: KernelSink> {
     l_d: u16,
     l_c: u16,
     x: u16,
+    announce_lines: u64,
+    announce_last_log_ms: Option<u64>,
+    announce_held: u64,
+    announce_seq: BTreeMap<SocketAddr, u32>,
+    announce_error: Option<String>,
 }
 
 impl<S: KernelSink> Manager<S> {
@@ -699,6 +832,11 @@ impl<S: KernelSink> Manager<S> {
             l_d: 0,
             l_c: 0,
             x: 0,
+            announce_lines: 0,
+            announce_last_log_ms: None,
+            announce_held: 0,
+            announce_seq: BTreeMap::new(),
+            announce_error: None,
         })
     }
 
@@ -751,6 +889,10 @@ impl<S: KernelSink> Manager<S> {
     /// Handles one datagram from `from`. Returns true when a server changed state (a push was made).
     pub fn handle_datagram(&mut self, buf: &[u8], from: SocketAddr) -> bool {
         self.counters.datagrams += 1;
+        if is_announce(buf) {
+            self.handle_announce(buf, from);
+            return false;
+        }
         let now = self.clock.now();
         let msg = match decode(buf) {
             Ok(m) => m,
@@ -802,6 +944,112 @@ impl<S: KernelSink> Manager<S> {
             }
         }
         self.tick()
+    }
+
+    /// A gateway report (`msg::announce`): every entry's completed flow to the kernel.
+    fn handle_announce(&mut self, buf: &[u8], from: SocketAddr) {
+        let received = std::time::SystemTime::now();
+        let t0 = std::time::Instant::now();
+        let view = match sara_core::msg::announce::parse(buf) {
+            Ok(v) => v,
+            Err(why) => {
+                self.counters.garbage += 1;
+                let n = self.counters.garbage;
+                let digits = n.to_string();
+                if digits.starts_with('1') && digits.bytes().skip(1).all(|b| b == b'0') {
+                    (self.log)(&format!(
+                        "ignored a gateway report from {from} that does not parse ({why}); {n} so far"
+                    ));
+                }
+                return;
+            }
+        };
+        self.counters.announce_datagrams += 1;
+        if let Some(prev) = self.announce_seq.insert(from, view.seq) {
+            if sara_core::msg::seq_after(view.seq, prev) {
+                self.counters.announce_lost += u64::from(view.seq.wrapping_sub(prev) - 1);
+            }
+        }
+        // A few gateways at most; forget the oldest if a scan of source ports fills the map.
+        if self.announce_seq.len() > 64 {
+            if let Some(k) = self.announce_seq.keys().next().copied() {
+                self.announce_seq.remove(&k);
+            }
+        }
+        let (mut done, mut refused, mut failed) = (0u64, 0u64, 0u64);
+        let mut first_refusal: Option<String> = None;
+        let mut first_failure: Option<String> = None;
+        for e in view.entries() {
+            self.counters.announce_entries += 1;
+            match self.sink.announce(&e.announced) {
+                Ok(AnnounceOutcome::Completed) => done += 1,
+                Ok(AnnounceOutcome::Refused { errno, message }) => {
+                    refused += 1;
+                    first_refusal.get_or_insert_with(|| {
+                        let why = if message.is_empty() {
+                            crate::error::errno_name(errno)
+                                .map(str::to_string)
+                                .unwrap_or_else(|| format!("errno {errno}"))
+                        } else {
+                            message
+                        };
+                        format!("{}: {why}", show_flow(&e.announced))
+                    });
+                }
+                Err(err) => {
+                    failed += 1;
+                    first_failure.get_or_insert_with(|| err.to_string());
+                }
+            }
+        }
+        let acked = std::time::SystemTime::now();
+        let us = t0.elapsed().as_micros() as u64;
+        self.counters.announce_completed += done;
+        self.counters.announce_rejected += refused;
+        self.counters.announce_failed += failed;
+        self.counters.announce_max_us = self.counters.announce_max_us.max(us);
+        if let Some(f) = &first_failure {
+            let msg = format!("sending gateway reports to sara.ko failed: {f}");
+            if self.announce_error.as_deref() != Some(msg.as_str()) {
+                (self.log)(&msg);
+                self.announce_error = Some(msg);
+            }
+        } else if failed == 0 && self.announce_error.take().is_some() {
+            (self.log)("sending gateway reports to sara.ko works again");
+        }
+        let now_ms = self.clock.now().mono_ms;
+        let ok = self.announce_lines < 200
+            || self
+                .announce_last_log_ms
+                .is_none_or(|t| now_ms.saturating_sub(t) >= 1000);
+        if !ok {
+            self.announce_held += 1;
+            return;
+        }
+        self.announce_lines += 1;
+        self.announce_last_log_ms = Some(now_ms);
+        let unix = |t: std::time::SystemTime| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_micros())
+                .unwrap_or(0)
+        };
+        let held = std::mem::take(&mut self.announce_held);
+        (self.log)(&format!(
+            "gateway report seq={} from {from}: {} entries, {done} completed, {refused} rejected, \
+             {failed} failed; kernel acked in {us} us (received_us={} acked_us={}){}{}",
+            view.seq,
+            view.len(),
+            unix(received),
+            unix(acked),
+            first_refusal
+                .map(|r| format!("; rejected {r}"))
+                .unwrap_or_default(),
+            if held > 0 {
+                format!(" ({held} report lines held back)")
+            } else {
+                String::new()
+            }
+        ));
     }
 
     fn unknown(&mut self, id: u16, from: SocketAddr) {
@@ -1054,6 +1302,19 @@ impl<S: KernelSink> Manager<S> {
     }
 }
 
+/// Whether a datagram claims to be a gateway report (common header with type Announce); it is then
+/// parsed as one, and counted as garbage if it does not parse.
+pub fn is_announce(buf: &[u8]) -> bool {
+    matches!(
+        buf.get(..sara_core::msg::HEADER_LEN)
+            .map(sara_core::msg::Header::parse),
+        Some(Ok(sara_core::msg::Header {
+            kind: sara_core::msg::MsgType::Announce,
+            ..
+        }))
+    )
+}
+
 /// Writes `value` as pretty JSON to `path` through a temporary file and a rename.
 pub fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -1129,6 +1390,19 @@ pub fn status_table(s: &Status) -> String {
         "received: {} heartbeats, {} load vectors, {} garbage, {} from unknown servers; pushes {} ok, {} failed",
         k.heartbeats, k.load_vectors, k.garbage, k.unknown_server, k.pushes, k.push_failures
     );
+    if k.announce_datagrams > 0 {
+        let _ = writeln!(
+            out,
+            "gateway reports: {} datagrams ({} lost), {} entries: {} completed, {} rejected, {} failed; slowest {} us",
+            k.announce_datagrams,
+            k.announce_lost,
+            k.announce_entries,
+            k.announce_completed,
+            k.announce_rejected,
+            k.announce_failed,
+            k.announce_max_us
+        );
+    }
     if let Some(e) = &s.last_push_error {
         let _ = writeln!(out, "last push error: {e}");
     }
@@ -1652,6 +1926,88 @@ mod tests {
             line2.contains("unknown") && line2.contains("waiting for the first heartbeat"),
             "{line2}"
         );
+    }
+
+    #[test]
+    fn gateway_reports_go_to_the_kernel_and_are_counted() {
+        use sara_core::flow::{FlowKey, PROTO_TCP, PROTO_UDP};
+        use sara_core::msg::announce::{emit, Announce, AnnounceEntry};
+        let (mut m, _c, log) = manager(ClusterConfig::with_servers(&[1]));
+        let sig = FlowKey::new([10, 0, 1, 2], 40000, [10, 0, 0, 100], 554, PROTO_TCP);
+        let e = |p: u16| AnnounceEntry {
+            signalling: sig,
+            announced: FlowKey::new([10, 0, 1, 2], 7624, [10, 0, 0, 100], p, PROTO_UDP),
+        };
+        let dgram = |seq: u32, es: &[AnnounceEntry]| {
+            let mut b = vec![0u8; 1400];
+            let n = emit(&Announce { seq, entries: es }, &mut b).unwrap();
+            b.truncate(n);
+            b
+        };
+        // Port 42182 completes, 42183 is refused by the capture sink (odd port).
+        assert!(!m.handle_datagram(&dgram(1, &[e(42182), e(42183)]), from()));
+        m.handle_datagram(&dgram(4, &[e(42184)]), from()); // 2 and 3 lost
+        let mut bad = dgram(5, &[e(42186)]);
+        bad.pop();
+        m.handle_datagram(&bad, from());
+        let k = m.counters();
+        assert_eq!(
+            (
+                k.datagrams,
+                k.announce_datagrams,
+                k.announce_entries,
+                k.announce_completed
+            ),
+            (3, 2, 3, 2)
+        );
+        assert_eq!(
+            (
+                k.announce_rejected,
+                k.announce_failed,
+                k.announce_lost,
+                k.garbage
+            ),
+            (1, 0, 2, 1)
+        );
+        assert_eq!(k.heartbeats + k.load_vectors, 0);
+        let sent = m.sink().announces.lock().unwrap().clone();
+        assert_eq!(
+            sent,
+            vec![e(42182).announced, e(42183).announced, e(42184).announced]
+        );
+        let log = log.lock().unwrap().join("\n");
+        assert!(
+            log.contains("gateway report seq=1 from 127.0.0.1:9: 2 entries, 1 completed, 1 rejected, 0 failed; kernel acked in"),
+            "{log}"
+        );
+        assert!(log.contains("received_us="), "{log}");
+        assert!(
+            log.contains("rejected udp 10.0.1.2:7624 -> 10.0.0.100:42183: no live announced flow"),
+            "{log}"
+        );
+        assert!(
+            log.contains("gateway report from 127.0.0.1:9 that does not parse (truncated)"),
+            "{log}"
+        );
+        assert!(status_table(&m.status())
+            .contains("gateway reports: 2 datagrams (2 lost), 3 entries: 2 completed, 1 rejected"));
+        // A sink without gateway support: failed, said once.
+        struct PushOnly;
+        impl KernelSink for PushOnly {
+            fn push(&mut self, _: &Push) -> std::result::Result<(), SinkError> {
+                Ok(())
+            }
+        }
+        let mut m = Manager::new(ClusterConfig::with_servers(&[1]), PushOnly)
+            .unwrap()
+            .with_dispatcher_load(Box::new(|| 0))
+            .with_log(Box::new(|_| {}));
+        m.handle_datagram(&dgram(1, &[e(42182)]), from());
+        assert_eq!(m.counters().announce_failed, 1);
+        // The request is CMD_ANNOUNCE with the five attributes.
+        let r = announce_request(&e(42182).announced);
+        assert_eq!(r.cmd, sara_core::genl::CMD_ANNOUNCE);
+        assert_eq!(r.attrs.len(), 5);
     }
 
     #[test]

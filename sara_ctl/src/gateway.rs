@@ -1,0 +1,1396 @@
+//! `sarectl gateway`: the gateway's half of signalling inspection (sara-spec.md, "Signalling
+//! inspection"). Replies from the servers never cross the dispatcher (direct routing), so the
+//! server-side port of an announced flow (RTSP `server_port=`, the SDP answer's `m=` port, an FTP
+//! 227/229 data port) is learned here, on the router in front of the cluster, and reported to the
+//! active dispatcher (UDP, `sara_core::msg::announce`), whose manager completes the wildcard entry in
+//! `sara.ko` (`CMD_ANNOUNCE`).
+//!
+//! * Capture: an `AF_PACKET` socket (`SOCK_DGRAM`, all protocols) bound to the interface facing the
+//!   servers. It sees the servers' replies coming in (source VIP:service port: in direct routing the
+//!   servers answer from the VIP) and the clients' packets going out towards the dispatcher
+//!   (destination VIP). Only IPv4 TCP/UDP is looked at (`sara_core::wire::parse_l4_head`); the
+//!   kernel's receive time of each packet (`SO_TIMESTAMPNS`) is the capture time in the log.
+//! * Inspection reuses the core's parsers ([`sara_core::dpi`]), as the kernel does, per packet (the
+//!   first segment of a message; a reply split over segments is not reassembled).
+//! * Pairing ([`Tracker`]):
+//!   - RTSP: a 2xx SETUP reply carries both `client_port=` and `server_port=`: reported at once.
+//!   - SIP: the client's SDP (offer in an INVITE, or answer in an ACK) passes the gateway on its way
+//!     to the dispatcher, the server's SDP in a response comes back through it; both are kept per
+//!     signalling flow and `Call-ID`, and each media line present on both sides (same index, RTP or
+//!     RTCP) gives `client c=:port → VIP:server port`. A BYE forgets the call.
+//!   - FTP: a 227/229 reply gives the data port; the client's port is known when its SYN to
+//!     VIP:that port passes the gateway: reported then.
+//! * Reports are batched (up to `msg::announce::MAX_ENTRIES` per datagram, sent as soon as no more
+//!   captured packets are waiting), numbered (`sequence` +1 per datagram), and a completed identity is
+//!   not reported twice within [`DEDUP_MS`] (TCP retransmissions of a reply).
+//! * Bounded memory: at most `--max-state` SIP calls and pending FTP transfers each (the oldest is
+//!   dropped, and counted, to make room); SIP calls are forgotten after `--state-timeout` of silence,
+//!   pending FTP data ports after [`FTP_PENDING_MS`].
+//!
+//! The race: the client's first packet of an announced flow (ffmpeg's RTP/RTCP "punch" packets
+//! right after the SETUP reply, an FTP data SYN) may reach the dispatcher before the report; the
+//! kernel then confirms the flow by that packet, and the report finds nothing to complete (the
+//! manager counts it as rejected). Reports matter when the client's first packet comes later than
+//! the report: behind a WAN, or never (media only from the server).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::str::FromStr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use sara_core::dpi::{self, sip, AnnouncedFlow, Direction, Sig};
+use sara_core::flow::{FlowKey, PROTO_TCP, PROTO_UDP};
+use sara_core::msg::announce::{self, Announce, AnnounceEntry, MAX_ENTRIES};
+use sara_core::msg::MAX_DATAGRAM;
+
+/// A completed identity is not reported again within this many milliseconds.
+pub const DEDUP_MS: u64 = 30_000;
+/// A pending FTP data port waits this long for the client's SYN.
+pub const FTP_PENDING_MS: u64 = 30_000;
+/// Default cap of SIP calls and of pending FTP transfers (each).
+pub const DEFAULT_MAX_STATE: usize = 4096;
+/// Most bytes of a Call-ID kept (longer ones are cut: still a fine key).
+const MAX_CALL_ID: usize = 128;
+/// Log lines about single reports: the first this many, then at most one per second.
+const LOG_BURST: u64 = 200;
+
+const GATEWAY_AFTER_HELP: &str = "\
+The gateway runs on the router in front of the cluster, where the servers' replies pass (in
+direct routing they never cross the dispatcher). It captures on --dev (the interface facing the
+servers), reads the servers' signalling replies (RTSP SETUP replies, SIP responses with SDP, FTP
+227/229) and the clients' SDP and FTP data SYNs, and sends each completed identity of an announced
+flow (client ip:port -> VIP:server port) to the manager on the active dispatcher, which completes
+the flow in sara.ko. Without reports, SARA still sends announced flows to the right server (it
+matches the unknown port with a wildcard); with them, the flow table holds exact identities.
+
+Services are PORT/PROTO:SIG, SIG one of rtsp, sip, ftp; they apply to every --vip. Default:
+554/tcp:rtsp, 5060/udp:sip, 5060/tcp:sip, 21/tcp:ftp. One log line per report on stderr (the first
+200, then at most one a second), with the capture time of the reply (captured_us, Unix
+microseconds) and the datagram's sequence number, which the manager's log repeats.
+
+Examples:
+  sarectl gateway --dispatcher 10.0.0.2:7400 --dev eth0 --vip 10.0.0.100
+  sarectl gateway --dispatcher 10.0.0.2:7400 --dev eth0 --vip 10.0.0.100 \\
+      --service 554/tcp:rtsp --service 5060/udp:sip --service 21/tcp:ftp";
+
+/// One signalling service the gateway inspects: port, protocol, signalling protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ServiceSpec {
+    /// Port of the service (on every VIP).
+    pub port: u16,
+    /// IP protocol (6 or 17).
+    pub proto: u8,
+    /// Signalling protocol inspected.
+    pub sig: Sig,
+}
+
+impl FromStr for ServiceSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let usage = || format!("'{s}': expected PORT/PROTO:SIG, e.g. 554/tcp:rtsp");
+        let (pp, sig) = s.split_once(':').ok_or_else(usage)?;
+        let (port, proto) = pp.split_once('/').ok_or_else(usage)?;
+        let port: u16 = port
+            .parse()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| format!("'{s}': port must be 1..65535"))?;
+        let proto = match proto.to_ascii_lowercase().as_str() {
+            "tcp" => PROTO_TCP,
+            "udp" => PROTO_UDP,
+            _ => return Err(format!("'{s}': protocol must be tcp or udp")),
+        };
+        let sig = match sig.to_ascii_lowercase().as_str() {
+            "rtsp" => Sig::Rtsp,
+            "sip" => Sig::Sip,
+            "ftp" => Sig::Ftp,
+            _ => return Err(format!("'{s}': signalling must be rtsp, sip or ftp")),
+        };
+        Ok(ServiceSpec { port, proto, sig })
+    }
+}
+
+impl fmt::Display for ServiceSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{}:{}",
+            self.port,
+            proto_name(self.proto),
+            sig_name(self.sig)
+        )
+    }
+}
+
+/// The services inspected when none is given.
+pub fn default_services() -> Vec<ServiceSpec> {
+    ["554/tcp:rtsp", "5060/udp:sip", "5060/tcp:sip", "21/tcp:ftp"]
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
+
+/// `sarectl gateway …`.
+#[derive(clap::Args, Debug, Clone)]
+#[command(after_help = GATEWAY_AFTER_HELP)]
+pub struct GatewayArgs {
+    /// The manager on the active dispatcher (its --listen address), UDP IP:PORT.
+    #[arg(long, value_name = "IP:PORT")]
+    pub dispatcher: SocketAddr,
+    /// Interface facing the servers (where their replies come in).
+    #[arg(long, value_name = "IFNAME")]
+    pub dev: String,
+    /// Virtual IP of the services (repeat for several).
+    #[arg(long, value_name = "IP", required = true)]
+    pub vip: Vec<Ipv4Addr>,
+    /// A signalling service, PORT/PROTO:SIG (repeat; default 554/tcp:rtsp 5060/udp:sip 5060/tcp:sip 21/tcp:ftp).
+    #[arg(long, value_name = "PORT/PROTO:SIG")]
+    pub service: Vec<ServiceSpec>,
+    /// Seconds of silence after which a SIP call's state is forgotten.
+    #[arg(long, value_name = "S", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    pub state_timeout: u64,
+    /// Most SIP calls (and, separately, pending FTP transfers) kept.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_STATE, value_parser = parse_max_state)]
+    pub max_state: usize,
+}
+
+fn parse_max_state(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+        _ => Err(format!("'{s}': must be 1..1000000")),
+    }
+}
+
+fn proto_name(p: u8) -> &'static str {
+    match p {
+        PROTO_TCP => "tcp",
+        PROTO_UDP => "udp",
+        _ => "?",
+    }
+}
+
+fn sig_name(s: Sig) -> &'static str {
+    match s {
+        Sig::Rtsp => "rtsp",
+        Sig::Sip => "sip",
+        Sig::Ftp => "ftp",
+    }
+}
+
+/// A flow key for people: `udp 10.0.1.2:7624 -> 10.0.0.100:42182`.
+pub fn show_key(k: &FlowKey) -> String {
+    format!(
+        "{} {}:{} -> {}:{}",
+        proto_name(k.protocol),
+        Ipv4Addr::from(k.src_addr),
+        k.src_port,
+        Ipv4Addr::from(k.dst_addr),
+        k.dst_port
+    )
+}
+
+// ---- pairing --------------------------------------------------------------------------------
+
+/// Counters of the gateway.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GwCounters {
+    /// IPv4 TCP/UDP packets looked at.
+    pub packets: u64,
+    /// Signalling payloads inspected (both directions).
+    pub inspected: u64,
+    /// Payloads the parsers refused or that announce nothing usable.
+    pub not_announcing: u64,
+    /// Completed identities found, by protocol.
+    pub rtsp: u64,
+    /// …
+    pub sip: u64,
+    /// …
+    pub ftp: u64,
+    /// Identities found again within [`DEDUP_MS`] (not reported twice).
+    pub duplicates: u64,
+    /// Flows a reply left incomplete (no server port, an RTCP flow without its pair…).
+    pub incomplete: u64,
+    /// Flows whose server side is an address other than the VIP (they do not cross the dispatcher).
+    pub other_address: u64,
+    /// SIP calls or FTP transfers dropped to keep memory bounded.
+    pub state_evicted: u64,
+    /// SIP calls and FTP transfers expired.
+    pub state_expired: u64,
+}
+
+impl GwCounters {
+    /// Completed identities found (reported).
+    pub fn reported(&self) -> u64 {
+        self.rtsp + self.sip + self.ftp
+    }
+}
+
+/// One side's media of a SIP call: (media index, RTCP?) → (address named, port, protocol).
+type Media = Vec<((u8, bool), (Option<[u8; 4]>, u16, u8))>;
+
+#[derive(Debug, Clone, Default)]
+struct SipCall {
+    client: Media,
+    server: Media,
+    seen_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FtpPending {
+    signalling: FlowKey,
+    created_ms: u64,
+}
+
+/// The gateway's inspection and pairing state: feed it packets, it yields completed identities.
+/// Pure (no I/O, no clock of its own): tests drive it with payloads and times.
+#[derive(Debug, Clone)]
+pub struct Tracker {
+    vips: Vec<[u8; 4]>,
+    services: Vec<ServiceSpec>,
+    state_timeout_ms: u64,
+    max_state: usize,
+    sip: HashMap<(FlowKey, Vec<u8>), SipCall>,
+    ftp: HashMap<([u8; 4], [u8; 4], u16), FtpPending>,
+    recent: HashMap<AnnounceEntry, u64>,
+    counters: GwCounters,
+}
+
+impl Tracker {
+    /// A tracker for these VIPs and services.
+    pub fn new(
+        vips: &[Ipv4Addr],
+        services: &[ServiceSpec],
+        state_timeout_ms: u64,
+        max_state: usize,
+    ) -> Self {
+        Tracker {
+            vips: vips.iter().map(|v| v.octets()).collect(),
+            services: services.to_vec(),
+            state_timeout_ms,
+            max_state: max_state.max(1),
+            sip: HashMap::new(),
+            ftp: HashMap::new(),
+            recent: HashMap::new(),
+            counters: GwCounters::default(),
+        }
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> GwCounters {
+        self.counters
+    }
+
+    /// SIP calls and pending FTP transfers held now.
+    pub fn state_len(&self) -> (usize, usize) {
+        (self.sip.len(), self.ftp.len())
+    }
+
+    fn service(&self, port: u16, proto: u8) -> Option<Sig> {
+        self.services
+            .iter()
+            .find(|s| s.port == port && s.proto == proto)
+            .map(|s| s.sig)
+    }
+
+    fn is_vip(&self, a: [u8; 4]) -> bool {
+        self.vips.contains(&a)
+    }
+
+    /// One captured IPv4 packet (from its IP header; it may be cut short). Completed identities are
+    /// appended to `out`.
+    pub fn packet(&mut self, ip: &[u8], now_ms: u64, out: &mut Vec<AnnounceEntry>) {
+        let Ok(info) = sara_core::wire::parse_l4_head(ip) else {
+            return;
+        };
+        if !info.has_ports() {
+            return;
+        }
+        self.counters.packets += 1;
+        let k = info.key;
+        let start = info.payload_offset.min(ip.len());
+        let end = info
+            .payload_offset
+            .saturating_add(info.payload_len)
+            .min(ip.len());
+        let payload = ip.get(start..end).unwrap_or(&[]);
+        if self.is_vip(k.src_addr) {
+            if let Some(sig) = self.service(k.src_port, k.protocol) {
+                if !payload.is_empty() {
+                    self.from_server(sig, &k.reversed(), payload, now_ms, out);
+                }
+            }
+        } else if self.is_vip(k.dst_addr) {
+            match self.service(k.dst_port, k.protocol) {
+                Some(sig) if !payload.is_empty() => self.from_client(sig, &k, payload, now_ms, out),
+                Some(_) => {}
+                None if info.is_tcp_syn() => self.client_syn(&k, now_ms, out),
+                None => {}
+            }
+        }
+    }
+
+    /// A payload a server sent on the signalling flow `sig` (oriented client → VIP).
+    pub fn from_server(
+        &mut self,
+        kind: Sig,
+        sig: &FlowKey,
+        payload: &[u8],
+        now_ms: u64,
+        out: &mut Vec<AnnounceEntry>,
+    ) {
+        self.counters.inspected += 1;
+        match kind {
+            Sig::Rtsp => match dpi::inspect(Sig::Rtsp, Direction::FromServer, payload) {
+                Ok(a) => {
+                    for f in a.flows() {
+                        let Some(port) = f.server.port else {
+                            self.counters.incomplete += 1;
+                            continue;
+                        };
+                        if let Some(e) = self.entry(sig, f, port) {
+                            self.counters.rtsp += self.emit(e, now_ms, out);
+                        }
+                    }
+                }
+                Err(_) => self.counters.not_announcing += 1,
+            },
+            Sig::Sip => self.sip_payload(sig, payload, Direction::FromServer, now_ms, out),
+            Sig::Ftp => match dpi::ftp::parse(payload) {
+                Ok(
+                    ftp @ (dpi::ftp::Ftp::Passive { .. } | dpi::ftp::Ftp::ExtendedPassive { .. }),
+                ) => {
+                    let a = ftp.announce();
+                    let Some(f) = a.flows().first() else { return };
+                    let Some(port) = f.server.port else { return };
+                    let addr = f.server.addr.unwrap_or(sig.dst_addr);
+                    if addr != sig.dst_addr {
+                        self.counters.other_address += 1;
+                        return;
+                    }
+                    let key = (sig.src_addr, addr, port);
+                    if !self.ftp.contains_key(&key) && self.ftp.len() >= self.max_state {
+                        self.expire(now_ms);
+                        if self.ftp.len() >= self.max_state {
+                            evict_oldest(&mut self.ftp, |p| p.created_ms);
+                            self.counters.state_evicted += 1;
+                        }
+                    }
+                    self.ftp.insert(
+                        key,
+                        FtpPending {
+                            signalling: *sig,
+                            created_ms: now_ms,
+                        },
+                    );
+                }
+                _ => self.counters.not_announcing += 1,
+            },
+        }
+    }
+
+    /// A payload the client sent on the signalling flow `sig` (only SIP's SDP matters here).
+    pub fn from_client(
+        &mut self,
+        kind: Sig,
+        sig: &FlowKey,
+        payload: &[u8],
+        now_ms: u64,
+        out: &mut Vec<AnnounceEntry>,
+    ) {
+        if kind == Sig::Sip {
+            self.counters.inspected += 1;
+            self.sip_payload(sig, payload, Direction::FromClient, now_ms, out);
+        }
+    }
+
+    /// A client's TCP SYN to VIP:`key.dst_port`, not a service port: an FTP data connection?
+    pub fn client_syn(&mut self, key: &FlowKey, now_ms: u64, out: &mut Vec<AnnounceEntry>) {
+        let k = (key.src_addr, key.dst_addr, key.dst_port);
+        let Some(p) = self.ftp.remove(&k) else { return };
+        if now_ms.saturating_sub(p.created_ms) > FTP_PENDING_MS {
+            self.counters.state_expired += 1;
+            return;
+        }
+        let e = AnnounceEntry {
+            signalling: p.signalling,
+            announced: *key,
+        };
+        self.counters.ftp += self.emit(e, now_ms, out);
+    }
+
+    fn sip_payload(
+        &mut self,
+        sig: &FlowKey,
+        payload: &[u8],
+        dir: Direction,
+        now_ms: u64,
+        out: &mut Vec<AnnounceEntry>,
+    ) {
+        let Ok(m) = sip::parse(payload) else {
+            self.counters.not_announcing += 1;
+            return;
+        };
+        let Some(call_id) = m.call_id else {
+            self.counters.not_announcing += 1;
+            return;
+        };
+        let call_id = call_id.get(..MAX_CALL_ID).unwrap_or(call_id).to_vec();
+        let key = (*sig, call_id);
+        let a = match m.announce(dir) {
+            Ok(a) => a,
+            Err(_) => {
+                self.counters.not_announcing += 1;
+                return;
+            }
+        };
+        if a.session_end {
+            if self.sip.remove(&key).is_some() {
+                self.counters.state_expired += 1;
+            }
+            return;
+        }
+        let media: Media = a
+            .flows()
+            .iter()
+            .filter_map(|f| {
+                let ep = match dir {
+                    Direction::FromClient => f.client,
+                    Direction::FromServer => f.server,
+                };
+                ep.port.map(|p| ((f.index, f.rtcp), (ep.addr, p, f.proto)))
+            })
+            .collect();
+        if !self.sip.contains_key(&key) && self.sip.len() >= self.max_state {
+            self.expire(now_ms);
+            if self.sip.len() >= self.max_state {
+                evict_oldest(&mut self.sip, |c| c.seen_ms);
+                self.counters.state_evicted += 1;
+            }
+        }
+        let call = self.sip.entry(key).or_default();
+        call.seen_ms = now_ms;
+        match dir {
+            Direction::FromClient => call.client = media,
+            Direction::FromServer => call.server = media,
+        }
+        let call = call.clone();
+        for (idx, (caddr, cport, cproto)) in &call.client {
+            let Some((_, (saddr, sport, sproto))) = call.server.iter().find(|(i, _)| i == idx)
+            else {
+                continue;
+            };
+            if cproto != sproto {
+                self.counters.incomplete += 1;
+                continue;
+            }
+            let f = AnnouncedFlow {
+                proto: *cproto,
+                client: dpi::Endpoint {
+                    addr: *caddr,
+                    port: Some(*cport),
+                },
+                server: dpi::Endpoint {
+                    addr: *saddr,
+                    port: Some(*sport),
+                },
+                index: idx.0,
+                rtcp: idx.1,
+            };
+            if let Some(e) = self.entry(sig, &f, *sport) {
+                self.counters.sip += self.emit(e, now_ms, out);
+            }
+        }
+    }
+
+    /// The report for flow `f` of the session on `sig`, completed with the server port `port`: the
+    /// client end as the kernel stored it when the client announced it (its address, else the
+    /// signalling source), the VIP as destination. `None` (counted) when the server names another
+    /// address than the VIP, or a port is missing.
+    fn entry(&mut self, sig: &FlowKey, f: &AnnouncedFlow, port: u16) -> Option<AnnounceEntry> {
+        let Some(cport) = f.client.port else {
+            self.counters.incomplete += 1;
+            return None;
+        };
+        if let Some(a) = f.server.addr {
+            if a != sig.dst_addr && a != [0, 0, 0, 0] {
+                self.counters.other_address += 1;
+                return None;
+            }
+        }
+        Some(AnnounceEntry {
+            signalling: *sig,
+            announced: FlowKey::new(
+                f.client.addr.unwrap_or(sig.src_addr),
+                cport,
+                sig.dst_addr,
+                port,
+                f.proto,
+            ),
+        })
+    }
+
+    /// Appends `e` unless reported within [`DEDUP_MS`]; returns 1 if appended.
+    fn emit(&mut self, e: AnnounceEntry, now_ms: u64, out: &mut Vec<AnnounceEntry>) -> u64 {
+        if let Some(t) = self.recent.get(&e) {
+            if now_ms.saturating_sub(*t) < DEDUP_MS {
+                self.counters.duplicates += 1;
+                return 0;
+            }
+        }
+        if self.recent.len() >= 4 * self.max_state {
+            self.recent
+                .retain(|_, t| now_ms.saturating_sub(*t) < DEDUP_MS);
+            if self.recent.len() >= 4 * self.max_state {
+                evict_oldest(&mut self.recent, |t| *t);
+            }
+        }
+        self.recent.insert(e, now_ms);
+        out.push(e);
+        1
+    }
+
+    /// Forgets what is too old: SIP calls silent for the state timeout, FTP data ports not used in
+    /// [`FTP_PENDING_MS`], the duplicate filter's old entries.
+    pub fn expire(&mut self, now_ms: u64) {
+        let (s0, f0) = (self.sip.len(), self.ftp.len());
+        let st = self.state_timeout_ms;
+        self.sip
+            .retain(|_, c| now_ms.saturating_sub(c.seen_ms) <= st);
+        self.ftp
+            .retain(|_, p| now_ms.saturating_sub(p.created_ms) <= FTP_PENDING_MS);
+        self.recent
+            .retain(|_, t| now_ms.saturating_sub(*t) < DEDUP_MS);
+        self.counters.state_expired += (s0 - self.sip.len()) as u64 + (f0 - self.ftp.len()) as u64;
+    }
+}
+
+fn evict_oldest<K: Clone + Eq + std::hash::Hash, V>(
+    m: &mut HashMap<K, V>,
+    age: impl Fn(&V) -> u64,
+) {
+    if let Some(k) = m.iter().min_by_key(|(_, v)| age(v)).map(|(k, _)| k.clone()) {
+        m.remove(&k);
+    }
+}
+
+// ---- reports --------------------------------------------------------------------------------
+
+/// Encodes entries into announcement datagrams of at most [`MAX_ENTRIES`] each, numbered from
+/// `*seq` (incremented per datagram).
+pub fn datagrams(entries: &[AnnounceEntry], seq: &mut u32) -> Vec<(u32, Vec<u8>)> {
+    let mut out = Vec::new();
+    for chunk in entries.chunks(MAX_ENTRIES) {
+        let mut b = vec![0u8; MAX_DATAGRAM];
+        let this = *seq;
+        // Cannot fail: 1..=MAX_ENTRIES valid entries (the tracker only builds TCP/UDP flows with
+        // non-zero ports) into a buffer of MAX_DATAGRAM.
+        if let Ok(n) = announce::emit(
+            &Announce {
+                seq: this,
+                entries: chunk,
+            },
+            &mut b,
+        ) {
+            b.truncate(n);
+            out.push((this, b));
+            *seq = seq.wrapping_add(1);
+        }
+    }
+    out
+}
+
+fn unix_us(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+// ---- capture --------------------------------------------------------------------------------
+
+/// A packet socket on one interface, all protocols (so that outgoing packets are seen too),
+/// without link-layer headers, with kernel receive timestamps.
+pub struct Capture {
+    fd: OwnedFd,
+}
+
+/// One captured packet.
+#[derive(Debug, Clone, Copy)]
+pub struct Captured {
+    /// Bytes copied into the buffer.
+    pub len: usize,
+    /// Ethertype (host order).
+    pub ethertype: u16,
+    /// When the kernel received (or sent) it.
+    pub time: SystemTime,
+}
+
+fn last_os_error(what: &str) -> io::Error {
+    let e = io::Error::last_os_error();
+    io::Error::new(e.kind(), format!("{what}: {e}"))
+}
+
+impl Capture {
+    /// Opens and binds the socket (needs CAP_NET_RAW).
+    pub fn open(dev: &str) -> io::Result<Capture> {
+        let name = std::ffi::CString::new(dev)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "bad interface name"))?;
+        // SAFETY: a C string that lives across the call.
+        let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+        if ifindex == 0 {
+            return Err(last_os_error(&format!("interface {dev}")));
+        }
+        let proto = (libc::ETH_P_ALL as u16).to_be();
+        // SAFETY: plain socket(2).
+        let raw = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+                i32::from(proto),
+            )
+        };
+        if raw < 0 {
+            return Err(last_os_error("opening a packet socket (needs CAP_NET_RAW)"));
+        }
+        // SAFETY: `raw` is a new descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = proto;
+        sll.sll_ifindex = ifindex as i32;
+        // SAFETY: the address and its size match.
+        let r = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&sll as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if r < 0 {
+            return Err(last_os_error(&format!(
+                "binding the packet socket to {dev}"
+            )));
+        }
+        let c = Capture { fd };
+        c.setsockopt(libc::SO_TIMESTAMPNS, 1)?;
+        // A larger buffer rides out bursts; failure is harmless.
+        let _ = c.setsockopt(libc::SO_RCVBUF, 4 << 20);
+        Ok(c)
+    }
+
+    fn setsockopt(&self, opt: libc::c_int, v: libc::c_int) -> io::Result<()> {
+        // SAFETY: an int option with its size.
+        let r = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                (&v as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r < 0 {
+            return Err(last_os_error("setting a packet socket option"));
+        }
+        Ok(())
+    }
+
+    /// Waits at most `timeout` for a packet (`Duration::ZERO`: do not wait). `None` on timeout.
+    pub fn recv(&self, buf: &mut [u8], timeout: Duration) -> io::Result<Option<Captured>> {
+        let mut pfd = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        // SAFETY: one pollfd.
+        let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                return Ok(None);
+            }
+            return Err(e);
+        }
+        if r == 0 {
+            return Ok(None);
+        }
+        // SAFETY: plain data, zero is valid.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        let mut control = [0u64; 16];
+        // SAFETY: plain data, zero is valid.
+        let mut mh: libc::msghdr = unsafe { std::mem::zeroed() };
+        mh.msg_name = (&mut sll as *mut libc::sockaddr_ll).cast();
+        mh.msg_namelen = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        mh.msg_iov = &mut iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = control.as_mut_ptr().cast();
+        mh.msg_controllen = std::mem::size_of_val(&control) as _;
+        // SAFETY: every pointer in `mh` points into live buffers of the sizes given.
+        let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut mh, libc::MSG_DONTWAIT) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            return match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
+                _ => Err(e),
+            };
+        }
+        let mut time = SystemTime::now();
+        // SAFETY: walking the control messages the kernel wrote into `control`, with libc's macros.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&mh);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                    let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                    time = UNIX_EPOCH
+                        + Duration::new(
+                            ts.tv_sec.max(0) as u64,
+                            ts.tv_nsec.clamp(0, 999_999_999) as u32,
+                        );
+                }
+                c = libc::CMSG_NXTHDR(&mh, c);
+            }
+        }
+        Ok(Some(Captured {
+            len: (n as usize).min(buf.len()),
+            ethertype: u16::from_be(sll.sll_protocol),
+            time,
+        }))
+    }
+}
+
+// ---- the loop -------------------------------------------------------------------------------
+
+/// Log lines with a budget: the first [`LOG_BURST`], then one a second (what was held back is
+/// counted in the next line).
+struct Limiter {
+    lines: u64,
+    last: Option<Instant>,
+    held: u64,
+}
+
+impl Limiter {
+    fn new() -> Self {
+        Limiter {
+            lines: 0,
+            last: None,
+            held: 0,
+        }
+    }
+
+    fn log(&mut self, line: impl FnOnce() -> String) {
+        let now = Instant::now();
+        let ok = self.lines < LOG_BURST
+            || self
+                .last
+                .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1));
+        if !ok {
+            self.held += 1;
+            return;
+        }
+        self.lines += 1;
+        self.last = Some(now);
+        let held = std::mem::take(&mut self.held);
+        if held > 0 {
+            eprintln!(
+                "sarectl gateway: {} ({held} report lines held back)",
+                line()
+            );
+        } else {
+            eprintln!("sarectl gateway: {}", line());
+        }
+    }
+}
+
+/// Runs `sarectl gateway …` until killed.
+pub fn run(args: GatewayArgs) -> crate::control::Result<()> {
+    use crate::control::Error;
+    let services = if args.service.is_empty() {
+        default_services()
+    } else {
+        args.service.clone()
+    };
+    let cap = Capture::open(&args.dev)
+        .map_err(|e| Error::new(format!("capturing on {}: {e}", args.dev)))?;
+    let bind: SocketAddr = if args.dispatcher.is_ipv4() {
+        "0.0.0.0:0"
+            .parse()
+            .map_err(|_| Error::new("bad bind address"))?
+    } else {
+        "[::]:0"
+            .parse()
+            .map_err(|_| Error::new("bad bind address"))?
+    };
+    let sock =
+        UdpSocket::bind(bind).map_err(|e| Error::new(format!("opening the report socket: {e}")))?;
+    let mut tracker = Tracker::new(
+        &args.vip,
+        &services,
+        args.state_timeout.saturating_mul(1000),
+        args.max_state,
+    );
+    eprintln!(
+        "sarectl gateway: capturing on {} for VIP {} services {}; reporting to {}",
+        args.dev,
+        args.vip
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+        services
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(" "),
+        args.dispatcher
+    );
+    let started = Instant::now();
+    let mut seq: u32 = 1;
+    let mut buf = vec![0u8; 65536 + 64];
+    let mut pending: Vec<(AnnounceEntry, SystemTime)> = Vec::new();
+    let mut entries = Vec::new();
+    let mut limiter = Limiter::new();
+    let mut sent_datagrams: u64 = 0;
+    let mut send_errors: u64 = 0;
+    let mut last_expire = Instant::now();
+    let mut last_summary = Instant::now();
+    let mut summarized = GwCounters::default();
+    let mut down = false;
+    loop {
+        // Wait for a packet when nothing is pending; else only drain what is already there.
+        let wait = if pending.is_empty() {
+            Duration::from_millis(500)
+        } else {
+            Duration::ZERO
+        };
+        let got = match cap.recv(&mut buf, wait) {
+            Ok(g) => g,
+            // The interface went down (or away and back): wait for it, say so once.
+            Err(e) if e.raw_os_error() == Some(libc::ENETDOWN) => {
+                if !down {
+                    eprintln!("sarectl gateway: {} is down; waiting for it", args.dev);
+                    down = true;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+                None
+            }
+            Err(e) => return Err(Error::new(format!("capturing on {}: {e}", args.dev))),
+        };
+        if got.is_some() && down {
+            eprintln!("sarectl gateway: {} is up again", args.dev);
+            down = false;
+        }
+        if let Some(p) = got {
+            if p.ethertype == libc::ETH_P_IP as u16 {
+                let ms = started.elapsed().as_millis() as u64;
+                entries.clear();
+                tracker.packet(buf.get(..p.len).unwrap_or(&[]), ms, &mut entries);
+                pending.extend(entries.iter().map(|e| (*e, p.time)));
+            }
+            if pending.len() < MAX_ENTRIES {
+                continue;
+            }
+        }
+        if !pending.is_empty() {
+            let es: Vec<AnnounceEntry> = pending.iter().map(|(e, _)| *e).collect();
+            let dgrams = datagrams(&es, &mut seq);
+            for (i, (s, d)) in dgrams.iter().enumerate() {
+                let r = sock.send_to(d, args.dispatcher);
+                let sent = SystemTime::now();
+                match r {
+                    Ok(_) => sent_datagrams += 1,
+                    Err(e) => {
+                        send_errors += 1;
+                        limiter.log(|| {
+                            format!("sending report seq={s} to {} failed: {e}", args.dispatcher)
+                        });
+                    }
+                }
+                let lo = i * MAX_ENTRIES;
+                for (e, t) in pending.iter().skip(lo).take(MAX_ENTRIES) {
+                    limiter.log(|| {
+                        format!(
+                            "report seq={s} {} session {} captured_us={} sent_us={}",
+                            show_key(&e.announced),
+                            show_key(&e.signalling),
+                            unix_us(*t),
+                            unix_us(sent)
+                        )
+                    });
+                }
+            }
+            pending.clear();
+        }
+        if last_expire.elapsed() >= Duration::from_secs(1) {
+            tracker.expire(started.elapsed().as_millis() as u64);
+            last_expire = Instant::now();
+        }
+        let k = tracker.counters();
+        if last_summary.elapsed() >= Duration::from_secs(10) && k != summarized {
+            let (calls, ftp) = tracker.state_len();
+            eprintln!(
+                "sarectl gateway: {} identities reported (rtsp {}, sip {}, ftp {}) in {} datagrams, \
+                 {} send errors; {} packets, {} signalling payloads, {} duplicates, {} incomplete, \
+                 {} not via the VIP; state: {} SIP calls, {} FTP transfers ({} expired, {} evicted)",
+                k.reported(),
+                k.rtsp,
+                k.sip,
+                k.ftp,
+                sent_datagrams,
+                send_errors,
+                k.packets,
+                k.inspected,
+                k.duplicates,
+                k.incomplete,
+                k.other_address,
+                calls,
+                ftp,
+                k.state_expired,
+                k.state_evicted
+            );
+            summarized = k;
+            last_summary = Instant::now();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VIP: [u8; 4] = [10, 0, 0, 100];
+    const CLIENT: [u8; 4] = [10, 0, 1, 2];
+
+    fn capture(name: &str) -> Vec<u8> {
+        let p = format!(
+            "{}/../sara_kmod/core/testdata/captures/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+    }
+
+    fn tracker() -> Tracker {
+        Tracker::new(&[Ipv4Addr::from(VIP)], &default_services(), 60_000, 8)
+    }
+
+    /// An IPv4 packet (checksums left 0: the gateway does not check them).
+    fn packet(
+        src: [u8; 4],
+        sport: u16,
+        dst: [u8; 4],
+        dport: u16,
+        proto: u8,
+        flags: u8,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let l4 = if proto == PROTO_TCP {
+            let mut t = vec![0u8; 20];
+            t[0..2].copy_from_slice(&sport.to_be_bytes());
+            t[2..4].copy_from_slice(&dport.to_be_bytes());
+            t[12] = 5 << 4;
+            t[13] = flags;
+            t
+        } else {
+            let mut u = vec![0u8; 8];
+            u[0..2].copy_from_slice(&sport.to_be_bytes());
+            u[2..4].copy_from_slice(&dport.to_be_bytes());
+            u[4..6].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+            u
+        };
+        let total = 20 + l4.len() + payload.len();
+        let mut ip = vec![0u8; 20];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+        ip[8] = 64;
+        ip[9] = proto;
+        ip[12..16].copy_from_slice(&src);
+        ip[16..20].copy_from_slice(&dst);
+        ip.extend_from_slice(&l4);
+        ip.extend_from_slice(payload);
+        ip
+    }
+
+    #[test]
+    fn services_parse() {
+        let s: ServiceSpec = "554/tcp:rtsp".parse().unwrap();
+        assert_eq!((s.port, s.proto, s.sig), (554, PROTO_TCP, Sig::Rtsp));
+        assert_eq!(s.to_string(), "554/tcp:rtsp");
+        assert_eq!("5060/UDP:SIP".parse::<ServiceSpec>().unwrap().sig, Sig::Sip);
+        for bad in [
+            "554",
+            "554/tcp",
+            "0/tcp:rtsp",
+            "554/sctp:rtsp",
+            "554/tcp:http",
+            "x/tcp:ftp",
+        ] {
+            assert!(bad.parse::<ServiceSpec>().is_err(), "{bad}");
+        }
+        assert_eq!(default_services().len(), 4);
+    }
+
+    #[test]
+    fn rtsp_setup_reply_from_ffmpeg_and_gst_rtsp_server() {
+        let mut t = tracker();
+        let reply = capture("ffmpeg-gst-rtsp-server-setup-reply.txt");
+        let mut out = Vec::new();
+        // The reply leaves the server from VIP:554 towards the client's RTSP connection.
+        t.packet(
+            &packet(VIP, 554, CLIENT, 40000, PROTO_TCP, 0x18, &reply),
+            5,
+            &mut out,
+        );
+        let sig = FlowKey::new(CLIENT, 40000, VIP, 554, PROTO_TCP);
+        assert_eq!(
+            out,
+            vec![
+                AnnounceEntry {
+                    signalling: sig,
+                    announced: FlowKey::new(CLIENT, 7624, VIP, 42182, PROTO_UDP)
+                },
+                AnnounceEntry {
+                    signalling: sig,
+                    announced: FlowKey::new(CLIENT, 7625, VIP, 42183, PROTO_UDP)
+                },
+            ]
+        );
+        assert_eq!(t.counters().rtsp, 2);
+        // A retransmission is not reported twice; the client's SETUP itself announces nothing here.
+        out.clear();
+        t.packet(
+            &packet(VIP, 554, CLIENT, 40000, PROTO_TCP, 0x18, &reply),
+            50,
+            &mut out,
+        );
+        let setup = capture("ffmpeg-gst-rtsp-server-setup.txt");
+        t.packet(
+            &packet(CLIENT, 40000, VIP, 554, PROTO_TCP, 0x18, &setup),
+            51,
+            &mut out,
+        );
+        assert!(out.is_empty());
+        assert_eq!(t.counters().duplicates, 2);
+        // The wire format carries them.
+        let mut seq = 7;
+        let d = datagrams(
+            &[AnnounceEntry {
+                signalling: sig,
+                announced: FlowKey::new(CLIENT, 7624, VIP, 42182, PROTO_UDP),
+            }],
+            &mut seq,
+        );
+        assert_eq!((d.len(), d[0].0, seq), (1, 7, 8));
+        let v = announce::parse(&d[0].1).unwrap();
+        assert_eq!(v.seq, 7);
+        assert_eq!(v.entries().next().unwrap().announced.dst_port, 42182);
+    }
+
+    #[test]
+    fn rtsp_other_captures() {
+        let mut t = tracker();
+        let sig = FlowKey::new(CLIENT, 40001, VIP, 554, PROTO_TCP);
+        let mut out = Vec::new();
+        t.from_server(
+            Sig::Rtsp,
+            &sig,
+            &capture("gst-rtspsrc-gst-rtsp-server-setup-reply.txt"),
+            0,
+            &mut out,
+        );
+        assert!(!out.is_empty(), "{:?}", t.counters());
+        assert!(out.iter().all(|e| e.announced.dst_addr == VIP
+            && e.announced.src_port != 0
+            && e.announced.dst_port != 0));
+        // Interleaved: nothing; other replies: nothing.
+        out.clear();
+        for c in [
+            "ffmpeg-gst-rtsp-server-setup-interleaved-reply.txt",
+            "ffmpeg-gst-rtsp-server-describe-reply.txt",
+        ] {
+            t.from_server(Sig::Rtsp, &sig, &capture(c), 0, &mut out);
+        }
+        assert!(out.is_empty());
+        assert_eq!(t.counters().not_announcing, 2);
+    }
+
+    /// A server's SDP as a server behind the VIP sends it (direct routing: its media address is the
+    /// VIP): the capture's `c=` lines rewritten, Content-Length fixed.
+    fn from_vip(sip: &[u8], addr: &str) -> Vec<u8> {
+        let text = String::from_utf8(sip.to_vec()).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let body = body.replace(&format!("c=IN IP4 {addr}"), "c=IN IP4 10.0.0.100");
+        let head: Vec<String> = head
+            .split("\r\n")
+            .map(|l| {
+                if l.to_ascii_lowercase().starts_with("content-length:") {
+                    format!("Content-Length: {}", body.len())
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        format!("{}\r\n\r\n{body}", head.join("\r\n")).into_bytes()
+    }
+
+    #[test]
+    fn sip_offer_and_answer_from_sipp_are_paired_by_call_id() {
+        let mut t = tracker();
+        let invite = capture("sipp-uac-invite.txt");
+        let ok = capture("sipp-uas-200-ok.txt");
+        let mut out = Vec::new();
+        // INVITE client:5061 -> VIP:5060 (offer: media 127.0.0.1:6004, RTCP 6005).
+        t.packet(
+            &packet(CLIENT, 5061, VIP, 5060, PROTO_UDP, 0, &invite),
+            0,
+            &mut out,
+        );
+        assert!(out.is_empty());
+        assert_eq!(t.state_len(), (1, 0));
+        // SIPp's 200 OK as captured names 127.0.0.1 for its media: not via the VIP, not reported.
+        t.packet(
+            &packet(VIP, 5060, CLIENT, 5061, PROTO_UDP, 0, &ok),
+            1,
+            &mut out,
+        );
+        assert!(out.is_empty());
+        assert_eq!(t.counters().other_address, 2);
+        // 200 OK VIP:5060 -> client:5061 (answer: media VIP:6000, RTCP 6001).
+        let ok = from_vip(&ok, "127.0.0.1");
+        t.packet(
+            &packet(VIP, 5060, CLIENT, 5061, PROTO_UDP, 0, &ok),
+            3,
+            &mut out,
+        );
+        let sig = FlowKey::new(CLIENT, 5061, VIP, 5060, PROTO_UDP);
+        let lo = [127, 0, 0, 1];
+        assert_eq!(
+            out,
+            vec![
+                AnnounceEntry {
+                    signalling: sig,
+                    announced: FlowKey::new(lo, 6004, VIP, 6000, PROTO_UDP)
+                },
+                AnnounceEntry {
+                    signalling: sig,
+                    announced: FlowKey::new(lo, 6005, VIP, 6001, PROTO_UDP)
+                },
+            ],
+            "the client end is the offer's c= address, as the kernel stored it"
+        );
+        assert_eq!(t.counters().sip, 2);
+        // The answer again (retransmitted 200 OK): no new report. BYE forgets the call.
+        out.clear();
+        t.packet(
+            &packet(VIP, 5060, CLIENT, 5061, PROTO_UDP, 0, &ok),
+            4,
+            &mut out,
+        );
+        assert!(out.is_empty());
+        assert_eq!(t.counters().duplicates, 2);
+        let bye = capture("sipp-uac-bye.txt");
+        t.packet(
+            &packet(CLIENT, 5061, VIP, 5060, PROTO_UDP, 0, &bye),
+            5,
+            &mut out,
+        );
+        assert_eq!(t.state_len(), (0, 0));
+    }
+
+    #[test]
+    fn sip_answer_first_then_offer_and_other_call_ids() {
+        let mut t = tracker();
+        let sig = FlowKey::new(CLIENT, 5061, VIP, 5060, PROTO_UDP);
+        let mut out = Vec::new();
+        // The server's SDP first (as in a late offer: 200 OK, then the client's SDP in the ACK).
+        let ok = from_vip(&capture("sipp-uas-200-ok.txt"), "127.0.0.1");
+        t.from_server(Sig::Sip, &sig, &ok, 0, &mut out);
+        assert!(out.is_empty());
+        // Another call on the same flow does not pair with it.
+        t.from_client(Sig::Sip, &sig, &capture("baresip-invite.txt"), 1, &mut out);
+        assert!(out.is_empty());
+        t.from_client(Sig::Sip, &sig, &capture("sipp-uac-invite.txt"), 2, &mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(t.state_len(), (2, 0));
+        // baresip's answer pairs with baresip's offer (its own Call-ID).
+        out.clear();
+        let answer = from_vip(&capture("baresip-200-answering.txt"), "192.0.2.2");
+        t.from_server(Sig::Sip, &sig, &answer, 3, &mut out);
+        assert!(!out.is_empty(), "{:?}", t.counters());
+        assert!(
+            out.iter()
+                .all(|e| e.announced.src_addr == [192, 0, 2, 2] && e.announced.dst_addr == VIP),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn ftp_passive_reply_then_syn() {
+        let mut t = tracker();
+        let sig = FlowKey::new(CLIENT, 40100, VIP, 21, PROTO_TCP);
+        let mut out = Vec::new();
+        t.from_server(
+            Sig::Ftp,
+            &sig,
+            b"229 Entering Extended Passive Mode (|||30001|)\r\n",
+            0,
+            &mut out,
+        );
+        assert!(out.is_empty());
+        assert_eq!(t.state_len(), (0, 1));
+        // An unrelated SYN (other port) does nothing; the client's SYN to VIP:30001 completes it.
+        t.packet(
+            &packet(CLIENT, 50000, VIP, 30002, PROTO_TCP, 0x02, b""),
+            1,
+            &mut out,
+        );
+        assert!(out.is_empty());
+        t.packet(
+            &packet(CLIENT, 50001, VIP, 30001, PROTO_TCP, 0x02, b""),
+            2,
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            vec![AnnounceEntry {
+                signalling: sig,
+                announced: FlowKey::new(CLIENT, 50001, VIP, 30001, PROTO_TCP)
+            }]
+        );
+        assert_eq!(t.state_len(), (0, 0));
+        // 227 with the VIP; a 227 naming another address is not reported.
+        out.clear();
+        t.from_server(
+            Sig::Ftp,
+            &sig,
+            b"227 Entering Passive Mode (10,0,0,100,117,50).\r\n",
+            10,
+            &mut out,
+        );
+        t.from_server(
+            Sig::Ftp,
+            &sig,
+            b"227 Entering Passive Mode (10,0,0,11,117,51).\r\n",
+            10,
+            &mut out,
+        );
+        assert_eq!(t.counters().other_address, 1);
+        t.client_syn(
+            &FlowKey::new(CLIENT, 50002, VIP, 30002, PROTO_TCP),
+            11,
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        // vsftpd's captured replies parse too.
+        for c in ["curl-vsftpd-pasv-227.txt", "curl-vsftpd-epsv-229.txt"] {
+            t.from_server(Sig::Ftp, &sig, &capture(c), 20, &mut out);
+        }
+        assert!(t.state_len().1 >= 1, "{:?}", t.counters());
+    }
+
+    #[test]
+    fn memory_is_bounded_and_state_expires() {
+        let mut t = tracker(); // max_state 8
+        let mut out = Vec::new();
+        let invite = String::from_utf8(capture("sipp-uac-invite.txt")).unwrap();
+        for i in 0..20u16 {
+            let sig = FlowKey::new(CLIENT, 6000 + i, VIP, 5060, PROTO_UDP);
+            let p = invite.replace("1-27286@127.0.0.1", &format!("call-{i}"));
+            t.from_client(Sig::Sip, &sig, p.as_bytes(), u64::from(i), &mut out);
+            t.from_server(
+                Sig::Ftp,
+                &sig,
+                format!("229 ok (|||{}|)\r\n", 30000 + i).as_bytes(),
+                u64::from(i),
+                &mut out,
+            );
+        }
+        assert_eq!(t.state_len(), (8, 8));
+        assert_eq!(t.counters().state_evicted, 24);
+        t.expire(200_000);
+        assert_eq!(t.state_len(), (0, 0));
+        assert_eq!(t.counters().state_expired, 16);
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut t = tracker();
+        let mut out = Vec::new();
+        for n in 0..64 {
+            let junk: Vec<u8> = (0..n).map(|i| (i * 37 + n) as u8).collect();
+            t.packet(&junk, 0, &mut out);
+            t.packet(
+                &packet(VIP, 554, CLIENT, 1, PROTO_TCP, 0x18, &junk),
+                0,
+                &mut out,
+            );
+            t.packet(
+                &packet(VIP, 5060, CLIENT, 1, PROTO_UDP, 0, &junk),
+                0,
+                &mut out,
+            );
+            t.packet(
+                &packet(VIP, 21, CLIENT, 1, PROTO_TCP, 0x18, &junk),
+                0,
+                &mut out,
+            );
+        }
+        // A packet cut short in its payload still parses as far as it goes.
+        let reply = capture("ffmpeg-gst-rtsp-server-setup-reply.txt");
+        let p = packet(VIP, 554, CLIENT, 40000, PROTO_TCP, 0x18, &reply);
+        t.packet(&p[..60], 0, &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn command_line() {
+        use clap::Parser;
+        #[derive(Parser, Debug)]
+        enum Cli {
+            Gateway(GatewayArgs),
+        }
+        let Cli::Gateway(a) = Cli::try_parse_from([
+            "sarectl",
+            "gateway",
+            "--dispatcher",
+            "10.0.0.2:7400",
+            "--dev",
+            "eth0",
+            "--vip",
+            "10.0.0.100",
+            "--service",
+            "554/tcp:rtsp",
+        ])
+        .unwrap();
+        assert_eq!(a.service.len(), 1);
+        assert_eq!(a.max_state, DEFAULT_MAX_STATE);
+        assert!(Cli::try_parse_from([
+            "sarectl",
+            "gateway",
+            "--dispatcher",
+            "10.0.0.2:7400",
+            "--dev",
+            "eth0"
+        ])
+        .is_err());
+        assert!(Cli::try_parse_from([
+            "sarectl",
+            "gateway",
+            "--dispatcher",
+            "10.0.0.2:7400",
+            "--dev",
+            "eth0",
+            "--vip",
+            "10.0.0.100",
+            "--service",
+            "554/tcp:http"
+        ])
+        .is_err());
+    }
+}
