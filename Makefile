@@ -1,6 +1,8 @@
 # SARA — build, test and demo. Everything runs from a fresh clone on Debian 12:
 #   make test    host tests (cargo test) + VM tests (QEMU) — installs what is missing, builds the kernel
 #   make demo    boots the VM cluster, sends traffic, shows sarectl stats and who served what
+#   make bench   SARA vs IPVS-DR vs no balancer in one VM boot: pkts/s, ns/pkt, sessions/s, bytes/flow
+#                (results in build/bench/results.md)
 # Other targets: setup, kernel, module, sarectl, host-test, vm-test, clippy, fuzz, clean.
 
 SHELL := /bin/bash
@@ -13,7 +15,7 @@ CARGO ?= cargo
 # compiled dependencies (CI runs every submission in a fresh clone).
 export CARGO_TARGET_DIR ?= $(shell . scripts/env.sh; echo $$SARA_CACHE)/cargo-target
 
-.PHONY: all setup kernel module sarectl host-test vm-test test demo clippy fuzz clean
+.PHONY: all setup kernel module sarectl host-test vm-test test demo bench clippy fuzz clean
 
 all: module sarectl
 
@@ -41,6 +43,9 @@ test: host-test vm-test
 
 demo: module sarectl
 	qemu-tests/run.sh --demo
+
+bench: module sarectl
+	qemu-tests/run.sh --bench
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings

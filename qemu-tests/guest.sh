@@ -1,7 +1,7 @@
 #!/bin/bash
 # Runs inside the VM (chrooted into the host's root, see qemu-tests/init): loads nothing by itself;
 # each test in qemu-tests/tests/ is a bash script that exits 0 on success. Prints one line per test and
-# "N passed, N failed" at the end. Usage: guest.sh test|demo [comma-separated globs]
+# "N passed, N failed" at the end. Usage: guest.sh test|demo|bench [comma-separated globs]
 mode=${1:-test}
 filter=${2:-all}
 export REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,13 +18,20 @@ if [ "$mode" = demo ]; then
   bash "$REPO/qemu-tests/demo.sh"
   exit 0
 fi
+if [ "$mode" = bench ]; then
+  bash "$REPO/qemu-tests/bench.sh"
+  exit 0
+fi
 
 passed=0
 failed=0
 selected() {
   [ "$filter" = all ] && return 0
-  local g
-  for g in ${filter//,/ }; do
+  local g globs
+  # Split on commas without pathname expansion (a glob like 0* must not match the logs in /tmp).
+  IFS=, read -r -a globs <<<"$filter"
+  for g in "${globs[@]}"; do
+    # shellcheck disable=SC2254 # $g is a pattern on purpose
     case "$1" in $g) return 0;; esac
   done
   return 1
@@ -33,7 +40,7 @@ for t in "$REPO"/qemu-tests/tests/*.sh; do
   name=$(basename "$t" .sh)
   selected "$name" || continue
   start=$(date +%s.%N)
-  if timeout 300 bash "$t" >"/tmp/$name.log" 2>&1; then
+  if timeout 480 bash "$t" >"/tmp/$name.log" 2>&1; then
     passed=$((passed + 1))
     printf 'PASS %-40s %5.1f s\n' "$name" "$(echo "$(date +%s.%N) - $start" | bc)"
     grep -E '^INFO' "/tmp/$name.log" | sed 's/^/  /'

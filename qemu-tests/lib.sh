@@ -118,3 +118,96 @@ start_servers() {
 
 # Value of a counter in the dispatcher's namespace, read from sysfs.
 counter() { in_ns disp cat "/sys/kernel/sara/$1"; }
+
+# --- Helpers of the session-aware data-plane tests (11-…) ---
+
+# Servers 1 and 2 (s1, s2), added fresh: no pushed state (down, loads) left by an earlier test.
+fresh_servers() {
+  sarectl server del 1 >/dev/null 2>&1; sarectl server del 2 >/dev/null 2>&1
+  local i=1 ns
+  for ns in $SERVERS; do
+    sarectl server add "$i" --ip "10.0.0.1$i" --mac "$(mac_of "$ns")" --dev eth0 || fail "server add $i"
+    i=$((i + 1))
+  done
+}
+# Undo a test's configuration: its service, then the servers (later tests add their own).
+drop_config() {
+  local svc
+  for svc in "$@"; do sarectl service del "$svc" || fail "service del $svc"; done
+  sarectl server del 1 >/dev/null 2>&1; sarectl server del 2 >/dev/null 2>&1
+  return 0
+}
+
+# Packet captures in the server namespaces: what each server really received (client→VIP packets),
+# the tests' witness independent of SARA's own view. capture_start NAME NS FILTER writes /tmp/NAME.pcap.
+# Only frames addressed to the namespace's own MAC count (a frame the bridge floods reaches every
+# port, but only its addressee's stack takes it), and the interface is not made promiscuous.
+CAP_PIDS=()
+capture_start() {
+  local name=$1 ns=$2 filter=$3
+  rm -f "/tmp/$name.pcap" "/tmp/$name.tcpdump.log"
+  ip netns exec "$ns" tcpdump -i eth0 -p -n -U -s 2048 -w "/tmp/$name.pcap" \
+    "ether dst $(mac_of "$ns") and ($filter)" 2>"/tmp/$name.tcpdump.log" &
+  CAP_PIDS+=($!)
+  BG_PIDS+=($!)
+  for _ in $(seq 100); do grep -q 'listening on' "/tmp/$name.tcpdump.log" 2>/dev/null && return 0; sleep 0.1; done
+  fail "tcpdump in $ns did not start: $(cat "/tmp/$name.tcpdump.log")"
+}
+# Stop every capture (tcpdump writes out what it has on SIGTERM).
+capture_stop() {
+  local p
+  sleep 0.5
+  for p in "${CAP_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${CAP_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  CAP_PIDS=()
+}
+
+# Append SARA's flow table (one flow object a line) to FILE: snapshots taken during a run.
+# Each line gets the snapshot's time as "snap".
+snapshot_flows() {
+  sarectl flows --json 2>/dev/null | jq -c --arg t "$(date +%s.%N)" '.[] | . + {snap: $t}' >>"$1" 2>/dev/null
+  true
+}
+
+# GStreamer without a home, D-Bus or display: its plugin registry is built once in /tmp, before the
+# servers and clients start (else each process would scan every plugin, slowly, under TCG).
+gst_prepare() {
+  export GST_REGISTRY=/tmp/gst-registry.bin GST_REGISTRY_FORK=no
+  [ -s "$GST_REGISTRY" ] || gst-inspect-1.0 >/dev/null 2>&1 || fail "gst-inspect-1.0 cannot build the GStreamer registry"
+  gst-inspect-1.0 rtppcmupay >/dev/null 2>&1 || fail "GStreamer has no rtppcmupay (gstreamer1.0-plugins-good)"
+}
+# True while one of the given pids runs.
+any_alive() { local p; for p in "$@"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+
+# ---- data plane (sessions, admission, selection) ----------------------------------------------
+
+# A control-plane push with exactly these values (see tools/push_attrs.py), as the manager would.
+push() { sarectl debug send-raw --cmd 8 $("$PY" "$TOOLS/push_attrs.py" "$@") >/dev/null || fail "push $*"; }
+# Back to the state before any push: thresholds never refuse, loads 0.
+push_reset() { push --cluster 0 --dispatcher 0 --thresholds 997,998,999,1000 --increment 5; }
+
+# Add the servers of lib.sh's topology (after services were added with extra options).
+add_servers() {
+  local i=1 ns
+  for ns in $SERVERS; do
+    sarectl server add "$i" --ip "10.0.0.1$i" --mac "$(mac_of "$ns")" --dev eth0 2>/dev/null \
+      || sarectl server list | grep -q "10.0.0.1$i" || fail "server add $i"
+    i=$((i + 1))
+  done
+}
+
+# Remove both servers (and with them any pushed state), as a test's last step.
+del_servers() { sarectl server del 1 >/dev/null 2>&1; sarectl server del 2 >/dev/null 2>&1; true; }
+
+# Field of a JSON line: json_get '<json>' '.answered'
+json_get() { echo "$1" | jq -r "$2"; }
+
+# Wait until file $1 has at least $2 lines (background client output), at most $3 s (default 120).
+wait_lines() {
+  local f=$1 n=$2 t=${3:-120} end
+  end=$(( $(date +%s) + t ))
+  while [ "$(wc -l <"$f" 2>/dev/null || echo 0)" -lt "$n" ]; do
+    [ "$(date +%s)" -lt "$end" ] || fail "timed out waiting for $n lines in $f: $(cat "$f" 2>/dev/null)"
+    sleep 0.1
+  done
+}

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Boots SARA's kernel under QEMU (TCG: KVM does not work on these machines) and runs the VM tests.
 #
-#   qemu-tests/run.sh [--demo] [--tests 'glob …'] [--timeout SECONDS]
+#   qemu-tests/run.sh [--demo | --bench] [--tests 'glob …'] [--timeout SECONDS]
+#
+# --bench runs qemu-tests/bench.sh instead of the tests and writes its results to build/bench/results.md
+# (knobs from the environment: BENCH_FLOWS=1000,100000,1000000 BENCH_SECONDS=10 BENCH_JOBS=1
+# BENCH_PROTOS=udp,tcp BENCH_NEW_MAX=120 BENCH_BUDGET=1500).
 #
 # The guest mounts this machine's root read-only over 9p and chroots into it, so it runs the very
 # sara.ko, sarectl and test scripts of this checkout with the host's tools. It prints one line per
@@ -19,9 +23,10 @@ timeout_s=${SARA_VM_TIMEOUT:-2400}
 while [ $# -gt 0 ]; do
   case "$1" in
     --demo) mode=demo; shift;;
+    --bench) mode=bench; shift;;
     --tests) tests=$2; shift 2;;
     --timeout) timeout_s=$2; shift 2;;
-    *) echo "usage: $0 [--demo] [--tests 'glob …'] [--timeout SECONDS]" >&2; exit 2;;
+    *) echo "usage: $0 [--demo | --bench] [--tests 'glob …'] [--timeout SECONDS]" >&2; exit 2;;
   esac
 done
 
@@ -48,6 +53,15 @@ fi
 
 # Where the guest finds things: the same absolute paths as here.
 kernel_args="console=ttyS0 panic=-1 loglevel=4 sara_repo=$top sara_mode=$mode sara_kdir=$kdir sara_tests=${tests// /,}"
+if [ "$mode" = bench ]; then
+  # slab_nomerge: IPVS's ip_vs_conn cache keeps its own line in /proc/slabinfo.
+  kernel_args+=" slab_nomerge sara_bench_flows=${BENCH_FLOWS:-1000,100000,1000000} sara_bench_secs=${BENCH_SECONDS:-10}"
+  kernel_args+=" sara_bench_jobs=${BENCH_JOBS:-1} sara_bench_protos=${BENCH_PROTOS:-udp,tcp} sara_bench_newmax=${BENCH_NEW_MAX:-120}"
+  kernel_args+=" sara_bench_budget=${BENCH_BUDGET:-1500}"
+  # The generator is compiled here: gcc under TCG takes a minute.
+  mkdir -p "$build/bench"
+  gcc -O2 -o "$build/bench/bench_gen" "$here/tools/bench_gen.c" || exit 1
+fi
 log="$build/vm-$mode.log"
 echo "[vm] booting $(basename "$(dirname "$(dirname "$kdir")")") under QEMU/TCG; serial log: $log"
 set +e
@@ -56,7 +70,7 @@ timeout --foreground "$timeout_s" qemu-system-x86_64 \
   -kernel "$bzimage" -initrd "$initrd" -append "$kernel_args" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
   </dev/null 2>&1 | stdbuf -oL tr -d '\r' | tee "$log" \
-  | grep --line-buffered -E '^(PASS|FAIL|SKIP|INFO|DEMO|  )|SARA-GUEST|Kernel panic|BUG:|WARNING:'
+  | grep --line-buffered -E '^(PASS|FAIL|SKIP|INFO|DEMO|BENCH|  )|SARA-GUEST|Kernel panic|BUG:|WARNING:'
 rc=${PIPESTATUS[0]}
 set -e
 if [ "$rc" = 124 ]; then
@@ -65,6 +79,21 @@ if [ "$rc" = 124 ]; then
 fi
 if [ "$mode" = demo ]; then
   grep -q 'SARA-GUEST: done' "$log" || { echo "[vm] the demo did not finish (see $log)" >&2; exit 1; }
+  exit 0
+fi
+if [ "$mode" = bench ]; then
+  # The guest's root is read-only: it prints the results between markers on the console.
+  mkdir -p "$build/bench"
+  sed -n '/^SARA-BENCH-RESULTS-BEGIN$/,/^SARA-BENCH-RESULTS-END$/p' "$log" | sed '1d;$d' >"$build/bench/results.md"
+  sed -n '/^SARA-BENCH-RAW-BEGIN$/,/^SARA-BENCH-RAW-END$/p' "$log" | sed '1d;$d' >"$build/bench/raw.tsv"
+  if [ ! -s "$build/bench/results.md" ] && [ -s "$build/bench/raw.tsv" ]; then   # the report failed in the guest
+    python3 "$here/bench/report.py" "$build/bench/raw.tsv" 100 0 "${BENCH_SECONDS:-10}" "${BENCH_JOBS:-1}" "?" >"$build/bench/results.md"
+  fi
+  [ -s "$build/bench/results.md" ] || { echo "[vm] the benchmarks did not finish (see $log)" >&2; exit 1; }
+  echo
+  cat "$build/bench/results.md"
+  echo
+  echo "[vm] results: $build/bench/results.md (raw: $build/bench/raw.tsv, log: $log)"
   exit 0
 fi
 summary=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 | tr -d '\r')

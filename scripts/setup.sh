@@ -19,6 +19,12 @@ packages=(
   qemu-system-x86 busybox-static file
   # in-guest tools (used from the host root over 9p)
   iproute2 iputils-ping ipvsadm tcpdump jq socat iperf3 util-linux procps bsdextrautils
+  # real signalling tools of the session tests (qemu-tests/tests/11-13): RTSP (gst-rtsp-server via
+  # python3-gi, ffmpeg as the client), SIP (SIPp), FTP (vsftpd, curl, tnftp)
+  python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good ffmpeg sip-tester vsftpd curl tnftp
+  # the policy simulator's plots (sara-sim, make bench)
+  fonts-dejavu-core
 )
 
 missing=()

@@ -1,0 +1,97 @@
+# SIP calls with real tools: a SIPp UAS on both servers (`sipp -sn uas -rtp_echo`), SIPp UACs on the
+# client (tools/sipp-uac-rtp.xml: INVITE with SDP, ACK, real RTP for the call, BYE), one SIPp per
+# call, each with its own SIP port and media port, all at once. The RTP of each call (client:m= port →
+# VIP:6000) must reach the server that took its INVITE: checked at the servers (tcpdump,
+# tools/session_check.py) and in SARA's flow dump. BYE ends the session.
+. "$REPO/qemu-tests/lib.sh"
+load_sara; topo_up
+PORT=5060
+N=${SARA_SIP_CALLS:-8}
+SECS=4            # call length (RTP for all of it)
+SVC="$VIP:$PORT/udp"
+
+fresh_servers
+sarectl service add "$SVC" --sig sip --policy rr --timeout 30 || fail "service add $SVC --sig sip"
+# The UAC's media: 8 kHz PCMU (the path is fixed in tools/sipp-uac-rtp.xml).
+ffmpeg -nostdin -loglevel error -y -f lavfi -i "sine=frequency=440:sample_rate=8000:duration=$SECS" \
+  -ac 1 -c:a pcm_mulaw /tmp/sara-sipp-tone.wav || fail "ffmpeg cannot make the RTP file"
+for ns in $SERVERS; do
+  bg in_ns "$ns" sipp -sn uas -i "$VIP" -p "$PORT" -mi "$VIP" -mp 6000 -rtp_echo -nostdin -max_socket 200 \
+    -trace_err -error_file "/tmp/sip-uas-$ns.err" >"/tmp/sip-uas-$ns.out" 2>&1
+done
+for ns in $SERVERS; do wait_listen "$ns" "$PORT" u; done
+for ns in $SERVERS; do capture_start "sip-$ns" "$ns" "dst host $VIP"; done
+created0=$(counter sessions_created); ended0=$(counter sessions_ended); bye0=$(counter dpi_session_end)
+secondary0=$(counter flows_secondary)
+
+rm -f /tmp/sip-flows.jsonl
+calls=()
+for i in $(seq "$N"); do
+  bg in_ns cl sipp -sf "$TOOLS/sipp-uac-rtp.xml" "$VIP:$PORT" -i 10.0.1.2 -p $((15060 + i)) \
+    -mi 10.0.1.2 -mp $((7000 + 4 * i)) -m 1 -d $((SECS * 1000)) -nostdin -max_socket 200 \
+    -trace_err -error_file "/tmp/sip-uac-$i.err" >"/tmp/sip-uac-$i.out" 2>&1
+  calls+=("${BG_PIDS[-1]}")
+done
+t0=$(date +%s)
+while any_alive "${calls[@]}"; do
+  snapshot_flows /tmp/sip-flows.jsonl
+  [ $(( $(date +%s) - t0 )) -lt 150 ] || fail "SIPp calls still running after 150 s"
+  sleep 0.5
+done
+bad=0
+for i in $(seq "$N"); do
+  if ! wait "${calls[$((i - 1))]}"; then
+    bad=$((bad + 1)); echo "call $i failed:"; grep -E 'Successful call|Failed call' "/tmp/sip-uac-$i.out" | tail -n 2; cat "/tmp/sip-uac-$i.err" 2>/dev/null | tail -n 5
+  fi
+done
+[ "$bad" = 0 ] || fail "$bad of $N SIP calls failed"
+info "$N SIPp calls (INVITE/SDP, ${SECS} s of RTP, BYE) in $(( $(date +%s) - t0 )) s"
+capture_stop
+
+out=$("$PY" "$TOOLS/session_check.py" --sig sip --vip "$VIP" --client 10.0.1.2 --sig-port "$PORT" \
+  --flows /tmp/sip-flows.jsonl --server-ids 1=s1,2=s2 s1=/tmp/sip-s1.pcap s2=/tmp/sip-s2.pcap)
+rc=$?
+echo "$out"
+[ "$rc" = 0 ] || fail "session affinity broken: $(echo "$out" | jq -c '.errors[:5]')"
+[ "$(echo "$out" | jq .sessions)" = "$N" ] || fail "the servers saw $(echo "$out" | jq .sessions) INVITEs with SDP, not $N"
+[ "$(echo "$out" | jq .sessions_with_media)" = "$N" ] || fail "only $(echo "$out" | jq .sessions_with_media) of $N calls had their RTP at their server"
+for ns in $SERVERS; do
+  [ "$(echo "$out" | jq ".servers.$ns.sessions")" -gt 0 ] || fail "server $ns took no call: $(echo "$out" | jq -c .servers)"
+done
+info "at the servers: $(echo "$out" | jq -c '.servers'); the RTP of every call at the server of its INVITE"
+
+# SARA's view: per call one SIP signalling flow and its RTP as a secondary flow, on one server.
+sess=$(jq -s -c "[.[] | select(.dst == \"$VIP\" and .src == \"10.0.1.2\")] | unique_by([.session, .proto, .sport, .dport])
+  | [group_by(.session)[] | select(any(.[]; .identity == \"signalling\" and .proto == \"udp\" and .dport == $PORT))
+  | {session: .[0].session, servers: ([.[].server] | unique), sig: ([.[] | select(.identity == \"signalling\")] | length),
+     secondary: ([.[] | select(.identity == \"secondary\" and .proto == \"udp\")] | length)}]" /tmp/sip-flows.jsonl)
+[ "$(echo "$sess" | jq length)" -ge "$N" ] || fail "SARA's dump shows $(echo "$sess" | jq length) SIP sessions, not $N: $sess"
+# Calls are short (4 s of RTP): the snapshots, taken every second or so under TCG, must catch some
+# of them with their RTP (19-dpi-flows.sh checks the dump deterministically); the counter must
+# count every call's RTP flow.
+seen=$(echo "$sess" | jq '[.[] | select(.secondary >= 1)] | length')
+[ "$seen" -ge 1 ] \
+  || fail "SARA's dump: no call seen with its RTP as a secondary flow: $(echo "$sess" | jq -c '[.[] | select(.secondary == 0)]')"
+secondary=$(( $(counter flows_secondary) - secondary0 ))
+[ "$secondary" -ge "$N" ] || fail "flows_secondary grew by $secondary for $N calls' RTP flows"
+[ "$(echo "$sess" | jq '[.[] | select((.servers | length) != 1 or .sig != 1)] | length')" = 0 ] \
+  || fail "SARA's dump: calls split over servers: $(echo "$sess" | jq -c '[.[] | select((.servers | length) != 1 or .sig != 1)]')"
+[ "$(echo "$out" | jq .dump.checked)" -ge "$((2 * N))" ] || fail "too few flows of SARA's dump matched the captures: $(echo "$out" | jq -c .dump)"
+info "SARA's dump: $(echo "$sess" | jq length) calls, $seen seen with their RTP, flows_secondary +$secondary, per server $(echo "$sess" | jq -c 'group_by(.servers[0]) | map({server: .[0].servers[0], calls: length})'); $(echo "$out" | jq .dump.checked) flows compared with the captures: all agree"
+
+# BYE ended every call's session (long before the 30 s timeout).
+for _ in $(seq 50); do
+  live=$(sarectl sessions --json | jq "[.[] | select(.service == \"$SVC\" and .ended == false)] | length")
+  [ "$live" = 0 ] && break
+  sleep 0.2
+done
+[ "$live" = 0 ] || fail "$live SIP sessions still live after BYE: $(sarectl sessions --json | jq -c "[.[] | select(.service == \"$SVC\" and .ended == false)][:3]")"
+created=$(( $(counter sessions_created) - created0 )); ended=$(( $(counter sessions_ended) - ended0 ))
+bye=$(( $(counter dpi_session_end) - bye0 ))
+[ "$created" -ge "$N" ] || fail "sessions_created grew by $created for $N calls"
+[ "$ended" -ge "$N" ] || fail "sessions_ended grew by $ended after $N BYEs"
+[ "$bye" -ge "$N" ] || fail "dpi_session_end grew by $bye after $N BYEs"
+info "BYE: no live SIP session left; sessions_created +$created, sessions_ended +$ended, dpi_session_end +$bye, dpi_announcing $(counter dpi_announcing)"
+
+cleanup
+drop_config "$SVC"
