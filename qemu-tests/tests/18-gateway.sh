@@ -49,7 +49,7 @@ done
 cat >/tmp/gw-cluster.json <<'JSON'
 {"servers": [{"id": 1, "name": "s1"}, {"id": 2, "name": "s2"}],
  "heartbeat_ms": 600000, "misses": 3, "delta_ms": 1000, "dispatcher_load": false,
- "thresholds": {"t1": 990, "t2": 995, "t3": 998, "c": 1000}}
+ "thresholds": {"t1": 960, "t2": 975, "t3": 990, "c": 1000}}
 JSON
 bg in_ns disp "$SARECTL" manager --listen "$MGR" --config /tmp/gw-cluster.json \
   --status-file /tmp/gw-manager.json 2>/tmp/gw-manager.log
