@@ -2,7 +2,7 @@
 #   make test    host tests (cargo test) + VM tests (QEMU) — installs what is missing, builds the kernel
 #   make demo    boots the VM cluster, sends traffic, shows sarectl stats and who served what
 #   make bench   SARA vs IPVS-DR vs no balancer in one VM boot: pkts/s, ns/pkt, sessions/s, bytes/flow
-#                (results in build/bench/results.md)
+#                (results in build/bench/results.md), then the policy simulator (build/bench/sim/)
 # Other targets: setup, kernel, module, sarectl, host-test, vm-test, clippy, fuzz, clean.
 
 SHELL := /bin/bash
@@ -46,6 +46,7 @@ demo: module sarectl
 
 bench: module sarectl
 	qemu-tests/run.sh --bench
+	$(CARGO) run --release -q -p sara_ctl --bin sara-sim -- --out build/bench/sim
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
