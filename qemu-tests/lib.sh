@@ -75,12 +75,7 @@ topo_up() {
 configure_http() {
   local port=${1:-8080} proto=${2:-tcp}
   sarectl service add "$VIP:$port/$proto" || fail "service add"
-  local i=1 ns
-  for ns in $SERVERS; do
-    sarectl server add "$i" --ip "10.0.0.1$i" --mac "$(mac_of "$ns")" --dev eth0 2>/dev/null \
-      || sarectl server list | grep -q "10.0.0.1$i" || fail "server add $i"
-    i=$((i + 1))
-  done
+  add_servers
 }
 
 # Background processes of a test: started with bg, all stopped by cleanup (every test does
@@ -122,14 +117,7 @@ counter() { in_ns disp cat "/sys/kernel/sara/$1"; }
 # --- Helpers of the session-aware data-plane tests (11-…) ---
 
 # Servers 1 and 2 (s1, s2), added fresh: no pushed state (down, loads) left by an earlier test.
-fresh_servers() {
-  sarectl server del 1 >/dev/null 2>&1; sarectl server del 2 >/dev/null 2>&1
-  local i=1 ns
-  for ns in $SERVERS; do
-    sarectl server add "$i" --ip "10.0.0.1$i" --mac "$(mac_of "$ns")" --dev eth0 || fail "server add $i"
-    i=$((i + 1))
-  done
-}
+fresh_servers() { del_servers; add_servers; }
 # Undo a test's configuration: its service, then the servers (later tests add their own).
 drop_config() {
   local svc
