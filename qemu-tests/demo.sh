@@ -24,4 +24,6 @@ show in_ns cl "$PY" "$TOOLS/client.py" --udp --vip "$VIP" --port 5004 --conns 20
 echo "DEMO what the dispatcher counted (replies went from the servers straight to the gateway):"
 show in_ns disp "$SARECTL" stats
 show in_ns disp "$SARECTL" server list
+echo "DEMO the sessions in the dispatcher's flow table (each TCP connection and UDP flow is one session here):"
+show in_ns disp "$SARECTL" sessions
 show in_ns disp "$SARECTL" stats --prometheus
