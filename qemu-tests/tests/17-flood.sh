@@ -1,4 +1,4 @@
-# Flood: up to 10^6 new UDP flows from a generator (bounded in count, 10^6, and time, 240 s: under
+# Flood: up to 10^6 new UDP flows from a generator (bounded in count, 10^6, and time, 300 s: under
 # TCG the path forwards a few thousand packets a second, so the time bound usually ends it) against a
 # table of 16384 flows: memory stays bounded (the table is preallocated; slab and free memory barely move),
 # sessions established before the flood keep flowing during and after it, table-full refusals are
@@ -24,7 +24,7 @@ full0=$(counter dropped_table_full); est0=$(counter dropped_admission_establishe
 # Flood in the background, from the gateway (one routing hop less: more packets per second under
 # TCG), with the clients' addresses 10.0.1.10-250 spoofed; the established sessions talk in the
 # middle of it.
-in_ns gw /tmp/flood "$VIP" 9401 1000000 240 10 250 >/tmp/flood.out 2>&1 &
+in_ns gw /tmp/flood "$VIP" 9401 1000000 300 10 250 >/tmp/flood.out 2>&1 &
 fpid=$!
 sleep 20
 echo 2 >$step

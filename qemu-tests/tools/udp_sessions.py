@@ -44,7 +44,7 @@ def main():
     first_answered = set(range(a.sessions))
     for r in range(1, a.rounds + 1):
         if r > 1 and a.step_file:
-            deadline = time.time() + 120
+            deadline = time.time() + 600
             while time.time() < deadline:
                 try:
                     if open(a.step_file).read().strip() == str(r):
