@@ -897,11 +897,7 @@ impl<S: KernelSink> Manager<S> {
         let msg = match decode(buf) {
             Ok(m) => m,
             Err(why) => {
-                self.counters.garbage += 1;
-                let n = self.counters.garbage;
-                // 1st, 10th, 100th, …: enough to notice without flooding the log.
-                let digits = n.to_string();
-                if digits.starts_with('1') && digits.bytes().skip(1).all(|b| b == b'0') {
+                if let Some(n) = self.count_garbage() {
                     (self.log)(&format!(
                         "ignored a datagram from {from} that is not a SARA monitoring message ({why}); \
                      {n} so far"
@@ -946,6 +942,15 @@ impl<S: KernelSink> Manager<S> {
         self.tick()
     }
 
+    /// Counts a datagram that does not parse; returns the count when it is worth a log line (the
+    /// 1st, 10th, 100th, …: enough to notice without flooding the log).
+    fn count_garbage(&mut self) -> Option<u64> {
+        self.counters.garbage += 1;
+        let n = self.counters.garbage;
+        let digits = n.to_string();
+        (digits.starts_with('1') && digits.bytes().skip(1).all(|b| b == b'0')).then_some(n)
+    }
+
     /// A gateway report (`msg::announce`): every entry's completed flow to the kernel.
     fn handle_announce(&mut self, buf: &[u8], from: SocketAddr) {
         let received = std::time::SystemTime::now();
@@ -953,10 +958,7 @@ impl<S: KernelSink> Manager<S> {
         let view = match sara_core::msg::announce::parse(buf) {
             Ok(v) => v,
             Err(why) => {
-                self.counters.garbage += 1;
-                let n = self.counters.garbage;
-                let digits = n.to_string();
-                if digits.starts_with('1') && digits.bytes().skip(1).all(|b| b == b'0') {
+                if let Some(n) = self.count_garbage() {
                     (self.log)(&format!(
                         "ignored a gateway report from {from} that does not parse ({why}); {n} so far"
                     ));
