@@ -76,7 +76,9 @@ pub(crate) fn packet(st: &NetState, mut skb: Skb, g: &RcuGuard) -> Verdict {
         st.counters.inc(c::PKT_PASSED);
         return Verdict::Accept;
     };
-    let p = Path { st, cfg, table, now: crate::sys::now_ms(), l4 };
+    // The service this packet is addressed to (none for announced flows: media, FTP data).
+    let svc = cfg.service_index(l4.key.dst_addr, l4.key.dst_port, l4.key.protocol);
+    let p = Path { st, cfg, table, now: crate::sys::now_ms(), l4, svc };
     p.run(skb)
 }
 
@@ -115,6 +117,8 @@ struct Path<'a> {
     table: &'a FlowTable,
     now: u32,
     l4: L4Info,
+    /// Index in `cfg.services` of the service of the packet's destination, if it is one.
+    svc: Option<usize>,
 }
 
 impl Path<'_> {
@@ -126,6 +130,11 @@ impl Path<'_> {
         self.st.counters.inc(id);
     }
 
+    /// The service of the packet's destination, if it is one.
+    fn service(&self) -> Option<&Service> {
+        self.svc.and_then(|i| self.cfg.services.get(i))
+    }
+
     fn run(&self, skb: Skb) -> Verdict {
         let key = self.l4.key;
         let bytes = u32::try_from(self.l4.ip_total_len).unwrap_or(u32::MAX);
@@ -133,7 +142,7 @@ impl Path<'_> {
         let t = self.table.table();
         // A flow to a service port opens a session of its own: announced flows (media, FTP data)
         // never go to service ports, so their wildcard entries are not tried (also saves 3 lookups).
-        let svc = self.cfg.service(key.dst_addr, key.dst_port, key.protocol);
+        let svc = self.service();
         let opts = PacketOpts { probe_wildcards: svc.is_none(), ..PacketOpts::default() };
         let mut cls = t.packet(&key, self.now, bytes, opts, &mut |f, w| ev.removed(f, w));
         if let Classified::Known(fwd) = cls {
@@ -176,7 +185,7 @@ impl Path<'_> {
             return Verdict::Drop;
         };
         if fwd.inspect() {
-            if let Some(svc) = self.cfg.service(self.l4.key.dst_addr, self.l4.key.dst_port, self.l4.key.protocol) {
+            if let Some(svc) = self.service() {
                 self.inspect(&mut skb, svc, session);
             }
         }
@@ -185,7 +194,7 @@ impl Path<'_> {
             let ended = self.table.table().end_flow(&self.l4.key, self.now, LINGER_MS, &mut |f, w| ev.removed(f, w));
             ev.ended(ended);
         }
-        self.xmit(skb, server, None)
+        self.xmit(skb, server)
     }
 
     /// The server a known session's packet goes to: its own, unless that server is down (or gone)
@@ -224,11 +233,10 @@ impl Path<'_> {
     fn unknown(&self, mut skb: Skb, bytes: u32) -> Verdict {
         let key = self.l4.key;
         let cfg = self.cfg;
-        let Some(idx) = cfg.service_index(key.dst_addr, key.dst_port, key.protocol) else {
+        let (Some(idx), Some(svc)) = (self.svc, self.service()) else {
             self.count(c::PKT_PASSED);
             return Verdict::Accept;
         };
-        let Some(svc) = cfg.services.get(idx) else { return Verdict::Accept };
         if key.protocol == IPPROTO_TCP && self.l4.tcp_flags.rst() {
             self.count(c::DROP_NO_SESSION);
             return Verdict::Drop;
@@ -274,7 +282,7 @@ impl Path<'_> {
             // A UDP signalling flow's first datagram (a SIP INVITE) already announces flows.
             self.inspect(&mut skb, svc, session);
         }
-        self.xmit(skb, server, Some(svc))
+        self.xmit(skb, server)
     }
 
     /// Admission control (spec SA2C) for one packet of `kind`, from the pushed loads/thresholds.
@@ -340,14 +348,11 @@ impl Path<'_> {
     }
 
     /// Sends the packet to `server` by direct routing.
-    fn xmit(&self, skb: Skb, server: &Server, svc: Option<&Service>) -> Verdict {
+    fn xmit(&self, skb: Skb, server: &Server) -> Verdict {
         match skb.xmit(server.ifindex, &server.mac) {
             Xmit::Queued => {
                 self.count(c::PKT_FORWARDED);
-                if let Some(svc) = svc.or_else(|| {
-                    let k = &self.l4.key;
-                    self.cfg.service(k.dst_addr, k.dst_port, k.protocol)
-                }) {
+                if let Some(svc) = self.service() {
                     svc.packets.fetch_add(1, Ordering::Relaxed);
                 }
                 server.live.packets.fetch_add(1, Ordering::Relaxed);
