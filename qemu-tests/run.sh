@@ -57,7 +57,7 @@ if [ "$mode" = bench ]; then
   # slab_nomerge: IPVS's ip_vs_conn cache keeps its own line in /proc/slabinfo.
   kernel_args+=" slab_nomerge sara_bench_flows=${BENCH_FLOWS:-1000,100000,1000000} sara_bench_secs=${BENCH_SECONDS:-10}"
   kernel_args+=" sara_bench_jobs=${BENCH_JOBS:-1} sara_bench_protos=${BENCH_PROTOS:-udp,tcp} sara_bench_newmax=${BENCH_NEW_MAX:-120}"
-  kernel_args+=" sara_bench_budget=${BENCH_BUDGET:-1500}"
+  kernel_args+=" sara_bench_budget=${BENCH_BUDGET:-1300}"
   # The generator is compiled here: gcc under TCG takes a minute.
   mkdir -p "$build/bench"
   gcc -O2 -o "$build/bench/bench_gen" "$here/tools/bench_gen.c" || exit 1
