@@ -90,7 +90,10 @@ impl FlowTable {
 /// while the namespace has no table.
 pub(crate) fn purge(st: &NetState, g: &crate::sys::rcu::RcuGuard) -> u32 {
     let Some(t) = st.table() else { return 0 };
-    t.purge(st, st.config.read(g), crate::sys::now_ms());
+    // A backup's replicated flows see no packets here: they are aged from the takeover on.
+    if !st.is_backup() {
+        t.purge(st, st.config.read(g), crate::sys::now_ms());
+    }
     PURGE_INTERVAL_MS
 }
 
@@ -109,16 +112,17 @@ impl Events<'_> {
             Removal::Replaced | Removal::Deleted => {}
         }
         if f.identity == Identity::Signalling && !f.ended {
-            self.session_ended(f.server);
+            self.session_ended(f);
         }
     }
 
-    /// A session on `server` is over.
-    pub(crate) fn session_ended(&mut self, server: u16) {
+    /// The session of signalling flow `f` is over (counted, and replicated to the backup).
+    pub(crate) fn session_ended(&mut self, f: &FlowInfo) {
         self.st.counters.inc(c::SESSIONS_ENDED);
-        if let Some(s) = self.cfg.server(server) {
+        if let Some(s) = self.cfg.server(f.server) {
             s.live.session_gone();
         }
+        self.st.replicate(crate::sara_core::msg::repl::Record::SessionEnded { session_id: f.session.id });
     }
 
     /// A flow just ended by the table (`end_session`/`end_flow` returned it): counts a session end
@@ -126,7 +130,7 @@ impl Events<'_> {
     pub(crate) fn ended(&mut self, f: Option<FlowInfo>) {
         if let Some(f) = f {
             if f.identity == Identity::Signalling && !f.ended {
-                self.session_ended(f.server);
+                self.session_ended(&f);
             }
         }
     }

@@ -33,6 +33,10 @@ pub(crate) fn request(st: &NetState, cmd: u8, req: &Request<'_>, w: &WriterToken
         CMD_PUSH => push(st, req, w),
         CMD_CONFIG_SET => config_set(st, req, w),
         CMD_ANNOUNCE => announce(st, req),
+        CMD_HA_SET => ha_set(st, req, w),
+        CMD_HA_GET => ha_get(st, req),
+        CMD_REPL_GET => repl_get(st, req),
+        CMD_REPL_APPLY => repl_apply(st, req, w),
         _ => Err(req.error(crate::sys::errno::eopnotsupp(), 0, c_str!("this sara.ko does not implement that command yet"))),
     }
 }
@@ -442,7 +446,10 @@ fn announce(st: &NetState, req: &Request<'_>) -> Result {
     let t = ft.table();
     let mut ok = false;
     for w in Wildcard::PROBES {
-        if t.complete_announced(&key, w, &key, now, &mut crate::sara_core::table::ignore).is_ok() {
+        if let Ok(loc) = t.complete_announced(&key, w, &key, now, &mut crate::sara_core::table::ignore) {
+            if let Some(f) = t.get_at(loc) {
+                st.replicate_flow(&key, Wildcard::Exact, f.session.id, f.timeout_ms, false);
+            }
             ok = true;
             break;
         }
@@ -530,4 +537,69 @@ fn put_flow(m: &mut Writer, f: &FlowInfo, now: u32) -> Result {
             Err(e)
         }
     }
+}
+
+/// `CMD_HA_SET`: the dispatcher's role (see `repl`).
+fn ha_set(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
+    let role = req.u8(A_HA_ROLE).ok_or_else(|| req.error(EINVAL, A_HA_ROLE, c_str!("missing role")))?;
+    if role != HA_STANDALONE {
+        st.ensure_repl(w)?;
+    }
+    crate::repl::set_role(st, role);
+    Ok(())
+}
+
+/// `CMD_HA_GET`: role and ring position.
+fn ha_get(st: &NetState, req: &Request<'_>) -> Result {
+    let mut r = req.reply(128)?;
+    r.u8(A_HA_ROLE, st.role.load(Ordering::Relaxed))?;
+    r.u64(A_REPL_HEAD, st.repl().map_or(0, |x| x.head()))?;
+    r.u32(A_REPL_CAPACITY, if st.repl().is_some() { crate::repl::RING_RECORDS as u32 } else { 0 })?;
+    r.send()
+}
+
+/// `CMD_REPL_GET`: replication records from `A_REPL_SEQ` on.
+fn repl_get(st: &NetState, req: &Request<'_>) -> Result {
+    let from = req
+        .bytes::<8>(A_REPL_SEQ)
+        .and_then(|(n, b)| (n == 8).then(|| u64::from_ne_bytes(b)))
+        .ok_or_else(|| req.error(EINVAL, A_REPL_SEQ, c_str!("missing sequence number")))?;
+    let ring = st
+        .repl()
+        .ok_or_else(|| req.error(ENOENT, 0, c_str!("replication is off here: no high-availability role was set")))?;
+    let mut buf: KVec<u8> = KVec::from_elem(0u8, REPL_RUN_MAX as usize, GFP_KERNEL)?;
+    let out = ring.read(from, &mut buf);
+    if out.lost {
+        st.counters.inc(cn::REPL_OVERRUNS);
+    }
+    let mut r = req.reply(REPL_RUN_MAX.saturating_add(256))?;
+    r.u64(A_REPL_SEQ, out.first)?;
+    r.u64(A_REPL_HEAD, out.head)?;
+    r.u8(A_REPL_LOST, u8::from(out.lost))?;
+    r.bytes(A_REPL_RECORDS, buf.get(..out.len).unwrap_or(&[]))?;
+    r.send()
+}
+
+/// `CMD_REPL_APPLY`: install records from the active dispatcher (backup role only).
+fn repl_apply(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
+    if !st.is_backup() {
+        return Err(req.error(EBUSY, A_HA_ROLE, c_str!("only a backup installs replicated state: set the role to backup first")));
+    }
+    let ft = st
+        .table()
+        .ok_or_else(|| req.error(ENOENT, 0, c_str!("no services are configured here: configure the same services as the active dispatcher first")))?;
+    let mut buf: KVec<u8> = KVec::from_elem(0u8, REPL_RUN_MAX as usize, GFP_KERNEL)?;
+    let n = match req.bytes_into(A_REPL_RECORDS, &mut buf) {
+        Some(n) if n <= buf.len() => n,
+        Some(_) => return Err(req.error(EINVAL, A_REPL_RECORDS, c_str!("record run too long"))),
+        None => 0,
+    };
+    let flush = req.bytes_into(A_HA_FLUSH, &mut []).is_some();
+    let cfg = st.config.read_writer(w);
+    let done = crate::repl::apply(st, cfg, ft, buf.get(..n).unwrap_or(&[]), flush)
+        .map_err(|()| req.error(EINVAL, A_REPL_RECORDS, c_str!("malformed replication records")))?;
+    let mut r = req.reply(64)?;
+    r.u32(A_REPL_APPLIED, done.applied)?;
+    r.u32(A_REPL_FAILED, done.failed)?;
+    r.send()
 }

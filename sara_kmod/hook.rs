@@ -63,6 +63,12 @@ pub(crate) fn packet(st: &NetState, mut skb: Skb, g: &RcuGuard) -> Verdict {
         st.counters.inc(c::PKT_PASSED);
         return Verdict::Accept;
     }
+    if st.is_backup() {
+        // A backup never forwards (spec "High availability"): this reached it through a stale
+        // neighbour entry during a takeover, and the active dispatcher has it too.
+        st.counters.inc(c::DROP_BACKUP);
+        return Verdict::Drop;
+    }
     if non_first {
         st.counters.inc(c::DROP_FRAGMENT);
         return Verdict::Drop;
@@ -180,6 +186,10 @@ impl Path<'_> {
             self.count(c::FLOWS_SECONDARY);
         }
         let session = fwd.flow.session;
+        if fwd.installed && fwd.wildcard.is_some() {
+            // A wildcard entry confirmed: the backup learns the flow's exact key.
+            self.st.replicate_flow(&self.l4.key, Wildcard::Exact, session.id, fwd.flow.timeout_ms, true);
+        }
         let Some(server) = self.server_for(session, fwd.server) else {
             self.count(c::DROP_NO_SERVER);
             return Verdict::Drop;
@@ -213,6 +223,9 @@ impl Path<'_> {
         let to = cfg.servers.iter().filter(|s| s.live.is_up()).max_by_key(|s| score(h, s.id))?;
         if self.table.table().reassign(session, to.id, self.now) {
             self.count(c::SESSIONS_REDISPATCHED);
+            if let Some(sig) = self.table.table().get_at(session.loc) {
+                self.st.replicate_session(&sig.key, session.id, to.id, sig.timeout_ms);
+            }
             if let Some(s) = current {
                 s.live.session_gone();
             }
@@ -278,6 +291,7 @@ impl Path<'_> {
         };
         self.count(c::SESSIONS_CREATED);
         server.live.sessions.fetch_add(1, Ordering::Relaxed);
+        self.st.replicate_session(&key, id, server.id, timeout_ms);
         if self.l4.payload_len > 0 {
             // A UDP signalling flow's first datagram (a SIP INVITE) already announces flows.
             self.inspect(&mut skb, svc, session);
@@ -332,7 +346,10 @@ impl Path<'_> {
         for f in ann.flows() {
             let (key, wild) = f.key(&self.l4.key);
             match t.announce(&key, wild, session, timeout_ms, self.now, &mut |f, w| ev.removed(f, w)) {
-                Ok(_) => self.count(c::FLOWS_ANNOUNCED),
+                Ok(_) => {
+                    self.count(c::FLOWS_ANNOUNCED);
+                    self.st.replicate_flow(&key, wild, session.id, timeout_ms, false);
+                }
                 Err(AnnounceError::Full) => self.count(c::FLOWS_TABLE_FULL),
                 Err(_) => {}
             }

@@ -263,6 +263,10 @@ pub(crate) struct NetState {
     table: OnceBox<FlowTable>,
     /// The last session id handed out.
     pub(crate) session_ids: AtomicU32,
+    /// High-availability role (`genl::HA_*`; see `repl`).
+    pub(crate) role: AtomicU8,
+    /// The replication ring: allocated when an HA role is first set.
+    repl: OnceBox<crate::repl::Repl>,
 }
 
 impl NetState {
@@ -279,6 +283,8 @@ impl NetState {
                 hasher: FlowHasher::new(key),
                 table: OnceBox::new(),
                 session_ids: AtomicU32::new(0),
+                role: AtomicU8::new(crate::sara_core::genl::HA_STANDALONE),
+                repl: OnceBox::new(),
             },
             GFP_KERNEL,
         )?)
@@ -298,6 +304,19 @@ impl NetState {
         let t = self.table.set(w, FlowTable::new(self.hasher)?);
         self.net.purge_kick();
         Ok(t)
+    }
+
+    /// The replication ring, once allocated.
+    pub(crate) fn repl(&self) -> Option<&crate::repl::Repl> {
+        self.repl.get()
+    }
+
+    /// Allocates the replication ring if it does not exist yet (control path).
+    pub(crate) fn ensure_repl(&self, w: &WriterToken) -> Result<&crate::repl::Repl> {
+        if let Some(r) = self.repl() {
+            return Ok(r);
+        }
+        Ok(self.repl.set(w, crate::repl::Repl::new()?))
     }
 
     /// A new session id (never 0).

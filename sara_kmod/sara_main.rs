@@ -25,6 +25,7 @@ mod conn;
 mod ctl;
 mod hook;
 mod netns;
+mod repl;
 mod sched;
 mod sys;
 

@@ -191,6 +191,15 @@ pub fn attr_name(t: u16) -> Option<&'static str> {
         genl::A_FLOW_BYTES => "A_FLOW_BYTES",
         genl::A_FLOW_ENDED => "A_FLOW_ENDED",
         genl::A_TABLE_CAPACITY => "A_TABLE_CAPACITY",
+        genl::A_HA_ROLE => "A_HA_ROLE",
+        genl::A_REPL_SEQ => "A_REPL_SEQ",
+        genl::A_REPL_HEAD => "A_REPL_HEAD",
+        genl::A_REPL_RECORDS => "A_REPL_RECORDS",
+        genl::A_REPL_LOST => "A_REPL_LOST",
+        genl::A_REPL_CAPACITY => "A_REPL_CAPACITY",
+        genl::A_REPL_APPLIED => "A_REPL_APPLIED",
+        genl::A_REPL_FAILED => "A_REPL_FAILED",
+        genl::A_HA_FLUSH => "A_HA_FLUSH",
         _ => return None,
     })
 }

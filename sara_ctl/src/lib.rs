@@ -6,6 +6,7 @@ pub mod config;
 pub mod control;
 pub mod error;
 pub mod gateway;
+pub mod ha;
 pub mod nl;
 pub mod output;
 pub mod proto;

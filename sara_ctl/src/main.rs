@@ -137,6 +137,18 @@ Example:
     /// completed identity of announced flows, reported to the manager on the active dispatcher
     Gateway(sara_ctl::gateway::GatewayArgs),
 
+    /// Dispatcher failover: `ha run` on each of two dispatchers (heartbeats, session replication,
+    /// takeover of the VIP); `ha status` shows role, peer, replication lag and last takeover
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  sarectl ha run --id 1 --priority 200 --preempt --listen 10.0.0.2:7410 --peer 10.0.0.3:7410 \\
+      --vip 10.0.0.100 --dev eth0
+  sarectl ha status"
+    )]
+    Ha(sara_ctl::ha::HaCmd),
+
     /// Show the manager's view of the cluster: servers, loads, forecasts, thresholds
     #[command(after_help = "\
 Examples:
@@ -564,6 +576,9 @@ fn run(cli: Cli) -> Result<Done, Error> {
         Command::Agent(a) => control(sara_ctl::control::agent::run(a)),
         Command::Manager(a) => control(sara_ctl::control::manager::run(a)),
         Command::Gateway(a) => control(sara_ctl::gateway::run(a)),
+        Command::Ha(sara_ctl::ha::HaCmd::Run(a)) => control(sara_ctl::ha::run(a)),
+        Command::Ha(sara_ctl::ha::HaCmd::Status(a)) => control(sara_ctl::ha::status(&a, cli.json)),
+        Command::Ha(sara_ctl::ha::HaCmd::Role(a)) => control(sara_ctl::ha::set_role(&a)),
         Command::Status(a) => {
             let st = sara_ctl::control::manager::read_status(&a.status_file)
                 .map_err(|e| Error::Io(e.to_string()))?;

@@ -449,13 +449,13 @@ ID  IP         MAC                DEV   IFINDEX  WEIGHT  STATE  LOAD  FORECAST  
 # HELP sara_packets_seen_total IPv4 packets the hook looked at in this namespace
 # TYPE sara_packets_seen_total counter
 sara_packets_seen_total 10
-# HELP sara_counter_300 counter 300 (not known to this sarectl)
-# TYPE sara_counter_300 gauge
-sara_counter_300 2
+# HELP sara_counter_300_total counter 300 (not known to this sarectl)
+# TYPE sara_counter_300_total counter
+sara_counter_300_total 2
 "
         );
-        // Ids from counters::FIRST_GAUGE on are gauges, newer ones included (they are appended).
-        assert!(sara_core::counters::is_gauge(300));
+        // The gauges are a closed range of ids; newer ids (appended) are running totals.
+        assert!(!sara_core::counters::is_gauge(300));
         assert_eq!(prom_escape_help("a\\b\nc"), "a\\\\b\\nc");
     }
 

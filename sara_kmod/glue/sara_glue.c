@@ -308,6 +308,15 @@ static const struct nla_policy sara_policy[SARA_A_MAX + 1] = {
 	[SARA_A_FLOW_BYTES] = { .type = NLA_REJECT },
 	[SARA_A_FLOW_ENDED] = { .type = NLA_REJECT },
 	[SARA_A_TABLE_CAPACITY] = { .type = NLA_REJECT },
+	[SARA_A_HA_ROLE] = NLA_POLICY_MAX(NLA_U8, SARA_HA_BACKUP),
+	[SARA_A_REPL_SEQ] = { .type = NLA_U64 },
+	[SARA_A_REPL_HEAD] = { .type = NLA_REJECT },
+	[SARA_A_REPL_RECORDS] = { .type = NLA_BINARY, .len = SARA_REPL_RUN_MAX },
+	[SARA_A_REPL_LOST] = { .type = NLA_REJECT },
+	[SARA_A_REPL_CAPACITY] = { .type = NLA_REJECT },
+	[SARA_A_REPL_APPLIED] = { .type = NLA_REJECT },
+	[SARA_A_REPL_FAILED] = { .type = NLA_REJECT },
+	[SARA_A_HA_FLUSH] = { .type = NLA_FLAG },
 };
 
 static int sara_genl_doit(struct sk_buff *skb, struct genl_info *info)
@@ -344,6 +353,10 @@ static const struct genl_small_ops sara_genl_ops[] = {
 	SARA_OP(SARA_CMD_CONFIG_SET, GENL_UNS_ADMIN_PERM),
 	{ .cmd = SARA_CMD_FLOW_GET, .dumpit = sara_genl_dumpit },
 	SARA_OP(SARA_CMD_ANNOUNCE, GENL_UNS_ADMIN_PERM),
+	SARA_OP(SARA_CMD_HA_SET, GENL_UNS_ADMIN_PERM),
+	SARA_OP(SARA_CMD_HA_GET, 0),
+	SARA_OP(SARA_CMD_REPL_GET, GENL_UNS_ADMIN_PERM),
+	SARA_OP(SARA_CMD_REPL_APPLY, GENL_UNS_ADMIN_PERM),
 };
 
 static struct genl_family sara_genl_family __ro_after_init = {

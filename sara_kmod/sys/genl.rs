@@ -51,6 +51,14 @@ pub(crate) trait Attrs {
         usize::try_from(r).ok().map(|n| (n, buf))
     }
 
+    /// A binary attribute copied into `buf` (as much as fits): its full length.
+    fn bytes_into(&self, attr: u16, buf: &mut [u8]) -> Option<usize> {
+        let cap = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        // SAFETY: as in `u8`; `buf` is valid for `cap` bytes and the glue copies at most `cap`.
+        let r = unsafe { ffi::sara_tb_bytes(self.table(), c_int::from(attr), buf.as_mut_ptr(), cap) };
+        usize::try_from(r).ok()
+    }
+
     /// An IPv4 address attribute (`NLA_BE32`), as its four bytes in network order.
     fn ipv4(&self, attr: u16) -> Option<[u8; 4]> {
         self.bytes::<4>(attr).and_then(|(n, b)| (n == 4).then_some(b))

@@ -73,14 +73,23 @@ counters! {
     GAUGE_SECONDARY_NOW = 44, "flows_secondary_now", "flows with identity Secondary now (gauge)";
     GAUGE_WILDCARD = 45, "flows_wildcard", "announced flows stored with an unknown port now (gauge)";
     GAUGE_CAPACITY = 46, "table_capacity", "flows the table can hold (gauge; 0 until the first service)";
+    DROP_BACKUP = 47, "dropped_backup", "packets for a virtual service that reached this dispatcher while it is the backup (a backup never forwards)";
+    REPL_RECORDS = 48, "repl_records", "replication records queued for the backup dispatcher (session opened, flow added, session ended)";
+    REPL_OVERRUNS = 49, "repl_overruns", "times the replication reader fell behind the ring (the backup is then resynchronised)";
+    REPL_APPLIED = 50, "repl_applied", "replication records installed from the active dispatcher";
+    REPL_REJECTED = 51, "repl_rejected", "replication records that could not be installed (unknown session, table full)";
+    HA_TAKEOVERS = 52, "ha_takeovers", "times this dispatcher became active after being the backup";
 }
 
-/// Counters from this id on are gauges (values now, computed when read), not running totals.
+/// Counters from this id to [`LAST_GAUGE`] are gauges (values now, computed when read), not running
+/// totals.
 pub const FIRST_GAUGE: usize = GAUGE_FLOWS;
+/// The last gauge.
+pub const LAST_GAUGE: usize = GAUGE_CAPACITY;
 
 /// Whether counter `id` is a gauge.
 pub const fn is_gauge(id: usize) -> bool {
-    id >= FIRST_GAUGE
+    id >= FIRST_GAUGE && id <= LAST_GAUGE
 }
 
 /// The counter of a DPI failure reason (index `dpi::Reason::index`).
@@ -116,6 +125,7 @@ mod tests {
             );
         }
         assert!(is_gauge(GAUGE_CAPACITY) && !is_gauge(ANNOUNCE_REJECTED));
-        assert_eq!(GAUGE_CAPACITY, NUM_COUNTERS - 1);
+        assert!(!is_gauge(DROP_BACKUP) && !is_gauge(HA_TAKEOVERS));
+        assert_eq!(HA_TAKEOVERS, NUM_COUNTERS - 1);
     }
 }

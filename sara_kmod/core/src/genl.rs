@@ -60,8 +60,24 @@ pub const CMD_ANNOUNCE: u8 = 10;
 /// service or server that exists before and after (same key / same id, address, MAC and interface)
 /// keeps its counters and pushed state.
 pub const CMD_CONFIG_SET: u8 = 11;
+/// Set the dispatcher's high-availability role (`sarectl ha`): `A_HA_ROLE`. Standalone and active
+/// forward; active also queues a replication record for each session event; a backup forwards
+/// nothing (packets for a virtual service are dropped and counted), does not age its flows, and
+/// takes `CMD_REPL_APPLY`. Backup → active refreshes every flow's idle time (the replicated flows
+/// saw no packet here) and counts a takeover.
+pub const CMD_HA_SET: u8 = 12;
+/// Read the role and the replication ring: reply `A_HA_ROLE`, `A_REPL_HEAD`, `A_REPL_CAPACITY`.
+pub const CMD_HA_GET: u8 = 13;
+/// Read replication records from `A_REPL_SEQ` on (active role): reply `A_REPL_SEQ` (first record
+/// returned), `A_REPL_HEAD`, `A_REPL_RECORDS` (as many as fit `REPL_RUN_MAX`), `A_REPL_LOST` when
+/// records were overwritten unread.
+pub const CMD_REPL_GET: u8 = 14;
+/// Install replication records on a backup: `A_REPL_RECORDS` (a `Flow` or `SessionEnded` record
+/// applies to the session of the latest `Session` record before it with the same session id),
+/// optional `A_HA_FLUSH`. Reply `A_REPL_APPLIED`, `A_REPL_FAILED`.
+pub const CMD_REPL_APPLY: u8 = 15;
 /// Highest command number in use.
-pub const CMD_MAX: u8 = 11;
+pub const CMD_MAX: u8 = 15;
 
 // ---- attributes (one flat space; nests reuse it) --------------------------------------------
 /// Unused attribute 0.
@@ -155,8 +171,29 @@ pub const A_FLOW_ENDED: u16 = 43;
 /// Flow table capacity of the namespace (`NLA_U32`, in `CMD_STATS_GET` replies; 0 before the first
 /// service is added, when the table is allocated).
 pub const A_TABLE_CAPACITY: u16 = 44;
+/// High-availability role of the namespace's dispatcher (`NLA_U8`: `HA_STANDALONE`, `HA_ACTIVE`,
+/// `HA_BACKUP`).
+pub const A_HA_ROLE: u16 = 45;
+/// A replication sequence number (`NLA_U64`): in `CMD_REPL_GET`, the first record wanted; in its
+/// reply, the sequence number of the first record returned.
+pub const A_REPL_SEQ: u16 = 46;
+/// The sequence number the next replication record will get (`NLA_U64`, read-only).
+pub const A_REPL_HEAD: u16 = 47;
+/// A record run (`NLA_BINARY`, at most `REPL_RUN_MAX` bytes): `msg::repl` records back to back.
+pub const A_REPL_RECORDS: u16 = 48;
+/// In a `CMD_REPL_GET` reply: records before `A_REPL_SEQ` were overwritten before they were read
+/// (`NLA_U8` 1): the backup must be resynchronised from a flow dump (read-only).
+pub const A_REPL_LOST: u16 = 49;
+/// Records the replication ring holds (`NLA_U32`, read-only).
+pub const A_REPL_CAPACITY: u16 = 50;
+/// Records installed by a `CMD_REPL_APPLY` (`NLA_U32`, read-only).
+pub const A_REPL_APPLIED: u16 = 51;
+/// Records a `CMD_REPL_APPLY` could not install (`NLA_U32`, read-only).
+pub const A_REPL_FAILED: u16 = 52;
+/// In `CMD_REPL_APPLY`: first remove every flow of the table (a resynchronisation begins) (`NLA_FLAG`).
+pub const A_HA_FLUSH: u16 = 53;
 /// Highest attribute number in use.
-pub const A_MAX: u16 = 44;
+pub const A_MAX: u16 = 53;
 
 // ---- values ---------------------------------------------------------------------------------
 /// No signalling inspection: every flow is its own session.
@@ -220,6 +257,17 @@ pub const WILDCARD_DST_PORT: u8 = 2;
 /// Both ports unknown.
 pub const WILDCARD_BOTH_PORTS: u8 = 3;
 
+/// No high availability (`A_HA_ROLE`): forwards, replicates nothing.
+pub const HA_STANDALONE: u8 = 0;
+/// Active dispatcher: forwards and queues replication records.
+pub const HA_ACTIVE: u8 = 1;
+/// Backup dispatcher: forwards nothing, takes replicated records.
+pub const HA_BACKUP: u8 = 2;
+
+/// Largest `A_REPL_RECORDS` payload (a record run, see `msg::repl::encode_record`) in one request
+/// or reply.
+pub const REPL_RUN_MAX: u32 = 16384;
+
 /// Default idle timeout of a service's flows, in seconds.
 pub const DEFAULT_TIMEOUT_S: u32 = 30;
 /// Largest accepted idle timeout, in seconds.
@@ -247,6 +295,16 @@ pub fn policy_name(v: u8) -> &'static str {
         POLICY_RANDOM => "random",
         POLICY_LEAST_SESSIONS => "least-sessions",
         POLICY_WRR => "wrr",
+        _ => "?",
+    }
+}
+
+/// Name of a high-availability role value, for people.
+pub fn ha_role_name(v: u8) -> &'static str {
+    match v {
+        HA_STANDALONE => "standalone",
+        HA_ACTIVE => "active",
+        HA_BACKUP => "backup",
         _ => "?",
     }
 }
@@ -323,6 +381,15 @@ mod tests {
             A_FLOW_BYTES,
             A_FLOW_ENDED,
             A_TABLE_CAPACITY,
+            A_HA_ROLE,
+            A_REPL_SEQ,
+            A_REPL_HEAD,
+            A_REPL_RECORDS,
+            A_REPL_LOST,
+            A_REPL_CAPACITY,
+            A_REPL_APPLIED,
+            A_REPL_FAILED,
+            A_HA_FLUSH,
         ];
         for (i, a) in all.iter().enumerate() {
             assert_eq!(usize::from(*a), i + 1);

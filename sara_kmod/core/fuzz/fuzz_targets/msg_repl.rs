@@ -1,5 +1,6 @@
 //! Replication batch: parse arbitrary bytes; what parses re-emits to the same bytes (through both
-//! `emit` and `BatchWriter`); the sequence tracker never panics.
+//! `emit` and `BatchWriter`); the sequence tracker never panics. The same bytes as a record run
+//! (`parse_records`, what `CMD_REPL_APPLY` reads in the kernel): what parses re-encodes to them.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use sara_core::msg::repl::{self, Batch, BatchWriter, Record, SeqTracker, MAX_RECORDS};
@@ -34,5 +35,15 @@ fuzz_target!(|data: &[u8]| {
         let mut t = SeqTracker::new();
         t.check(&v.header);
         t.check(&v.header);
+    }
+    if let Ok(run) = repl::parse_records(data) {
+        let mut out = [0u8; 64];
+        let mut at = 0;
+        for r in run {
+            let n = repl::encode_record(&r, &mut out).unwrap();
+            assert_eq!(&out[..n], &data[at..at + n]);
+            at += n;
+        }
+        assert_eq!(at, data.len());
     }
 });

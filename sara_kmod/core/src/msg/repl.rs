@@ -68,15 +68,20 @@
 //! |     value: session id / sessions to come / records sent       |
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //!
-//! type 4, ResyncRequest (12 bytes)
+//! type 4, ResyncRequest (12 bytes) / 7, Ack (12 bytes)
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//! |   type = 4    |  length = 12  |         reserved (0)          |
+//! |     type      |  length = 12  | flags (Ack)   | reserved (0)  |
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! |                   epoch the requester has                     |
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! |               next batch sequence it expected                 |
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
+//!
+//! Ack (backup → active, in every keep-alive while the backup is in sync): the epoch it has complete
+//! and the next batch sequence it expects; flags bit 0: the backup asks for the virtual IP
+//! (preemption: it has the higher priority and is in sync). The active dispatcher reads the
+//! replication lag from it, and hands over only to a backup whose Ack is current.
 //!
 //! Identity: 0 signalling, 1 announced, 2 secondary. Status: 0 new, 1 established, 2 inactive.
 //! Wildcard: bit 0 the source port is unknown, bit 1 the destination port is unknown (as
@@ -114,6 +119,10 @@ const T_SESSION_ENDED: u8 = 3;
 const T_RESYNC_REQUEST: u8 = 4;
 const T_RESYNC_BEGIN: u8 = 5;
 const T_RESYNC_END: u8 = 6;
+const T_ACK: u8 = 7;
+
+/// Ack flag: the backup asks for the virtual IP.
+pub const ACK_WANTS_VIP: u8 = 1;
 
 /// The sender's role as it sees itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -251,6 +260,15 @@ pub enum Record {
         /// Records sent since `ResyncBegin` (not counting it or this one).
         records: u32,
     },
+    /// Backup → active: in sync up to here.
+    Ack {
+        /// `ACK_*` bits.
+        flags: u8,
+        /// Epoch the backup has complete.
+        epoch: u32,
+        /// Next batch sequence it expects.
+        next_seq: u32,
+    },
 }
 
 impl Record {
@@ -258,7 +276,7 @@ impl Record {
     pub fn encoded_len(&self) -> usize {
         match self {
             Record::Session(_) | Record::Flow(_) => 32,
-            Record::ResyncRequest { .. } => 12,
+            Record::ResyncRequest { .. } | Record::Ack { .. } => 12,
             Record::SessionEnded { .. } | Record::ResyncBegin { .. } | Record::ResyncEnd { .. } => {
                 8
             }
@@ -317,6 +335,15 @@ impl Record {
                 w.u32(*next_seq)
             }
             Record::ResyncBegin { sessions } => small(w, T_RESYNC_BEGIN, len, *sessions),
+            Record::Ack {
+                flags,
+                epoch,
+                next_seq,
+            } => {
+                w.bytes(&[T_ACK, len, *flags, 0])?;
+                w.u32(*epoch)?;
+                w.u32(*next_seq)
+            }
             Record::ResyncEnd { records } => small(w, T_RESYNC_END, len, *records),
         }
     }
@@ -327,7 +354,7 @@ impl Record {
         let len = r.u8()?;
         let want: u8 = match ty {
             T_SESSION | T_FLOW => 32,
-            T_RESYNC_REQUEST => 12,
+            T_RESYNC_REQUEST | T_ACK => 12,
             T_SESSION_ENDED | T_RESYNC_BEGIN | T_RESYNC_END => 8,
             _ => return Err(Error::BadType),
         };
@@ -372,6 +399,18 @@ impl Record {
                     status,
                     timeout_s,
                 })
+            }
+            T_ACK => {
+                let flags = r.u8()?;
+                if flags & !ACK_WANTS_VIP != 0 {
+                    return Err(Error::BadValue);
+                }
+                r.reserved::<1>()?;
+                Record::Ack {
+                    flags,
+                    epoch: r.u32()?,
+                    next_seq: r.u32()?,
+                }
             }
             _ => {
                 r.reserved::<2>()?;
@@ -592,6 +631,38 @@ impl<'a> BatchWriter<'a> {
     }
 }
 
+/// Writes one record at the front of `out`, without a batch header; returns its size. The kernel's
+/// replication ring hands records to `sarectl ha` this way (`CMD_REPL_GET`), and `sarectl ha`
+/// gives them back to the backup's kernel the same way (`CMD_REPL_APPLY`): a "record run" is records
+/// back to back, exactly as inside a batch.
+pub fn encode_record(r: &Record, out: &mut [u8]) -> Result<usize, Error> {
+    r.validate()?;
+    if out.len() < r.encoded_len() {
+        return Err(Error::BufferTooSmall);
+    }
+    let mut w = Writer::new(out);
+    r.write(&mut w)?;
+    Ok(w.pos())
+}
+
+/// Most records in one record run (its count must fit the iterator's `u16`).
+pub const MAX_RUN_RECORDS: usize = u16::MAX as usize;
+
+/// Parses a record run (see [`encode_record`]): every record is validated before any is yielded,
+/// so a bad run is refused whole.
+pub fn parse_records(buf: &[u8]) -> Result<Records<'_>, Error> {
+    let mut r = Reader::new(buf);
+    let mut count: u16 = 0;
+    while !r.rest().is_empty() {
+        Record::read(&mut r)?;
+        count = count.checked_add(1).ok_or(Error::TooLong)?;
+    }
+    Ok(Records {
+        r: Reader::new(buf),
+        left: count,
+    })
+}
+
 /// What a received batch means for the receiver's sequence state (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SeqCheck {
@@ -685,6 +756,25 @@ mod tests {
         })
     }
 
+    #[test]
+    fn record_runs_round_trip_and_refuse_bad_input_whole() {
+        let recs = all_kinds();
+        let mut buf = std::vec![0u8; 256];
+        let mut n = 0;
+        for r in &recs {
+            n += encode_record(r, &mut buf[n..]).unwrap();
+        }
+        let got: Vec<Record> = parse_records(&buf[..n]).unwrap().collect();
+        assert_eq!(got, recs);
+        assert_eq!(parse_records(&[]).unwrap().count(), 0);
+        // A cut record, or a bad one after good ones, refuses the run.
+        assert!(parse_records(&buf[..n - 1]).is_err());
+        let mut bad = buf[..n].to_vec();
+        bad.extend_from_slice(&[T_SESSION_ENDED, 9, 0, 0, 0, 0, 0, 1]);
+        assert!(parse_records(&bad).is_err());
+        assert_eq!(encode_record(&session(1), &mut [0u8; 31]), Err(Error::BufferTooSmall));
+    }
+
     fn all_kinds() -> Vec<Record> {
         std::vec![
             Record::ResyncBegin { sessions: 1 },
@@ -696,6 +786,11 @@ mod tests {
                 next_seq: 9
             },
             Record::ResyncEnd { records: 2 },
+            Record::Ack {
+                flags: ACK_WANTS_VIP,
+                epoch: 5,
+                next_seq: 43
+            },
         ]
     }
 
@@ -895,7 +990,7 @@ mod tests {
         assert_eq!(bad(6, 0), Err(Error::BadValue)); // role
         assert_eq!(bad(17, 44), Err(Error::BadValue)); // count > MAX_RECORDS
         assert_eq!(bad(17, 5), Err(Error::TooLong)); // count says fewer
-        assert_eq!(bad(17, 7), Err(Error::Truncated)); // count says more
+        assert_eq!(bad(17, 8), Err(Error::Truncated)); // count says more
         assert_eq!(bad(19, 1), Err(Error::BadValue)); // reserved
         assert_eq!(bad(20, 99), Err(Error::BadType)); // record type
         assert_eq!(bad(21, 12), Err(Error::BadValue)); // record length

@@ -1007,6 +1007,32 @@ impl<S: DerefMut<Target = [Slot]>> Shard<S> {
         true
     }
 
+    /// Refreshes every record's idle time to `now` (a backup dispatcher taking over: its replicated
+    /// flows saw no packet here, and must not be taken for idle). Returns the records touched.
+    pub fn touch_all(&mut self, now: Millis) -> usize {
+        let mut n = 0usize;
+        for s in self.slots.iter_mut() {
+            if s.used() {
+                s.last_seen = now;
+                n = n.saturating_add(1);
+            }
+        }
+        n
+    }
+
+    /// Removes every record, each handed to `on_remove` with [`Removal::Deleted`] (a backup
+    /// dispatcher dropping its replicated state before a resynchronisation). Returns how many.
+    pub fn clear<F: FnMut(&FlowInfo, Removal)>(&mut self, on_remove: &mut F) -> usize {
+        let mut n = 0usize;
+        for i in 0..self.cap {
+            if let Some(info) = self.remove_at(self.loc(i)) {
+                on_remove(&info, Removal::Deleted);
+                n = n.saturating_add(1);
+            }
+        }
+        n
+    }
+
     /// Hands the records in use to `f`, in slot order, from `*cursor` (start with 0), visiting at most
     /// `budget` slots. Stops early when `f` returns false (that record will be handed again on the next
     /// call: a netlink dump whose message is full). A record that lives for the whole dump is handed

@@ -536,6 +536,20 @@ impl<'a, T: ShardSet + ?Sized> Table<'a, T> {
         self.len() == 0
     }
 
+    /// Refreshes every record's idle time (see [`Shard::touch_all`]), one shard at a time.
+    pub fn touch_all(&self, now: Millis) -> usize {
+        (0..self.shards.shard_count())
+            .filter_map(|i| self.with(i, |s| s.touch_all(now)))
+            .fold(0, usize::saturating_add)
+    }
+
+    /// Removes every record (see [`Shard::clear`]), one shard at a time.
+    pub fn clear<F: FnMut(&FlowInfo, Removal)>(&self, on_remove: &mut F) -> usize {
+        (0..self.shards.shard_count())
+            .filter_map(|i| self.with(i, |s| s.clear(on_remove)))
+            .fold(0, usize::saturating_add)
+    }
+
     /// A dump across shards from `cursor` (see [`Shard::dump`]), visiting at most `budget` slots in
     /// all.
     pub fn dump<F: FnMut(&FlowInfo) -> bool>(

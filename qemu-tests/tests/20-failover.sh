@@ -1,0 +1,257 @@
+# Dispatcher failover (spec "High availability of the dispatcher"): two dispatchers on the cluster
+# segment, disp (10.0.0.2; id 1, priority 200, --preempt) and disp2 (10.0.0.3; id 2, priority 100),
+# each with sara.ko configured alike and `sarectl ha run`. The primary's replication batches are
+# dropped at 20 % (the daemon's test knob), so the backup must repair its copy by resynchronising.
+#
+#  1. disp takes the VIP; disp2 follows its sessions: UDP sessions (tools/ha_probe.py: 40 sessions,
+#     one datagram each every 500 ms, one fast session every 20 ms), ffmpeg RTSP clients and SIPp calls
+#     with RTP, all mid-stream; disp2's table must show the same sessions on the same servers.
+#  2. disp is killed (link down, daemon killed): disp2 takes over. Established sessions must continue
+#     on their servers (probe answers from the same server; RTSP and SIP finish normally, their
+#     packets all at their session's server: tools/session_check.py on the servers' captures);
+#     new sessions during and after the takeover are admitted and spread over both servers; the
+#     takeover time is the daemon's takeover moment minus the kill, and the fast session's longest
+#     silence.
+#  3. disp comes back: it must resynchronise before taking the VIP back (preemption), and no datagram
+#     is answered twice (two dispatchers forwarding the same packet would make two answers).
+. "$REPO/qemu-tests/lib.sh"
+load_sara; topo_up
+HAPORT=7410
+UPORT=9400
+RTSP=554
+SIP=5060
+N_RTSP=${SARA_HA_RTSP:-4}
+N_SIP=${SARA_HA_SIP:-3}
+MEDIA=${SARA_HA_MEDIA_SECONDS:-60}   # SIP call length; RTSP clients play 30 s more (they start first)
+PROBE_N=40
+sarectl2() { in_ns disp2 "$SARECTL" "$@"; }
+now_ms() { date +%s%3N; }
+ha_json() { cat "/tmp/ha$1.json" 2>/dev/null; }
+ha_field() { ha_json "$1" | jq -r "$2" 2>/dev/null; }
+# wait_ha N JQ_CONDITION [SECONDS]
+wait_ha() {
+  local n=$1 cond=$2 t=${3:-30} end
+  end=$(( $(date +%s) + t ))
+  until [ "$(ha_json "$n" | jq -r "$cond" 2>/dev/null)" = true ]; do
+    [ "$(date +%s)" -lt "$end" ] || { tail -n 60 /tmp/ha1.log /tmp/ha2.log; echo "ha1: $(ha_json 1)"; echo "ha2: $(ha_json 2)"; fail "dispatcher $n: not ($cond) after $t s"; }
+    sleep 0.05
+  done
+}
+# Live sessions (signalling flows not ended) of a namespace: "src:sport>dst:dport/proto@server" lines.
+sessions_of() {
+  in_ns "$1" "$SARECTL" --json flows | jq -r '.[] | select(.identity == "signalling" and (.ended | not))
+    | "\(.src):\(.sport)>\(.dst):\(.dport)/\(.proto)@\(.server)"' | sort
+}
+HA_PIDS=()
+ha_start() {  # N NS ADDR PEER PRIORITY [extra args]
+  local n=$1 ns=$2 addr=$3 peer=$4 prio=$5; shift 5
+  ip netns exec "$ns" "$SARECTL" ha run --id "$n" --priority "$prio" --listen "$addr:$HAPORT" --peer "$peer:$HAPORT" \
+    --vip "$VIP" --dev eth0 --status-file "/tmp/ha$n.json" "$@" 2>>"/tmp/ha$n.log" &
+  HA_PIDS[$n]=$!
+}
+ha_teardown() {
+  local p
+  for p in "${HA_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${HA_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  HA_PIDS=()
+  cleanup
+  capture_stop 2>/dev/null
+  in_ns disp ip link set eth0 up 2>/dev/null
+  in_ns disp "$SARECTL" ha role standalone 2>/dev/null
+  in_ns disp ip addr add "$VIP/32" dev eth0 2>/dev/null
+  ip netns del disp2 2>/dev/null
+  for svc in "$VIP:$UPORT/udp" "$VIP:$RTSP/tcp" "$VIP:$SIP/udp"; do sarectl service del "$svc" 2>/dev/null; done
+  del_servers
+  in_ns disp ping -c1 -W2 10.0.0.1 >/dev/null 2>&1
+  true
+}
+trap ha_teardown EXIT
+rm -f /tmp/ha1.json /tmp/ha2.json /tmp/ha1.log /tmp/ha2.log /tmp/ha-stop /tmp/ha-phase
+
+# --- the second dispatcher, and the same configuration on both --------------------------------
+ip netns add disp2
+in_ns disp2 ip link set lo up
+attach disp2 10.0.0.3
+in_ns disp2 ip route add default via 10.0.0.1
+in_ns disp2 ping -c1 -W2 10.0.0.1 >/dev/null || fail "ping gw from disp2"
+fresh_servers
+for s in sarectl sarectl2; do
+  $s service add "$VIP:$UPORT/udp" --timeout 300 || fail "$s: service add udp"
+  $s service add "$VIP:$RTSP/tcp" --sig rtsp --timeout 60 || fail "$s: service add rtsp"
+  $s service add "$VIP:$SIP/udp" --sig sip --policy rr --timeout 60 || fail "$s: service add sip"
+done
+i=1
+for ns in $SERVERS; do
+  sarectl2 server add "$i" --ip "10.0.0.1$i" --mac "$(mac_of "$ns")" --dev eth0 || fail "disp2: server add $i"
+  i=$((i + 1))
+done
+
+# --- servers: name servers (UDP), gst-rtsp-server, SIPp UAS with RTP echo; captures ------------
+start_servers "$UPORT" --udp
+gst_prepare
+for ns in $SERVERS; do
+  bg in_ns "$ns" "$PY" "$TOOLS/rtsp_server.py" --addr 0.0.0.0 --port "$RTSP" >"/tmp/ha-rtsp-$ns.log" 2>&1
+  bg in_ns "$ns" sipp -sn uas -i "$VIP" -p "$SIP" -mi "$VIP" -mp 6000 -rtp_echo -nostdin -max_socket 200 \
+    -trace_err -error_file "/tmp/ha-uas-$ns.err" >"/tmp/ha-uas-$ns.out" 2>&1
+done
+for ns in $SERVERS; do wait_listen "$ns" "$RTSP"; wait_listen "$ns" "$SIP" u; done
+ffmpeg -nostdin -loglevel error -y -f lavfi -i "sine=frequency=440:sample_rate=8000:duration=$MEDIA" \
+  -ac 1 -c:a pcm_mulaw /tmp/sara-sipp-tone.wav || fail "ffmpeg cannot make the RTP file"
+# Per signalling protocol (session_check reads one protocol's traffic): RTSP's connection and media
+# (any UDP but SIP's and the probe's), SIP's signalling and RTP (the UAS's media port 6000).
+for ns in $SERVERS; do
+  capture_start "ha-rtsp-$ns" "$ns" "dst host $VIP and (tcp port $RTSP or (udp and not dst port $SIP and not dst portrange 6000-6001 and not dst port $UPORT))"
+  capture_start "ha-sip-$ns" "$ns" "dst host $VIP and udp and (dst port $SIP or dst portrange 6000-6001)"
+done
+
+# --- 1. the daemons: disp (priority 200) takes the VIP, disp2 follows --------------------------
+in_ns disp ip addr del "$VIP/32" dev eth0 2>/dev/null
+ha_start 1 disp 10.0.0.2 10.0.0.3 200 --preempt --drop-percent 20
+wait_ha 1 '.role == "active" and .kernel_role == "active"'
+ha_start 2 disp2 10.0.0.3 10.0.0.2 100
+wait_ha 2 '.role == "backup" and .kernel_role == "backup" and .peer.role == "active"'
+in_ns disp ip -4 addr show dev eth0 | grep -q " $VIP/32 " || fail "the VIP is not on the active dispatcher"
+in_ns disp2 ip -4 addr show dev eth0 | grep -q " $VIP/32 " && fail "the VIP is on the backup"
+info "disp active, disp2 backup: $(in_ns disp "$SARECTL" ha status --status-file /tmp/ha1.json | sed -n 1,2p | tr '\n' ' ')"
+
+media=()
+for i in $(seq "$N_RTSP"); do
+  bg in_ns cl ffmpeg -nostdin -hide_banner -nostats -loglevel info -rtsp_transport udp \
+    -i "rtsp://$VIP:$RTSP/test" -t $((MEDIA + 30)) -f null - >"/tmp/ha-rtsp-client-$i.log" 2>&1
+  media+=("${BG_PIDS[-1]}")
+done
+# RTSP sessions start slowly under TCG (a GStreamer pipeline per session on the server): the SIP
+# calls and the probe start once they are all there, so that every session is live at the kill.
+end=$(( $(date +%s) + 120 ))
+until [ "$(sessions_of disp | grep -c ":$RTSP/tcp@")" -ge "$N_RTSP" ]; do
+  [ "$(date +%s)" -lt "$end" ] || { sessions_of disp; tail -n 5 /tmp/ha-rtsp-client-1.log /tmp/ha-rtsp-s1.log; fail "only $(sessions_of disp | grep -c ":$RTSP/tcp@") of $N_RTSP RTSP sessions after 120 s"; }
+  sleep 1
+done
+for i in $(seq "$N_SIP"); do
+  bg in_ns cl sipp -sf "$TOOLS/sipp-uac-rtp.xml" "$VIP:$SIP" -i 10.0.1.2 -p $((16060 + i)) \
+    -mi 10.0.1.2 -mp $((8000 + 4 * i)) -m 1 -d $((MEDIA * 1000)) -nostdin -max_socket 200 \
+    -trace_err -error_file "/tmp/ha-uac-$i.err" >"/tmp/ha-uac-$i.out" 2>&1
+  media+=("${BG_PIDS[-1]}")
+done
+# The probe: one datagram every 500 ms from each session, every 20 ms from the fast one.
+echo before >/tmp/ha-phase
+bg in_ns cl "$PY" "$TOOLS/ha_probe.py" --vip "$VIP" --port "$UPORT" --sessions "$PROBE_N" --base-port 24000 \
+  --interval 500 --fast-interval 20 --stop-file /tmp/ha-stop --phase-file /tmp/ha-phase >/tmp/ha-probe.out
+PROBE=${BG_PIDS[-1]}
+want=$((PROBE_N + N_RTSP + N_SIP))
+end=$(( $(date +%s) + 60 ))
+k=0
+until [ "$(sessions_of disp | wc -l)" -ge "$want" ]; do
+  k=$((k + 1)); [ $((k % 4)) = 0 ] && { echo "$(date +%T) sessions on disp:"; sessions_of disp | sed 's/.*>//' | sort | uniq -c; }
+  [ "$(date +%s)" -lt "$end" ] || { sessions_of disp | sed 's/.*>//' | sort | uniq -c; sarectl flows | grep -v ":$UPORT " | head -n 30; sarectl stats | grep -vw 0 | head -n 40; tail -n 20 /tmp/ha1.log; grep -E "Successful call|Failed call" /tmp/ha-uac-1.out; tail -n 5 /tmp/ha-uac-1.err /tmp/ha-rtsp-client-1.log /tmp/ha-rtsp-s1.log /tmp/ha-uas-s1.out 2>/dev/null
+    fail "only $(sessions_of disp | wc -l) of $want sessions on the primary after 60 s"; }
+  sleep 0.5
+done
+# The backup's copy: the same sessions on the same servers, in sync despite the dropped batches.
+end=$(( $(date +%s) + 60 ))
+until [ "$(ha_field 2 .synced)" = true ] && [ "$(sessions_of disp)" = "$(sessions_of disp2)" ]; do
+  [ "$(date +%s)" -lt "$end" ] || { diff <(sessions_of disp) <(sessions_of disp2) | head; echo "$(ha_json 2)"; fail "the backup's sessions differ from the primary's after 60 s"; }
+  sleep 0.5
+done
+lost=$(ha_field 2 .totals.batches_lost); resyncs=$(ha_field 1 .totals.resyncs_sent); dropped=$(ha_field 1 .totals.dropped_for_test)
+[ "$dropped" -gt 0 ] && [ "$lost" -gt 0 ] && [ "$resyncs" -gt 1 ] \
+  || fail "the drop injection did not exercise resynchronisation: dropped $dropped, lost $lost, resyncs $resyncs"
+n_sess=$(sessions_of disp | wc -l)
+info "backup in sync: $n_sess sessions on the same servers as the primary; $dropped replication batches dropped on purpose, $lost detected lost, $resyncs resynchronisations"
+in_ns disp2 "$SARECTL" ha status --status-file /tmp/ha2.json
+sleep 3
+
+# --- 2. kill the primary mid-stream ------------------------------------------------------------
+echo after >/tmp/ha-phase
+t_kill=$(now_ms)
+in_ns disp ip link set eth0 down
+kill -9 "${HA_PIDS[1]}"; wait "${HA_PIDS[1]}" 2>/dev/null; unset 'HA_PIDS[1]'
+# New sessions while the backup takes over, and after.
+during=$(in_ns cl "$PY" "$TOOLS/udp_sessions.py" --vip "$VIP" --port "$UPORT" --sessions 20 --wait 4 --retries 4 --base-port 25000)
+wait_ha 2 '.role == "active" and .kernel_role == "active"' 10
+t_take=$(ha_field 2 .last_takeover.at_unix_ms)
+takeover_ms=$((t_take - t_kill))
+# What the backup saw: the time from the primary's last heartbeat to its takeover.
+detect_ms=$(ha_field 2 .last_takeover.reason | sed -n 's/.* for \([0-9]*\) ms.*/\1/p')
+after=$(in_ns cl "$PY" "$TOOLS/udp_sessions.py" --vip "$VIP" --port "$UPORT" --sessions 20 --wait 3 --base-port 25100)
+[ "$(json_get "$during" .answered)" = 20 ] || fail "new sessions during the takeover: $during"
+[ "$(json_get "$after" .answered)" = 20 ] && [ "$(json_get "$after" '.servers.s1 // 0')" -gt 0 ] && [ "$(json_get "$after" '.servers.s2 // 0')" -gt 0 ] \
+  || fail "new sessions after the takeover should be admitted and spread over both servers: $after"
+info "takeover by disp2 $detect_ms ms after the primary's last heartbeat, $takeover_ms ms after the kill command began ($(ha_field 2 .last_takeover.reason)); new sessions during it $(echo "$during" | jq -c .servers), after it $(echo "$after" | jq -c .servers)"
+in_ns disp2 "$SARECTL" ha status --status-file /tmp/ha2.json
+
+# The media sessions finish on the new active.
+t0=$(date +%s)
+while any_alive "${media[@]}"; do
+  [ $(( $(date +%s) - t0 )) -lt 200 ] || fail "media clients still running 200 s after the takeover"
+  sleep 1
+done
+bad=0
+for i in $(seq "$N_RTSP"); do
+  if ! wait "${media[$((i - 1))]}" || ! grep -qE 'audio:[1-9][0-9]*kB' "/tmp/ha-rtsp-client-$i.log"; then
+    bad=$((bad + 1)); echo "RTSP client $i:"; tail -n 5 "/tmp/ha-rtsp-client-$i.log"
+  fi
+done
+for i in $(seq "$N_SIP"); do
+  if ! wait "${media[$((N_RTSP + i - 1))]}"; then
+    bad=$((bad + 1)); echo "SIP call $i:"; grep -E 'Successful call|Failed call' "/tmp/ha-uac-$i.out" | tail -n 2; tail -n 5 "/tmp/ha-uac-$i.err" 2>/dev/null
+  fi
+done
+
+# --- 3. the old primary returns: resync, then it takes the VIP back -----------------------------
+echo return >/tmp/ha-phase
+# As after a reboot: sara.ko not forwarding and no VIP before the link comes back (the killed daemon
+# left both as they were; the daemon would reset them too, but only once it runs).
+in_ns disp "$SARECTL" ha role backup
+in_ns disp ip addr del "$VIP/32" dev eth0 2>/dev/null
+in_ns disp ip link set eth0 up
+in_ns disp ip route replace default via 10.0.0.1
+t_back=$(now_ms)
+ha_start 1 disp 10.0.0.2 10.0.0.3 200 --preempt
+# Both kernels' roles, every 20 ms, until the handover is over: never both active.
+both=0
+end=$(( $(date +%s) + 40 ))
+while :; do
+  r1=$(in_ns disp "$SARECTL" --json ha status --status-file /tmp/ha1.json 2>/dev/null | jq -r .kernel_role)
+  r2=$(in_ns disp2 "$SARECTL" --json ha status --status-file /tmp/ha2.json 2>/dev/null | jq -r .kernel_role)
+  [ "$r1" = active ] && [ "$r2" = active ] && both=$((both + 1))
+  [ "$r1" = active ] && [ "$r2" = backup ] && break
+  [ "$(date +%s)" -lt "$end" ] || { tail -n 20 /tmp/ha1.log; fail "the returning primary did not take the VIP back in 40 s (roles $r1/$r2)"; }
+  sleep 0.02
+done
+wait_ha 1 '.role == "active"' 10
+wait_ha 2 '.role == "backup"' 10
+back_ms=$(( $(ha_field 1 .last_takeover.at_unix_ms) - t_back ))
+applied=$(ha_field 1 .totals.records_applied)
+[ "$applied" -ge "$n_sess" ] || fail "the returning primary took the VIP back after installing only $applied records (of $n_sess+ sessions): not resynchronised"
+sleep 3
+echo stop >/tmp/ha-phase; sleep 1; touch /tmp/ha-stop
+wait "$PROBE" 2>/dev/null
+capture_stop
+probe=$(cat /tmp/ha-probe.out)
+echo "$probe" | jq -c '{sent, answered, duplicates, continued, moved, silent, gap_ms, phases}'
+gap_after=$(echo "$probe" | jq '.gap_ms_by_phase.after // "none"'); gap_return=$(echo "$probe" | jq '.gap_ms_by_phase.return // "none"')
+echo "dropped_backup: disp $(in_ns disp cat /sys/kernel/sara/dropped_backup), disp2 $(in_ns disp2 cat /sys/kernel/sara/dropped_backup); gw: $(in_ns gw ip neigh show "$VIP")"
+grep -v "^$" /tmp/ha1.log | tail -n 15; grep -v "^$" /tmp/ha2.log | tail -n 15
+in_ns disp "$SARECTL" ha status --status-file /tmp/ha1.json
+
+# --- verdicts ----------------------------------------------------------------------------------
+[ "$bad" = 0 ] || fail "$bad of $((N_RTSP + N_SIP)) RTSP/SIP sessions did not finish normally across the takeover"
+for sig in rtsp sip; do
+  port=$RTSP; [ $sig = sip ] && port=$SIP
+  out=$("$PY" "$TOOLS/session_check.py" --sig $sig --vip "$VIP" --client 10.0.1.2 --sig-port "$port" \
+    s1=/tmp/ha-$sig-s1.pcap s2=/tmp/ha-$sig-s2.pcap)
+  [ $? = 0 ] || fail "$sig session affinity broken across the failover: $(echo "$out" | jq -c '.errors[:5]')"
+  want_s=$N_RTSP; [ $sig = sip ] && want_s=$N_SIP
+  [ "$(echo "$out" | jq .sessions_with_media)" = "$want_s" ] || fail "$sig: $(echo "$out" | jq .sessions_with_media) of $want_s sessions with media at their server"
+  info "$sig: $want_s sessions, every packet (before, during and after both changes) at its session's server: $(echo "$out" | jq -c .servers)"
+done
+cont=$(echo "$probe" | jq .continued)
+moved=$(echo "$probe" | jq '.moved | length'); silent=$(echo "$probe" | jq '.silent | length')
+dups=$(echo "$probe" | jq .duplicates); gap=$(echo "$probe" | jq .gap_ms)
+established=$((PROBE_N + N_RTSP + N_SIP)); kept=$((cont + N_RTSP + N_SIP - bad))
+[ "$dups" = 0 ] || fail "$dups datagrams were answered twice: two dispatchers forwarded the same packet"
+[ "$both" = 0 ] || fail "both kernels were active at once in $both samples"
+[ $((kept * 100)) -ge $((established * 99)) ] || fail "only $kept of $established established sessions continued on their server (moved: $(echo "$probe" | jq -c .moved), silent: $(echo "$probe" | jq -c .silent))"
+info "sessions continued on their server: $kept of $established ($(( kept * 1000 / established / 10 )).$(( kept * 1000 / established % 10 )) %; probe: $cont of $PROBE_N through takeover and handback, RTSP $N_RTSP, SIP $N_SIP); lost $((established - kept))"
+info "takeover: $detect_ms ms from the primary's last heartbeat (3 missed heartbeats of 50 ms), $takeover_ms ms from the kill command; clients' longest silence (20 ms session): $gap_after ms across the takeover, $gap_return ms across the handback (resync, then preemption, $back_ms ms after the primary's daemon started); duplicates $dups"

@@ -1,0 +1,489 @@
+//! `sarectl ha`: dispatcher failover (sara-spec.md, "High availability of the dispatcher").
+//!
+//! `sarectl ha run` runs on each of the two dispatchers, next to sara.ko with the same services and
+//! servers configured on both. The protocol is in [`node`]; [`kernel`] is sara.ko's side (role,
+//! replication ring, installing records), [`vip`] the virtual IP on the interface. The daemon writes
+//! its state to a status file, which `sarectl ha status` shows with the kernel's role.
+
+pub mod kernel;
+pub mod node;
+pub mod vip;
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use sara_core::genl;
+use sara_core::msg::repl::{Role, BATCH_HEADER_LEN};
+use serde_json::{json, Value};
+
+use crate::control::{Error, Result};
+use node::{Config, Node};
+
+/// Default status file.
+pub const DEFAULT_STATUS_FILE: &str = "/run/sara/ha.json";
+
+const RUN_AFTER_HELP: &str = "\
+Run one on each of the two dispatchers. Both need sara.ko with the same services and servers (same
+server ids), the cluster interface (--dev) on the servers' segment, and each other's --listen address
+as --peer. The daemon starts as backup (sara.ko forwards nothing, the VIP is removed from --dev),
+listens for 2 x misses x period, then:
+  * no active peer heard: it takes the VIP (sara.ko active, VIP added to --dev, gratuitous ARP);
+  * an active peer: it stays backup, asks for a full copy of the peer's sessions, then follows every
+    session opened, moved or ended there (batched, numbered; a lost batch is repaired by a new full
+    copy). A backup in sync takes over within misses x period of the active's last heartbeat, and its
+    sessions keep their servers.
+Of two active dispatchers (after a partition), the one with the lower priority (then id) steps down.
+With --preempt, a backup of higher priority takes the VIP back once it is in sync: the active steps
+down first, so no packet is ever forwarded by both.
+
+The replication port must be reachable between the dispatchers only; its datagrams are not
+authenticated (as VRRP without authentication): keep it on the cluster segment.
+
+Example (dispatcher 1, the preferred one; dispatcher 2 the same with --id 2 --priority 100 and the
+addresses swapped):
+  sarectl ha run --id 1 --priority 200 --preempt --listen 10.0.0.2:7410 --peer 10.0.0.3:7410 \\
+      --vip 10.0.0.100 --dev eth0";
+
+/// `sarectl ha …`.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum HaCmd {
+    /// Run the failover daemon on this dispatcher
+    #[command(after_help = RUN_AFTER_HELP)]
+    Run(RunArgs),
+    /// Show this dispatcher's role, its peer, the replication lag and the last takeover
+    #[command(after_help = "\
+Reads the daemon's status file and sara.ko's role in this network namespace.
+
+Examples:
+  sarectl ha status
+  sarectl ha status --json --status-file /run/sara/ha.json")]
+    Status(StatusArgs),
+    /// Set sara.ko's role by hand (maintenance; `ha run` manages it while it runs)
+    #[command(after_help = "\
+standalone: no failover (forwards, replicates nothing: a single dispatcher); active: forwards and
+queues replication records; backup: forwards nothing (the VIP's packets are dropped and counted).
+Stop `sarectl ha run` first: it would set the role back.
+
+Examples:
+  sarectl ha role standalone
+  sarectl ha role backup")]
+    Role(RoleArgs),
+}
+
+/// `sarectl ha role`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RoleArgs {
+    /// standalone, active or backup
+    #[arg(value_parser = ["standalone", "active", "backup"])]
+    pub role: String,
+}
+
+/// `sarectl ha role`.
+pub fn set_role(args: &RoleArgs) -> Result<()> {
+    let role = match args.role.as_str() {
+        "active" => genl::HA_ACTIVE,
+        "backup" => genl::HA_BACKUP,
+        _ => genl::HA_STANDALONE,
+    };
+    let mut c = crate::nl::Client::open().map_err(|e| Error::new(format!("opening sara.ko's control socket: {e}")))?;
+    c.call(&crate::proto::Request {
+        cmd: genl::CMD_HA_SET,
+        attrs: vec![crate::proto::Attr::u8(genl::A_HA_ROLE, role)],
+    })
+    .map(|_| ())
+    .map_err(|e| Error::new(format!("setting sara.ko's role to {}: {e}", args.role)))
+}
+
+/// `sarectl ha run`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// This dispatcher's id, 1..65535 (different from the peer's)
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub id: u16,
+    /// Priority, 1..255: the higher one keeps (or, with --preempt, takes back) the VIP
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u8).range(1..))]
+    pub priority: u8,
+    /// Take the VIP back from a lower-priority active peer once in sync with it
+    #[arg(long)]
+    pub preempt: bool,
+    /// UDP address to receive the peer's heartbeats and replication on (IP:PORT)
+    #[arg(long)]
+    pub listen: SocketAddr,
+    /// The peer dispatcher's --listen address (IP:PORT)
+    #[arg(long)]
+    pub peer: SocketAddr,
+    /// The virtual IP
+    #[arg(long)]
+    pub vip: Ipv4Addr,
+    /// Interface the VIP goes on (the cluster segment)
+    #[arg(long)]
+    pub dev: String,
+    /// Heartbeat period, ms
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(10..=10000))]
+    pub period_ms: u64,
+    /// Heartbeats missed before the peer is taken for failed
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..=100))]
+    pub misses: u32,
+    /// How often the active dispatcher reads sara.ko's replication ring, ms
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub repl_ms: u64,
+    /// Where to write the daemon's state (read by sarectl ha status)
+    #[arg(long, default_value = DEFAULT_STATUS_FILE)]
+    pub status_file: PathBuf,
+    /// Testing: drop this percentage of outgoing replication batches (heartbeats are kept)
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100), hide = true)]
+    pub drop_percent: u8,
+}
+
+/// `sarectl ha status`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct StatusArgs {
+    /// The daemon's status file
+    #[arg(long, default_value = DEFAULT_STATUS_FILE)]
+    pub status_file: PathBuf,
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Active => "active",
+        Role::Backup => "backup",
+    }
+}
+
+/// A tiny deterministic generator for the drop injection.
+struct Lcg(u64);
+impl Lcg {
+    fn next_percent(&mut self) -> u8 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % 100) as u8
+    }
+}
+
+struct Sender {
+    sock: UdpSocket,
+    peer: SocketAddr,
+    drop_percent: u8,
+    rng: Lcg,
+    dropped: u64,
+    send_errors: u64,
+}
+
+impl Sender {
+    fn send(&mut self, out: Vec<Vec<u8>>) {
+        for (i, d) in out.iter().enumerate() {
+            if self.drop_percent > 0 && d.len() > BATCH_HEADER_LEN && self.rng.next_percent() < self.drop_percent {
+                self.dropped += 1;
+                continue;
+            }
+            if self.sock.send_to(d, self.peer).is_err() {
+                self.send_errors += 1;
+            }
+            // A long resynchronisation: let the peer keep up (its socket buffer is 4 MiB).
+            if i % 256 == 255 {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+}
+
+fn set_buffers(sock: &UdpSocket) {
+    for opt in [libc::SO_RCVBUF, libc::SO_SNDBUF] {
+        let v: libc::c_int = 4 << 20;
+        // SAFETY: an int option with its size, on a socket we own.
+        unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                (&v as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+}
+
+fn status_json(node: &Node, args: &RunArgs, k: &mut kernel::NlKernel, s: &Sender, now: Instant) -> Value {
+    let kr = kernel::ha_get(k.client()).ok();
+    let peer = node.peer().map(|p| {
+        json!({
+            "addr": args.peer.to_string(),
+            "id": p.id,
+            "role": role_name(p.role),
+            "priority": p.priority,
+            "heard_ms_ago": now.saturating_duration_since(p.heard).as_millis() as u64,
+            "alive": node.peer_alive(now),
+        })
+    });
+    let (epoch, seq) = node.position();
+    let lag = match node.role() {
+        Role::Active => {
+            let pending = kr.map(|(_, head, _)| head.saturating_sub(node.ring_next()));
+            let (batches, ack_age) = node
+                .lag(now)
+                .map_or((None, None), |(b, a)| (Some(b), Some(a.as_millis() as u64)));
+            json!({"records_unread": pending, "batches_unacked": batches, "ack_age_ms": ack_age})
+        }
+        Role::Backup => json!({
+            "last_batch_ms_ago": node.since_last_batch(now).map(|d| d.as_millis() as u64),
+            "synced": node.synced(),
+        }),
+    };
+    let t = &node.totals;
+    json!({
+        "id": args.id,
+        "priority": args.priority,
+        "preempt": args.preempt,
+        "role": role_name(node.role()),
+        "kernel_role": kr.map(|(r, _, _)| genl::ha_role_name(r)),
+        "vip": args.vip.to_string(),
+        "dev": args.dev,
+        "peer": peer,
+        "epoch": epoch,
+        "seq": seq,
+        "synced": node.role() == Role::Active || node.synced(),
+        "sessions_known": node.sessions_known(),
+        "lag": lag,
+        "last_takeover": node.last_takeover.as_ref().map(|x| json!({"at_unix_ms": x.at_unix_ms, "reason": x.reason})),
+        "totals": {
+            "batches_sent": t.batches_sent, "batches_received": t.batches_received,
+            "batches_lost": t.batches_lost, "records_sent": t.records_sent,
+            "records_applied": t.records_applied, "records_failed": t.records_failed,
+            "resyncs_requested": t.resyncs_requested, "resyncs_sent": t.resyncs_sent,
+            "takeovers": t.takeovers, "stepdowns": t.stepdowns, "garbage": t.garbage,
+            "dropped_for_test": s.dropped, "send_errors": s.send_errors,
+        },
+        "written_unix_ms": unix_ms(),
+    })
+}
+
+fn write_status(path: &PathBuf, v: &Value) {
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let tmp = path.with_extension("tmp");
+    if std::fs::write(&tmp, format!("{v}\n")).is_ok() {
+        let _ = std::fs::rename(&tmp, path);
+    }
+}
+
+/// `sarectl ha run`.
+pub fn run(args: RunArgs) -> Result<()> {
+    let mut k = kernel::NlKernel::open().map_err(Error::new)?;
+    let mut v = vip::IfVip::new(args.vip, &args.dev).map_err(Error::new)?;
+    let sock = UdpSocket::bind(args.listen)
+        .map_err(|e| Error::new(format!("cannot listen on {}: {e}", args.listen)))?;
+    set_buffers(&sock);
+    // SAFETY: installing a handler that only stores to an atomic.
+    unsafe {
+        let h = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::signal(libc::SIGTERM, h);
+        libc::signal(libc::SIGINT, h);
+    }
+    let cfg = Config {
+        id: args.id,
+        priority: args.priority,
+        preempt: args.preempt,
+        period: Duration::from_millis(args.period_ms),
+        misses: args.misses,
+    };
+    let start = Instant::now();
+    let mut node = Node::new(cfg, start);
+    node.start(&mut k, &mut v);
+    let mut s = Sender {
+        sock: sock.try_clone().map_err(|e| Error::new(format!("socket: {e}")))?,
+        peer: args.peer,
+        drop_percent: args.drop_percent,
+        rng: Lcg(unix_ms() ^ u64::from(args.id)),
+        dropped: 0,
+        send_errors: 0,
+    };
+    eprintln!(
+        "sarectl ha: dispatcher {} priority {}{} on {} (VIP {} on {}), peer {}; heartbeat {} ms, failed after {} missed; starting as backup",
+        args.id,
+        args.priority,
+        if args.preempt { " (preempt)" } else { "" },
+        args.listen,
+        args.vip,
+        args.dev,
+        args.peer,
+        args.period_ms,
+        args.misses
+    );
+    let period = Duration::from_millis(args.period_ms);
+    let repl_every = Duration::from_millis(args.repl_ms);
+    let mut next_tick = start;
+    let mut next_repl = start;
+    let mut next_status = start;
+    let mut role = node.role();
+    let mut buf = vec![0u8; 65536];
+    let mut logged_errors = 0u64;
+    while !STOP.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        if now >= next_tick {
+            let out = node.tick(now, &mut k, &mut v);
+            s.send(out);
+            next_tick += period;
+            if next_tick < now {
+                next_tick = now + period;
+            }
+        }
+        if node.role() == Role::Active && now >= next_repl {
+            let mut out = Vec::new();
+            node.replicate(now, &mut k, &mut out);
+            s.send(out);
+            next_repl = now + repl_every;
+        }
+        if node.role() != role {
+            let why = node.last_takeover.as_ref().map(|t| t.reason.clone()).unwrap_or_default();
+            eprintln!(
+                "sarectl ha: {} -> {} at {} ms (unix){}",
+                role_name(role),
+                role_name(node.role()),
+                unix_ms(),
+                if node.role() == Role::Active { format!(": {why}") } else { String::new() }
+            );
+            role = node.role();
+            next_status = now;
+        }
+        for e in node.take_log() {
+            logged_errors += 1;
+            if logged_errors <= 1000 || logged_errors.is_multiple_of(1000) {
+                eprintln!("sarectl ha [{}]: {e}", unix_ms());
+            }
+        }
+        if now >= next_status {
+            write_status(&args.status_file, &status_json(&node, &args, &mut k, &s, now));
+            next_status = now + Duration::from_millis(200);
+        }
+        let mut until = next_tick;
+        if node.role() == Role::Active {
+            until = until.min(next_repl);
+        }
+        let wait = until.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        let _ = sock.set_read_timeout(Some(wait));
+        match sock.recv_from(&mut buf) {
+            Ok((n, from)) => {
+                if from.ip() != args.peer.ip() {
+                    node.totals.garbage += 1;
+                    continue;
+                }
+                let out = node.receive(&buf[..n], Instant::now(), &mut k, &mut v);
+                s.send(out);
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {}
+            Err(e) => return Err(Error::new(format!("receiving on {}: {e}", args.listen))),
+        }
+    }
+    // Stopped: hand the VIP over at once rather than after misses x period.
+    if node.role() == Role::Active {
+        let mut out = Vec::new();
+        node.stop(&mut k, &mut v, &mut out);
+        s.send(out);
+        eprintln!("sarectl ha: stopped: stepped down (sara.ko backup, VIP removed)");
+    } else {
+        eprintln!("sarectl ha: stopped");
+    }
+    write_status(&args.status_file, &status_json(&node, &args, &mut k, &s, Instant::now()));
+    Ok(())
+}
+
+/// `sarectl ha status`.
+pub fn status(args: &StatusArgs, json_out: bool) -> Result<()> {
+    let mut out = String::new();
+    macro_rules! say {
+        ($($t:tt)*) => {{
+            out.push_str(&format!($($t)*));
+            out.push('\n');
+        }};
+    }
+    // Written at once; a closed pipe (`sarectl ha status | head -1`) is not an error.
+    let emit = |out: &str| {
+        let _ = io::Write::write_all(&mut io::stdout().lock(), out.as_bytes());
+    };
+    let kernel_role = crate::nl::Client::open()
+        .ok()
+        .and_then(|mut c| kernel::ha_get(&mut c).ok());
+    let text = std::fs::read_to_string(&args.status_file);
+    let daemon: Option<Value> = text.as_ref().ok().and_then(|t| serde_json::from_str(t).ok());
+    let age_ms = daemon
+        .as_ref()
+        .and_then(|d| d["written_unix_ms"].as_u64())
+        .map(|w| unix_ms().saturating_sub(w));
+    if json_out {
+        let v = json!({
+            "kernel_role": kernel_role.map(|(r, _, _)| genl::ha_role_name(r)),
+            "kernel_repl_head": kernel_role.map(|(_, h, _)| h),
+            "daemon": daemon,
+            "daemon_status_age_ms": age_ms,
+        });
+        say!("{v}");
+        emit(&out);
+        return Ok(());
+    }
+    match kernel_role {
+        Some((r, head, cap)) => say!("sara.ko role:   {} (replication ring {head} records written, holds {cap})", genl::ha_role_name(r)),
+        None => say!("sara.ko role:   unknown (sara.ko not loaded, or too old for failover)"),
+    }
+    let Some(d) = daemon else {
+        emit(&out);
+        return Err(Error::new(format!(
+            "no daemon status in {}: is `sarectl ha run` running (with this --status-file)?",
+            args.status_file.display()
+        )));
+    };
+    let stale = age_ms.is_some_and(|a| a > 2000);
+    say!(
+        "daemon:         dispatcher {} priority {}{}, role {}{}",
+        d["id"], d["priority"], if d["preempt"] == true { " (preempt)" } else { "" },
+        d["role"].as_str().unwrap_or("?"),
+        if stale { format!("  [status {} s old: the daemon may have stopped]", age_ms.unwrap_or(0) / 1000) } else { String::new() }
+    );
+    match d["peer"].as_object() {
+        Some(p) => say!(
+            "peer:           {} dispatcher {} priority {}, {} ({} ms since its last heartbeat)",
+            p["addr"].as_str().unwrap_or("?"), p["id"], p["priority"],
+            if p["alive"] == true { p["role"].as_str().unwrap_or("?").to_string() } else { "not heard (failed?)".to_string() },
+            p["heard_ms_ago"]
+        ),
+        None => say!("peer:           never heard"),
+    }
+    let l = &d["lag"];
+    if d["role"] == "active" {
+        say!(
+            "replication:    epoch {} batch {}; {} records not read yet, {} batches not acknowledged, last ack {} ms ago",
+            d["epoch"], d["seq"], l["records_unread"], l["batches_unacked"], l["ack_age_ms"]
+        );
+    } else {
+        say!(
+            "replication:    epoch {} expecting batch {}; {}; {} sessions known; last batch {} ms ago",
+            d["epoch"], d["seq"], if l["synced"] == true { "in sync" } else { "NOT in sync (resynchronising)" },
+            d["sessions_known"], l["last_batch_ms_ago"]
+        );
+    }
+    match d["last_takeover"].as_object() {
+        Some(t) => say!("last takeover:  at {} ms (unix): {}", t["at_unix_ms"], t["reason"].as_str().unwrap_or("")),
+        None => say!("last takeover:  none"),
+    }
+    let t = &d["totals"];
+    say!(
+        "totals:         {} batches sent, {} received, {} lost; {} resyncs asked, {} sent; {} records applied, {} failed",
+        t["batches_sent"], t["batches_received"], t["batches_lost"], t["resyncs_requested"], t["resyncs_sent"],
+        t["records_applied"], t["records_failed"]
+    );
+    emit(&out);
+    Ok(())
+}

@@ -1,0 +1,306 @@
+//! Two nodes over an in-memory "network" with in-memory kernels that follow sara.ko's rules for the
+//! replication commands (records only while active; a Flow/SessionEnded record needs its session's
+//! record before it in the same run). The VM test (qemu-tests/tests/20-failover.sh) runs the real
+//! daemon against the real module; these check the protocol's corner cases quickly.
+
+use super::*;
+use sara_core::flow::{FlowKey, Wildcard, PROTO_TCP, PROTO_UDP};
+use sara_core::msg::repl::{FlowRecord, Identity, Status};
+use std::collections::BTreeMap;
+
+#[derive(Default)]
+struct FakeKernel {
+    active: bool,
+    ring: Vec<Record>,
+    /// session id → (server, members)
+    table: BTreeMap<u32, (SessionRecord, Vec<FlowRecord>)>,
+    role_changes: Vec<bool>,
+}
+
+impl FakeKernel {
+    fn open(&mut self, id: u32, server: u16) {
+        let s = SessionRecord {
+            flow: FlowKey::new([10, 1, 0, (id % 250) as u8], 1000 + id as u16, [10, 0, 0, 100], 554, PROTO_TCP),
+            session_id: id,
+            server_id: server,
+            identity: Identity::Signalling,
+            status: Status::Established,
+            timeout_s: 30,
+        };
+        let f = FlowRecord {
+            flow: FlowKey::new([10, 1, 0, (id % 250) as u8], 5000 + id as u16, [10, 0, 0, 100], 0, PROTO_UDP),
+            wildcard: Wildcard::DstPort,
+            session_id: id,
+            identity: Identity::Announced,
+            status: Status::New,
+            timeout_s: 30,
+        };
+        self.table.insert(id, (s, vec![f]));
+        if self.active {
+            self.ring.push(Record::Session(s));
+            self.ring.push(Record::Flow(f));
+        }
+    }
+    fn end(&mut self, id: u32) {
+        self.table.remove(&id);
+        if self.active {
+            self.ring.push(Record::SessionEnded { session_id: id });
+        }
+    }
+    fn view(&self) -> Vec<(u32, u16, usize)> {
+        self.table.iter().map(|(id, (s, m))| (*id, s.server_id, m.len())).collect()
+    }
+}
+
+impl Kernel for FakeKernel {
+    fn set_role(&mut self, active: bool) -> Result<(), String> {
+        self.active = active;
+        self.role_changes.push(active);
+        Ok(())
+    }
+    fn head(&mut self) -> Result<u64, String> {
+        Ok(self.ring.len() as u64)
+    }
+    fn read(&mut self, from: u64) -> Result<(u64, Vec<Record>, bool), String> {
+        let from = (from as usize).min(self.ring.len());
+        let end = (from + 100).min(self.ring.len());
+        Ok((from as u64, self.ring[from..end].to_vec(), false))
+    }
+    fn apply(&mut self, records: &[Record], flush: bool) -> Result<(u32, u32), String> {
+        assert!(!self.active, "records applied to an active kernel");
+        if flush {
+            self.table.clear();
+        }
+        let (mut a, mut f) = (0, 0);
+        let mut cur: Option<u32> = None;
+        for r in records {
+            match r {
+                Record::Session(s) => {
+                    let e = self.table.entry(s.session_id).or_insert((*s, Vec::new()));
+                    e.0 = *s;
+                    cur = Some(s.session_id);
+                    a += 1;
+                }
+                Record::Flow(x) if cur == Some(x.session_id) => {
+                    let m = &mut self.table.get_mut(&x.session_id).unwrap().1;
+                    if !m.contains(x) {
+                        m.push(*x);
+                    }
+                    a += 1;
+                }
+                Record::SessionEnded { session_id } if cur == Some(*session_id) => {
+                    self.table.remove(session_id);
+                    cur = None;
+                    a += 1;
+                }
+                _ => f += 1,
+            }
+        }
+        Ok((a, f))
+    }
+    fn dump(&mut self) -> Result<Vec<Record>, String> {
+        let mut v: Vec<Record> = self.table.values().map(|(s, _)| Record::Session(*s)).collect();
+        v.extend(self.table.values().flat_map(|(_, m)| m.iter().map(|f| Record::Flow(*f))));
+        Ok(v)
+    }
+}
+
+#[derive(Default)]
+struct FakeVip {
+    up: bool,
+    garps: u32,
+}
+
+impl Vip for FakeVip {
+    fn up(&mut self) -> Result<(), String> {
+        self.up = true;
+        self.garps += 1;
+        Ok(())
+    }
+    fn announce(&mut self) -> Result<(), String> {
+        self.garps += 1;
+        Ok(())
+    }
+    fn down(&mut self) -> Result<(), String> {
+        self.up = false;
+        Ok(())
+    }
+}
+
+struct Side {
+    node: Node,
+    k: FakeKernel,
+    v: FakeVip,
+    alive: bool,
+}
+
+struct Net {
+    a: Side,
+    b: Side,
+    now: Instant,
+    /// Drop every n-th datagram with records from a to b (0: none).
+    drop_every: u32,
+    sent_ab: u32,
+    /// Never both forwarding, checked after every step.
+    both_active_seen: bool,
+}
+
+const D: Duration = Duration::from_millis(50);
+
+fn cfg(id: u16, priority: u8, preempt: bool) -> Config {
+    Config { id, priority, preempt, period: D, misses: 3 }
+}
+
+impl Net {
+    fn new() -> Net {
+        let now = Instant::now();
+        let mut a = Side { node: Node::new(cfg(1, 200, true), now), k: FakeKernel::default(), v: FakeVip::default(), alive: true };
+        let mut b = Side { node: Node::new(cfg(2, 100, false), now), k: FakeKernel::default(), v: FakeVip::default(), alive: true };
+        a.node.start(&mut a.k, &mut a.v);
+        b.node.start(&mut b.k, &mut b.v);
+        Net { a, b, now, drop_every: 0, sent_ab: 0, both_active_seen: false }
+    }
+
+    fn deliver(&mut self, from_a: bool, dgs: Vec<Vec<u8>>) {
+        for d in dgs {
+            let (to, lossy) = if from_a { (&mut self.b, true) } else { (&mut self.a, false) };
+            if !to.alive {
+                continue;
+            }
+            if lossy && self.drop_every > 0 && d.len() > 20 {
+                self.sent_ab += 1;
+                if self.sent_ab.is_multiple_of(self.drop_every) {
+                    continue;
+                }
+            }
+            let back = to.node.receive(&d, self.now, &mut to.k, &mut to.v);
+            self.deliver(!from_a, back);
+        }
+        if self.a.k.active && self.b.k.active && self.a.alive && self.b.alive {
+            self.both_active_seen = true;
+        }
+    }
+
+    /// Runs `ms` milliseconds of heartbeats.
+    fn run(&mut self, ms: u64) {
+        let steps = ms / D.as_millis() as u64;
+        for _ in 0..steps {
+            self.now += D;
+            if self.a.alive {
+                let out = self.a.node.tick(self.now, &mut self.a.k, &mut self.a.v);
+                self.deliver(true, out);
+            }
+            if self.b.alive {
+                let out = self.b.node.tick(self.now, &mut self.b.k, &mut self.b.v);
+                self.deliver(false, out);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_higher_priority_becomes_active_and_the_backup_follows_its_sessions() {
+    let mut n = Net::new();
+    n.run(500);
+    assert_eq!(n.a.node.role(), Role::Active);
+    assert_eq!(n.b.node.role(), Role::Backup);
+    assert!(n.a.v.up && !n.b.v.up);
+    for id in 1..=30 {
+        n.a.k.open(id, (id % 2 + 1) as u16);
+    }
+    n.a.k.end(7);
+    n.run(300);
+    assert_eq!(n.b.k.view(), n.a.k.view());
+    assert!(n.b.node.synced());
+    assert_eq!(n.b.node.sessions_known(), 29);
+    assert!(!n.both_active_seen);
+}
+
+#[test]
+fn the_backup_takes_over_when_the_active_goes_silent() {
+    let mut n = Net::new();
+    n.run(500);
+    for id in 1..=10 {
+        n.a.k.open(id, 1);
+    }
+    n.run(200);
+    n.a.alive = false; // link down, daemon gone
+    n.run(100);
+    assert_eq!(n.b.node.role(), Role::Backup, "not before misses · d");
+    n.run(200);
+    assert_eq!(n.b.node.role(), Role::Active);
+    assert!(n.b.k.active && n.b.v.up);
+    assert_eq!(n.b.k.view().len(), 10, "the replicated sessions are there");
+    assert!(n.b.v.garps >= 3, "gratuitous ARP at takeover and twice after: {}", n.b.v.garps);
+    assert!(n.b.node.last_takeover.as_ref().unwrap().reason.contains("no heartbeat"));
+}
+
+#[test]
+fn lost_batches_are_repaired_by_a_resync() {
+    let mut n = Net::new();
+    n.run(500);
+    n.drop_every = 3;
+    for round in 0..10 {
+        for id in 1..=5 {
+            n.a.k.open(round * 5 + id, 2);
+        }
+        n.run(50);
+    }
+    n.drop_every = 0;
+    n.run(3000);
+    assert!(n.b.node.totals.batches_lost > 0);
+    assert!(n.a.node.totals.resyncs_sent > 0);
+    assert_eq!(n.b.k.view(), n.a.k.view());
+    assert!(n.b.node.synced());
+}
+
+#[test]
+fn a_returning_primary_resyncs_then_takes_the_vip_back_without_overlap() {
+    let mut n = Net::new();
+    n.run(500);
+    for id in 1..=10 {
+        n.a.k.open(id, 1);
+    }
+    n.run(200);
+    n.a.alive = false;
+    n.run(400);
+    assert_eq!(n.b.node.role(), Role::Active);
+    // Sessions opened on the new active while the primary is away.
+    for id in 11..=20 {
+        n.b.k.open(id, 2);
+    }
+    // The primary comes back with an empty kernel table (rebooted).
+    let now = n.now;
+    n.a = Side { node: Node::new(cfg(1, 200, true), now), k: FakeKernel::default(), v: FakeVip::default(), alive: true };
+    n.a.node.start(&mut n.a.k, &mut n.a.v);
+    // It must not take the VIP before it is in sync.
+    n.run(50);
+    assert_eq!(n.a.node.role(), Role::Backup);
+    n.run(2000);
+    assert_eq!(n.a.node.role(), Role::Active);
+    assert_eq!(n.b.node.role(), Role::Backup);
+    assert_eq!(n.a.k.view().len(), 20, "resynchronised before taking over: {:?}", n.a.k.view());
+    assert!(!n.both_active_seen, "two active dispatchers at once");
+    // And b follows a again.
+    n.a.k.open(21, 1);
+    n.run(1500);
+    assert_eq!(n.b.k.view(), n.a.k.view());
+}
+
+#[test]
+fn two_actives_resolve_to_the_higher_priority() {
+    let mut n = Net::new();
+    // Partitioned at start: both take the VIP.
+    n.b.alive = false;
+    n.run(500);
+    n.b.alive = true;
+    n.a.alive = false;
+    n.run(500);
+    assert!(n.a.k.active && n.b.k.active);
+    n.a.alive = true;
+    n.both_active_seen = false;
+    n.run(200);
+    assert_eq!(n.a.node.role(), Role::Active);
+    assert_eq!(n.b.node.role(), Role::Backup);
+    assert!(!n.b.v.up);
+}

@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Dispatcher high availability in the kernel (IPVS: `ip_vs_sync.c`): the namespace's role, the
+//! replication ring the active dispatcher fills, and what a backup does with the records it is
+//! given. Spec "High availability of the dispatcher"; the daemon side is `sarectl ha`.
+//!
+//! * Role (`CMD_HA_SET`): standalone (no HA: forwards, records nothing), active (forwards and queues
+//!   one `msg::repl` record per session event), backup (forwards nothing: packets for a virtual IP
+//!   are dropped and counted; its flows are not aged, since they see no packets here; it takes
+//!   records with `CMD_REPL_APPLY`). Backup → active refreshes every flow's idle time, so a
+//!   replicated session is timed from the takeover, not from its last packet on the old active.
+//! * Events recorded on the active: a session opened (`Session`), moved to another server
+//!   (`Session` again, new server), a flow announced by DPI or completed by a gateway report
+//!   (`Flow`, with its wildcard), an announced flow confirmed by its first packet (`Flow`, exact
+//!   key, secondary), a session ended — closed or expired (`SessionEnded`).
+//! * The ring: [`RING_RECORDS`] records, preallocated when a role is first set (control path,
+//!   `GFP_KERNEL`), behind one BH-safe lock; record `n` (a 64-bit sequence number) sits in slot
+//!   `n mod RING_RECORDS`. The packet path only copies a record in. A reader that falls more than
+//!   the ring behind is told (`A_REPL_LOST`) and resynchronises the backup from a flow dump.
+//! * Apply on a backup: a `Flow` or `SessionEnded` record applies to the session of the latest
+//!   `Session` record before it in the same run with the same session id (`sarectl ha` puts the
+//!   session's record in front when it is not there). A `Session` record of a key that is already
+//!   the same session's signalling flow is a reassignment (or nothing); of a key held by something
+//!   else, a replacement.
+
+use crate::conn::{Events, FlowTable, LINGER_MS};
+use crate::netns::{Config, NetState};
+use crate::sara_core::counters as c;
+use crate::sara_core::flow::{FlowKey, Wildcard};
+use crate::sara_core::genl::{HA_ACTIVE, HA_BACKUP};
+use crate::sara_core::msg::repl::{self, FlowRecord, Identity as RIdentity, Record, SessionRecord, Status as RStatus};
+use crate::sara_core::table::{AnnounceError, FlowInfo, Identity, Removal, SessionRef};
+use crate::sys::lock::BhLocks;
+use core::sync::atomic::Ordering;
+use kernel::alloc::{flags::GFP_KERNEL, KBox, KVVec};
+use kernel::prelude::*;
+
+/// Records the ring holds (2 MiB of records): about 20 s of new sessions at 3,000 per second with
+/// two flows each, while `sarectl ha` reads it every few milliseconds.
+pub(crate) const RING_RECORDS: usize = 65536;
+
+struct Ring {
+    buf: KVVec<Record>,
+    /// Sequence number of the next record written.
+    head: u64,
+}
+
+/// The replication ring of one namespace.
+pub(crate) struct Repl {
+    ring: BhLocks<Ring>,
+}
+
+/// What one read of the ring gave.
+pub(crate) struct ReadOut {
+    /// Sequence number of the first record written to the buffer.
+    pub(crate) first: u64,
+    /// Sequence number the next record will get.
+    pub(crate) head: u64,
+    /// Bytes of records written.
+    pub(crate) len: usize,
+    /// The requested records are gone (overwritten unread, or never written: a reader from an earlier load of the module).
+    pub(crate) lost: bool,
+}
+
+impl Repl {
+    /// An empty ring (control path).
+    pub(crate) fn new() -> Result<KBox<Self>> {
+        let ring = BhLocks::new(1, |_| {
+            let buf = KVVec::from_elem(Record::SessionEnded { session_id: 0 }, RING_RECORDS, GFP_KERNEL)?;
+            Ok(Ring { buf, head: 0 })
+        })?;
+        Ok(KBox::new(Self { ring }, GFP_KERNEL)?)
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Ring) -> R) -> Option<R> {
+        self.ring.get(0).map(|l| l.with(f))
+    }
+
+    /// Appends a record (packet path: no allocation, one lock).
+    pub(crate) fn push(&self, r: Record) {
+        self.with(|ring| {
+            let i = (ring.head % RING_RECORDS as u64) as usize;
+            if let Some(slot) = ring.buf.get_mut(i) {
+                *slot = r;
+            }
+            ring.head = ring.head.wrapping_add(1);
+        });
+    }
+
+    /// The sequence number the next record will get.
+    pub(crate) fn head(&self) -> u64 {
+        self.with(|ring| ring.head).unwrap_or(0)
+    }
+
+    /// Encodes records from sequence number `from` on into `out` (a record run), as many as fit.
+    pub(crate) fn read(&self, from: u64, out: &mut [u8]) -> ReadOut {
+        self.with(|ring| {
+            let oldest = ring.head.saturating_sub(RING_RECORDS as u64);
+            // Older than the ring holds, or beyond what was written (a reader from before the
+            // module was reloaded): the reader must start over from a flow dump.
+            let (first, lost) = if from < oldest || from > ring.head { (oldest, true) } else { (from, false) };
+            let mut seq = first;
+            let mut len = 0usize;
+            while seq < ring.head {
+                let Some(r) = ring.buf.get((seq % RING_RECORDS as u64) as usize) else { break };
+                let Some(rest) = out.get_mut(len..) else { break };
+                match repl::encode_record(r, rest) {
+                    Ok(n) => len = len.saturating_add(n),
+                    // The buffer is full: the rest comes with the next read.
+                    Err(crate::sara_core::msg::Error::BufferTooSmall) => break,
+                    // A record the format cannot carry (none is made so; skipped, never stuck on).
+                    Err(_) => {}
+                }
+                seq = seq.saturating_add(1);
+            }
+            ReadOut { first, head: ring.head, len, lost }
+        })
+        .unwrap_or(ReadOut { first: from, head: 0, len: 0, lost: false })
+    }
+}
+
+/// Whole seconds of a timeout in ms, rounded up (a record carries seconds).
+fn secs(ms: u32) -> u32 {
+    ms.div_ceil(1000)
+}
+
+impl NetState {
+    /// Whether this namespace's dispatcher is the backup (forwards nothing).
+    pub(crate) fn is_backup(&self) -> bool {
+        self.role.load(Ordering::Relaxed) == HA_BACKUP
+    }
+
+    /// Queues a record for the backup, when this dispatcher is the active one.
+    pub(crate) fn replicate(&self, r: Record) {
+        if self.role.load(Ordering::Relaxed) != HA_ACTIVE {
+            return;
+        }
+        if let Some(ring) = self.repl() {
+            ring.push(r);
+            self.counters.inc(c::REPL_RECORDS);
+        }
+    }
+
+    /// A session was opened on, or moved to, `server`; `key` is its signalling flow.
+    pub(crate) fn replicate_session(&self, key: &FlowKey, id: u32, server: u16, timeout_ms: u32) {
+        self.replicate(Record::Session(SessionRecord {
+            flow: *key,
+            session_id: id,
+            server_id: server,
+            identity: RIdentity::Signalling,
+            status: RStatus::Established,
+            timeout_s: secs(timeout_ms),
+        }));
+    }
+
+    /// A flow joined session `id`: `key` with the ports named by `wild` unknown.
+    pub(crate) fn replicate_flow(&self, key: &FlowKey, wild: Wildcard, id: u32, timeout_ms: u32, seen: bool) {
+        let (identity, status) = if seen {
+            (RIdentity::Secondary, RStatus::Established)
+        } else {
+            (RIdentity::Announced, RStatus::New)
+        };
+        self.replicate(Record::Flow(FlowRecord {
+            flow: key.wildcarded(wild),
+            wildcard: wild,
+            session_id: id,
+            identity,
+            status,
+            timeout_s: secs(timeout_ms),
+        }));
+    }
+}
+
+/// What one `CMD_REPL_APPLY` did.
+#[derive(Default)]
+pub(crate) struct Applied {
+    pub(crate) applied: u32,
+    pub(crate) failed: u32,
+}
+
+/// Installs a record run on a backup (control path). `flush` first removes every flow.
+pub(crate) fn apply(st: &NetState, cfg: &Config, ft: &FlowTable, run: &[u8], flush: bool) -> core::result::Result<Applied, ()> {
+    let records = repl::parse_records(run).map_err(|_| ())?;
+    let now = crate::sys::now_ms();
+    let t = ft.table();
+    let mut ev = Events { st, cfg };
+    if flush {
+        t.clear(&mut |f, w| ev.removed(f, w));
+    }
+    let mut out = Applied::default();
+    // The session the following Flow / SessionEnded records belong to.
+    let mut cur: Option<SessionRef> = None;
+    for rec in records {
+        let ok = match rec {
+            Record::Session(s) => {
+                cur = apply_session(st, cfg, ft, &s, now);
+                cur.is_some()
+            }
+            Record::Flow(f) => match cur {
+                Some(r) if r.id == f.session_id => {
+                    let timeout_ms = f.timeout_s.saturating_mul(1000);
+                    match t.announce(&f.flow, f.wildcard, r, timeout_ms, now, &mut |x, w| ev.removed(x, w)) {
+                        Ok(_) => true,
+                        Err(AnnounceError::Exists(loc)) => t.get_at(loc).is_some_and(|x| x.session == r),
+                        Err(_) => false,
+                    }
+                }
+                _ => false,
+            },
+            Record::SessionEnded { session_id } => match cur {
+                Some(r) if r.id == session_id => {
+                    let ended = t.end_session(r, now, LINGER_MS, &mut |x, w| ev.removed(x, w));
+                    ev.ended(ended);
+                    cur = None;
+                    true
+                }
+                _ => false,
+            },
+            _ => false,
+        };
+        if ok {
+            out.applied = out.applied.saturating_add(1);
+            st.counters.inc(c::REPL_APPLIED);
+        } else {
+            out.failed = out.failed.saturating_add(1);
+            st.counters.inc(c::REPL_REJECTED);
+        }
+    }
+    Ok(out)
+}
+
+/// A `Session` record: the session, opened or moved, as the active dispatcher has it.
+fn apply_session(st: &NetState, cfg: &Config, ft: &FlowTable, s: &SessionRecord, now: u32) -> Option<SessionRef> {
+    let t = ft.table();
+    let mut ev = Events { st, cfg };
+    if let Some(f) = t.get(&s.flow, Wildcard::Exact) {
+        if f.identity == Identity::Signalling && f.session.id == s.session_id && !f.ended {
+            if f.server != s.server_id && t.reassign(f.session, s.server_id, now) {
+                if let Some(old) = cfg.server(f.server) {
+                    old.live.session_gone();
+                }
+                if let Some(new) = cfg.server(s.server_id) {
+                    new.live.sessions.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            return Some(f.session);
+        }
+        // Another (or an ended) session holds the key: the active dispatcher's view wins.
+        if let Some(old) = t.remove(&s.flow, Wildcard::Exact) {
+            ev.removed(&old, Removal::Deleted);
+        }
+    }
+    let timeout_ms = s.timeout_s.saturating_mul(1000);
+    let r = t
+        .open_session(&s.flow, s.session_id, s.server_id, timeout_ms, now, 0, &mut |x: &FlowInfo, w| ev.removed(x, w))
+        .ok()?;
+    st.counters.inc(c::SESSIONS_CREATED);
+    if let Some(server) = cfg.server(s.server_id) {
+        server.live.sessions.fetch_add(1, Ordering::Relaxed);
+    }
+    // Session ids this dispatcher hands out after a takeover must not be those of live sessions.
+    st.session_ids.fetch_max(s.session_id, Ordering::Relaxed);
+    Some(r)
+}
+
+/// Role change (control path). Returns whether this was a takeover (backup → active).
+pub(crate) fn set_role(st: &NetState, role: u8) -> bool {
+    let old = st.role.swap(role, Ordering::Relaxed);
+    if old == HA_BACKUP && role != HA_BACKUP {
+        if let Some(t) = st.table() {
+            let n = t.table().touch_all(crate::sys::now_ms());
+            pr_info!("takeover: now {}, {} replicated flows refreshed\n", crate::sara_core::genl::ha_role_name(role), n);
+        }
+        st.counters.inc(c::HA_TAKEOVERS);
+        return true;
+    }
+    if old != role {
+        pr_info!("high availability role: {}\n", crate::sara_core::genl::ha_role_name(role));
+    }
+    false
+}
