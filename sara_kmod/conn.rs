@@ -10,7 +10,9 @@
 //! is refused (`dropped_table_full`) and established flows are never evicted.
 //!
 //! Locking: the core's [`Table`] takes one shard lock at a time through [`ShardSet`]; SARA never holds
-//! two of its locks together (see `sara_core::table`, "Concurrency contract").
+//! two of its shard or scheduler locks together (see `sara_core::table`, "Concurrency contract").
+//! The one lock taken inside a shard lock is the replication ring's (`repl`, its own lockdep
+//! class): a removal callback that ends a session queues the end for the backup.
 
 use crate::netns::{Config, NetState};
 use crate::sara_core::counters as c;

@@ -65,7 +65,8 @@ pub(crate) struct ReadOut {
 impl Repl {
     /// An empty ring (control path).
     pub(crate) fn new() -> Result<KBox<Self>> {
-        let ring = BhLocks::new(1, |_| {
+        // The inner lock class: records are queued while a shard lock may be held.
+        let ring = BhLocks::new_inner(1, |_| {
             let buf = KVVec::from_elem(Record::SessionEnded { session_id: 0 }, RING_RECORDS, GFP_KERNEL)?;
             Ok(Ring { buf, head: 0 })
         })?;

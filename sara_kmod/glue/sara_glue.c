@@ -234,9 +234,17 @@ u32 sara_now_ms(void)
 	return jiffies_to_msecs(jiffies);
 }
 
-/* ---- BH-safe spinlocks (one lockdep class: SARA never nests them) ---------------------------- */
+/* ---- BH-safe spinlocks ------------------------------------------------------------------------
+ * Two lockdep classes (one per spin_lock_init call site): the "outer" locks (table shards,
+ * schedulers), never nested with each other, and the "inner" ones (the replication ring), which
+ * may be taken while an outer lock is held and never take another lock. */
 
 void sara_lock_init(spinlock_t *lock)
+{
+	spin_lock_init(lock);
+}
+
+void sara_lock_init_inner(spinlock_t *lock)
 {
 	spin_lock_init(lock);
 }

@@ -5,8 +5,11 @@
 //! The flow table's shards and each service's scheduler state are taken from the packet hook
 //! (softirq) and from process context (netlink, the purge work). `spin_lock_bh` keeps a softirq on
 //! the same CPU from interrupting a process-context holder and spinning on the lock forever.
-//! SARA never holds two of these locks at once (see the table's concurrency contract), so one
-//! lockdep class serves them all.
+//! Two lockdep classes: outer locks ([`BhLocks::new`]: table shards, schedulers), of which SARA
+//! never holds two at once (see the table's concurrency contract), and inner locks
+//! ([`BhLocks::new_inner`]: the replication ring), which may be taken while one outer lock is held
+//! (a flow removed by the purge ends its session, and the end is queued for the backup) and take
+//! no other lock while held.
 
 use super::ffi;
 use core::cell::UnsafeCell;
@@ -49,7 +52,16 @@ pub(crate) struct BhLocks<T> {
 
 impl<T> BhLocks<T> {
     /// `n` locks, the `i`-th guarding `make(i)`; `make` may fail (e.g. an allocation).
-    pub(crate) fn new(n: usize, mut make: impl FnMut(usize) -> Result<T>) -> Result<Self> {
+    pub(crate) fn new(n: usize, make: impl FnMut(usize) -> Result<T>) -> Result<Self> {
+        Self::with_class(n, make, false)
+    }
+
+    /// As [`BhLocks::new`], of the inner lock class (see the module documentation).
+    pub(crate) fn new_inner(n: usize, make: impl FnMut(usize) -> Result<T>) -> Result<Self> {
+        Self::with_class(n, make, true)
+    }
+
+    fn with_class(n: usize, mut make: impl FnMut(usize) -> Result<T>, inner: bool) -> Result<Self> {
         let mut items = KVec::with_capacity(n, GFP_KERNEL)?;
         for i in 0..n {
             items.push(BhLock { lock: Opaque::uninit(), data: UnsafeCell::new(make(i)?) }, GFP_KERNEL)?;
@@ -58,7 +70,13 @@ impl<T> BhLocks<T> {
         for l in items.iter() {
             // SAFETY: `l.lock` is valid, uninitialised memory for a `spinlock_t` that stays put for
             // the array's life.
-            unsafe { ffi::sara_lock_init(l.lock.get()) };
+            unsafe {
+                if inner {
+                    ffi::sara_lock_init_inner(l.lock.get());
+                } else {
+                    ffi::sara_lock_init(l.lock.get());
+                }
+            }
         }
         Ok(Self { items })
     }
