@@ -40,7 +40,9 @@ for t in "$REPO"/qemu-tests/tests/*.sh; do
   name=$(basename "$t" .sh)
   selected "$name" || continue
   start=$(date +%s.%N)
-  if timeout 480 bash "$t" >"/tmp/$name.log" 2>&1; then
+  # A test may ask for a longer bound than 480 s with a line "# vm-timeout: SECONDS".
+  limit=$(sed -n 's/^# vm-timeout: \([0-9]*\)$/\1/p' "$t" | head -n 1)
+  if timeout "${limit:-480}" bash "$t" >"/tmp/$name.log" 2>&1; then
     passed=$((passed + 1))
     printf 'PASS %-40s %5.1f s\n' "$name" "$(echo "$(date +%s.%N) - $start" | bc)"
     grep -E '^INFO' "/tmp/$name.log" | sed 's/^/  /'

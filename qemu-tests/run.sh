@@ -19,7 +19,7 @@ top=$(cd "$here/.." && pwd)
 
 mode=test
 tests=all
-timeout_s=${SARA_VM_TIMEOUT:-2400}
+timeout_s=${SARA_VM_TIMEOUT:-3600}
 while [ $# -gt 0 ]; do
   case "$1" in
     --demo) mode=demo; shift;;

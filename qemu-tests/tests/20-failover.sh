@@ -14,6 +14,7 @@
 #     silence.
 #  3. disp comes back: it must resynchronise before taking the VIP back (preemption), and no datagram
 #     is answered twice (two dispatchers forwarding the same packet would make two answers).
+# vm-timeout: 900
 . "$REPO/qemu-tests/lib.sh"
 load_sara; topo_up
 HAPORT=7410
