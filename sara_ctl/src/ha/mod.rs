@@ -343,7 +343,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         }
         if node.role() == Role::Active && now >= next_repl {
             let mut out = Vec::new();
-            node.replicate(now, &mut k, &mut out);
+            node.replicate(&mut k, &mut out);
             s.send(out);
             next_repl = now + repl_every;
         }

@@ -348,7 +348,7 @@ impl Node {
                         Some(p) => format!("no heartbeat from dispatcher {} (backup)", p.id),
                         None => "no other dispatcher heard since start".to_string(),
                     };
-                    self.become_active(now, why, k, v, &mut out);
+                    self.become_active(why, k, v, &mut out);
                     return out;
                 }
                 let mut recs = Vec::new();
@@ -371,7 +371,7 @@ impl Node {
                 out.push(self.datagram(&self.header(), &recs));
             }
             Role::Active => {
-                self.replicate(now, k, &mut out);
+                self.replicate(k, &mut out);
                 out.push(self.datagram(&self.header(), &[]));
                 if self.garp_left > 0 {
                     // Gratuitous ARP again in the heartbeats after a takeover.
@@ -385,7 +385,7 @@ impl Node {
     }
 
     /// Active: called often (every few ms): the ring's new records, and a resync when asked.
-    pub fn replicate(&mut self, _now: Instant, k: &mut dyn Kernel, out: &mut Vec<Vec<u8>>) {
+    pub fn replicate(&mut self, k: &mut dyn Kernel, out: &mut Vec<Vec<u8>>) {
         if self.role != Role::Active {
             return;
         }
@@ -455,7 +455,6 @@ impl Node {
 
     fn become_active(
         &mut self,
-        _now: Instant,
         reason: String,
         k: &mut dyn Kernel,
         v: &mut dyn Vip,
@@ -577,7 +576,7 @@ impl Node {
                     }
                 }
                 if self.resync_wanted {
-                    self.replicate(now, k, &mut out);
+                    self.replicate(k, &mut out);
                 }
             }
             (Role::Backup, Role::Active) => self.backup_batch(&h, &records, now, k),

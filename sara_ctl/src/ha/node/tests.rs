@@ -14,7 +14,6 @@ struct FakeKernel {
     ring: Vec<Record>,
     /// session id → (server, members)
     table: BTreeMap<u32, (SessionRecord, Vec<FlowRecord>)>,
-    role_changes: Vec<bool>,
 }
 
 impl FakeKernel {
@@ -55,7 +54,6 @@ impl FakeKernel {
 impl Kernel for FakeKernel {
     fn set_role(&mut self, active: bool) -> Result<(), String> {
         self.active = active;
-        self.role_changes.push(active);
         Ok(())
     }
     fn head(&mut self) -> Result<u64, String> {
