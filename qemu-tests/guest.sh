@@ -36,22 +36,53 @@ selected() {
   done
   return 1
 }
-for t in "$REPO"/qemu-tests/tests/*.sh; do
-  name=$(basename "$t" .sh)
-  selected "$name" || continue
-  start=$(date +%s.%N)
-  # A test may ask for a longer bound than 480 s with a line "# vm-timeout: SECONDS".
-  limit=$(sed -n 's/^# vm-timeout: \([0-9]*\)$/\1/p' "$t" | head -n 1)
-  if timeout "${limit:-480}" bash "$t" >"/tmp/$name.log" 2>&1; then
-    passed=$((passed + 1))
-    printf 'PASS %-40s %5.1f s\n' "$name" "$(echo "$(date +%s.%N) - $start" | bc)"
-    grep -E '^INFO' "/tmp/$name.log" | sed 's/^/  /'
-  else
-    failed=$((failed + 1))
-    printf 'FAIL %-40s %5.1f s\n' "$name" "$(echo "$(date +%s.%N) - $start" | bc)"
-    tail -n 30 "/tmp/$name.log" | sed 's/^/  | /'
-  fi
+# Whole logs go to the host's build/vm-logs/ (a writable 9p share mounted there by /init), so a
+# developer can read them after the run; the console shows the reason and the tail.
+logdir="$REPO/build/vm-logs"
+touch "$logdir/.probe" 2>/dev/null && rm -f "$logdir/.probe" || logdir=
+repeat=$(sed -n 's/.*\bsara_repeat=\([0-9]*\).*/\1/p' /proc/cmdline)
+repeat=${repeat:-1}
+declare -A runs_ok=()
+order=()
+for round in $(seq "$repeat"); do
+  [ "$repeat" -gt 1 ] && echo "INFO round $round of $repeat"
+  for t in "$REPO"/qemu-tests/tests/*.sh; do
+    name=$(basename "$t" .sh)
+    selected "$name" || continue
+    [ "$round" = 1 ] && { order+=("$name"); runs_ok[$name]=0; }
+    suffix=; [ "$repeat" -gt 1 ] && suffix=".r$round"
+    log="/tmp/$name$suffix.log"
+    start=$(date +%s.%N)
+    # A test may ask for a longer bound than 480 s with a line "# vm-timeout: SECONDS".
+    limit=$(sed -n 's/^# vm-timeout: \([0-9]*\)$/\1/p' "$t" | head -n 1)
+    timeout "${limit:-480}" bash "$t" >"$log" 2>&1
+    rc=$?
+    took=$(printf '%5.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
+    [ -n "$logdir" ] && cp "$log" "$logdir/"
+    if [ "$rc" = 0 ]; then
+      passed=$((passed + 1))
+      runs_ok[$name]=$((runs_ok[$name] + 1))
+      printf 'PASS %-40s %s s\n' "$name" "$took"
+      grep -E '^INFO' "$log" | sed 's/^/  /'
+    else
+      failed=$((failed + 1))
+      # The reason first, on the FAIL line itself: the test's first FAILED line (or the time-out),
+      # then where its whole log is, then the end of that log.
+      reason=$(grep -m1 '^FAILED:' "$log" | cut -c1-600)
+      [ "$rc" = 124 ] && reason="FAILED: the test did not finish within ${limit:-480} s (killed by the harness)${reason:+; it had said: $reason}"
+      [ -n "$reason" ] || reason="FAILED: exit status $rc without a FAILED line"
+      printf 'FAIL %-40s %s s  %s\n' "$name" "$took" "$reason"
+      where="build/vm-logs/$name$suffix.log"; [ -n "$logdir" ] || where="$log (in the guest only)"
+      echo "  log: $where; its last 30 lines:"
+      tail -n 30 "$log" | cut -c1-400 | sed 's/^/  | /'
+    fi
+  done
 done
+if [ "$repeat" -gt 1 ]; then
+  for name in "${order[@]}"; do
+    echo "INFO repeat $name: ${runs_ok[$name]} of $repeat passed"
+  done
+fi
 
 # Last: the kernel log must be clean of any report, whatever the tests did.
 # Lockdep, might_sleep and RCU-usage reports all start with "WARNING:" or "BUG:".

@@ -190,6 +190,21 @@ del_servers() { sarectl server del 1 >/dev/null 2>&1; sarectl server del 2 >/dev
 # Field of a JSON line: json_get '<json>' '.answered'
 json_get() { echo "$1" | jq -r "$2"; }
 
+# wait_until SECONDS "what is awaited" COMMAND [ARG…]: runs COMMAND every 0.2 s until it succeeds,
+# and fails the test after SECONDS with "what is awaited (not after SECONDS s)", followed by the output
+# of the command in $WAIT_DETAIL if that is set (e.g. WAIT_DETAIL='sarectl flows').
+wait_until() {
+  local t=$1 what=$2 end
+  shift 2
+  end=$(( $(date +%s) + t ))
+  until "$@"; do
+    if [ "$(date +%s)" -ge "$end" ]; then
+      fail "$what (not after $t s)${WAIT_DETAIL:+: $(eval "$WAIT_DETAIL" 2>&1 | head -c 3000)}"
+    fi
+    sleep 0.2
+  done
+}
+
 # Wait until file $1 has at least $2 lines (background client output), at most $3 s (default 120).
 wait_lines() {
   local f=$1 n=$2 t=${3:-120} end

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Boots SARA's kernel under QEMU (TCG: KVM does not work on these machines) and runs the VM tests.
 #
-#   qemu-tests/run.sh [--demo | --bench] [--tests 'glob …'] [--timeout SECONDS]
+#   qemu-tests/run.sh [--demo | --bench] [--tests 'glob …'] [--repeat N] [--timeout SECONDS]
+#
+# --repeat N runs the selected tests N times in one boot and reports each test's pass count (to find
+# flaky tests: e.g. --repeat 3 --tests '19*,20*'). Every test's whole log is kept in build/vm-logs/.
 #
 # --bench runs qemu-tests/bench.sh instead of the tests and writes its results to build/bench/results.md
 # (knobs from the environment: BENCH_FLOWS=1000,100000,1000000 BENCH_SECONDS=10 BENCH_JOBS=1
@@ -19,14 +22,17 @@ top=$(cd "$here/.." && pwd)
 
 mode=test
 tests=all
+repeat=1
 timeout_s=${SARA_VM_TIMEOUT:-3600}
 while [ $# -gt 0 ]; do
   case "$1" in
     --demo) mode=demo; shift;;
     --bench) mode=bench; shift;;
     --tests) tests=$2; shift 2;;
+    --repeat) repeat=$2; shift 2
+      [[ "$repeat" =~ ^[1-9][0-9]*$ ]] || { echo "--repeat needs a positive count" >&2; exit 2; };;
     --timeout) timeout_s=$2; shift 2;;
-    *) echo "usage: $0 [--demo | --bench] [--tests 'glob …'] [--timeout SECONDS]" >&2; exit 2;;
+    *) echo "usage: $0 [--demo | --bench] [--tests 'glob …'] [--repeat N] [--timeout SECONDS]" >&2; exit 2;;
   esac
 done
 
@@ -52,7 +58,7 @@ if [ ! -f "$initrd" ] || [ "$here/init" -nt "$initrd" ] || [ /bin/busybox -nt "$
 fi
 
 # Where the guest finds things: the same absolute paths as here.
-kernel_args="console=ttyS0 panic=-1 loglevel=4 sara_repo=$top sara_mode=$mode sara_kdir=$kdir sara_tests=${tests// /,}"
+kernel_args="console=ttyS0 panic=-1 loglevel=4 sara_repo=$top sara_mode=$mode sara_kdir=$kdir sara_tests=${tests// /,} sara_repeat=$repeat"
 if [ "$mode" = bench ]; then
   # slab_nomerge: IPVS's ip_vs_conn cache keeps its own line in /proc/slabinfo.
   kernel_args+=" slab_nomerge sara_bench_flows=${BENCH_FLOWS:-1000,100000,1000000} sara_bench_secs=${BENCH_SECONDS:-10}"
@@ -63,12 +69,16 @@ if [ "$mode" = bench ]; then
   gcc -O2 -o "$build/bench/bench_gen" "$here/tools/bench_gen.c" || exit 1
 fi
 log="$build/vm-$mode.log"
+# The guest writes each test's whole log here (a second, writable 9p share).
+rm -rf "$build/vm-logs"
+mkdir -p "$build/vm-logs"
 echo "[vm] booting $(basename "$(dirname "$(dirname "$kdir")")") under QEMU/TCG; serial log: $log"
 set +e
 timeout --foreground "$timeout_s" qemu-system-x86_64 \
   -accel tcg -m 2048 -smp 2 -nographic -no-reboot -nic none \
   -kernel "$bzimage" -initrd "$initrd" -append "$kernel_args" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+  -virtfs local,path="$build/vm-logs",mount_tag=hostlogs,security_model=none \
   </dev/null 2>&1 | stdbuf -oL tr -d '\r' | tee "$log" \
   | grep --line-buffered -E '^(PASS|FAIL|SKIP|INFO|DEMO|BENCH|  )|SARA-GUEST|Kernel panic|BUG:|WARNING:'
 rc=${PIPESTATUS[0]}
@@ -105,7 +115,7 @@ echo "$summary"
 failed=$(echo "$summary" | sed -E 's/.* ([0-9]+) failed.*/\1/')
 passed=$(echo "$summary" | sed -E 's/^([0-9]+) passed.*/\1/')
 if [ "$failed" != 0 ] || [ "$passed" = 0 ]; then
-  echo "[vm] failures in the VM tests (see $log)" >&2
+  echo "[vm] failures in the VM tests: each test's whole log is in $build/vm-logs/ (console: $log)" >&2
   exit 1
 fi
 exit 0

@@ -17,7 +17,7 @@
 use crate::netns::{Config, NetState};
 use crate::sara_core::counters as c;
 use crate::sara_core::flow::FlowHasher;
-use crate::sara_core::table::{FlowInfo, Identity, Millis, Removal, Shard, ShardSet, Slot, Table};
+use crate::sara_core::table::{FlowInfo, Identity, Millis, Moves, Removal, Shard, ShardSet, Slot, Table};
 use crate::sys::lock::BhLocks;
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVVec};
 use kernel::prelude::*;
@@ -52,6 +52,8 @@ pub(crate) struct FlowTable {
     capacity: u32,
     /// Slots each purge step visits per shard (a full pass about every second).
     purge_budget: usize,
+    /// Moves of flows between records, so that a dump knows whether it saw each flow once.
+    moves: Moves,
 }
 
 impl FlowTable {
@@ -68,12 +70,17 @@ impl FlowTable {
         let purge_budget = (per / (1000 / PURGE_INTERVAL_MS as usize)).max(64);
         pr_info!("flow table: {} flows in {} shards, {} KiB\n", capacity, n,
             n.saturating_mul(per).saturating_mul(core::mem::size_of::<Slot>()) / 1024);
-        Ok(KBox::new(Self { shards, hasher, capacity, purge_budget }, GFP_KERNEL)?)
+        Ok(KBox::new(Self { shards, hasher, capacity, purge_budget, moves: Moves::new() }, GFP_KERNEL)?)
     }
 
     /// The core's table over our shards.
     pub(crate) fn table(&self) -> Table<'_, Shards> {
-        Table::new(&self.shards, self.hasher)
+        Table::new(&self.shards, self.hasher).with_moves(&self.moves)
+    }
+
+    /// The table's move clock (see `sara_core::table::Moves`).
+    pub(crate) fn moves(&self) -> &Moves {
+        &self.moves
     }
 
     /// Flows the table can hold.

@@ -9,7 +9,7 @@ use crate::sara_core::admission::Thresholds;
 use crate::sara_core::counters::{self as cn, COUNTERS};
 use crate::sara_core::flow::{FlowKey, Wildcard};
 use crate::sara_core::genl::*;
-use crate::sara_core::table::{FlowInfo, TableCursor, Walk};
+use crate::sara_core::table::{FlowInfo, Stamp, TableCursor, Walk};
 use crate::sys::genl::{Attrs, Dump, Request, Writer};
 use crate::sys::rcu::WriterToken;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -465,18 +465,42 @@ fn announce(st: &NetState, req: &Request<'_>) -> Result {
 /// Slots a dump call visits at most (bounds the time of one call).
 const DUMP_BUDGET: usize = 65536;
 
+/// `cb->args` of the flow dump: the cursor (shard, slot), done, the move stamp, its state.
+const DA_SHARD: usize = 0;
+const DA_SLOT: usize = 1;
+const DA_DONE: usize = 2;
+const DA_STAMP: usize = 3;
+const DA_STATE: usize = 4;
+/// `DA_STATE`: first call not made yet; every move so far seen; the dump overlapped a move.
+const DUMP_FRESH: kernel::ffi::c_long = 0;
+const DUMP_CONSISTENT: kernel::ffi::c_long = 1;
+const DUMP_INTERRUPTED: kernel::ffi::c_long = 2;
+
 /// One call of the `CMD_FLOW_GET` dump: as many flows as fit in this message, resumed next call
-/// from the cursor kept in `cb->args` (shard, slot, done). Records never move, so a dump during
-/// changes neither repeats nor skips a flow that lives throughout.
+/// from the cursor kept in `cb->args`. A flow that lives throughout stays in its record, so the
+/// dump lists it once, except when it moves between records meanwhile (an announced flow confirmed
+/// by its first packet or by a gateway report): then the messages from that call on carry
+/// `NLM_F_DUMP_INTR`, and `sarectl` dumps again (see `sara_core::table::Moves`).
 pub(crate) fn flow_dump(st: &NetState, d: &mut Dump<'_>) -> kernel::ffi::c_int {
     let server = d.u32(A_SERVER_ID).and_then(|v| u16::try_from(v).ok());
     let session = d.u32(A_SESSION_ID);
+    let Some(ft) = st.table() else { return 0 };
     let args = d.args();
-    if args[2] != 0 {
+    if args[DA_DONE] != 0 {
         return 0;
     }
-    let mut cursor = TableCursor { shard: args[0] as u32, slot: args[1] as u32 };
-    let Some(ft) = st.table() else { return 0 };
+    if args[DA_STATE] == DUMP_FRESH {
+        match ft.moves().stamp() {
+            Some(s) => {
+                args[DA_STAMP] = s.get() as kernel::ffi::c_long;
+                args[DA_STATE] = DUMP_CONSISTENT;
+            }
+            None => args[DA_STATE] = DUMP_INTERRUPTED,
+        }
+    }
+    let stamp = Stamp::from_raw(args[DA_STAMP] as u32);
+    let was_interrupted = args[DA_STATE] == DUMP_INTERRUPTED;
+    let mut cursor = TableCursor { shard: args[DA_SHARD] as u32, slot: args[DA_SLOT] as u32 };
     let now = crate::sys::now_ms();
     let Some(mut m) = d.begin(CMD_FLOW_GET) else { return -(EMSGSIZE_ERRNO) };
     let mut wrote = 0u32;
@@ -495,12 +519,20 @@ pub(crate) fn flow_dump(st: &NetState, d: &mut Dump<'_>) -> kernel::ffi::c_int {
     if full && wrote == 0 {
         return -(EMSGSIZE_ERRNO);
     }
+    // After this call's walk: did a move begin since the dump started?
+    let interrupted = was_interrupted || !ft.moves().unchanged(stamp);
+    if interrupted {
+        m.mark_interrupted();
+    }
     let r = m.finish();
     let args = d.args();
-    args[0] = cursor.shard as kernel::ffi::c_long;
-    args[1] = cursor.slot as kernel::ffi::c_long;
+    if interrupted {
+        args[DA_STATE] = DUMP_INTERRUPTED;
+    }
+    args[DA_SHARD] = cursor.shard as kernel::ffi::c_long;
+    args[DA_SLOT] = cursor.slot as kernel::ffi::c_long;
     if walk == Walk::Done {
-        args[2] = 1;
+        args[DA_DONE] = 1;
     }
     r
 }

@@ -7,11 +7,10 @@ start_servers 8084
 bg in_ns cl "$PY" "$TOOLS/udp_flood.py" --vip "$VIP" --port 5005 --seconds 12 --flows 200
 flood=${BG_PIDS[-1]}
 bg bash -c "for _ in 1 2 3; do ip netns exec cl $PY $TOOLS/client.py --vip $VIP --port 8084 --conns 5 --msgs 2 --timeout 2 >/dev/null 2>&1; done"
-sleep 3
-[ "$(counter packets_forwarded)" -gt 0 ] || fail "no traffic before rmmod"
+forwarding() { [ "$(counter packets_forwarded)" -gt 100 ]; }
+wait_until 60 "traffic forwarded before rmmod" forwarding
 rmmod sara || fail "rmmod under traffic"
 lsmod | grep -q '^sara ' && fail "sara still loaded"
-sleep 1
 insmod "$REPO/sara.ko" || fail "insmod after rmmod"
 [ "$(sarectl service list --json)" = "[]" ] || fail "a reloaded module should start empty"
 configure_http 8084 tcp

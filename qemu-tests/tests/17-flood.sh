@@ -26,7 +26,9 @@ full0=$(counter dropped_table_full); est0=$(counter dropped_admission_establishe
 # middle of it.
 in_ns gw /tmp/flood "$VIP" 9401 1000000 300 10 250 >/tmp/flood.out 2>&1 &
 fpid=$!
-sleep 20
+# The established sessions' second round once the flood fills the table (refusals counted).
+table_full() { [ "$(counter dropped_table_full)" -gt "$full0" ] || ! kill -0 "$fpid" 2>/dev/null; }
+wait_until 240 "the flood fills the table" table_full
 echo 2 >$step
 wait_lines /tmp/flood-est.out 2
 wait "$fpid" || fail "flood generator failed: $(cat /tmp/flood.out)"

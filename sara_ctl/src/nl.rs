@@ -44,9 +44,11 @@ const NLM_F_DUMP: u16 = libc::NLM_F_DUMP as u16;
 const NLM_F_CAPPED: u16 = 0x100;
 const NLM_F_DUMP_INTR: u16 = libc::NLM_F_DUMP_INTR as u16;
 
+/// Times [`Client::dump`] takes a dump the kernel flagged as interrupted before it gives up.
+pub const DUMP_TRIES: u32 = 8;
 /// The warning of a dump whose messages carry `NLM_F_DUMP_INTR`.
-pub const DUMP_INTERRUPTED: &str = "the table changed while it was being read: the list may miss \
-     or repeat entries; run the command again for a consistent view";
+pub const DUMP_INTERRUPTED: &str = "flows kept moving between table entries while the table was read \
+     (8 tries): the list may miss or repeat a flow that was just confirmed; run the command again";
 
 const GENL_ID_CTRL: u16 = libc::GENL_ID_CTRL as u16;
 const CTRL_CMD_GETFAMILY: u8 = libc::CTRL_CMD_GETFAMILY as u8;
@@ -563,16 +565,31 @@ impl Client {
     /// Send `req` to family `sara` as a dump (`NLM_F_REQUEST | NLM_F_DUMP | NLM_F_ACK`) and return
     /// every reply message up to `NLMSG_DONE`, or the kernel's refusal (an `NLMSG_ERROR` for the
     /// request, or a `NLMSG_DONE` carrying an error) as [`Error::Kernel`].
+    ///
+    /// A dump the kernel flags as interrupted (`NLM_F_DUMP_INTR`: a flow moved between table entries
+    /// while it was read, so the list may show it twice or not at all) is taken again, up to
+    /// [`DUMP_TRIES`] times; the last one keeps the warning [`DUMP_INTERRUPTED`].
     pub fn dump(&mut self, req: &Request) -> Result<Vec<Reply>, Error> {
-        match self.exchange(self.family, FLAGS_DUMP, genl::VERSION, req)? {
-            Outcome::Ok { replies, warning } => {
-                self.warning = warning;
-                Ok(replies)
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.exchange(self.family, FLAGS_DUMP, genl::VERSION, req)? {
+                Outcome::Ok { warning, .. }
+                    if tries < DUMP_TRIES && warning.as_deref() == Some(DUMP_INTERRUPTED) =>
+                {
+                    continue
+                }
+                Outcome::Ok { replies, warning } => {
+                    self.warning = warning;
+                    return Ok(replies);
+                }
+                Outcome::Refused(e) => {
+                    return Err(Error::Kernel {
+                        context: String::new(),
+                        err: Box::new(e),
+                    })
+                }
             }
-            Outcome::Refused(e) => Err(Error::Kernel {
-                context: String::new(),
-                err: Box::new(e),
-            }),
         }
     }
 

@@ -537,6 +537,13 @@ void sara_dump_cancel(struct sk_buff *skb, void *hdr)
 	genlmsg_cancel(skb, hdr);
 }
 
+/* Marks the message begun by sara_dump_begin as part of an interrupted dump (the walk overlapped a
+ * change that can make it list an entry twice or not at all): the reader walks again. */
+void sara_dump_mark_interrupted(void *hdr)
+{
+	genlmsg_nlhdr(hdr)->nlmsg_flags |= NLM_F_DUMP_INTR;
+}
+
 /* ---- sysfs: /sys/kernel/sara/<counter> and /sys/kernel/sara/stats ------------------------------
  * Each file shows the counters of the reading process's network namespace.
  */

@@ -59,6 +59,7 @@ struct nlattr **sara_dump_attrs(struct netlink_callback *cb);
 void *sara_dump_begin(struct sk_buff *skb, struct netlink_callback *cb, u8 cmd);
 int sara_dump_end(struct sk_buff *skb, void *hdr);
 void sara_dump_cancel(struct sk_buff *skb, void *hdr);
+void sara_dump_mark_interrupted(void *hdr);
 u32 sara_random_u32(void);
 u32 sara_now_ms(void);
 u32 sara_flow_capacity(void);

@@ -68,6 +68,7 @@ extern "C" {
     pub(crate) fn sara_dump_begin(skb: *mut SkBuff, cb: *mut NetlinkCallback, cmd: u8) -> *mut c_void;
     pub(crate) fn sara_dump_end(skb: *mut SkBuff, hdr: *mut c_void) -> c_int;
     pub(crate) fn sara_dump_cancel(skb: *mut SkBuff, hdr: *mut c_void);
+    pub(crate) fn sara_dump_mark_interrupted(hdr: *mut c_void);
     pub(crate) fn sara_random_u32() -> u32;
     pub(crate) fn sara_now_ms() -> u32;
     pub(crate) fn sara_flow_capacity() -> u32;

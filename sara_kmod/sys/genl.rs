@@ -317,6 +317,14 @@ impl core::ops::DerefMut for DumpMsg<'_> {
 }
 
 impl DumpMsg<'_> {
+    /// Flags the message `NLM_F_DUMP_INTR`: the dump overlapped a change that can make it list an
+    /// entry twice or miss it, and the reader should dump again.
+    pub(crate) fn mark_interrupted(&mut self) {
+        // SAFETY: `hdr` was returned by `sara_dump_begin` on this buffer and not finished: its
+        // netlink header lies in the buffer just before it.
+        unsafe { ffi::sara_dump_mark_interrupted(self.hdr) }
+    }
+
     /// Closes the message; returns what the dumpit handler returns to ask for another call.
     pub(crate) fn finish(self) -> c_int {
         let this = core::mem::ManuallyDrop::new(self);

@@ -78,6 +78,7 @@
 //! [`Shard::end_session`] returns `Some`, or when its signalling flow is removed with `ended == false`
 //! (what the kernel needs for per-server session counts and state replication).
 
+mod moves;
 mod shard;
 mod sharded;
 #[cfg(test)]
@@ -86,6 +87,7 @@ mod tests;
 // In sara.ko the core is a private module: re-exports the kernel does not use would trip
 // `unused_imports` under -Dwarnings.
 #[allow(unused_imports)]
+pub use moves::{Move, Moves, Stamp};
 pub use shard::{Shard, ShardError, Slot};
 #[allow(unused_imports)]
 pub use sharded::{AnnounceError, Classified, Forward, PacketOpts, ShardSet, Table, TableCursor};

@@ -3,7 +3,7 @@
 
 use super::super::flow::{shard_of, FlowHasher, FlowKey, Wildcard};
 use super::{
-    Counts, FlowInfo, Identity, InsertError, Loc, Millis, PendingChecks, PurgeReport, Redispatch,
+    Counts, Move, Moves, FlowInfo, Identity, InsertError, Loc, Millis, PendingChecks, PurgeReport, Redispatch,
     Removal, SessionRef, Shard, Slot, Status, Walk,
 };
 use core::cell::RefCell;
@@ -127,12 +127,32 @@ pub struct TableCursor {
 pub struct Table<'a, T: ShardSet + ?Sized> {
     shards: &'a T,
     hasher: FlowHasher,
+    /// Counts the moves of flows between records, for consistent dumps (see [`Moves`]).
+    moves: Option<&'a Moves>,
 }
 
 impl<'a, T: ShardSet + ?Sized> Table<'a, T> {
     /// A table over `shards`; shard `i` must have been made with index `i`.
     pub fn new(shards: &'a T, hasher: FlowHasher) -> Self {
-        Table { shards, hasher }
+        Table {
+            shards,
+            hasher,
+            moves: None,
+        }
+    }
+
+    /// The same table, counting its flows' moves between records on `moves` (the kernel keeps one
+    /// clock per table, so its dumps can tell whether they overlapped a move).
+    pub fn with_moves(self, moves: &'a Moves) -> Self {
+        Table {
+            moves: Some(moves),
+            ..self
+        }
+    }
+
+    /// Marks a move of a flow from one record to another as begun, if moves are counted.
+    fn begin_move(&self) -> Option<Move<'a>> {
+        self.moves.map(Moves::begin)
     }
 
     /// The hasher.
@@ -252,6 +272,10 @@ impl<'a, T: ShardSet + ?Sized> Table<'a, T> {
                 self.drop_member(ann.loc, r, Removal::Orphaned, on_remove);
                 continue;
             };
+            // From here until the wildcard entry is removed the flow is in two records (or, for a
+            // dump that visits the wildcard's shard after the removal and the exact shard before the
+            // insert, in none): a move.
+            let mv = self.begin_move();
             let ins = self
                 .with(e, |s| {
                     let res = s.insert_secondary(
@@ -274,6 +298,7 @@ impl<'a, T: ShardSet + ?Sized> Table<'a, T> {
                 }
                 _ => (ann, false),
             };
+            drop(mv);
             return Classified::Known(Forward {
                 server,
                 flow,
@@ -404,6 +429,7 @@ impl<'a, T: ShardSet + ?Sized> Table<'a, T> {
             return Err(AnnounceError::NotFound);
         };
         let h = self.hash(full);
+        let mv = self.begin_move();
         let loc = self.insert_member(
             self.shard_index(h),
             full,
@@ -416,6 +442,7 @@ impl<'a, T: ShardSet + ?Sized> Table<'a, T> {
             on_remove,
         )?;
         self.drop_member(ann.loc, r, Removal::Replaced, on_remove);
+        drop(mv);
         Ok(loc)
     }
 

@@ -33,6 +33,7 @@ fn udp(c: u16, sport: u16, dport: u16) -> FlowKey {
 struct Fx {
     shards: Vec<RefCell<Sh>>,
     ev: RefCell<Vec<(FlowInfo, Removal)>>,
+    moves: Moves,
 }
 
 impl Fx {
@@ -42,10 +43,11 @@ impl Fx {
                 .map(|i| RefCell::new(Shard::new(vec![Slot::EMPTY; cap], i).unwrap()))
                 .collect(),
             ev: RefCell::new(Vec::new()),
+            moves: Moves::new(),
         }
     }
     fn t(&self) -> Table<'_, [RefCell<Sh>]> {
-        Table::new(&self.shards[..], H)
+        Table::new(&self.shards[..], H).with_moves(&self.moves)
     }
     fn check(&self) {
         for s in &self.shards {
@@ -241,6 +243,37 @@ fn wildcard_entries_are_found_by_the_second_lookup_and_confirmed() {
         // A flow not covered by the wildcard stays unknown.
         assert_eq!(fx.packet(&udp(2, 5000, 6970), 70), Classified::Unknown);
     }
+}
+
+#[test]
+fn moves_between_records_are_counted_for_dumps() {
+    let fx = Fx::new(8, 64);
+    let r = fx.open(&tcp(1, 40000, 554), 1, 9, 0).unwrap();
+    let stamp = fx.moves.stamp().expect("no move in progress");
+    // Opening, announcing and exact hits leave every living flow in its record.
+    let media = udp(1, 5000, 6970);
+    fx.announce(&media, Wildcard::DstPort, r, 1).unwrap();
+    known(fx.packet(&tcp(1, 40000, 554), 2));
+    assert!(fx.moves.unchanged(stamp));
+    // The first media packet moves the flow from its wildcard entry to its exact entry.
+    assert!(known(fx.packet(&media, 3)).installed);
+    assert!(!fx.moves.unchanged(stamp), "a confirmation is a move");
+    let stamp = fx.moves.stamp().expect("the move is over");
+    known(fx.packet(&media, 4));
+    assert!(fx.moves.unchanged(stamp));
+    // A gateway report completing a wildcard entry is a move too.
+    let partial = udp(1, 0, 7000);
+    fx.announce(&partial, Wildcard::SrcPort, r, 5).unwrap();
+    let full = udp(1, 5002, 7000);
+    fx.t()
+        .complete_announced(&partial, Wildcard::SrcPort, &full, 6, &mut |_, _| {})
+        .unwrap();
+    assert!(!fx.moves.unchanged(stamp));
+    // While a move is in progress no walk can start consistently.
+    let mv = fx.moves.begin();
+    assert_eq!(fx.moves.stamp(), None);
+    drop(mv);
+    assert!(fx.moves.stamp().is_some());
 }
 
 #[test]
