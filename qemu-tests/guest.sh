@@ -55,7 +55,7 @@ for round in $(seq "$repeat"); do
     start=$(date +%s.%N)
     # A test may ask for a longer bound than 480 s with a line "# vm-timeout: SECONDS".
     limit=$(sed -n 's/^# vm-timeout: \([0-9]*\)$/\1/p' "$t" | head -n 1)
-    timeout "${limit:-480}" bash "$t" >"$log" 2>&1
+    timeout -k 30 "${limit:-480}" bash "$t" >"$log" 2>&1
     rc=$?
     took=$(printf '%5.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
     [ -n "$logdir" ] && cp "$log" "$logdir/"
