@@ -95,11 +95,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Wait until something listens on port $2 (tcp, or udp with $3=u) in namespace $1.
+# Wait until something listens on port $2 (tcp, or udp with $3=u) in namespace $1 (at most 90 s: a
+# Python or GStreamer server takes seconds to start under TCG on a loaded host).
 wait_listen() {
-  local ns=$1 port=$2 kind=${3:-t}
-  for _ in $(seq 100); do in_ns "$ns" ss -ln"$kind" | grep -q ":$port " && return 0; sleep 0.1; done
-  fail "nothing listens on $port in $ns"
+  local ns=$1 port=$2 kind=${3:-t} end
+  end=$(( $(date +%s) + 90 ))
+  until in_ns "$ns" ss -ln"$kind" | grep -q ":$port "; do
+    [ "$(date +%s)" -lt "$end" ] || fail "nothing listens on $port in $ns after 90 s"
+    sleep 0.1
+  done
 }
 
 # Start the name server (answers with the namespace's name) on every server.
@@ -138,8 +142,11 @@ capture_start() {
     "ether dst $(mac_of "$ns") and ($filter)" 2>"/tmp/$name.tcpdump.log" &
   CAP_PIDS+=($!)
   BG_PIDS+=($!)
-  for _ in $(seq 100); do grep -q 'listening on' "/tmp/$name.tcpdump.log" 2>/dev/null && return 0; sleep 0.1; done
-  fail "tcpdump in $ns did not start: $(cat "/tmp/$name.tcpdump.log")"
+  local end=$(( $(date +%s) + 60 ))
+  until grep -q 'listening on' "/tmp/$name.tcpdump.log" 2>/dev/null; do
+    [ "$(date +%s)" -lt "$end" ] || fail "tcpdump in $ns did not start within 60 s: $(cat "/tmp/$name.tcpdump.log")"
+    sleep 0.1
+  done
 }
 # Stop every capture (tcpdump writes out what it has on SIGTERM).
 capture_stop() {

@@ -85,12 +85,11 @@ info "SARA's dump: up to $conc RTSP sessions at once"
 created=$(( $(counter sessions_created) - created0 )); announcing=$(( $(counter dpi_announcing) - announcing0 ))
 [ "$created" -ge "$N" ] || fail "sessions_created grew by $created, not $N"
 [ "$announcing" -ge "$N" ] || fail "dpi_announcing grew by $announcing for $N SETUPs"
-for _ in $(seq 50); do
-  live=$(sarectl sessions --json | jq "[.[] | select(.service == \"$SVC\" and .ended == false)] | length")
-  [ "$live" = 0 ] && break
-  sleep 0.2
-done
-[ "$live" = 0 ] || fail "$live RTSP sessions still live after every client's TEARDOWN: $(sarectl sessions --json | jq -c "[.[] | select(.service == \"$SVC\" and .ended == false)][:3]")"
+live_of() { sarectl sessions --json | jq "[.[] | select(.service == \"$SVC\" and .ended == false)] | length"; }
+none_live() { [ "$(live_of)" = 0 ]; }
+WAIT_DETAIL='sarectl sessions --json | jq -c "[.[] | select(.service == \"$SVC\" and .ended == false)][:3]"'
+wait_until 60 "no RTSP session live after every client's TEARDOWN" none_live
+unset WAIT_DETAIL
 ended=$(( $(counter sessions_ended) - ended0 ))
 [ "$ended" -ge "$N" ] || fail "sessions_ended grew by $ended after $N TEARDOWNs"
 info "counters: sessions_created +$created, sessions_ended +$ended, dpi_announcing +$announcing, dpi_session_end $(counter dpi_session_end), flows_announced $(counter flows_announced), flows_secondary $(counter flows_secondary)"

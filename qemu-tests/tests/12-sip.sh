@@ -80,12 +80,11 @@ secondary=$(( $(counter flows_secondary) - secondary0 ))
 info "SARA's dump: $(echo "$sess" | jq length) calls, $seen seen with their RTP, flows_secondary +$secondary, per server $(echo "$sess" | jq -c 'group_by(.servers[0]) | map({server: .[0].servers[0], calls: length})'); $(echo "$out" | jq .dump.checked) flows compared with the captures: all agree"
 
 # BYE ended every call's session (long before the 30 s timeout).
-for _ in $(seq 50); do
-  live=$(sarectl sessions --json | jq "[.[] | select(.service == \"$SVC\" and .ended == false)] | length")
-  [ "$live" = 0 ] && break
-  sleep 0.2
-done
-[ "$live" = 0 ] || fail "$live SIP sessions still live after BYE: $(sarectl sessions --json | jq -c "[.[] | select(.service == \"$SVC\" and .ended == false)][:3]")"
+live_of() { sarectl sessions --json | jq "[.[] | select(.service == \"$SVC\" and .ended == false)] | length"; }
+none_live() { [ "$(live_of)" = 0 ]; }
+WAIT_DETAIL='sarectl sessions --json | jq -c "[.[] | select(.service == \"$SVC\" and .ended == false)][:3]"'
+wait_until 60 "no SIP session live after BYE" none_live
+unset WAIT_DETAIL
 created=$(( $(counter sessions_created) - created0 )); ended=$(( $(counter sessions_ended) - ended0 ))
 bye=$(( $(counter dpi_session_end) - bye0 ))
 [ "$created" -ge "$N" ] || fail "sessions_created grew by $created for $N calls"

@@ -55,12 +55,10 @@ bg in_ns disp "$SARECTL" manager --listen "$MGR" --config /tmp/gw-cluster.json \
   --status-file /tmp/gw-manager.json 2>/tmp/gw-manager.log
 bg in_ns gw "$SARECTL" gateway --dispatcher "$MGR" --dev eth0 --vip "$VIP" \
   --service "$PORT/tcp:rtsp" 2>/tmp/gw-gateway.log
-for _ in $(seq 100); do
-  grep -q 'capturing on' /tmp/gw-gateway.log && grep -q 'listening on' /tmp/gw-manager.log && break
-  sleep 0.1
-done
-grep -q 'capturing on' /tmp/gw-gateway.log || fail "sarectl gateway did not start: $(cat /tmp/gw-gateway.log)"
-grep -q 'listening on' /tmp/gw-manager.log || fail "sarectl manager did not start: $(cat /tmp/gw-manager.log)"
+WAIT_DETAIL='cat /tmp/gw-gateway.log /tmp/gw-manager.log'
+wait_until 60 "sarectl gateway capturing" grep -q 'capturing on' /tmp/gw-gateway.log
+wait_until 60 "sarectl manager listening" grep -q 'listening on' /tmp/gw-manager.log
+unset WAIT_DETAIL
 for ns in $SERVERS; do wait_listen "$ns" "$PORT"; done
 step "RTSP servers, manager and gateway up"
 
