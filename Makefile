@@ -3,7 +3,10 @@
 #   make demo    boots the VM cluster, sends traffic, shows sarectl stats and who served what
 #   make bench   SARA vs IPVS-DR vs no balancer in one VM boot: pkts/s, ns/pkt, sessions/s, bytes/flow
 #                (results in build/bench/results.md), then the policy simulator (build/bench/sim/)
-# Other targets: setup, kernel, module, sarectl, host-test, vm-test, clippy, fuzz, clean.
+#   make fmt     formats every Rust file (scripts/fmt.sh; settings in rustfmt.toml)
+#   make lint    what CI checks before `make test`: fmt-check (scripts/fmt.sh --check) and clippy
+#                (cargo clippy --workspace --all-targets, warnings are errors)
+# Other targets: setup, kernel, module, sarectl, host-test, vm-test, fmt-check, clippy, fuzz, clean.
 
 SHELL := /bin/bash
 HOME ?= /root
@@ -15,7 +18,7 @@ CARGO ?= cargo
 # compiled dependencies (CI runs every submission in a fresh clone).
 export CARGO_TARGET_DIR ?= $(shell . scripts/env.sh; echo $$SARA_CACHE)/cargo-target
 
-.PHONY: all setup kernel module sarectl host-test vm-test test demo bench clippy fuzz clean
+.PHONY: all setup kernel module sarectl host-test vm-test test demo bench fmt fmt-check clippy lint fuzz clean
 
 all: module sarectl
 
@@ -48,8 +51,16 @@ bench: module sarectl
 	qemu-tests/run.sh --bench
 	$(CARGO) run --release -q -p sara_ctl --bin sara-sim -- --out build/bench/sim
 
-clippy:
+fmt: setup
+	scripts/fmt.sh
+
+fmt-check: setup
+	scripts/fmt.sh --check
+
+clippy: setup
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+lint: fmt-check clippy
 
 fuzz:
 	scripts/fuzz.sh

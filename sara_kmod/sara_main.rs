@@ -17,7 +17,9 @@
 use kernel::prelude::*;
 
 // The core is a plain module here; its `pub` items are crate-internal and some are not used yet.
+// rustfmt skips it from here: its files are formatted with its cargo package (scripts/fmt.sh).
 #[allow(dead_code, unused_imports, unreachable_pub, missing_docs)]
+#[rustfmt::skip]
 #[path = "core/src/lib.rs"]
 mod sara_core;
 

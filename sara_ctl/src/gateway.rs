@@ -46,6 +46,8 @@ use sara_core::flow::{FlowKey, PROTO_TCP, PROTO_UDP};
 use sara_core::msg::announce::{self, Announce, AnnounceEntry, MAX_ENTRIES};
 use sara_core::msg::MAX_DATAGRAM;
 
+use crate::proto::proto_name;
+
 /// A completed identity is not reported again within this many milliseconds.
 pub const DEDUP_MS: u64 = 30_000;
 /// A pending FTP data port waits this long for the client's SYN.
@@ -161,14 +163,6 @@ fn parse_max_state(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
         _ => Err(format!("'{s}': must be 1..1000000")),
-    }
-}
-
-fn proto_name(p: u8) -> &'static str {
-    match p {
-        PROTO_TCP => "tcp",
-        PROTO_UDP => "udp",
-        _ => "?",
     }
 }
 

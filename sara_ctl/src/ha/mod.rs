@@ -14,13 +14,13 @@ use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use sara_core::genl;
 use sara_core::msg::repl::{Role, BATCH_HEADER_LEN};
 use serde_json::{json, Value};
 
-use crate::control::{Error, Result};
+use crate::control::{unix_ms_now, Error, Result};
 use node::{Config, Node};
 
 /// Default status file.
@@ -153,10 +153,6 @@ extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::Relaxed);
 }
 
-fn unix_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
 fn role_name(r: Role) -> &'static str {
     match r {
         Role::Active => "active",
@@ -266,7 +262,7 @@ fn status_json(node: &Node, args: &RunArgs, k: &mut kernel::NlKernel, s: &Sender
             "takeovers": t.takeovers, "stepdowns": t.stepdowns, "garbage": t.garbage,
             "dropped_for_test": s.dropped, "send_errors": s.send_errors,
         },
-        "written_unix_ms": unix_ms(),
+        "written_unix_ms": unix_ms_now(),
     })
 }
 
@@ -307,7 +303,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         sock: sock.try_clone().map_err(|e| Error::new(format!("socket: {e}")))?,
         peer: args.peer,
         drop_percent: args.drop_percent,
-        rng: Lcg(unix_ms() ^ u64::from(args.id)),
+        rng: Lcg(unix_ms_now() ^ u64::from(args.id)),
         dropped: 0,
         send_errors: 0,
     };
@@ -353,7 +349,7 @@ pub fn run(args: RunArgs) -> Result<()> {
                 "sarectl ha: {} -> {} at {} ms (unix){}",
                 role_name(role),
                 role_name(node.role()),
-                unix_ms(),
+                unix_ms_now(),
                 if node.role() == Role::Active { format!(": {why}") } else { String::new() }
             );
             role = node.role();
@@ -362,7 +358,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         for e in node.take_log() {
             logged_errors += 1;
             if logged_errors <= 1000 || logged_errors.is_multiple_of(1000) {
-                eprintln!("sarectl ha [{}]: {e}", unix_ms());
+                eprintln!("sarectl ha [{}]: {e}", unix_ms_now());
             }
         }
         if now >= next_status {
@@ -422,7 +418,7 @@ pub fn status(args: &StatusArgs, json_out: bool) -> Result<()> {
     let age_ms = daemon
         .as_ref()
         .and_then(|d| d["written_unix_ms"].as_u64())
-        .map(|w| unix_ms().saturating_sub(w));
+        .map(|w| unix_ms_now().saturating_sub(w));
     if json_out {
         let v = json!({
             "kernel_role": kernel_role.map(|(r, _, _)| genl::ha_role_name(r)),

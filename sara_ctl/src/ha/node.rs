@@ -30,13 +30,15 @@
 //!   hears that: there is a moment when neither forwards, never one when both do.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use sara_core::msg::repl::{
     self, BatchHeader, BatchWriter, Record, Role, SeqCheck, SeqTracker, SessionRecord,
     ACK_WANTS_VIP,
 };
 use sara_core::msg::MAX_DATAGRAM;
+
+use crate::control::unix_ms_now;
 
 /// A backup asks again for a resync when nothing came this long after asking.
 pub const RESYNC_RETRY: Duration = Duration::from_millis(1000);
@@ -155,18 +157,12 @@ pub struct Node {
     log: Vec<String>,
 }
 
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 impl Node {
     /// A dispatcher that starts as backup (call [`Node::start`] with its kernel).
     pub fn new(cfg: Config, now: Instant) -> Node {
         // A new epoch value per start (time based), so a restarted active is never taken for its
         // earlier self.
-        let epoch = (unix_ms() as u32).max(1);
+        let epoch = (unix_ms_now() as u32).max(1);
         Node {
             cfg,
             role: Role::Backup,
@@ -481,7 +477,7 @@ impl Node {
         self.totals.takeovers += 1;
         self.garp_left = 2;
         self.last_takeover = Some(Takeover {
-            at_unix_ms: unix_ms(),
+            at_unix_ms: unix_ms_now(),
             reason,
         });
         // Tell the peer at once (if it is there, e.g. the one that just stepped down): it asks
