@@ -17,7 +17,9 @@
 use crate::netns::{Config, NetState};
 use crate::sara_core::counters as c;
 use crate::sara_core::flow::FlowHasher;
-use crate::sara_core::table::{FlowInfo, Identity, Millis, Moves, Removal, Shard, ShardSet, Slot, Table};
+use crate::sara_core::table::{
+    FlowInfo, Identity, Millis, Moves, Removal, Shard, ShardSet, Slot, Table,
+};
 use crate::sys::lock::BhLocks;
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVVec};
 use kernel::prelude::*;
@@ -68,9 +70,24 @@ impl FlowTable {
         })?;
         let capacity = u32::try_from(n.saturating_mul(per)).unwrap_or(u32::MAX);
         let purge_budget = (per / (1000 / PURGE_INTERVAL_MS as usize)).max(64);
-        pr_info!("flow table: {} flows in {} shards, {} KiB\n", capacity, n,
-            n.saturating_mul(per).saturating_mul(core::mem::size_of::<Slot>()) / 1024);
-        Ok(KBox::new(Self { shards, hasher, capacity, purge_budget, moves: Moves::new() }, GFP_KERNEL)?)
+        pr_info!(
+            "flow table: {} flows in {} shards, {} KiB\n",
+            capacity,
+            n,
+            n.saturating_mul(per)
+                .saturating_mul(core::mem::size_of::<Slot>())
+                / 1024
+        );
+        Ok(KBox::new(
+            Self {
+                shards,
+                hasher,
+                capacity,
+                purge_budget,
+                moves: Moves::new(),
+            },
+            GFP_KERNEL,
+        )?)
     }
 
     /// The core's table over our shards.
@@ -91,7 +108,8 @@ impl FlowTable {
     /// One purge step over every shard; called by the purge work every [`PURGE_INTERVAL_MS`].
     pub(crate) fn purge(&self, st: &NetState, cfg: &Config, now: Millis) {
         let mut ev = Events { st, cfg };
-        self.table().purge_step(now, self.purge_budget, &mut |f, why| ev.removed(f, why));
+        self.table()
+            .purge_step(now, self.purge_budget, &mut |f, why| ev.removed(f, why));
     }
 }
 
@@ -131,7 +149,10 @@ impl Events<'_> {
         if let Some(s) = self.cfg.server(f.server) {
             s.live.session_gone();
         }
-        self.st.replicate(crate::sara_core::msg::repl::Record::SessionEnded { session_id: f.session.id });
+        self.st
+            .replicate(crate::sara_core::msg::repl::Record::SessionEnded {
+                session_id: f.session.id,
+            });
     }
 
     /// A flow just ended by the table (`end_session`/`end_flow` returned it): counts a session end

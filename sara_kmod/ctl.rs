@@ -14,10 +14,10 @@ use crate::sys::genl::{Attrs, Dump, Request, Writer};
 use crate::sys::rcu::WriterToken;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
-use kernel::str::CStr;
 use kernel::c_str;
 use kernel::error::code::*;
 use kernel::prelude::*;
+use kernel::str::CStr;
 use kernel::sync::Arc;
 
 /// Dispatches one request.
@@ -37,7 +37,11 @@ pub(crate) fn request(st: &NetState, cmd: u8, req: &Request<'_>, w: &WriterToken
         CMD_HA_GET => ha_get(st, req),
         CMD_REPL_GET => repl_get(st, req),
         CMD_REPL_APPLY => repl_apply(st, req, w),
-        _ => Err(req.error(crate::sys::errno::eopnotsupp(), 0, c_str!("this sara.ko does not implement that command yet"))),
+        _ => Err(req.error(
+            crate::sys::errno::eopnotsupp(),
+            0,
+            c_str!("this sara.ko does not implement that command yet"),
+        )),
     }
 }
 
@@ -57,11 +61,21 @@ impl At<'_, '_> {
 
 /// The (VIP, port, protocol) that names a service.
 fn service_key(at: At<'_, '_>, a: &impl Attrs) -> Result<([u8; 4], u16, u8)> {
-    let vip = a.ipv4(A_VIP).ok_or_else(|| at.err(EINVAL, A_VIP, c_str!("missing virtual IP")))?;
-    let port = a.u16(A_PORT).ok_or_else(|| at.err(EINVAL, A_PORT, c_str!("missing port")))?;
-    let proto = a.u8(A_PROTO).ok_or_else(|| at.err(EINVAL, A_PROTO, c_str!("missing protocol")))?;
+    let vip = a
+        .ipv4(A_VIP)
+        .ok_or_else(|| at.err(EINVAL, A_VIP, c_str!("missing virtual IP")))?;
+    let port = a
+        .u16(A_PORT)
+        .ok_or_else(|| at.err(EINVAL, A_PORT, c_str!("missing port")))?;
+    let proto = a
+        .u8(A_PROTO)
+        .ok_or_else(|| at.err(EINVAL, A_PROTO, c_str!("missing protocol")))?;
     if proto != 6 && proto != 17 {
-        return Err(at.err(EINVAL, A_PROTO, c_str!("protocol must be tcp (6) or udp (17)")));
+        return Err(at.err(
+            EINVAL,
+            A_PROTO,
+            c_str!("protocol must be tcp (6) or udp (17)"),
+        ));
     }
     Ok((vip, port, proto))
 }
@@ -75,7 +89,11 @@ fn unicast_ipv4(a: [u8; 4]) -> bool {
 fn parse_service(at: At<'_, '_>, a: &impl Attrs) -> Result<Service> {
     let (vip, port, proto) = service_key(at, a)?;
     if !unicast_ipv4(vip) {
-        return Err(at.err(EINVAL, A_VIP, c_str!("virtual IP must be a unicast address")));
+        return Err(at.err(
+            EINVAL,
+            A_VIP,
+            c_str!("virtual IP must be a unicast address"),
+        ));
     }
     Ok(Service {
         vip,
@@ -92,17 +110,30 @@ fn parse_service(at: At<'_, '_>, a: &impl Attrs) -> Result<Service> {
 /// A new server from attributes (not yet checked against the configuration); resolves its
 /// interface in the request's namespace.
 fn parse_server(at: At<'_, '_>, a: &impl Attrs) -> Result<Server> {
-    let id = a.u32(A_SERVER_ID).ok_or_else(|| at.err(EINVAL, A_SERVER_ID, c_str!("missing server id")))?;
-    let id = u16::try_from(id).map_err(|_| at.err(EINVAL, A_SERVER_ID, c_str!("server id must be 1..65535")))?;
-    let ip = a.ipv4(A_SERVER_IP).ok_or_else(|| at.err(EINVAL, A_SERVER_IP, c_str!("missing server IP")))?;
+    let id = a
+        .u32(A_SERVER_ID)
+        .ok_or_else(|| at.err(EINVAL, A_SERVER_ID, c_str!("missing server id")))?;
+    let id = u16::try_from(id)
+        .map_err(|_| at.err(EINVAL, A_SERVER_ID, c_str!("server id must be 1..65535")))?;
+    let ip = a
+        .ipv4(A_SERVER_IP)
+        .ok_or_else(|| at.err(EINVAL, A_SERVER_IP, c_str!("missing server IP")))?;
     if !unicast_ipv4(ip) {
-        return Err(at.err(EINVAL, A_SERVER_IP, c_str!("server IP must be a unicast address")));
+        return Err(at.err(
+            EINVAL,
+            A_SERVER_IP,
+            c_str!("server IP must be a unicast address"),
+        ));
     }
     let (mac_len, mac) = a
         .bytes::<6>(A_SERVER_MAC)
         .ok_or_else(|| at.err(EINVAL, A_SERVER_MAC, c_str!("missing server MAC")))?;
     if mac_len != 6 || mac[0] & 1 != 0 || mac == [0; 6] {
-        return Err(at.err(EINVAL, A_SERVER_MAC, c_str!("server MAC must be a 6-byte unicast address")));
+        return Err(at.err(
+            EINVAL,
+            A_SERVER_MAC,
+            c_str!("server MAC must be a 6-byte unicast address"),
+        ));
     }
     let mut name = [0u8; 16];
     let ifname = a
@@ -111,9 +142,19 @@ fn parse_server(at: At<'_, '_>, a: &impl Attrs) -> Result<Server> {
     let ifindex = match at.req.net().ifindex(ifname) {
         Ok(i) => i,
         Err(e) if e == ENODEV => {
-            return Err(at.err(ENODEV, A_IFNAME, c_str!("no such interface in this network namespace")))
+            return Err(at.err(
+                ENODEV,
+                A_IFNAME,
+                c_str!("no such interface in this network namespace"),
+            ))
         }
-        Err(_) => return Err(at.err(EINVAL, A_IFNAME, c_str!("interface is not an Ethernet device"))),
+        Err(_) => {
+            return Err(at.err(
+                EINVAL,
+                A_IFNAME,
+                c_str!("interface is not an Ethernet device"),
+            ))
+        }
     };
     Ok(Server {
         id,
@@ -144,7 +185,10 @@ fn service_del(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
     if cfg.service(vip, port, proto).is_none() {
         return Err(req.error(ENOENT, A_VIP, c_str!("no such service")));
     }
-    let new = cfg.with_services(|s| !(s.vip == vip && s.port == port && s.proto == proto), None)?;
+    let new = cfg.with_services(
+        |s| !(s.vip == vip && s.port == port && s.proto == proto),
+        None,
+    )?;
     st.config.replace(w, new);
     Ok(())
 }
@@ -153,7 +197,10 @@ fn service_del(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
 const NEST_SIZE: u32 = 160;
 
 fn list_size(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX).saturating_mul(NEST_SIZE).saturating_add(64)
+    u32::try_from(n)
+        .unwrap_or(u32::MAX)
+        .saturating_mul(NEST_SIZE)
+        .saturating_add(64)
 }
 
 fn put_service(r: &mut Writer, s: &Service) -> Result {
@@ -183,7 +230,11 @@ fn server_add(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
     let server = parse_server(At { req, nest: None }, req)?;
     let cfg = st.config.read_writer(w);
     if cfg.servers.iter().any(|s| s.id == server.id) {
-        return Err(req.error(EEXIST, A_SERVER_ID, c_str!("a server with this id already exists")));
+        return Err(req.error(
+            EEXIST,
+            A_SERVER_ID,
+            c_str!("a server with this id already exists"),
+        ));
     }
     let new = cfg.with_servers(|_| true, Some(server))?;
     st.config.replace(w, new);
@@ -199,13 +250,21 @@ fn config_set(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
     let cfg = st.config.read_writer(w);
     let mut services: KVec<Service> = KVec::new();
     for idx in 0.. {
-        let Some(n) = req.nest(A_SERVICE, idx)? else { break };
-        let at = At { req, nest: Some(A_SERVICE) };
+        let Some(n) = req.nest(A_SERVICE, idx)? else {
+            break;
+        };
+        let at = At {
+            req,
+            nest: Some(A_SERVICE),
+        };
         if services.len() >= MAX_CONFIG_ITEMS {
             return Err(at.err(EINVAL, 0, c_str!("too many services")));
         }
         let mut svc = parse_service(at, &n)?;
-        if services.iter().any(|s| (s.vip, s.port, s.proto) == (svc.vip, svc.port, svc.proto)) {
+        if services
+            .iter()
+            .any(|s| (s.vip, s.port, s.proto) == (svc.vip, svc.port, svc.proto))
+        {
             return Err(at.err(EEXIST, 0, c_str!("the same service is listed twice")));
         }
         if let Some(old) = cfg.service(svc.vip, svc.port, svc.proto) {
@@ -215,8 +274,13 @@ fn config_set(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
     }
     let mut servers: KVec<Server> = KVec::new();
     for idx in 0.. {
-        let Some(n) = req.nest(A_SERVER, idx)? else { break };
-        let at = At { req, nest: Some(A_SERVER) };
+        let Some(n) = req.nest(A_SERVER, idx)? else {
+            break;
+        };
+        let at = At {
+            req,
+            nest: Some(A_SERVER),
+        };
         if servers.len() >= MAX_CONFIG_ITEMS {
             return Err(at.err(EINVAL, 0, c_str!("too many servers")));
         }
@@ -240,7 +304,9 @@ fn config_set(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
 }
 
 fn server_del(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
-    let id = req.u32(A_SERVER_ID).ok_or_else(|| req.error(EINVAL, A_SERVER_ID, c_str!("missing server id")))?;
+    let id = req
+        .u32(A_SERVER_ID)
+        .ok_or_else(|| req.error(EINVAL, A_SERVER_ID, c_str!("missing server id")))?;
     let cfg = st.config.read_writer(w);
     if !cfg.servers.iter().any(|s| u32::from(s.id) == id) {
         return Err(req.error(ENOENT, A_SERVER_ID, c_str!("no such server")));
@@ -263,7 +329,10 @@ fn put_server(r: &mut Writer, s: &Server) -> Result {
     r.u8(A_STATE, live.state.load(Ordering::Relaxed))?;
     r.u16(A_FORECAST, live.forecast.load(Ordering::Relaxed))?;
     r.u16(A_LOAD, live.load.load(Ordering::Relaxed))?;
-    r.u8(A_LOAD_KNOWN, u8::from(live.load_known.load(Ordering::Relaxed)))?;
+    r.u8(
+        A_LOAD_KNOWN,
+        u8::from(live.load_known.load(Ordering::Relaxed)),
+    )?;
     r.u64(A_PACKETS, live.packets.load(Ordering::Relaxed))?;
     r.u32(A_SESSIONS, live.sessions.load(Ordering::Relaxed))?;
     r.end(n);
@@ -317,26 +386,48 @@ fn push(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
     let thresholds = match t {
         [Some(t1), Some(t2), Some(t3), Some(c)] => {
             if Thresholds::new(t1, t2, t3, c).is_err() {
-                return Err(req.error(EINVAL, A_T1, c_str!("thresholds must satisfy T1 < T2 < T3 < C <= 1000")));
+                return Err(req.error(
+                    EINVAL,
+                    A_T1,
+                    c_str!("thresholds must satisfy T1 < T2 < T3 < C <= 1000"),
+                ));
             }
             Some([t1, t2, t3, c])
         }
         [None, None, None, None] => None,
-        _ => return Err(req.error(EINVAL, A_T1, c_str!("thresholds come together: T1, T2, T3 and C"))),
+        _ => {
+            return Err(req.error(
+                EINVAL,
+                A_T1,
+                c_str!("thresholds come together: T1, T2, T3 and C"),
+            ))
+        }
     };
     let cfg = st.config.read_writer(w);
     let mut servers = KVec::new();
     for idx in 0.. {
-        let Some(n) = req.nest(A_SERVER, idx)? else { break };
+        let Some(n) = req.nest(A_SERVER, idx)? else {
+            break;
+        };
         if servers.len() >= MAX_PUSH_SERVERS {
             return Err(req.error(EINVAL, A_SERVER, c_str!("too many servers in one push")));
         }
         let id = n
             .u32(A_SERVER_ID)
             .and_then(|id| u16::try_from(id).ok())
-            .ok_or_else(|| req.error(EINVAL, A_SERVER, c_str!("each server in a push needs A_SERVER_ID")))?;
+            .ok_or_else(|| {
+                req.error(
+                    EINVAL,
+                    A_SERVER,
+                    c_str!("each server in a push needs A_SERVER_ID"),
+                )
+            })?;
         if !cfg.servers.iter().any(|s| s.id == id) {
-            return Err(req.error(ENOENT, A_SERVER, c_str!("a push names a server that is not configured")));
+            return Err(req.error(
+                ENOENT,
+                A_SERVER,
+                c_str!("a push names a server that is not configured"),
+            ));
         }
         let p = ServerPush {
             id,
@@ -349,7 +440,9 @@ fn push(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
     }
     // Everything is valid: apply.
     for p in servers.iter() {
-        let Some(s) = cfg.servers.iter().find(|s| s.id == p.id) else { continue };
+        let Some(s) = cfg.servers.iter().find(|s| s.id == p.id) else {
+            continue;
+        };
         let live = &s.live;
         if let Some(v) = p.state {
             let old = live.state.swap(v, Ordering::Relaxed);
@@ -422,13 +515,27 @@ pub(crate) fn counter(st: &NetState, id: usize) -> u64 {
 /// A flow's 5-tuple from request attributes (a gateway report).
 fn flow_key(req: &Request<'_>) -> Result<FlowKey> {
     let miss = |a, m| req.error(EINVAL, a, m);
-    let src = req.ipv4(A_FLOW_SRC).ok_or_else(|| miss(A_FLOW_SRC, c_str!("missing flow source address")))?;
-    let sport = req.u16(A_FLOW_SPORT).ok_or_else(|| miss(A_FLOW_SPORT, c_str!("missing flow source port")))?;
-    let dst = req.ipv4(A_FLOW_DST).ok_or_else(|| miss(A_FLOW_DST, c_str!("missing flow destination address")))?;
-    let dport = req.u16(A_FLOW_DPORT).ok_or_else(|| miss(A_FLOW_DPORT, c_str!("missing flow destination port")))?;
-    let proto = req.u8(A_PROTO).ok_or_else(|| miss(A_PROTO, c_str!("missing protocol")))?;
+    let src = req
+        .ipv4(A_FLOW_SRC)
+        .ok_or_else(|| miss(A_FLOW_SRC, c_str!("missing flow source address")))?;
+    let sport = req
+        .u16(A_FLOW_SPORT)
+        .ok_or_else(|| miss(A_FLOW_SPORT, c_str!("missing flow source port")))?;
+    let dst = req
+        .ipv4(A_FLOW_DST)
+        .ok_or_else(|| miss(A_FLOW_DST, c_str!("missing flow destination address")))?;
+    let dport = req
+        .u16(A_FLOW_DPORT)
+        .ok_or_else(|| miss(A_FLOW_DPORT, c_str!("missing flow destination port")))?;
+    let proto = req
+        .u8(A_PROTO)
+        .ok_or_else(|| miss(A_PROTO, c_str!("missing protocol")))?;
     if proto != 6 && proto != 17 {
-        return Err(req.error(EINVAL, A_PROTO, c_str!("protocol must be tcp (6) or udp (17)")));
+        return Err(req.error(
+            EINVAL,
+            A_PROTO,
+            c_str!("protocol must be tcp (6) or udp (17)"),
+        ));
     }
     Ok(FlowKey::new(src, sport, dst, dport, proto))
 }
@@ -439,14 +546,20 @@ fn announce(st: &NetState, req: &Request<'_>) -> Result {
     st.counters.inc(cn::ANNOUNCE_RECEIVED);
     let Some(ft) = st.table() else {
         st.counters.inc(cn::ANNOUNCE_REJECTED);
-        return Err(req.error(ENOENT, 0, c_str!("no announced flow matches: this namespace has no services")));
+        return Err(req.error(
+            ENOENT,
+            0,
+            c_str!("no announced flow matches: this namespace has no services"),
+        ));
     };
     // Reading the configuration as a writer is safe here: requests are serialised (no parallel_ops).
     let now = crate::sys::now_ms();
     let t = ft.table();
     let mut ok = false;
     for w in Wildcard::PROBES {
-        if let Ok(loc) = t.complete_announced(&key, w, &key, now, &mut crate::sara_core::table::ignore) {
+        if let Ok(loc) =
+            t.complete_announced(&key, w, &key, now, &mut crate::sara_core::table::ignore)
+        {
             if let Some(f) = t.get_at(loc) {
                 st.replicate_flow(&key, Wildcard::Exact, f.session.id, f.timeout_ms, false);
             }
@@ -456,7 +569,11 @@ fn announce(st: &NetState, req: &Request<'_>) -> Result {
     }
     if !ok {
         st.counters.inc(cn::ANNOUNCE_REJECTED);
-        return Err(req.error(ENOENT, 0, c_str!("no live announced flow matches this report")));
+        return Err(req.error(
+            ENOENT,
+            0,
+            c_str!("no live announced flow matches this report"),
+        ));
     }
     st.counters.inc(cn::ANNOUNCE_COMPLETED);
     Ok(())
@@ -500,9 +617,14 @@ pub(crate) fn flow_dump(st: &NetState, d: &mut Dump<'_>) -> kernel::ffi::c_int {
     }
     let stamp = Stamp::from_raw(args[DA_STAMP] as u32);
     let was_interrupted = args[DA_STATE] == DUMP_INTERRUPTED;
-    let mut cursor = TableCursor { shard: args[DA_SHARD] as u32, slot: args[DA_SLOT] as u32 };
+    let mut cursor = TableCursor {
+        shard: args[DA_SHARD] as u32,
+        slot: args[DA_SLOT] as u32,
+    };
     let now = crate::sys::now_ms();
-    let Some(mut m) = d.begin(CMD_FLOW_GET) else { return -(EMSGSIZE_ERRNO) };
+    let Some(mut m) = d.begin(CMD_FLOW_GET) else {
+        return -(EMSGSIZE_ERRNO);
+    };
     let mut wrote = 0u32;
     let mut full = false;
     let walk = ft.table().dump(&mut cursor, DUMP_BUDGET, |f| {
@@ -573,7 +695,9 @@ fn put_flow(m: &mut Writer, f: &FlowInfo, now: u32) -> Result {
 
 /// `CMD_HA_SET`: the dispatcher's role (see `repl`).
 fn ha_set(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
-    let role = req.u8(A_HA_ROLE).ok_or_else(|| req.error(EINVAL, A_HA_ROLE, c_str!("missing role")))?;
+    let role = req
+        .u8(A_HA_ROLE)
+        .ok_or_else(|| req.error(EINVAL, A_HA_ROLE, c_str!("missing role")))?;
     if role != HA_STANDALONE {
         st.ensure_repl(w)?;
     }
@@ -586,7 +710,14 @@ fn ha_get(st: &NetState, req: &Request<'_>) -> Result {
     let mut r = req.reply(128)?;
     r.u8(A_HA_ROLE, st.role.load(Ordering::Relaxed))?;
     r.u64(A_REPL_HEAD, st.repl().map_or(0, |x| x.head()))?;
-    r.u32(A_REPL_CAPACITY, if st.repl().is_some() { crate::repl::RING_RECORDS as u32 } else { 0 })?;
+    r.u32(
+        A_REPL_CAPACITY,
+        if st.repl().is_some() {
+            crate::repl::RING_RECORDS as u32
+        } else {
+            0
+        },
+    )?;
     r.send()
 }
 
@@ -596,9 +727,13 @@ fn repl_get(st: &NetState, req: &Request<'_>) -> Result {
         .bytes::<8>(A_REPL_SEQ)
         .and_then(|(n, b)| (n == 8).then(|| u64::from_ne_bytes(b)))
         .ok_or_else(|| req.error(EINVAL, A_REPL_SEQ, c_str!("missing sequence number")))?;
-    let ring = st
-        .repl()
-        .ok_or_else(|| req.error(ENOENT, 0, c_str!("replication is off here: no high-availability role was set")))?;
+    let ring = st.repl().ok_or_else(|| {
+        req.error(
+            ENOENT,
+            0,
+            c_str!("replication is off here: no high-availability role was set"),
+        )
+    })?;
     let mut buf: KVec<u8> = KVec::from_elem(0u8, REPL_RUN_MAX as usize, GFP_KERNEL)?;
     let out = ring.read(from, &mut buf);
     if out.lost {
@@ -615,7 +750,11 @@ fn repl_get(st: &NetState, req: &Request<'_>) -> Result {
 /// `CMD_REPL_APPLY`: install records from the active dispatcher (backup role only).
 fn repl_apply(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
     if !st.is_backup() {
-        return Err(req.error(EBUSY, A_HA_ROLE, c_str!("only a backup installs replicated state: set the role to backup first")));
+        return Err(req.error(
+            EBUSY,
+            A_HA_ROLE,
+            c_str!("only a backup installs replicated state: set the role to backup first"),
+        ));
     }
     let ft = st
         .table()
@@ -628,8 +767,14 @@ fn repl_apply(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
     };
     let flush = req.bytes_into(A_HA_FLUSH, &mut []).is_some();
     let cfg = st.config.read_writer(w);
-    let done = crate::repl::apply(st, cfg, ft, buf.get(..n).unwrap_or(&[]), flush)
-        .map_err(|()| req.error(EINVAL, A_REPL_RECORDS, c_str!("malformed replication records")))?;
+    let done =
+        crate::repl::apply(st, cfg, ft, buf.get(..n).unwrap_or(&[]), flush).map_err(|()| {
+            req.error(
+                EINVAL,
+                A_REPL_RECORDS,
+                c_str!("malformed replication records"),
+            )
+        })?;
     let mut r = req.reply(64)?;
     r.u32(A_REPL_APPLIED, done.applied)?;
     r.u32(A_REPL_FAILED, done.failed)?;

@@ -22,7 +22,9 @@ use crate::sara_core::dpi::{self, Direction, Sig};
 use crate::sara_core::flow::Wildcard;
 use crate::sara_core::genl::{DOWN_KEEP, STATE_DOWN};
 use crate::sara_core::select::{hash::score, Input};
-use crate::sara_core::table::{AnnounceError, Classified, Forward, Identity, InsertError, PacketOpts, SessionRef};
+use crate::sara_core::table::{
+    AnnounceError, Classified, Forward, Identity, InsertError, PacketOpts, SessionRef,
+};
 use crate::sara_core::wire::{self, L4Info};
 use crate::sys::rcu::RcuGuard;
 use crate::sys::skb::{Skb, Xmit};
@@ -84,7 +86,14 @@ pub(crate) fn packet(st: &NetState, mut skb: Skb, g: &RcuGuard) -> Verdict {
     };
     // The service this packet is addressed to (none for announced flows: media, FTP data).
     let svc = cfg.service_index(l4.key.dst_addr, l4.key.dst_port, l4.key.protocol);
-    let p = Path { st, cfg, table, now: crate::sys::now_ms(), l4, svc };
+    let p = Path {
+        st,
+        cfg,
+        table,
+        now: crate::sys::now_ms(),
+        l4,
+        svc,
+    };
     p.run(skb)
 }
 
@@ -96,12 +105,21 @@ fn ip_head(b: &[u8]) -> Option<([u8; 4], u8, u32, bool)> {
         return None;
     }
     let frag = u16::from_be_bytes([hdr[6], hdr[7]]);
-    Some(([hdr[16], hdr[17], hdr[18], hdr[19]], hdr[9], ihl, frag & 0x1fff != 0))
+    Some((
+        [hdr[16], hdr[17], hdr[18], hdr[19]],
+        hdr[9],
+        ihl,
+        frag & 0x1fff != 0,
+    ))
 }
 
 /// Makes the IP and L4 headers linear and parses them (the core's length-checked views).
 fn l4_head(skb: &mut Skb, ihl: u32, proto: u8) -> Option<L4Info> {
-    let l4_min = if proto == IPPROTO_TCP { TCP_MIN } else { UDP_LEN };
+    let l4_min = if proto == IPPROTO_TCP {
+        TCP_MIN
+    } else {
+        UDP_LEN
+    };
     if !skb.pull(ihl.checked_add(l4_min)?) {
         return None;
     }
@@ -129,7 +147,10 @@ struct Path<'a> {
 
 impl Path<'_> {
     fn ev(&self) -> Events<'_> {
-        Events { st: self.st, cfg: self.cfg }
+        Events {
+            st: self.st,
+            cfg: self.cfg,
+        }
     }
 
     fn count(&self, id: usize) {
@@ -149,10 +170,16 @@ impl Path<'_> {
         // A flow to a service port opens a session of its own: announced flows (media, FTP data)
         // never go to service ports, so their wildcard entries are not tried (also saves 3 lookups).
         let svc = self.service();
-        let opts = PacketOpts { probe_wildcards: svc.is_none(), ..PacketOpts::default() };
+        let opts = PacketOpts {
+            probe_wildcards: svc.is_none(),
+            ..PacketOpts::default()
+        };
         let mut cls = t.packet(&key, self.now, bytes, opts, &mut |f, w| ev.removed(f, w));
         if let Classified::Known(fwd) = cls {
-            if fwd.flow.ended && fwd.flow.identity == Identity::Signalling && self.reopens(&skb, svc) {
+            if fwd.flow.ended
+                && fwd.flow.identity == Identity::Signalling
+                && self.reopens(&skb, svc)
+            {
                 // The client reuses the 5-tuple of a closed session for a new one.
                 t.remove(&key, Wildcard::Exact);
                 cls = Classified::Unknown;
@@ -170,7 +197,9 @@ impl Path<'_> {
         if self.l4.is_tcp_syn() {
             return true;
         }
-        let Some(sig) = svc.and_then(|s| Sig::from_genl(s.sig)) else { return false };
+        let Some(sig) = svc.and_then(|s| Sig::from_genl(s.sig)) else {
+            return false;
+        };
         let head = skb.linear().0;
         let payload = head.get(self.l4.payload_offset..).unwrap_or(&[]);
         dpi::reopens_session(sig, payload)
@@ -188,7 +217,13 @@ impl Path<'_> {
         let session = fwd.flow.session;
         if fwd.installed && fwd.wildcard.is_some() {
             // A wildcard entry confirmed: the backup learns the flow's exact key.
-            self.st.replicate_flow(&self.l4.key, Wildcard::Exact, session.id, fwd.flow.timeout_ms, true);
+            self.st.replicate_flow(
+                &self.l4.key,
+                Wildcard::Exact,
+                session.id,
+                fwd.flow.timeout_ms,
+                true,
+            );
         }
         let Some(server) = self.server_for(session, fwd.server) else {
             self.count(c::DROP_NO_SERVER);
@@ -201,7 +236,12 @@ impl Path<'_> {
         }
         if self.l4.is_tcp_close() && !fwd.flow.ended {
             let mut ev = self.ev();
-            let ended = self.table.table().end_flow(&self.l4.key, self.now, LINGER_MS, &mut |f, w| ev.removed(f, w));
+            let ended =
+                self.table
+                    .table()
+                    .end_flow(&self.l4.key, self.now, LINGER_MS, &mut |f, w| {
+                        ev.removed(f, w)
+                    });
             ev.ended(ended);
         }
         self.xmit(skb, server)
@@ -220,11 +260,16 @@ impl Path<'_> {
         // Re-dispatch: the same choice from every flow of the session (rendezvous hash of the session
         // id over the servers that take new sessions), so members racing on other CPUs agree.
         let h = self.st.hasher.hash_bytes(&session.id.to_be_bytes());
-        let to = cfg.servers.iter().filter(|s| s.live.is_up()).max_by_key(|s| score(h, s.id))?;
+        let to = cfg
+            .servers
+            .iter()
+            .filter(|s| s.live.is_up())
+            .max_by_key(|s| score(h, s.id))?;
         if self.table.table().reassign(session, to.id, self.now) {
             self.count(c::SESSIONS_REDISPATCHED);
             if let Some(sig) = self.table.table().get_at(session.loc) {
-                self.st.replicate_session(&sig.key, session.id, to.id, sig.timeout_ms);
+                self.st
+                    .replicate_session(&sig.key, session.id, to.id, sig.timeout_ms);
             }
             if let Some(s) = current {
                 s.live.session_gone();
@@ -238,8 +283,11 @@ impl Path<'_> {
     fn keeps_down(&self, session: SessionRef) -> bool {
         let t = self.table.table();
         let sig = t.get_at(session.loc);
-        sig.and_then(|f| self.cfg.service(f.key.dst_addr, f.key.dst_port, f.key.protocol))
-            .is_some_and(|svc| svc.down_action == DOWN_KEEP)
+        sig.and_then(|f| {
+            self.cfg
+                .service(f.key.dst_addr, f.key.dst_port, f.key.protocol)
+        })
+        .is_some_and(|svc| svc.down_action == DOWN_KEEP)
     }
 
     /// Step 2: an unknown flow; opens a session if it is for a virtual service.
@@ -258,8 +306,14 @@ impl Path<'_> {
             self.count(c::DROP_ADMISSION_NEW);
             return Verdict::Drop;
         }
-        let input = Input { flow_hash: self.table.table().hash(&key), rand: crate::sys::random_u32() };
-        let chosen = cfg.sched.get(idx).and_then(|l| l.with(|s| s.select(&cfg.servers, &self.st.loads, input)));
+        let input = Input {
+            flow_hash: self.table.table().hash(&key),
+            rand: crate::sys::random_u32(),
+        };
+        let chosen = cfg
+            .sched
+            .get(idx)
+            .and_then(|l| l.with(|s| s.select(&cfg.servers, &self.st.loads, input)));
         let Some(server) = chosen.and_then(|id| cfg.server(id)) else {
             self.count(c::DROP_NO_SERVER);
             return Verdict::Drop;
@@ -267,9 +321,15 @@ impl Path<'_> {
         let id = self.st.next_session_id();
         let timeout_ms = svc.timeout_s.saturating_mul(1000);
         let mut ev = self.ev();
-        let opened = self.table.table().open_session(&key, id, server.id, timeout_ms, self.now, bytes, &mut |f, w| {
-            ev.removed(f, w)
-        });
+        let opened = self.table.table().open_session(
+            &key,
+            id,
+            server.id,
+            timeout_ms,
+            self.now,
+            bytes,
+            &mut |f, w| ev.removed(f, w),
+        );
         let session = match opened {
             Ok(r) => r,
             Err(InsertError::Full) => {
@@ -278,9 +338,13 @@ impl Path<'_> {
             }
             Err(InsertError::Exists(_)) => {
                 // Another CPU opened it a moment ago: follow that session.
-                return match self.table.table().packet(&key, self.now, 0, PacketOpts::default(), &mut |f, w| {
-                    ev.removed(f, w)
-                }) {
+                return match self.table.table().packet(
+                    &key,
+                    self.now,
+                    0,
+                    PacketOpts::default(),
+                    &mut |f, w| ev.removed(f, w),
+                ) {
                     Classified::Known(fwd) => self.known(skb, fwd),
                     Classified::Unknown => {
                         self.count(c::DROP_TABLE_FULL);
@@ -303,8 +367,13 @@ impl Path<'_> {
     fn admit(&self, kind: PacketKind) -> bool {
         let loads = &self.st.loads;
         let [t1, t2, t3, tc] = loads.thresholds();
-        let Ok(th) = Thresholds::new(t1, t2, t3, tc) else { return true };
-        let x = load_index(loads.dispatcher.load(Ordering::Relaxed), loads.cluster.load(Ordering::Relaxed));
+        let Ok(th) = Thresholds::new(t1, t2, t3, tc) else {
+            return true;
+        };
+        let x = load_index(
+            loads.dispatcher.load(Ordering::Relaxed),
+            loads.cluster.load(Ordering::Relaxed),
+        );
         let p = th.p(kind, x);
         if p.num() == 0 {
             return true;
@@ -318,11 +387,16 @@ impl Path<'_> {
     /// DPI on a signalling packet of `svc` in `session`: stores the flows it announces, ends the
     /// session on BYE/TEARDOWN. A payload that does not parse is counted and forwarded as it is.
     fn inspect(&self, skb: &mut Skb, svc: &Service, session: SessionRef) {
-        let Some(sig) = Sig::from_genl(svc.sig) else { return };
+        let Some(sig) = Sig::from_genl(svc.sig) else {
+            return;
+        };
         if self.l4.payload_len == 0 {
             return;
         }
-        let want = self.l4.payload_offset.saturating_add(self.l4.payload_len.min(dpi::text::MAX_SCAN));
+        let want = self
+            .l4
+            .payload_offset
+            .saturating_add(self.l4.payload_len.min(dpi::text::MAX_SCAN));
         // Best effort: with memory short the payload stays partly non-linear and inspection sees
         // only what is linear (counted as truncated if that matters).
         let _ = skb.pull(u32::try_from(want).unwrap_or(u32::MAX));
@@ -345,10 +419,13 @@ impl Path<'_> {
         let timeout_ms = svc.timeout_s.saturating_mul(1000);
         for f in ann.flows() {
             let (key, wild) = f.key(&self.l4.key);
-            match t.announce(&key, wild, session, timeout_ms, self.now, &mut |f, w| ev.removed(f, w)) {
+            match t.announce(&key, wild, session, timeout_ms, self.now, &mut |f, w| {
+                ev.removed(f, w)
+            }) {
                 Ok(_) => {
                     self.count(c::FLOWS_ANNOUNCED);
-                    self.st.replicate_flow(&key, wild, session.id, timeout_ms, false);
+                    self.st
+                        .replicate_flow(&key, wild, session.id, timeout_ms, false);
                 }
                 Err(AnnounceError::Full) => self.count(c::FLOWS_TABLE_FULL),
                 Err(_) => {}

@@ -92,7 +92,9 @@ impl ServerLive {
 
     /// One session fewer (never below zero).
     pub(crate) fn session_gone(&self) {
-        let _ = self.sessions.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
+        let _ = self
+            .sessions
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
     }
 
     /// Whether new sessions may go to this server.
@@ -133,14 +135,22 @@ impl Loads {
 
     /// Publishes `[T1, T2, T3, C]` (validated by the caller).
     pub(crate) fn set_thresholds(&self, t: [u16; 4]) {
-        let v = t.iter().rev().fold(0u64, |acc, &x| (acc << 16) | u64::from(x));
+        let v = t
+            .iter()
+            .rev()
+            .fold(0u64, |acc, &x| (acc << 16) | u64::from(x));
         self.thresholds.store(v, Ordering::Relaxed);
     }
 
     /// `[T1, T2, T3, C]` in force.
     pub(crate) fn thresholds(&self) -> [u16; 4] {
         let v = self.thresholds.load(Ordering::Relaxed);
-        [v as u16, (v >> 16) as u16, (v >> 32) as u16, (v >> 48) as u16]
+        [
+            v as u16,
+            (v >> 16) as u16,
+            (v >> 32) as u16,
+            (v >> 48) as u16,
+        ]
     }
 }
 
@@ -156,10 +166,19 @@ impl Config {
     /// A configuration of these services and servers, with fresh scheduler state.
     pub(crate) fn new(services: KVec<Service>, servers: KVec<Server>) -> Result<KBox<Self>> {
         let sched = BhLocks::new(services.len(), |i| {
-            let policy = services.get(i).map_or(crate::sara_core::genl::POLICY_HASH, |s| s.policy);
+            let policy = services
+                .get(i)
+                .map_or(crate::sara_core::genl::POLICY_HASH, |s| s.policy);
             Sched::new(policy, &servers)
         })?;
-        Ok(KBox::new(Self { services, servers, sched }, GFP_KERNEL)?)
+        Ok(KBox::new(
+            Self {
+                services,
+                servers,
+                sched,
+            },
+            GFP_KERNEL,
+        )?)
     }
 
     /// An empty configuration.
@@ -205,12 +224,15 @@ impl Config {
 
     /// The service for `dst:port/proto`, if any.
     pub(crate) fn service(&self, vip: [u8; 4], port: u16, proto: u8) -> Option<&Service> {
-        self.service_index(vip, port, proto).and_then(|i| self.services.get(i))
+        self.service_index(vip, port, proto)
+            .and_then(|i| self.services.get(i))
     }
 
     /// The index of the service for `dst:port/proto`, if any.
     pub(crate) fn service_index(&self, vip: [u8; 4], port: u16, proto: u8) -> Option<usize> {
-        self.services.iter().position(|s| s.vip == vip && s.port == port && s.proto == proto)
+        self.services
+            .iter()
+            .position(|s| s.vip == vip && s.port == port && s.proto == proto)
     }
 
     /// The server with id `id`, if configured.
@@ -321,12 +343,16 @@ impl NetState {
 
     /// A new session id (never 0).
     pub(crate) fn next_session_id(&self) -> u32 {
-        let id = self.session_ids.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        let id = self
+            .session_ids
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_add(1);
         if id == 0 {
-            self.session_ids.fetch_add(1, Ordering::Relaxed).wrapping_add(1)
+            self.session_ids
+                .fetch_add(1, Ordering::Relaxed)
+                .wrapping_add(1)
         } else {
             id
         }
     }
 }
-

@@ -28,7 +28,9 @@ use crate::netns::{Config, NetState};
 use crate::sara_core::counters as c;
 use crate::sara_core::flow::{FlowKey, Wildcard};
 use crate::sara_core::genl::{HA_ACTIVE, HA_BACKUP};
-use crate::sara_core::msg::repl::{self, FlowRecord, Identity as RIdentity, Record, SessionRecord, Status as RStatus};
+use crate::sara_core::msg::repl::{
+    self, FlowRecord, Identity as RIdentity, Record, SessionRecord, Status as RStatus,
+};
 use crate::sara_core::table::{AnnounceError, FlowInfo, Identity, Removal, SessionRef};
 use crate::sys::lock::BhLocks;
 use core::sync::atomic::Ordering;
@@ -67,7 +69,11 @@ impl Repl {
     pub(crate) fn new() -> Result<KBox<Self>> {
         // The inner lock class: records are queued while a shard lock may be held.
         let ring = BhLocks::new_inner(1, |_| {
-            let buf = KVVec::from_elem(Record::SessionEnded { session_id: 0 }, RING_RECORDS, GFP_KERNEL)?;
+            let buf = KVVec::from_elem(
+                Record::SessionEnded { session_id: 0 },
+                RING_RECORDS,
+                GFP_KERNEL,
+            )?;
             Ok(Ring { buf, head: 0 })
         })?;
         Ok(KBox::new(Self { ring }, GFP_KERNEL)?)
@@ -99,12 +105,20 @@ impl Repl {
             let oldest = ring.head.saturating_sub(RING_RECORDS as u64);
             // Older than the ring holds, or beyond what was written (a reader from before the
             // module was reloaded): the reader must start over from a flow dump.
-            let (first, lost) = if from < oldest || from > ring.head { (oldest, true) } else { (from, false) };
+            let (first, lost) = if from < oldest || from > ring.head {
+                (oldest, true)
+            } else {
+                (from, false)
+            };
             let mut seq = first;
             let mut len = 0usize;
             while seq < ring.head {
-                let Some(r) = ring.buf.get((seq % RING_RECORDS as u64) as usize) else { break };
-                let Some(rest) = out.get_mut(len..) else { break };
+                let Some(r) = ring.buf.get((seq % RING_RECORDS as u64) as usize) else {
+                    break;
+                };
+                let Some(rest) = out.get_mut(len..) else {
+                    break;
+                };
                 match repl::encode_record(r, rest) {
                     Ok(n) => len = len.saturating_add(n),
                     // The buffer is full: the rest comes with the next read.
@@ -114,9 +128,19 @@ impl Repl {
                 }
                 seq = seq.saturating_add(1);
             }
-            ReadOut { first, head: ring.head, len, lost }
+            ReadOut {
+                first,
+                head: ring.head,
+                len,
+                lost,
+            }
         })
-        .unwrap_or(ReadOut { first: from, head: 0, len: 0, lost: false })
+        .unwrap_or(ReadOut {
+            first: from,
+            head: 0,
+            len: 0,
+            lost: false,
+        })
     }
 }
 
@@ -155,7 +179,14 @@ impl NetState {
     }
 
     /// A flow joined session `id`: `key` with the ports named by `wild` unknown.
-    pub(crate) fn replicate_flow(&self, key: &FlowKey, wild: Wildcard, id: u32, timeout_ms: u32, seen: bool) {
+    pub(crate) fn replicate_flow(
+        &self,
+        key: &FlowKey,
+        wild: Wildcard,
+        id: u32,
+        timeout_ms: u32,
+        seen: bool,
+    ) {
         let (identity, status) = if seen {
             (RIdentity::Secondary, RStatus::Established)
         } else {
@@ -180,7 +211,13 @@ pub(crate) struct Applied {
 }
 
 /// Installs a record run on a backup (control path). `flush` first removes every flow.
-pub(crate) fn apply(st: &NetState, cfg: &Config, ft: &FlowTable, run: &[u8], flush: bool) -> core::result::Result<Applied, ()> {
+pub(crate) fn apply(
+    st: &NetState,
+    cfg: &Config,
+    ft: &FlowTable,
+    run: &[u8],
+    flush: bool,
+) -> core::result::Result<Applied, ()> {
     let records = repl::parse_records(run).map_err(|_| ())?;
     let now = crate::sys::now_ms();
     let t = ft.table();
@@ -200,9 +237,13 @@ pub(crate) fn apply(st: &NetState, cfg: &Config, ft: &FlowTable, run: &[u8], flu
             Record::Flow(f) => match cur {
                 Some(r) if r.id == f.session_id => {
                     let timeout_ms = f.timeout_s.saturating_mul(1000);
-                    match t.announce(&f.flow, f.wildcard, r, timeout_ms, now, &mut |x, w| ev.removed(x, w)) {
+                    match t.announce(&f.flow, f.wildcard, r, timeout_ms, now, &mut |x, w| {
+                        ev.removed(x, w)
+                    }) {
                         Ok(_) => true,
-                        Err(AnnounceError::Exists(loc)) => t.get_at(loc).is_some_and(|x| x.session == r),
+                        Err(AnnounceError::Exists(loc)) => {
+                            t.get_at(loc).is_some_and(|x| x.session == r)
+                        }
                         Err(_) => false,
                     }
                 }
@@ -231,7 +272,13 @@ pub(crate) fn apply(st: &NetState, cfg: &Config, ft: &FlowTable, run: &[u8], flu
 }
 
 /// A `Session` record: the session, opened or moved, as the active dispatcher has it.
-fn apply_session(st: &NetState, cfg: &Config, ft: &FlowTable, s: &SessionRecord, now: u32) -> Option<SessionRef> {
+fn apply_session(
+    st: &NetState,
+    cfg: &Config,
+    ft: &FlowTable,
+    s: &SessionRecord,
+    now: u32,
+) -> Option<SessionRef> {
     let t = ft.table();
     let mut ev = Events { st, cfg };
     if let Some(f) = t.get(&s.flow, Wildcard::Exact) {
@@ -253,7 +300,15 @@ fn apply_session(st: &NetState, cfg: &Config, ft: &FlowTable, s: &SessionRecord,
     }
     let timeout_ms = s.timeout_s.saturating_mul(1000);
     let r = t
-        .open_session(&s.flow, s.session_id, s.server_id, timeout_ms, now, 0, &mut |x: &FlowInfo, w| ev.removed(x, w))
+        .open_session(
+            &s.flow,
+            s.session_id,
+            s.server_id,
+            timeout_ms,
+            now,
+            0,
+            &mut |x: &FlowInfo, w| ev.removed(x, w),
+        )
         .ok()?;
     st.counters.inc(c::SESSIONS_CREATED);
     if let Some(server) = cfg.server(s.server_id) {
@@ -270,13 +325,20 @@ pub(crate) fn set_role(st: &NetState, role: u8) -> bool {
     if old == HA_BACKUP && role != HA_BACKUP {
         if let Some(t) = st.table() {
             let n = t.table().touch_all(crate::sys::now_ms());
-            pr_info!("takeover: now {}, {} replicated flows refreshed\n", crate::sara_core::genl::ha_role_name(role), n);
+            pr_info!(
+                "takeover: now {}, {} replicated flows refreshed\n",
+                crate::sara_core::genl::ha_role_name(role),
+                n
+            );
         }
         st.counters.inc(c::HA_TAKEOVERS);
         return true;
     }
     if old != role {
-        pr_info!("high availability role: {}\n", crate::sara_core::genl::ha_role_name(role));
+        pr_info!(
+            "high availability role: {}\n",
+            crate::sara_core::genl::ha_role_name(role)
+        );
     }
     false
 }

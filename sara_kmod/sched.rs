@@ -34,26 +34,41 @@ impl Sched {
             c.weight = u16::try_from(s.weight).unwrap_or(u16::MAX);
             cands.push(c, GFP_KERNEL)?;
         }
-        Ok(Self { policy, cands, push_gen: u64::MAX })
+        Ok(Self {
+            policy,
+            cands,
+            push_gen: u64::MAX,
+        })
     }
 
     /// Chooses the server of a new session among `servers` (the configuration's, same order as at
     /// creation); `None` when no server may take new sessions.
-    pub(crate) fn select(&mut self, servers: &[Server], loads: &Loads, input: Input) -> Option<u16> {
+    pub(crate) fn select(
+        &mut self,
+        servers: &[Server],
+        loads: &Loads,
+        input: Input,
+    ) -> Option<u16> {
         let gen = loads.pushes.load(Ordering::Relaxed);
         let pushed = gen != self.push_gen;
         self.push_gen = gen;
         for (c, s) in self.cands.iter_mut().zip(servers.iter()) {
             let live = &s.live;
-            c.state = ServerState::from_genl(live.state.load(Ordering::Relaxed)).unwrap_or(ServerState::Down);
+            c.state = ServerState::from_genl(live.state.load(Ordering::Relaxed))
+                .unwrap_or(ServerState::Down);
             c.sessions = live.sessions.load(Ordering::Relaxed);
             if pushed {
-                c.push_forecast(live.forecast.load(Ordering::Relaxed), live.load_known.load(Ordering::Relaxed));
+                c.push_forecast(
+                    live.forecast.load(Ordering::Relaxed),
+                    live.load_known.load(Ordering::Relaxed),
+                );
             }
         }
         if let AnyPolicy::Forecast(f) = &mut self.policy {
             // The control plane pushes the increment in per-mille; the policy counts in ppm.
-            *f = Forecast::new(u32::from(loads.increment.load(Ordering::Relaxed)).saturating_mul(1000));
+            *f = Forecast::new(
+                u32::from(loads.increment.load(Ordering::Relaxed)).saturating_mul(1000),
+            );
         }
         let i = self.policy.select(&mut self.cands, input)?;
         self.cands.get(i).map(|c| c.id)

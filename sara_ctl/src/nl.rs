@@ -47,7 +47,8 @@ const NLM_F_DUMP_INTR: u16 = libc::NLM_F_DUMP_INTR as u16;
 /// Times [`Client::dump`] takes a dump the kernel flagged as interrupted before it gives up.
 pub const DUMP_TRIES: u32 = 8;
 /// The warning of a dump whose messages carry `NLM_F_DUMP_INTR`.
-pub const DUMP_INTERRUPTED: &str = "flows kept moving between table entries while the table was read \
+pub const DUMP_INTERRUPTED: &str =
+    "flows kept moving between table entries while the table was read \
      (8 tries): the list may miss or repeat a flow that was just confirmed; run the command again";
 
 const GENL_ID_CTRL: u16 = libc::GENL_ID_CTRL as u16;

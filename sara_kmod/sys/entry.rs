@@ -38,7 +38,11 @@ unsafe extern "C" fn sara_rs_net_exit(state: *mut c_void) {
 /// Called by the netfilter core (inside `rcu_read_lock()`) with the namespace's live state, the
 /// packet and its namespace.
 #[no_mangle]
-unsafe extern "C" fn sara_rs_hook(state: *mut c_void, skb: *mut ffi::SkBuff, net: *mut ffi::Net) -> c_uint {
+unsafe extern "C" fn sara_rs_hook(
+    state: *mut c_void,
+    skb: *mut ffi::SkBuff,
+    net: *mut ffi::Net,
+) -> c_uint {
     // SAFETY: the state lives until pernet exit, which first unregisters this hook.
     let st = unsafe { &*state.cast::<NetState>() };
     // SAFETY: `skb` and `net` are valid for this call.
@@ -53,7 +57,11 @@ unsafe extern "C" fn sara_rs_hook(state: *mut c_void, skb: *mut ffi::SkBuff, net
 /// # Safety
 /// Called by the generic netlink core for a request in `state`'s namespace, with its `genl_info`.
 #[no_mangle]
-unsafe extern "C" fn sara_rs_genl_doit(state: *mut c_void, cmd: u8, info: *const ffi::GenlInfo) -> c_int {
+unsafe extern "C" fn sara_rs_genl_doit(
+    state: *mut c_void,
+    cmd: u8,
+    info: *const ffi::GenlInfo,
+) -> c_int {
     // SAFETY: the requesting socket holds a reference on the namespace, so its state is alive.
     let st = unsafe { &*state.cast::<NetState>() };
     // SAFETY: `info` is this request's; `st.net` is its namespace.
@@ -118,5 +126,7 @@ extern "C" fn sara_rs_num_counters() -> u32 {
 /// NUL-terminated, static name of counter `id` (sysfs file name), or NULL.
 #[no_mangle]
 extern "C" fn sara_rs_counter_name(id: u32) -> *const c_char {
-    COUNTERS.get(id as usize).map_or(core::ptr::null(), |c| c.name_nul.as_ptr())
+    COUNTERS
+        .get(id as usize)
+        .map_or(core::ptr::null(), |c| c.name_nul.as_ptr())
 }

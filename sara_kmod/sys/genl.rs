@@ -7,11 +7,11 @@
 //! an extack message with [`Request::error`] before returning an errno.
 
 use super::{ffi, NetPtr};
+use crate::sara_core::genl::{A_MAX, A_PAD};
 use core::marker::PhantomData;
 use kernel::error::{code, to_result, Error, Result};
 use kernel::ffi::c_int;
 use kernel::str::CStr;
-use crate::sara_core::genl::{A_MAX, A_PAD};
 
 /// Typed access to a set of attributes: a request's top level ([`Request`]) or one of its nests
 /// ([`NestAttrs`]). Types and ranges were checked by the policy; absent attributes are `None`.
@@ -47,7 +47,8 @@ pub(crate) trait Attrs {
         let mut buf = [0u8; N];
         let cap = u32::try_from(N).unwrap_or(u32::MAX);
         // SAFETY: as in `u8`; `buf` is valid for `cap` bytes and the glue copies at most `cap`.
-        let r = unsafe { ffi::sara_tb_bytes(self.table(), c_int::from(attr), buf.as_mut_ptr(), cap) };
+        let r =
+            unsafe { ffi::sara_tb_bytes(self.table(), c_int::from(attr), buf.as_mut_ptr(), cap) };
         usize::try_from(r).ok().map(|n| (n, buf))
     }
 
@@ -55,13 +56,15 @@ pub(crate) trait Attrs {
     fn bytes_into(&self, attr: u16, buf: &mut [u8]) -> Option<usize> {
         let cap = u32::try_from(buf.len()).unwrap_or(u32::MAX);
         // SAFETY: as in `u8`; `buf` is valid for `cap` bytes and the glue copies at most `cap`.
-        let r = unsafe { ffi::sara_tb_bytes(self.table(), c_int::from(attr), buf.as_mut_ptr(), cap) };
+        let r =
+            unsafe { ffi::sara_tb_bytes(self.table(), c_int::from(attr), buf.as_mut_ptr(), cap) };
         usize::try_from(r).ok()
     }
 
     /// An IPv4 address attribute (`NLA_BE32`), as its four bytes in network order.
     fn ipv4(&self, attr: u16) -> Option<[u8; 4]> {
-        self.bytes::<4>(attr).and_then(|(n, b)| (n == 4).then_some(b))
+        self.bytes::<4>(attr)
+            .and_then(|(n, b)| (n == 4).then_some(b))
     }
 
     /// A NUL-terminated string attribute copied into `buf` (the policy bounds its length).
@@ -86,7 +89,11 @@ impl<'a> Request<'a> {
     /// # Safety
     /// `info` is the `genl_info` of the running doit handler and `net` its namespace.
     pub(crate) unsafe fn from_raw(info: *const ffi::GenlInfo, net: NetPtr) -> Self {
-        Self { info, net, _p: PhantomData }
+        Self {
+            info,
+            net,
+            _p: PhantomData,
+        }
     }
 
     /// The namespace the request acts on.
@@ -96,10 +103,14 @@ impl<'a> Request<'a> {
 
     /// The `idx`-th nest of type `attr` (e.g. the servers of a push), `None` after the last one.
     pub(crate) fn nest(&self, attr: u16, idx: u32) -> Result<Option<NestAttrs<'_>>> {
-        let mut tb = NestAttrs { tb: [core::ptr::null_mut(); A_MAX as usize + 1], _p: PhantomData };
+        let mut tb = NestAttrs {
+            tb: [core::ptr::null_mut(); A_MAX as usize + 1],
+            _p: PhantomData,
+        };
         // SAFETY: `self.info` is valid; `tb` has room for `A_MAX + 1` pointers, as the glue expects;
         // the pointers it stores point into the request, which outlives the returned borrow.
-        let r = unsafe { ffi::sara_attr_nest(self.info, c_int::from(attr), idx, tb.tb.as_mut_ptr()) };
+        let r =
+            unsafe { ffi::sara_attr_nest(self.info, c_int::from(attr), idx, tb.tb.as_mut_ptr()) };
         match r {
             0 => Ok(Some(tb)),
             r if r == -(kernel::bindings::ENOENT as i32) => Ok(None),
@@ -122,7 +133,11 @@ impl<'a> Request<'a> {
         if skb.is_null() {
             return Err(code::ENOMEM);
         }
-        Ok(Reply { w: Writer { skb }, info: self.info, _p: PhantomData })
+        Ok(Reply {
+            w: Writer { skb },
+            info: self.info,
+            _p: PhantomData,
+        })
     }
 }
 
@@ -193,7 +208,9 @@ impl Writer {
     /// Appends counter `id` inside an `A_STATS` nest: type `id + 1`, padding of type 0 (every
     /// other type in that nest is a counter).
     pub(crate) fn counter(&mut self, id: usize, v: u64) -> Result {
-        let attr = c_int::try_from(id).map_err(|_| code::EINVAL)?.saturating_add(1);
+        let attr = c_int::try_from(id)
+            .map_err(|_| code::EINVAL)?
+            .saturating_add(1);
         // SAFETY: as above.
         put_result(unsafe { ffi::sara_put_u64(self.skb, attr, v, 0) })
     }
@@ -202,7 +219,9 @@ impl Writer {
     pub(crate) fn bytes(&mut self, attr: u16, v: &[u8]) -> Result {
         let len = u32::try_from(v.len()).map_err(|_| super::errno::emsgsize())?;
         // SAFETY: `v` is valid for `len` bytes.
-        put_result(unsafe { ffi::sara_put_bytes(self.skb, c_int::from(attr), v.as_ptr().cast(), len) })
+        put_result(unsafe {
+            ffi::sara_put_bytes(self.skb, c_int::from(attr), v.as_ptr().cast(), len)
+        })
     }
 
     /// Opens a nest; close it with [`Writer::end`] or drop what it holds with [`Writer::cancel`].
@@ -270,7 +289,11 @@ impl<'a> Dump<'a> {
     /// # Safety
     /// `skb` and `cb` are the arguments of the running dumpit handler.
     pub(crate) unsafe fn from_raw(skb: *mut ffi::SkBuff, cb: *mut ffi::NetlinkCallback) -> Self {
-        Self { skb, cb, _p: PhantomData }
+        Self {
+            skb,
+            cb,
+            _p: PhantomData,
+        }
     }
 
     /// The dump's state kept between calls (six words, zero at the first call).
@@ -284,7 +307,11 @@ impl<'a> Dump<'a> {
     pub(crate) fn begin(&mut self, cmd: u8) -> Option<DumpMsg<'_>> {
         // SAFETY: `self.skb`/`self.cb` are valid for this call.
         let hdr = unsafe { ffi::sara_dump_begin(self.skb, self.cb, cmd) };
-        (!hdr.is_null()).then(|| DumpMsg { w: Writer { skb: self.skb }, hdr, _p: PhantomData })
+        (!hdr.is_null()).then(|| DumpMsg {
+            w: Writer { skb: self.skb },
+            hdr,
+            _p: PhantomData,
+        })
     }
 }
 

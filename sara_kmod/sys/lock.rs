@@ -64,7 +64,13 @@ impl<T> BhLocks<T> {
     fn with_class(n: usize, mut make: impl FnMut(usize) -> Result<T>, inner: bool) -> Result<Self> {
         let mut items = KVec::with_capacity(n, GFP_KERNEL)?;
         for i in 0..n {
-            items.push(BhLock { lock: Opaque::uninit(), data: UnsafeCell::new(make(i)?) }, GFP_KERNEL)?;
+            items.push(
+                BhLock {
+                    lock: Opaque::uninit(),
+                    data: UnsafeCell::new(make(i)?),
+                },
+                GFP_KERNEL,
+            )?;
         }
         // The vector has its final size: the locks will not move any more.
         for l in items.iter() {

@@ -81,7 +81,6 @@ pub(crate) fn random_bytes(buf: &mut [u8]) {
     unsafe { ffi::sara_random_bytes(buf.as_mut_ptr().cast(), len) }
 }
 
-
 /// A uniform random `u32` (`get_random_u32`: per-CPU batched, cheap enough per packet).
 pub(crate) fn random_u32() -> u32 {
     // SAFETY: no preconditions; callable from any context.

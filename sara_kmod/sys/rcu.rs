@@ -45,7 +45,9 @@ pub(crate) struct RcuBox<T> {
 impl<T> RcuBox<T> {
     /// Publishes `v`.
     pub(crate) fn new(v: KBox<T>) -> Self {
-        Self { ptr: AtomicPtr::new(KBox::into_raw(v)) }
+        Self {
+            ptr: AtomicPtr::new(KBox::into_raw(v)),
+        }
     }
 
     /// The current value, for a reader inside an RCU read-side critical section.
@@ -97,7 +99,9 @@ pub(crate) struct OnceBox<T> {
 impl<T> OnceBox<T> {
     /// Not set yet.
     pub(crate) const fn new() -> Self {
-        Self { ptr: AtomicPtr::new(core::ptr::null_mut()) }
+        Self {
+            ptr: AtomicPtr::new(core::ptr::null_mut()),
+        }
     }
 
     /// The value, if set.

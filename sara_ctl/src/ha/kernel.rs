@@ -22,17 +22,29 @@ fn msg(what: &str, e: impl std::fmt::Display) -> String {
 }
 
 fn attr(replies: &[Reply], ty: u16) -> Option<&Attr> {
-    replies.iter().flat_map(|r| r.attrs.iter()).find(|a| a.ty == ty)
+    replies
+        .iter()
+        .flat_map(|r| r.attrs.iter())
+        .find(|a| a.ty == ty)
 }
 
 /// The role and ring of this namespace: (role, head, capacity).
 pub fn ha_get(client: &mut Client) -> Result<(u8, u64, u32), String> {
     let r = client
-        .call(&Request { cmd: genl::CMD_HA_GET, attrs: vec![] })
+        .call(&Request {
+            cmd: genl::CMD_HA_GET,
+            attrs: vec![],
+        })
         .map_err(|e| msg("reading the high-availability role from sara.ko", e))?;
-    let role = attr(&r, genl::A_HA_ROLE).and_then(|a| a.get_u8().ok()).unwrap_or(0);
-    let head = attr(&r, genl::A_REPL_HEAD).and_then(|a| a.get_u64().ok()).unwrap_or(0);
-    let cap = attr(&r, genl::A_REPL_CAPACITY).and_then(|a| a.get_u32().ok()).unwrap_or(0);
+    let role = attr(&r, genl::A_HA_ROLE)
+        .and_then(|a| a.get_u8().ok())
+        .unwrap_or(0);
+    let head = attr(&r, genl::A_REPL_HEAD)
+        .and_then(|a| a.get_u64().ok())
+        .unwrap_or(0);
+    let cap = attr(&r, genl::A_REPL_CAPACITY)
+        .and_then(|a| a.get_u32().ok())
+        .unwrap_or(0);
     Ok((role, head, cap))
 }
 
@@ -123,11 +135,23 @@ fn flow_record(attrs: &[Attr]) -> Option<(Record, u32, bool)> {
 
 impl Kernel for NlKernel {
     fn set_role(&mut self, active: bool) -> Result<(), String> {
-        let role = if active { genl::HA_ACTIVE } else { genl::HA_BACKUP };
+        let role = if active {
+            genl::HA_ACTIVE
+        } else {
+            genl::HA_BACKUP
+        };
         self.client
-            .call(&Request { cmd: genl::CMD_HA_SET, attrs: vec![Attr::u8(genl::A_HA_ROLE, role)] })
+            .call(&Request {
+                cmd: genl::CMD_HA_SET,
+                attrs: vec![Attr::u8(genl::A_HA_ROLE, role)],
+            })
             .map(|_| ())
-            .map_err(|e| msg(&format!("setting sara.ko's role to {}", genl::ha_role_name(role)), e))
+            .map_err(|e| {
+                msg(
+                    &format!("setting sara.ko's role to {}", genl::ha_role_name(role)),
+                    e,
+                )
+            })
     }
 
     fn head(&mut self) -> Result<u64, String> {
@@ -142,11 +166,23 @@ impl Kernel for NlKernel {
                 attrs: vec![Attr::bytes(genl::A_REPL_SEQ, from.to_ne_bytes())],
             })
             .map_err(|e| msg("reading sara.ko's replication ring", e))?;
-        let first = attr(&r, genl::A_REPL_SEQ).and_then(|a| a.get_u64().ok()).unwrap_or(from);
-        let lost = attr(&r, genl::A_REPL_LOST).and_then(|a| a.get_u8().ok()).unwrap_or(0) != 0;
-        let run = attr(&r, genl::A_REPL_RECORDS).map(|a| a.payload.as_slice()).unwrap_or(&[]);
+        let first = attr(&r, genl::A_REPL_SEQ)
+            .and_then(|a| a.get_u64().ok())
+            .unwrap_or(from);
+        let lost = attr(&r, genl::A_REPL_LOST)
+            .and_then(|a| a.get_u8().ok())
+            .unwrap_or(0)
+            != 0;
+        let run = attr(&r, genl::A_REPL_RECORDS)
+            .map(|a| a.payload.as_slice())
+            .unwrap_or(&[]);
         let recs = repl::parse_records(run)
-            .map_err(|e| msg("sara.ko's replication records do not parse", format!("{e:?}")))?
+            .map_err(|e| {
+                msg(
+                    "sara.ko's replication records do not parse",
+                    format!("{e:?}"),
+                )
+            })?
             .collect();
         Ok((first, recs, lost))
     }
@@ -158,10 +194,17 @@ impl Kernel for NlKernel {
         }
         let r = self
             .client
-            .call(&Request { cmd: genl::CMD_REPL_APPLY, attrs })
+            .call(&Request {
+                cmd: genl::CMD_REPL_APPLY,
+                attrs,
+            })
             .map_err(|e| msg("installing replicated sessions in sara.ko", e))?;
-        let a = attr(&r, genl::A_REPL_APPLIED).and_then(|a| a.get_u32().ok()).unwrap_or(0);
-        let f = attr(&r, genl::A_REPL_FAILED).and_then(|a| a.get_u32().ok()).unwrap_or(0);
+        let a = attr(&r, genl::A_REPL_APPLIED)
+            .and_then(|a| a.get_u32().ok())
+            .unwrap_or(0);
+        let f = attr(&r, genl::A_REPL_FAILED)
+            .and_then(|a| a.get_u32().ok())
+            .unwrap_or(0);
         Ok((a, f))
     }
 
@@ -173,7 +216,11 @@ impl Kernel for NlKernel {
         let mut sessions = Vec::new();
         let mut flows = Vec::new();
         let mut live = HashSet::new();
-        for a in replies.iter().flat_map(|r| r.attrs.iter()).filter(|a| a.ty == genl::A_FLOW) {
+        for a in replies
+            .iter()
+            .flat_map(|r| r.attrs.iter())
+            .filter(|a| a.ty == genl::A_FLOW)
+        {
             let Ok(nest) = a.nested() else { continue };
             if let Some((rec, id, sig)) = flow_record(&nest) {
                 if sig {
@@ -184,7 +231,12 @@ impl Kernel for NlKernel {
                 }
             }
         }
-        sessions.extend(flows.into_iter().filter(|(_, id)| live.contains(id)).map(|(r, _)| r));
+        sessions.extend(
+            flows
+                .into_iter()
+                .filter(|(_, id)| live.contains(id))
+                .map(|(r, _)| r),
+        );
         Ok(sessions)
     }
 }

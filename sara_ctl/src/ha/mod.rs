@@ -89,7 +89,8 @@ pub fn set_role(args: &RoleArgs) -> Result<()> {
         "backup" => genl::HA_BACKUP,
         _ => genl::HA_STANDALONE,
     };
-    let mut c = crate::nl::Client::open().map_err(|e| Error::new(format!("opening sara.ko's control socket: {e}")))?;
+    let mut c = crate::nl::Client::open()
+        .map_err(|e| Error::new(format!("opening sara.ko's control socket: {e}")))?;
     c.call(&crate::proto::Request {
         cmd: genl::CMD_HA_SET,
         attrs: vec![crate::proto::Attr::u8(genl::A_HA_ROLE, role)],
@@ -164,7 +165,10 @@ fn role_name(r: Role) -> &'static str {
 struct Lcg(u64);
 impl Lcg {
     fn next_percent(&mut self) -> u8 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((self.0 >> 33) % 100) as u8
     }
 }
@@ -181,7 +185,10 @@ struct Sender {
 impl Sender {
     fn send(&mut self, out: Vec<Vec<u8>>) {
         for (i, d) in out.iter().enumerate() {
-            if self.drop_percent > 0 && d.len() > BATCH_HEADER_LEN && self.rng.next_percent() < self.drop_percent {
+            if self.drop_percent > 0
+                && d.len() > BATCH_HEADER_LEN
+                && self.rng.next_percent() < self.drop_percent
+            {
                 self.dropped += 1;
                 continue;
             }
@@ -212,7 +219,13 @@ fn set_buffers(sock: &UdpSocket) {
     }
 }
 
-fn status_json(node: &Node, args: &RunArgs, k: &mut kernel::NlKernel, s: &Sender, now: Instant) -> Value {
+fn status_json(
+    node: &Node,
+    args: &RunArgs,
+    k: &mut kernel::NlKernel,
+    s: &Sender,
+    now: Instant,
+) -> Value {
     let kr = kernel::ha_get(k.client()).ok();
     let peer = node.peer().map(|p| {
         json!({
@@ -300,7 +313,9 @@ pub fn run(args: RunArgs) -> Result<()> {
     let mut node = Node::new(cfg, start);
     node.start(&mut k, &mut v);
     let mut s = Sender {
-        sock: sock.try_clone().map_err(|e| Error::new(format!("socket: {e}")))?,
+        sock: sock
+            .try_clone()
+            .map_err(|e| Error::new(format!("socket: {e}")))?,
         peer: args.peer,
         drop_percent: args.drop_percent,
         rng: Lcg(unix_ms_now() ^ u64::from(args.id)),
@@ -344,13 +359,21 @@ pub fn run(args: RunArgs) -> Result<()> {
             next_repl = now + repl_every;
         }
         if node.role() != role {
-            let why = node.last_takeover.as_ref().map(|t| t.reason.clone()).unwrap_or_default();
+            let why = node
+                .last_takeover
+                .as_ref()
+                .map(|t| t.reason.clone())
+                .unwrap_or_default();
             eprintln!(
                 "sarectl ha: {} -> {} at {} ms (unix){}",
                 role_name(role),
                 role_name(node.role()),
                 unix_ms_now(),
-                if node.role() == Role::Active { format!(": {why}") } else { String::new() }
+                if node.role() == Role::Active {
+                    format!(": {why}")
+                } else {
+                    String::new()
+                }
             );
             role = node.role();
             next_status = now;
@@ -362,14 +385,19 @@ pub fn run(args: RunArgs) -> Result<()> {
             }
         }
         if now >= next_status {
-            write_status(&args.status_file, &status_json(&node, &args, &mut k, &s, now));
+            write_status(
+                &args.status_file,
+                &status_json(&node, &args, &mut k, &s, now),
+            );
             next_status = now + Duration::from_millis(200);
         }
         let mut until = next_tick;
         if node.role() == Role::Active {
             until = until.min(next_repl);
         }
-        let wait = until.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        let wait = until
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
         let _ = sock.set_read_timeout(Some(wait));
         match sock.recv_from(&mut buf) {
             Ok((n, from)) => {
@@ -380,7 +408,13 @@ pub fn run(args: RunArgs) -> Result<()> {
                 let out = node.receive(&buf[..n], Instant::now(), &mut k, &mut v);
                 s.send(out);
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
             Err(e) => return Err(Error::new(format!("receiving on {}: {e}", args.listen))),
         }
     }
@@ -393,7 +427,10 @@ pub fn run(args: RunArgs) -> Result<()> {
     } else {
         eprintln!("sarectl ha: stopped");
     }
-    write_status(&args.status_file, &status_json(&node, &args, &mut k, &s, Instant::now()));
+    write_status(
+        &args.status_file,
+        &status_json(&node, &args, &mut k, &s, Instant::now()),
+    );
     Ok(())
 }
 
@@ -414,7 +451,10 @@ pub fn status(args: &StatusArgs, json_out: bool) -> Result<()> {
         .ok()
         .and_then(|mut c| kernel::ha_get(&mut c).ok());
     let text = std::fs::read_to_string(&args.status_file);
-    let daemon: Option<Value> = text.as_ref().ok().and_then(|t| serde_json::from_str(t).ok());
+    let daemon: Option<Value> = text
+        .as_ref()
+        .ok()
+        .and_then(|t| serde_json::from_str(t).ok());
     let age_ms = daemon
         .as_ref()
         .and_then(|d| d["written_unix_ms"].as_u64())
@@ -431,7 +471,10 @@ pub fn status(args: &StatusArgs, json_out: bool) -> Result<()> {
         return Ok(());
     }
     match kernel_role {
-        Some((r, head, cap)) => say!("sara.ko role:   {} (replication ring {head} records written, holds {cap})", genl::ha_role_name(r)),
+        Some((r, head, cap)) => say!(
+            "sara.ko role:   {} (replication ring {head} records written, holds {cap})",
+            genl::ha_role_name(r)
+        ),
         None => say!("sara.ko role:   unknown (sara.ko not loaded, or too old for failover)"),
     }
     let Some(d) = daemon else {
@@ -444,15 +487,34 @@ pub fn status(args: &StatusArgs, json_out: bool) -> Result<()> {
     let stale = age_ms.is_some_and(|a| a > 2000);
     say!(
         "daemon:         dispatcher {} priority {}{}, role {}{}",
-        d["id"], d["priority"], if d["preempt"] == true { " (preempt)" } else { "" },
+        d["id"],
+        d["priority"],
+        if d["preempt"] == true {
+            " (preempt)"
+        } else {
+            ""
+        },
         d["role"].as_str().unwrap_or("?"),
-        if stale { format!("  [status {} s old: the daemon may have stopped]", age_ms.unwrap_or(0) / 1000) } else { String::new() }
+        if stale {
+            format!(
+                "  [status {} s old: the daemon may have stopped]",
+                age_ms.unwrap_or(0) / 1000
+            )
+        } else {
+            String::new()
+        }
     );
     match d["peer"].as_object() {
         Some(p) => say!(
             "peer:           {} dispatcher {} priority {}, {} ({} ms since its last heartbeat)",
-            p["addr"].as_str().unwrap_or("?"), p["id"], p["priority"],
-            if p["alive"] == true { p["role"].as_str().unwrap_or("?").to_string() } else { "not heard (failed?)".to_string() },
+            p["addr"].as_str().unwrap_or("?"),
+            p["id"],
+            p["priority"],
+            if p["alive"] == true {
+                p["role"].as_str().unwrap_or("?").to_string()
+            } else {
+                "not heard (failed?)".to_string()
+            },
             p["heard_ms_ago"]
         ),
         None => say!("peer:           never heard"),
@@ -471,7 +533,11 @@ pub fn status(args: &StatusArgs, json_out: bool) -> Result<()> {
         );
     }
     match d["last_takeover"].as_object() {
-        Some(t) => say!("last takeover:  at {} ms (unix): {}", t["at_unix_ms"], t["reason"].as_str().unwrap_or("")),
+        Some(t) => say!(
+            "last takeover:  at {} ms (unix): {}",
+            t["at_unix_ms"],
+            t["reason"].as_str().unwrap_or("")
+        ),
         None => say!("last takeover:  none"),
     }
     let t = &d["totals"];

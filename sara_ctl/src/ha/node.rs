@@ -241,8 +241,12 @@ impl Node {
     pub fn lag(&self, now: Instant) -> Option<(u32, Duration)> {
         let p = self.peer?;
         let (_, epoch, next, at) = p.ack?;
-        (self.role == Role::Active && epoch == self.epoch)
-            .then(|| (self.next_seq.wrapping_sub(next), now.saturating_duration_since(at)))
+        (self.role == Role::Active && epoch == self.epoch).then(|| {
+            (
+                self.next_seq.wrapping_sub(next),
+                now.saturating_duration_since(at),
+            )
+        })
     }
     /// Backup: time since the last batch with records.
     pub fn since_last_batch(&self, now: Instant) -> Option<Duration> {
@@ -290,7 +294,9 @@ impl Node {
         while i < recs.len() {
             let h = self.header();
             let mut buf = vec![0u8; MAX_DATAGRAM];
-            let Ok(mut w) = BatchWriter::new(&h, &mut buf) else { return };
+            let Ok(mut w) = BatchWriter::new(&h, &mut buf) else {
+                return;
+            };
             while i < recs.len() && w.fits(&recs[i]) {
                 if w.push(&recs[i]).is_err() {
                     break;
@@ -318,7 +324,9 @@ impl Node {
             Role::Backup => {
                 let dead = self.cfg.dead_after();
                 let lost_peer = match self.peer {
-                    Some(p) => p.role == Role::Active && now.saturating_duration_since(p.heard) > dead,
+                    Some(p) => {
+                        p.role == Role::Active && now.saturating_duration_since(p.heard) > dead
+                    }
                     None => now.saturating_duration_since(self.started) > dead.saturating_mul(2),
                 };
                 let both_backup_and_mine = self.peer.is_some_and(|p| {
@@ -362,7 +370,11 @@ impl Node {
                     let wants = self.cfg.preempt
                         && self.peer.is_some_and(|p| self.cfg.priority > p.priority);
                     let flags = if wants { ACK_WANTS_VIP } else { 0 };
-                    recs.push(Record::Ack { flags, epoch, next_seq });
+                    recs.push(Record::Ack {
+                        flags,
+                        epoch,
+                        next_seq,
+                    });
                 }
                 out.push(self.datagram(&self.header(), &recs));
             }
@@ -485,7 +497,13 @@ impl Node {
         out.push(self.datagram(&self.header(), &[]));
     }
 
-    fn step_down(&mut self, why: String, k: &mut dyn Kernel, v: &mut dyn Vip, out: &mut Vec<Vec<u8>>) {
+    fn step_down(
+        &mut self,
+        why: String,
+        k: &mut dyn Kernel,
+        v: &mut dyn Vip,
+        out: &mut Vec<Vec<u8>>,
+    ) {
         self.log.push(format!("stepping down: {why}"));
         let r = k.set_role(false);
         self.note(r);
@@ -530,7 +548,10 @@ impl Node {
             self.totals.garbage += 1; // our own, looped back
             return out;
         }
-        let ack = self.peer.filter(|p| p.id == h.sender_id).and_then(|p| p.ack);
+        let ack = self
+            .peer
+            .filter(|p| p.id == h.sender_id)
+            .and_then(|p| p.ack);
         self.peer = Some(Peer {
             id: h.sender_id,
             role: h.role,
@@ -542,7 +563,10 @@ impl Node {
         match (self.role, h.role) {
             (Role::Active, Role::Active) => {
                 if (self.cfg.priority, self.cfg.id) < (h.priority, h.sender_id) {
-                    let why = format!("dispatcher {} (priority {}) is active too", h.sender_id, h.priority);
+                    let why = format!(
+                        "dispatcher {} (priority {}) is active too",
+                        h.sender_id, h.priority
+                    );
                     self.step_down(why, k, v, &mut out);
                 }
             }
@@ -559,7 +583,10 @@ impl Node {
                                 p.ack = Some((flags, epoch, next_seq, now));
                             }
                             let current = epoch == self.epoch && next_seq == self.next_seq;
-                            if flags & ACK_WANTS_VIP != 0 && h.priority > self.cfg.priority && current {
+                            if flags & ACK_WANTS_VIP != 0
+                                && h.priority > self.cfg.priority
+                                && current
+                            {
                                 let why = format!(
                                     "dispatcher {} (priority {}) is in sync and takes the VIP back",
                                     h.sender_id, h.priority
@@ -581,7 +608,13 @@ impl Node {
         out
     }
 
-    fn backup_batch(&mut self, h: &BatchHeader, records: &[Record], now: Instant, k: &mut dyn Kernel) {
+    fn backup_batch(
+        &mut self,
+        h: &BatchHeader,
+        records: &[Record],
+        now: Instant,
+        k: &mut dyn Kernel,
+    ) {
         if records.is_empty() {
             // A heartbeat shows the next sequence the active will use.
             let (epoch, next) = self.tracker.expected();
@@ -600,7 +633,10 @@ impl Node {
             SeqCheck::InOrder => {}
             SeqCheck::Lost(n) => {
                 self.totals.batches_lost += u64::from(n);
-                self.log.push(format!("{n} replication batches lost (epoch {}, batch {}): asking for a resync", h.epoch, h.seq));
+                self.log.push(format!(
+                    "{n} replication batches lost (epoch {}, batch {}): asking for a resync",
+                    h.epoch, h.seq
+                ));
                 self.need_resync = true;
                 self.synced = false;
                 if self.in_resync.is_some() {
@@ -610,7 +646,10 @@ impl Node {
             }
             SeqCheck::NewEpoch => {
                 if !matches!(records.first(), Some(Record::ResyncBegin { .. })) {
-                    self.log.push(format!("batches of epoch {} without its beginning: asking for a resync", h.epoch));
+                    self.log.push(format!(
+                        "batches of epoch {} without its beginning: asking for a resync",
+                        h.epoch
+                    ));
                     self.need_resync = true;
                     self.synced = false;
                     return;
@@ -641,12 +680,17 @@ impl Node {
                 Record::ResyncEnd { records: n } => {
                     let got = self.in_resync.take();
                     if got == Some(n) {
-                        self.log.push(format!("in sync: {n} records of the resynchronisation, {} sessions", self.sessions.len()));
+                        self.log.push(format!(
+                            "in sync: {n} records of the resynchronisation, {} sessions",
+                            self.sessions.len()
+                        ));
                         self.need_resync = false;
                         self.synced = true;
                         self.asked_at = None;
                     } else {
-                        self.log.push(format!("resynchronisation incomplete ({got:?} of {n} records): asking again"));
+                        self.log.push(format!(
+                            "resynchronisation incomplete ({got:?} of {n} records): asking again"
+                        ));
                         self.need_resync = true;
                         self.synced = false;
                         self.asked_at = None;

@@ -22,7 +22,10 @@ impl IfVip {
     /// For `vip` on `dev` (checked to exist).
     pub fn new(vip: Ipv4Addr, dev: &str) -> Result<IfVip, String> {
         ifindex(dev).map_err(|e| format!("interface {dev}: {e}"))?;
-        Ok(IfVip { vip, dev: dev.to_string() })
+        Ok(IfVip {
+            vip,
+            dev: dev.to_string(),
+        })
     }
 
     /// Adds (`add`) or removes the address with one rtnetlink request (RTM_NEWADDR / RTM_DELADDR),
@@ -41,7 +44,10 @@ fn rtnl_addr(add: bool, idx: u32, ip: Ipv4Addr) -> Result<(), i32> {
     let len = NLMSG_HDRLEN + IFADDRMSG_LEN + 2 * RTA_LEN;
     let mut m = Vec::with_capacity(len);
     let (ty, flags) = if add {
-        (libc::RTM_NEWADDR, libc::NLM_F_REQUEST | libc::NLM_F_ACK | libc::NLM_F_CREATE | libc::NLM_F_EXCL)
+        (
+            libc::RTM_NEWADDR,
+            libc::NLM_F_REQUEST | libc::NLM_F_ACK | libc::NLM_F_CREATE | libc::NLM_F_EXCL,
+        )
     } else {
         (libc::RTM_DELADDR, libc::NLM_F_REQUEST | libc::NLM_F_ACK)
     };
@@ -50,7 +56,7 @@ fn rtnl_addr(add: bool, idx: u32, ip: Ipv4Addr) -> Result<(), i32> {
     m.extend_from_slice(&(flags as u16).to_ne_bytes());
     m.extend_from_slice(&1u32.to_ne_bytes()); // seq
     m.extend_from_slice(&0u32.to_ne_bytes()); // pid: the kernel
-    // struct ifaddrmsg: family, prefixlen, flags, scope, index
+                                              // struct ifaddrmsg: family, prefixlen, flags, scope, index
     m.extend_from_slice(&[libc::AF_INET as u8, 32, 0, libc::RT_SCOPE_UNIVERSE]);
     m.extend_from_slice(&idx.to_ne_bytes());
     for attr in [libc::IFA_LOCAL, libc::IFA_ADDRESS] {
@@ -59,9 +65,17 @@ fn rtnl_addr(add: bool, idx: u32, ip: Ipv4Addr) -> Result<(), i32> {
         m.extend_from_slice(&ip.octets());
     }
     // SAFETY: plain socket(2).
-    let raw = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_ROUTE) };
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::NETLINK_ROUTE,
+        )
+    };
     if raw < 0 {
-        return Err(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO));
+        return Err(io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO));
     }
     // SAFETY: `raw` is a new descriptor that nothing else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
@@ -79,7 +93,9 @@ fn rtnl_addr(add: bool, idx: u32, ip: Ipv4Addr) -> Result<(), i32> {
         )
     };
     if sent < 0 {
-        return Err(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO));
+        return Err(io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO));
     }
     let mut buf = [0u8; 1024];
     // SAFETY: `buf` is valid for its length.
@@ -93,7 +109,11 @@ fn rtnl_addr(add: bool, idx: u32, ip: Ipv4Addr) -> Result<(), i32> {
         return Err(libc::EIO);
     }
     let err = i32::from_ne_bytes([buf[16], buf[17], buf[18], buf[19]]);
-    if err == 0 { Ok(()) } else { Err(-err) }
+    if err == 0 {
+        Ok(())
+    } else {
+        Err(-err)
+    }
 }
 
 fn ifindex(dev: &str) -> io::Result<u32> {
@@ -115,7 +135,8 @@ fn mac_of(dev: &str) -> io::Result<[u8; 6]> {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "no MAC address"));
     }
     for (m, p) in mac.iter_mut().zip(parts) {
-        *m = u8::from_str_radix(p, 16).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad MAC"))?;
+        *m = u8::from_str_radix(p, 16)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad MAC"))?;
     }
     Ok(mac)
 }
@@ -144,7 +165,13 @@ pub fn gratuitous_arp(dev: &str, ip: Ipv4Addr) -> io::Result<()> {
     let mac = mac_of(dev)?;
     let proto = (libc::ETH_P_ARP as u16).to_be();
     // SAFETY: plain socket(2).
-    let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, i32::from(proto)) };
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            i32::from(proto),
+        )
+    };
     if raw < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -182,21 +209,35 @@ impl Vip for IfVip {
         match self.addr(true) {
             Ok(()) | Err(libc::EEXIST) => {}
             Err(e) => {
-                return Err(format!("adding {} to {}: {}", self.vip, self.dev, io::Error::from_raw_os_error(e)))
+                return Err(format!(
+                    "adding {} to {}: {}",
+                    self.vip,
+                    self.dev,
+                    io::Error::from_raw_os_error(e)
+                ))
             }
         }
         self.announce()
     }
 
     fn announce(&mut self) -> Result<(), String> {
-        gratuitous_arp(&self.dev, self.vip)
-            .map_err(|e| format!("gratuitous ARP for {} on {} (needs CAP_NET_RAW): {e}", self.vip, self.dev))
+        gratuitous_arp(&self.dev, self.vip).map_err(|e| {
+            format!(
+                "gratuitous ARP for {} on {} (needs CAP_NET_RAW): {e}",
+                self.vip, self.dev
+            )
+        })
     }
 
     fn down(&mut self) -> Result<(), String> {
         match self.addr(false) {
             Ok(()) | Err(libc::EADDRNOTAVAIL) => Ok(()),
-            Err(e) => Err(format!("removing {} from {}: {}", self.vip, self.dev, io::Error::from_raw_os_error(e))),
+            Err(e) => Err(format!(
+                "removing {} from {}: {}",
+                self.vip,
+                self.dev,
+                io::Error::from_raw_os_error(e)
+            )),
         }
     }
 }

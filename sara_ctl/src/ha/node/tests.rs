@@ -19,7 +19,13 @@ struct FakeKernel {
 impl FakeKernel {
     fn open(&mut self, id: u32, server: u16) {
         let s = SessionRecord {
-            flow: FlowKey::new([10, 1, 0, (id % 250) as u8], 1000 + id as u16, [10, 0, 0, 100], 554, PROTO_TCP),
+            flow: FlowKey::new(
+                [10, 1, 0, (id % 250) as u8],
+                1000 + id as u16,
+                [10, 0, 0, 100],
+                554,
+                PROTO_TCP,
+            ),
             session_id: id,
             server_id: server,
             identity: Identity::Signalling,
@@ -27,7 +33,13 @@ impl FakeKernel {
             timeout_s: 30,
         };
         let f = FlowRecord {
-            flow: FlowKey::new([10, 1, 0, (id % 250) as u8], 5000 + id as u16, [10, 0, 0, 100], 0, PROTO_UDP),
+            flow: FlowKey::new(
+                [10, 1, 0, (id % 250) as u8],
+                5000 + id as u16,
+                [10, 0, 0, 100],
+                0,
+                PROTO_UDP,
+            ),
             wildcard: Wildcard::DstPort,
             session_id: id,
             identity: Identity::Announced,
@@ -47,7 +59,10 @@ impl FakeKernel {
         }
     }
     fn view(&self) -> Vec<(u32, u16, usize)> {
-        self.table.iter().map(|(id, (s, m))| (*id, s.server_id, m.len())).collect()
+        self.table
+            .iter()
+            .map(|(id, (s, m))| (*id, s.server_id, m.len()))
+            .collect()
     }
 }
 
@@ -97,8 +112,16 @@ impl Kernel for FakeKernel {
         Ok((a, f))
     }
     fn dump(&mut self) -> Result<Vec<Record>, String> {
-        let mut v: Vec<Record> = self.table.values().map(|(s, _)| Record::Session(*s)).collect();
-        v.extend(self.table.values().flat_map(|(_, m)| m.iter().map(|f| Record::Flow(*f))));
+        let mut v: Vec<Record> = self
+            .table
+            .values()
+            .map(|(s, _)| Record::Session(*s))
+            .collect();
+        v.extend(
+            self.table
+                .values()
+                .flat_map(|(_, m)| m.iter().map(|f| Record::Flow(*f))),
+        );
         Ok(v)
     }
 }
@@ -146,22 +169,49 @@ struct Net {
 const D: Duration = Duration::from_millis(50);
 
 fn cfg(id: u16, priority: u8, preempt: bool) -> Config {
-    Config { id, priority, preempt, period: D, misses: 3 }
+    Config {
+        id,
+        priority,
+        preempt,
+        period: D,
+        misses: 3,
+    }
 }
 
 impl Net {
     fn new() -> Net {
         let now = Instant::now();
-        let mut a = Side { node: Node::new(cfg(1, 200, true), now), k: FakeKernel::default(), v: FakeVip::default(), alive: true };
-        let mut b = Side { node: Node::new(cfg(2, 100, false), now), k: FakeKernel::default(), v: FakeVip::default(), alive: true };
+        let mut a = Side {
+            node: Node::new(cfg(1, 200, true), now),
+            k: FakeKernel::default(),
+            v: FakeVip::default(),
+            alive: true,
+        };
+        let mut b = Side {
+            node: Node::new(cfg(2, 100, false), now),
+            k: FakeKernel::default(),
+            v: FakeVip::default(),
+            alive: true,
+        };
         a.node.start(&mut a.k, &mut a.v);
         b.node.start(&mut b.k, &mut b.v);
-        Net { a, b, now, drop_every: 0, sent_ab: 0, both_active_seen: false }
+        Net {
+            a,
+            b,
+            now,
+            drop_every: 0,
+            sent_ab: 0,
+            both_active_seen: false,
+        }
     }
 
     fn deliver(&mut self, from_a: bool, dgs: Vec<Vec<u8>>) {
         for d in dgs {
-            let (to, lossy) = if from_a { (&mut self.b, true) } else { (&mut self.a, false) };
+            let (to, lossy) = if from_a {
+                (&mut self.b, true)
+            } else {
+                (&mut self.a, false)
+            };
             if !to.alive {
                 continue;
             }
@@ -229,8 +279,19 @@ fn the_backup_takes_over_when_the_active_goes_silent() {
     assert_eq!(n.b.node.role(), Role::Active);
     assert!(n.b.k.active && n.b.v.up);
     assert_eq!(n.b.k.view().len(), 10, "the replicated sessions are there");
-    assert!(n.b.v.garps >= 3, "gratuitous ARP at takeover and twice after: {}", n.b.v.garps);
-    assert!(n.b.node.last_takeover.as_ref().unwrap().reason.contains("no heartbeat"));
+    assert!(
+        n.b.v.garps >= 3,
+        "gratuitous ARP at takeover and twice after: {}",
+        n.b.v.garps
+    );
+    assert!(n
+        .b
+        .node
+        .last_takeover
+        .as_ref()
+        .unwrap()
+        .reason
+        .contains("no heartbeat"));
 }
 
 #[test]
@@ -269,7 +330,12 @@ fn a_returning_primary_resyncs_then_takes_the_vip_back_without_overlap() {
     }
     // The primary comes back with an empty kernel table (rebooted).
     let now = n.now;
-    n.a = Side { node: Node::new(cfg(1, 200, true), now), k: FakeKernel::default(), v: FakeVip::default(), alive: true };
+    n.a = Side {
+        node: Node::new(cfg(1, 200, true), now),
+        k: FakeKernel::default(),
+        v: FakeVip::default(),
+        alive: true,
+    };
     n.a.node.start(&mut n.a.k, &mut n.a.v);
     // It must not take the VIP before it is in sync.
     n.run(50);
@@ -277,7 +343,12 @@ fn a_returning_primary_resyncs_then_takes_the_vip_back_without_overlap() {
     n.run(2000);
     assert_eq!(n.a.node.role(), Role::Active);
     assert_eq!(n.b.node.role(), Role::Backup);
-    assert_eq!(n.a.k.view().len(), 20, "resynchronised before taking over: {:?}", n.a.k.view());
+    assert_eq!(
+        n.a.k.view().len(),
+        20,
+        "resynchronised before taking over: {:?}",
+        n.a.k.view()
+    );
     assert!(!n.both_active_seen, "two active dispatchers at once");
     // And b follows a again.
     n.a.k.open(21, 1);

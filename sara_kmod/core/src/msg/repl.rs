@@ -772,7 +772,10 @@ mod tests {
         let mut bad = buf[..n].to_vec();
         bad.extend_from_slice(&[T_SESSION_ENDED, 9, 0, 0, 0, 0, 0, 1]);
         assert!(parse_records(&bad).is_err());
-        assert_eq!(encode_record(&session(1), &mut [0u8; 31]), Err(Error::BufferTooSmall));
+        assert_eq!(
+            encode_record(&session(1), &mut [0u8; 31]),
+            Err(Error::BufferTooSmall)
+        );
     }
 
     fn all_kinds() -> Vec<Record> {

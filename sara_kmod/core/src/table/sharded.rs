@@ -3,8 +3,8 @@
 
 use super::super::flow::{shard_of, FlowHasher, FlowKey, Wildcard};
 use super::{
-    Counts, Move, Moves, FlowInfo, Identity, InsertError, Loc, Millis, PendingChecks, PurgeReport, Redispatch,
-    Removal, SessionRef, Shard, Slot, Status, Walk,
+    Counts, FlowInfo, Identity, InsertError, Loc, Millis, Move, Moves, PendingChecks, PurgeReport,
+    Redispatch, Removal, SessionRef, Shard, Slot, Status, Walk,
 };
 use core::cell::RefCell;
 use core::ops::DerefMut;

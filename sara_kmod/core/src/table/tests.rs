@@ -931,7 +931,8 @@ fn counters_saturate() {
 fn touch_all_keeps_idle_flows_alive_and_clear_empties_the_table() {
     let fx = Fx::new(4, 16);
     let r = fx.open(&tcp(1, 40000, 554), 1, 2, 0).unwrap();
-    fx.announce(&udp(1, 5000, 0), Wildcard::DstPort, r, 0).unwrap();
+    fx.announce(&udp(1, 5000, 0), Wildcard::DstPort, r, 0)
+        .unwrap();
     fx.open(&tcp(2, 40001, 554), 2, 1, 0).unwrap();
     // Long idle (a backup saw no packet): touched at takeover, nothing has expired.
     let late = 10 * T;
@@ -939,9 +940,19 @@ fn touch_all_keeps_idle_flows_alive_and_clear_empties_the_table() {
     fx.check();
     assert_eq!(fx.purge_all(late + 1).removed, 0);
     assert_eq!(fx.t().len(), 3);
-    assert_eq!(fx.t().get(&tcp(1, 40000, 554), Wildcard::Exact).unwrap().last_seen, late);
+    assert_eq!(
+        fx.t()
+            .get(&tcp(1, 40000, 554), Wildcard::Exact)
+            .unwrap()
+            .last_seen,
+        late
+    );
     fx.events();
-    assert_eq!(fx.t().clear(&mut |f: &FlowInfo, w| fx.ev.borrow_mut().push((*f, w))), 3);
+    assert_eq!(
+        fx.t()
+            .clear(&mut |f: &FlowInfo, w| fx.ev.borrow_mut().push((*f, w))),
+        3
+    );
     fx.check();
     assert!(fx.t().is_empty());
     let ev = fx.events();
