@@ -23,11 +23,19 @@ use kernel::prelude::*;
 #[path = "core/src/lib.rs"]
 mod sara_core;
 
+// Every file above `sys/` is safe Rust, enforced: `unsafe` lives in `sys/` alone (each with its
+// `// SAFETY:` comment), and the core forbids it in its own crate root.
+#[forbid(unsafe_code)]
 mod conn;
+#[forbid(unsafe_code)]
 mod ctl;
+#[forbid(unsafe_code)]
 mod hook;
+#[forbid(unsafe_code)]
 mod netns;
+#[forbid(unsafe_code)]
 mod repl;
+#[forbid(unsafe_code)]
 mod sched;
 mod sys;
 
