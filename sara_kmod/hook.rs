@@ -19,13 +19,13 @@ use crate::netns::{Config, NetState, Server, Service};
 use crate::sara_core::admission::{load_index, PacketKind, Thresholds};
 use crate::sara_core::counters as c;
 use crate::sara_core::dpi::{self, Direction, Sig};
-use crate::sara_core::flow::Wildcard;
+use crate::sara_core::flow::{Wildcard, PROTO_TCP, PROTO_UDP};
 use crate::sara_core::genl::{DOWN_KEEP, STATE_DOWN};
 use crate::sara_core::select::{hash::score, Input};
 use crate::sara_core::table::{
     AnnounceError, Classified, Forward, Identity, InsertError, PacketOpts, SessionRef,
 };
-use crate::sara_core::wire::{self, L4Info};
+use crate::sara_core::wire::{self, tcp, tcp::TcpPacket, udp, Ipv4Packet, L4Info};
 use crate::sys::rcu::RcuGuard;
 use crate::sys::skb::{Skb, Xmit};
 use core::sync::atomic::Ordering;
@@ -41,12 +41,6 @@ pub(crate) enum Verdict {
     Stolen = 2,
 }
 
-const IPPROTO_TCP: u8 = 6;
-const IPPROTO_UDP: u8 = 17;
-/// TCP header without options; UDP header.
-const TCP_MIN: u32 = 20;
-const UDP_LEN: u32 = 8;
-
 /// Handles one packet.
 pub(crate) fn packet(st: &NetState, mut skb: Skb, g: &RcuGuard) -> Verdict {
     let cfg = st.config.read(g);
@@ -60,7 +54,7 @@ pub(crate) fn packet(st: &NetState, mut skb: Skb, g: &RcuGuard) -> Verdict {
         st.counters.inc(c::PKT_PASSED); // the stack's own checks deal with it
         return Verdict::Accept;
     };
-    if !cfg.is_vip(dst) || (proto != IPPROTO_TCP && proto != IPPROTO_UDP) {
+    if !cfg.is_vip(dst) || (proto != PROTO_TCP && proto != PROTO_UDP) {
         // Not for us, or ICMP etc. to the VIP: the dispatcher answers itself.
         st.counters.inc(c::PKT_PASSED);
         return Verdict::Accept;
@@ -97,37 +91,29 @@ pub(crate) fn packet(st: &NetState, mut skb: Skb, g: &RcuGuard) -> Verdict {
     p.run(skb)
 }
 
-/// Destination, protocol, header length and "non-first fragment" of an IPv4 header.
+/// Destination, protocol, header length and "non-first fragment" of an IPv4 header, read through
+/// the core's length-checked view; `None` unless the buffer holds a whole, consistent IPv4 header.
 fn ip_head(b: &[u8]) -> Option<([u8; 4], u8, u32, bool)> {
-    let hdr: &[u8; 20] = b.get(..20)?.try_into().ok()?;
-    let ihl = u32::from(hdr[0] & 0x0f) * 4;
-    if hdr[0] >> 4 != 4 || ihl < 20 {
-        return None;
-    }
-    let frag = u16::from_be_bytes([hdr[6], hdr[7]]);
-    Some((
-        [hdr[16], hdr[17], hdr[18], hdr[19]],
-        hdr[9],
-        ihl,
-        frag & 0x1fff != 0,
-    ))
+    let ip = Ipv4Packet::new_checked_head(b).ok()?;
+    let ihl = u32::try_from(ip.header_len()).ok()?;
+    Some((ip.dst_addr(), ip.protocol(), ihl, ip.frag_offset() != 0))
 }
 
 /// Makes the IP and L4 headers linear and parses them (the core's length-checked views).
 fn l4_head(skb: &mut Skb, ihl: u32, proto: u8) -> Option<L4Info> {
-    let l4_min = if proto == IPPROTO_TCP {
-        TCP_MIN
+    let l4_min = if proto == PROTO_TCP {
+        tcp::HEADER_LEN
     } else {
-        UDP_LEN
+        udp::HEADER_LEN
     };
-    if !skb.pull(ihl.checked_add(l4_min)?) {
+    if !skb.pull(ihl.checked_add(u32::try_from(l4_min).ok()?)?) {
         return None;
     }
-    if proto == IPPROTO_TCP {
-        // Data offset, in 32-bit words, is the high nibble of byte 12 of the TCP header.
-        let off = usize::try_from(ihl).ok()?.checked_add(12)?;
-        let doff = u32::from(*skb.linear().0.get(off)? >> 4) * 4;
-        if doff > TCP_MIN && !skb.pull(ihl.checked_add(doff)?) {
+    if proto == PROTO_TCP {
+        // The fixed TCP header is linear now; its data offset says how much more to pull.
+        let l4 = skb.linear().0.get(usize::try_from(ihl).ok()?..)?;
+        let doff = TcpPacket::new_unchecked(l4.get(..tcp::HEADER_LEN)?).header_len();
+        if doff > tcp::HEADER_LEN && !skb.pull(ihl.checked_add(u32::try_from(doff).ok()?)?) {
             return None;
         }
     }
@@ -298,7 +284,7 @@ impl Path<'_> {
             self.count(c::PKT_PASSED);
             return Verdict::Accept;
         };
-        if key.protocol == IPPROTO_TCP && self.l4.tcp_flags.rst() {
+        if key.protocol == PROTO_TCP && self.l4.tcp_flags.rst() {
             self.count(c::DROP_NO_SESSION);
             return Verdict::Drop;
         }
