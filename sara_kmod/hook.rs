@@ -28,18 +28,8 @@ use crate::sara_core::table::{
 use crate::sara_core::wire::{self, tcp, tcp::TcpPacket, udp, Ipv4Packet, L4Info};
 use crate::sys::rcu::RcuGuard;
 use crate::sys::skb::{Skb, Xmit};
+use crate::sys::Verdict;
 use core::sync::atomic::Ordering;
-
-/// A netfilter verdict.
-#[repr(u32)]
-pub(crate) enum Verdict {
-    /// NF_DROP: netfilter frees the packet.
-    Drop = 0,
-    /// NF_ACCEPT: the packet goes on through the stack.
-    Accept = 1,
-    /// NF_STOLEN: we transmitted the packet.
-    Stolen = 2,
-}
 
 /// Handles one packet.
 pub(crate) fn packet(st: &NetState, mut skb: Skb, g: &RcuGuard) -> Verdict {

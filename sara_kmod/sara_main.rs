@@ -39,6 +39,33 @@ mod repl;
 mod sched;
 mod sys;
 
+// The glue's entry points reach the module through `sys::Instance`, implemented once here.
+sys::entry_points!(netns::NetState);
+
+impl sys::Instance for netns::NetState {
+    fn new(net: sys::NetPtr) -> Result<KBox<Self>> {
+        netns::NetState::new(net)
+    }
+    fn net(&self) -> sys::NetPtr {
+        self.net
+    }
+    fn hook(&self, skb: sys::skb::Skb, g: &sys::rcu::RcuGuard) -> sys::Verdict {
+        hook::packet(self, skb, g)
+    }
+    fn request(&self, cmd: u8, req: &sys::genl::Request<'_>, w: &sys::rcu::WriterToken) -> Result {
+        ctl::request(self, cmd, req, w)
+    }
+    fn dump(&self, d: &mut sys::genl::Dump<'_>) -> kernel::ffi::c_int {
+        ctl::flow_dump(self, d)
+    }
+    fn counter(&self, id: usize) -> u64 {
+        ctl::counter(self, id)
+    }
+    fn purge(&self, g: &sys::rcu::RcuGuard) -> u32 {
+        conn::purge(self, g)
+    }
+}
+
 module! {
     type: Sara,
     name: "sara",

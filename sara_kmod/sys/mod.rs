@@ -17,6 +17,19 @@ pub(crate) mod skb;
 use kernel::error::{to_result, Result};
 use kernel::str::CStr;
 
+pub(crate) use entry::{entry_points, Instance};
+
+/// A netfilter verdict (what the hook returns to the glue).
+#[repr(u32)]
+pub(crate) enum Verdict {
+    /// NF_DROP: netfilter frees the packet.
+    Drop = 0,
+    /// NF_ACCEPT: the packet goes on through the stack.
+    Accept = 1,
+    /// NF_STOLEN: we transmitted the packet.
+    Stolen = 2,
+}
+
 /// A network namespace. The pointer stays valid for as long as the namespace's SARA state exists
 /// (the state is created by the namespace's pernet init and destroyed by its pernet exit).
 #[derive(Clone, Copy)]
