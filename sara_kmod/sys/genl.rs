@@ -79,6 +79,10 @@ pub(crate) trait Attrs {
 }
 
 /// A request being handled; valid for the duration of the handler.
+///
+/// # Invariants
+/// `info` is the `genl_info` of the running doit handler (valid, with its attribute table parsed by
+/// the family policy) and `net` is its namespace, for as long as the `Request` lives.
 pub(crate) struct Request<'a> {
     info: *const ffi::GenlInfo,
     net: NetPtr,
@@ -162,6 +166,9 @@ impl Attrs for NestAttrs<'_> {
 }
 
 /// Appends attributes to a netlink message under construction (a reply or a dump message).
+///
+/// # Invariants
+/// `skb` is a live netlink message buffer being built by this handler, not yet sent or freed.
 pub(crate) struct Writer {
     skb: *mut ffi::SkBuff,
 }

@@ -30,8 +30,12 @@ pub(crate) enum Verdict {
     Stolen = 2,
 }
 
-/// A network namespace. The pointer stays valid for as long as the namespace's SARA state exists
-/// (the state is created by the namespace's pernet init and destroyed by its pernet exit).
+/// A network namespace.
+///
+/// # Invariants
+/// The pointer stays valid for as long as the namespace's SARA state exists (the state is created
+/// by the namespace's pernet init and destroyed by its pernet exit), and a `NetPtr` is only held
+/// by that state or by calls made while it lives.
 #[derive(Clone, Copy)]
 pub(crate) struct NetPtr(*mut ffi::Net);
 

@@ -7,6 +7,10 @@ use super::{ffi, NetPtr};
 /// A packet handed to the PRE_ROUTING hook, `skb->data` at the IPv4 header. Valid for one hook call;
 /// the hook's return value (see [`super::entry`]) says whether netfilter keeps it (`Accept`), frees
 /// it (`Drop`) or whether [`Skb::xmit`] took it (`Stolen`).
+///
+/// # Invariants
+/// `ptr` is the hook's valid `sk_buff` and `net` its namespace, until the hook returns; the `Skb`
+/// is not kept past the hook call.
 pub(crate) struct Skb {
     ptr: *mut ffi::SkBuff,
     net: NetPtr,
