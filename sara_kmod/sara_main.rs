@@ -16,12 +16,11 @@
 
 use kernel::prelude::*;
 
-// The core is a plain module here; its `pub` items are crate-internal and some are not used yet.
-// rustfmt skips it from here: its files are formatted with its cargo package (scripts/fmt.sh).
-#[allow(dead_code, unused_imports, unreachable_pub, missing_docs)]
+// The core, compiled in as a public module (its API is public, so nothing in it needs a blanket
+// lint allowance). rustfmt skips it from here: its files are formatted with its cargo package (scripts/fmt.sh).
 #[rustfmt::skip]
 #[path = "core/src/lib.rs"]
-mod sara_core;
+pub mod sara_core;
 
 // Every file above `sys/` is safe Rust, enforced: `unsafe` lives in `sys/` alone (each with its
 // `// SAFETY:` comment), and the core forbids it in its own crate root.
