@@ -6,7 +6,8 @@
 #   make fmt     formats every Rust file (scripts/fmt.sh; settings in rustfmt.toml)
 #   make lint    what CI checks before `make test`: fmt-check (scripts/fmt.sh --check) and clippy
 #                (cargo clippy --workspace --all-targets, warnings are errors)
-# Other targets: setup, kernel, module, sarectl, host-test, vm-test, fmt-check, clippy, fuzz, clean.
+# Other targets: setup, kernel, module, sarectl, host-test, vm-test, fmt-check, clippy, imports
+# (import circles between files: scripts/check-imports.py), fuzz, clean.
 
 SHELL := /bin/bash
 HOME ?= /root
@@ -18,7 +19,7 @@ CARGO ?= cargo
 # compiled dependencies (CI runs every submission in a fresh clone).
 export CARGO_TARGET_DIR ?= $(shell . scripts/env.sh; echo $$SARA_CACHE)/cargo-target
 
-.PHONY: all setup kernel module sarectl host-test vm-test test demo bench fmt fmt-check clippy lint fuzz clean
+.PHONY: all setup kernel module sarectl host-test vm-test test demo bench fmt fmt-check clippy lint imports fuzz clean
 
 all: module sarectl
 
@@ -59,6 +60,9 @@ fmt-check: setup
 
 clippy: setup
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+imports:
+	scripts/check-imports.py
 
 lint: fmt-check clippy
 
