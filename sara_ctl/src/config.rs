@@ -976,7 +976,7 @@ mod tests {
         w.extend(2u32.to_ne_bytes());
         assert_eq!(bytes, w);
         // The nests carry exactly what service add / server add send.
-        let inner = crate::nl::parse_attrs(&req.attrs[0].payload).unwrap();
+        let inner = crate::proto::parse_attrs(&req.attrs[0].payload).unwrap();
         let add = proto::service_add(&parse_for_apply(text, "t").unwrap().services[0]);
         assert_eq!(inner, add.attrs);
         // The kernel's error offset maps back to the file.

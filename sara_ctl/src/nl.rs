@@ -20,10 +20,11 @@ use neli::nl::{NlPayload, Nlmsghdr, NlmsghdrBuilder};
 use neli::socket::NlSocket;
 use neli::types::{Buffer, GenlBuffer};
 use neli::utils::Groups;
-use neli::{FromBytes, FromBytesWithInput, ToBytes};
+use neli::{FromBytes, ToBytes};
 use sara_core::genl;
 
 use crate::error::{Error, KernelError, PolicyHint};
+pub use crate::proto::parse_attrs;
 use crate::proto::{Attr, Request};
 
 /// `nlmsghdr` length.
@@ -75,9 +76,7 @@ pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest attribute payload (`nla_len` is a u16 and includes the 4-byte header).
 pub const MAX_ATTR_PAYLOAD: usize = u16::MAX as usize - 4;
 
-fn align4(n: usize) -> usize {
-    (n + 3) & !3
-}
+use crate::proto::align4;
 
 // ---- encoding -------------------------------------------------------------------------------
 
@@ -147,24 +146,6 @@ pub fn attr_type_at(request: &[u8], offset: u32) -> Option<u16> {
 }
 
 // ---- decoding -------------------------------------------------------------------------------
-
-/// Parse a run of netlink attributes (e.g. a nest's payload). Types have their flag bits masked.
-pub fn parse_attrs(bytes: &[u8]) -> Result<Vec<Attr>, String> {
-    // neli strips each attribute's padding with read_exact: give the last one its padding even if
-    // the sender did not (the kernel always does; a buffer cut short does not).
-    let mut padded = bytes.to_vec();
-    padded.resize(align4(bytes.len()), 0);
-    let len = padded.len();
-    let buf = GenlBuffer::<u16, Buffer>::from_bytes_with_input(&mut Cursor::new(padded), len)
-        .map_err(|e| format!("malformed attributes: {e}"))?;
-    Ok(buf
-        .iter()
-        .map(|a| Attr {
-            ty: *a.nla_type().nla_type(),
-            payload: a.nla_payload().as_ref().to_vec(),
-        })
-        .collect())
-}
 
 /// What one netlink message says.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,12 +1,14 @@
 //! SARA's generic netlink messages as plain data: requests built from operator input, replies decoded
 //! into [`Service`], [`Server`], [`Stats`], [`Flow`] and [`Session`]. Every number and name comes from `sara_core::genl`
-//! and `sara_core::counters`; the bytes on the wire are made and read by [`crate::nl`].
+//! and `sara_core::counters`. Attributes are encoded and parsed here ([`encode_attrs`], [`parse_attrs`]);
+//! the messages around them are made and read by [`crate::nl`], which builds on this module.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::str::FromStr;
 
+use neli::FromBytesWithInput;
 use sara_core::{counters, genl};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
@@ -131,10 +133,36 @@ impl Attr {
     }
     /// Parse the payload as nested attributes.
     pub fn nested(&self) -> Result<Vec<Attr>, Error> {
-        crate::nl::parse_attrs(&self.payload).map_err(|e| {
+        parse_attrs(&self.payload).map_err(|e| {
             Error::Protocol(format!("nest {} does not parse: {e}", attr_label(self.ty)))
         })
     }
+}
+
+/// Netlink attributes are padded to 4 bytes.
+pub(crate) fn align4(n: usize) -> usize {
+    (n + 3) & !3
+}
+
+/// Parse a run of netlink attributes (e.g. a nest's payload). Types have their flag bits masked.
+pub fn parse_attrs(bytes: &[u8]) -> Result<Vec<Attr>, String> {
+    // neli strips each attribute's padding with read_exact: give the last one its padding even if
+    // the sender did not (the kernel always does; a buffer cut short does not).
+    let mut padded = bytes.to_vec();
+    padded.resize(align4(bytes.len()), 0);
+    let len = padded.len();
+    let buf = neli::types::GenlBuffer::<u16, neli::types::Buffer>::from_bytes_with_input(
+        &mut std::io::Cursor::new(padded),
+        len,
+    )
+    .map_err(|e| format!("malformed attributes: {e}"))?;
+    Ok(buf
+        .iter()
+        .map(|a| Attr {
+            ty: *a.nla_type().nla_type(),
+            payload: a.nla_payload().as_ref().to_vec(),
+        })
+        .collect())
 }
 
 /// Flag of a nested netlink attribute (`NLA_F_NESTED`), required by strict policies.

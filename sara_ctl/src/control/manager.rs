@@ -1849,7 +1849,7 @@ mod tests {
             nests.iter().all(|a| a.ty & crate::proto::NLA_F_NESTED != 0),
             "strict policies need NLA_F_NESTED"
         );
-        let inner = crate::nl::parse_attrs(&nests[1].payload).unwrap();
+        let inner = crate::proto::parse_attrs(&nests[1].payload).unwrap();
         let get = |t: u16| inner.iter().find(|a| a.ty == t).unwrap();
         assert_eq!(get(g::A_SERVER_ID).get_u32().unwrap(), 513);
         assert_eq!(get(g::A_STATE).get_u8().unwrap(), STATE_DRAINING);
