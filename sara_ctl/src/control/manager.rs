@@ -43,17 +43,17 @@
 //! The same file is `sarectl apply`'s (see [`crate::config`]): it may also list `services` and give
 //! each server its `ip`, `mac`, `dev` and `weight`; the manager checks those and does not use them.
 
-use super::cluster::{cluster_load, DEFAULT_ALPHA};
+use super::cluster::cluster_load;
 use super::detector::{
     Clock, Detector, DetectorConfig, EventKind, HeartbeatOutcome, ServerState, SystemClock,
 };
-use super::forecast::{Estimate, Forecaster, DEFAULT_WINDOW};
-use super::measure::{Components, Sampler, Weights};
+use super::forecast::{Estimate, Forecaster};
+use super::measure::{Components, Sampler};
 use super::thresholds::{MoveParams, MovingThresholds, Thresholds};
 use super::when::format_unix_utc;
 use super::wire::{components, decode, Message};
 use super::{to_permille, Context, Error, Result};
-use crate::config::{FieldError, HostIp, IfName, Mac, ServiceEntry};
+pub use crate::config::{ClusterConfig, ServerEntry};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
@@ -105,264 +105,12 @@ pub struct ManagerArgs {
     pub dry_run: bool,
 }
 
-// ---- configuration --------------------------------------------------------------------------
-
-/// One server of the cluster: watched by the manager; `sarectl apply` also gives it to `sara.ko`
-/// (and then needs `ip`, `mac` and `dev`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerEntry {
-    /// Server id (1‥65535), as in the kernel and the agent's --id.
-    pub id: u16,
-    /// Name for people.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// The server's IPv4 address (`A_SERVER_IP`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip: Option<HostIp>,
-    /// The server's MAC address (`A_SERVER_MAC`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mac: Option<Mac>,
-    /// Interface of the dispatcher through which the server is reached (`A_IFNAME`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dev: Option<IfName>,
-    /// Weight for weighted policies, 1‥65535 (`A_WEIGHT`; the kernel's default when absent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weight: Option<u32>,
-}
-
-fn default_true() -> bool {
-    true
-}
-
-/// The cluster configuration file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClusterConfig {
-    /// Virtual services, for `sarectl apply` (the manager does not use them).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub services: Vec<ServiceEntry>,
-    /// Servers to watch.
-    pub servers: Vec<ServerEntry>,
-    /// Heartbeat period d (ms).
-    #[serde(default = "ClusterConfig::default_heartbeat_ms")]
-    pub heartbeat_ms: u64,
-    /// Heartbeats missed before a server is down (n).
-    #[serde(default = "ClusterConfig::default_misses")]
-    pub misses: u32,
-    /// Load vector period δ (ms).
-    #[serde(default = "ClusterConfig::default_delta_ms")]
-    pub delta_ms: u64,
-    /// Push interval (ms); default δ.
-    #[serde(default)]
-    pub interval_ms: Option<u64>,
-    /// Forecast window T (samples).
-    #[serde(default = "ClusterConfig::default_window")]
-    pub window: usize,
-    /// Use the damped forecasts l̃ (true) or the last measurements (false) for the cluster load.
-    #[serde(default = "default_true")]
-    pub forecast: bool,
-    /// α of the cluster load.
-    #[serde(default = "ClusterConfig::default_alpha")]
-    pub alpha: f64,
-    /// The operator's thresholds.
-    #[serde(default)]
-    pub thresholds: Thresholds,
-    /// How the thresholds move.
-    #[serde(default)]
-    pub moving: MoveParams,
-    /// Per-session increment of a server's forecast (per-mille), pushed as `A_INCREMENT` if set.
-    #[serde(default)]
-    pub increment: Option<u16>,
-    /// Measure the dispatcher's own load l_d (else 0).
-    #[serde(default = "default_true")]
-    pub dispatcher_load: bool,
-    /// Weights of the dispatcher's load components.
-    #[serde(default = "ClusterConfig::default_dispatcher_weights")]
-    pub dispatcher_weights: Weights,
-}
-
-impl ClusterConfig {
-    fn default_heartbeat_ms() -> u64 {
-        200
-    }
-    fn default_misses() -> u32 {
-        3
-    }
-    fn default_delta_ms() -> u64 {
-        1000
-    }
-    fn default_window() -> usize {
-        DEFAULT_WINDOW
-    }
-    fn default_alpha() -> f64 {
-        DEFAULT_ALPHA
-    }
-    fn default_dispatcher_weights() -> Weights {
-        Weights {
-            cpu: 0.5,
-            mem: 0.2,
-            net: 0.3,
-            io: 0.0,
-            backlog: 0.0,
-        }
-    }
-
-    /// A configuration with these server ids and every default.
-    pub fn with_servers(ids: &[u16]) -> Self {
-        serde_json::from_value(serde_json::json!({
-            "servers": ids.iter().map(|id| serde_json::json!({"id": id})).collect::<Vec<_>>()
-        }))
-        .expect("defaults are valid")
-    }
-
-    /// Parses and checks a configuration; `origin` names it in errors, which carry the line,
-    /// column and field path (`cluster.json:12:17: servers[1].mac: …`).
-    pub fn parse(text: &str, origin: &str) -> Result<Self> {
-        let located =
-            |e: crate::config::ConfigError| Error::new(format!("cluster configuration {e}"));
-        let cfg = crate::config::parse_cluster(text, origin).map_err(located)?;
-        if let Err(e) = cfg.check_servers_listed() {
-            return Err(located(crate::config::locate(text, origin, e)));
-        }
-        Ok(cfg)
-    }
-
-    /// Reads and checks a configuration file.
-    pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .ctx(|| format!("reading the cluster configuration {}", path.display()))?;
-        Self::parse(&text, &path.display().to_string())
-    }
-
-    /// Checks the values, as the manager needs them.
-    pub fn validate(&self) -> Result<()> {
-        self.check_servers_listed()
-            .and_then(|()| self.check())
-            .map_err(|e| Error::new(e.to_string()))
-    }
-
-    fn check_servers_listed(&self) -> std::result::Result<(), FieldError> {
-        if self.servers.is_empty() {
-            return Err(FieldError::new(
-                "servers",
-                "\"servers\" is empty: list the servers to watch, e.g. [{\"id\": 1}]",
-            ));
-        }
-        Ok(())
-    }
-
-    /// Checks the values that both the manager and `sarectl apply` rely on (an empty server list
-    /// is fine here); the error names the field at fault.
-    pub fn check(&self) -> std::result::Result<(), FieldError> {
-        let mut ids = BTreeMap::new();
-        for (i, s) in self.servers.iter().enumerate() {
-            let at = |f: &str| format!("servers[{i}].{f}");
-            if s.id == 0 {
-                return Err(FieldError::new(
-                    at("id"),
-                    "server id 0 is not valid (ids are 1..65535)",
-                ));
-            }
-            if let Some(j) = ids.insert(s.id, i) {
-                return Err(FieldError::new(
-                    at("id"),
-                    format!("server id {} is listed twice (first as servers[{j}])", s.id),
-                ));
-            }
-            if let Some(w) = s
-                .weight
-                .filter(|w| !(1..=crate::proto::MAX_WEIGHT).contains(w))
-            {
-                return Err(FieldError::new(
-                    at("weight"),
-                    format!("weight must be 1..{}; got {w}", crate::proto::MAX_WEIGHT),
-                ));
-            }
-        }
-        let mut keys = BTreeMap::new();
-        for (i, s) in self.services.iter().enumerate() {
-            if let Some(t) = s
-                .timeout
-                .filter(|t| !(1..=sara_core::genl::MAX_TIMEOUT_S).contains(t))
-            {
-                return Err(FieldError::new(
-                    format!("services[{i}].timeout"),
-                    format!(
-                        "timeout must be 1..{} seconds; got {t}",
-                        sara_core::genl::MAX_TIMEOUT_S
-                    ),
-                ));
-            }
-            let k = s.key();
-            if let Some(j) = keys.insert((k.vip, k.port, k.proto), i) {
-                return Err(FieldError::new(
-                    format!("services[{i}]"),
-                    format!("service {k} is listed twice (first as services[{j}])"),
-                ));
-            }
-        }
-        let at_least_10 = |name: &str, v: u64| {
-            if v < 10 {
-                Err(FieldError::new(
-                    name,
-                    format!("{name} must be at least 10; got {v}"),
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        at_least_10("heartbeat_ms", self.heartbeat_ms)?;
-        at_least_10("delta_ms", self.delta_ms)?;
-        if self.misses == 0 {
-            return Err(FieldError::new("misses", "misses must be at least 1"));
-        }
-        if let Some(i) = self.interval_ms {
-            at_least_10("interval_ms", i)?;
-        }
-        if self.window == 0 {
-            return Err(FieldError::new(
-                "window",
-                "window must be at least 1 sample",
-            ));
-        }
-        if !(0.0..=1.0).contains(&self.alpha) {
-            return Err(FieldError::new(
-                "alpha",
-                format!("alpha must be between 0 and 1; got {}", self.alpha),
-            ));
-        }
-        if let Some(i) = self.increment.filter(|i| *i > 1000) {
-            return Err(FieldError::new(
-                "increment",
-                format!("increment must be at most 1000 per-mille; got {i}"),
-            ));
-        }
-        self.dispatcher_weights
-            .validate()
-            .map_err(|e| FieldError::new("dispatcher_weights", e.to_string()))?;
-        if let Err(e) = MovingThresholds::new(self.thresholds, self.moving) {
-            let field = if self.thresholds.is_ordered() {
-                "moving"
-            } else {
-                "thresholds"
-            };
-            return Err(FieldError::new(field, e.to_string()));
-        }
-        Ok(())
-    }
-
-    fn detector(&self) -> DetectorConfig {
-        DetectorConfig {
-            heartbeat_ms: self.heartbeat_ms,
-            misses: self.misses,
-            delta_ms: self.delta_ms,
-        }
-    }
-
-    /// The push interval in force.
-    pub fn interval(&self) -> Duration {
-        Duration::from_millis(self.interval_ms.unwrap_or(self.delta_ms))
+/// The detector's settings from the cluster file.
+fn detector_config(cfg: &ClusterConfig) -> DetectorConfig {
+    DetectorConfig {
+        heartbeat_ms: cfg.heartbeat_ms,
+        misses: cfg.misses,
+        delta_ms: cfg.delta_ms,
     }
 }
 
@@ -785,7 +533,7 @@ impl<S: KernelSink> Manager<S> {
         let clock: Box<dyn Clock + Send> = Box::new(SystemClock::new());
         let now = clock.now();
         let thresholds = MovingThresholds::new(cfg.thresholds, cfg.moving)?;
-        let detector = Detector::new(cfg.detector(), cfg.servers.iter().map(|s| s.id), now);
+        let detector = Detector::new(detector_config(&cfg), cfg.servers.iter().map(|s| s.id), now);
         let loads = cfg
             .servers
             .iter()
@@ -844,7 +592,7 @@ impl<S: KernelSink> Manager<S> {
     pub fn with_clock(mut self, clock: Box<dyn Clock + Send>) -> Self {
         let now = clock.now();
         self.detector = Detector::new(
-            self.cfg.detector(),
+            detector_config(&self.cfg),
             self.cfg.servers.iter().map(|s| s.id),
             now,
         );
