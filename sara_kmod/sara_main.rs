@@ -36,6 +36,8 @@ mod netns;
 mod repl;
 #[forbid(unsafe_code)]
 mod sched;
+#[forbid(unsafe_code)]
+mod service;
 mod sys;
 
 // The glue's entry points reach the module through `sys::Instance`, implemented once here.

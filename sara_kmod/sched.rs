@@ -9,8 +9,8 @@
 //! state, session counts); a new control-plane push (seen through [`Loads::pushes`]) replaces the
 //! forecasts and drops the per-session increments added since the previous push.
 
-use crate::netns::{Loads, Server};
 use crate::sara_core::select::{AnyPolicy, Candidate, Forecast, Hash, Input, Policy, ServerState};
+use crate::service::{Loads, Server};
 use core::sync::atomic::Ordering;
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::prelude::*;
