@@ -62,9 +62,9 @@ clippy: setup
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 imports:
-	scripts/check-imports.py
+	scripts/check-imports.py --strict
 
-lint: fmt-check clippy
+lint: fmt-check imports clippy
 
 fuzz:
 	scripts/fuzz.sh

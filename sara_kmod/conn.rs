@@ -14,9 +14,10 @@
 //! The one lock taken inside a shard lock is the replication ring's (`repl`, its own lockdep
 //! class): a removal callback that ends a session queues the end for the backup.
 
-use crate::netns::{Config, NetState};
+use crate::config::Config;
 use crate::sara_core::counters as c;
 use crate::sara_core::flow::FlowHasher;
+use crate::sara_core::msg::repl::Record;
 use crate::sara_core::table::{
     FlowInfo, Identity, Millis, Moves, Removal, Shard, ShardSet, Slot, Table,
 };
@@ -106,27 +107,27 @@ impl FlowTable {
     }
 
     /// One purge step over every shard; called by the purge work every [`PURGE_INTERVAL_MS`].
-    pub(crate) fn purge(&self, st: &NetState, cfg: &Config, now: Millis) {
+    pub(crate) fn purge(&self, st: &dyn Sink, cfg: &Config, now: Millis) {
         let mut ev = Events { st, cfg };
         self.table()
             .purge_step(now, self.purge_budget, &mut |f, why| ev.removed(f, why));
     }
 }
 
-/// The purge work's step (see `sys::entry::sara_rs_purge`): the delay to the next step, 0 (stop)
-/// while the namespace has no table.
-pub(crate) fn purge(st: &NetState, g: &crate::sys::rcu::RcuGuard) -> u32 {
-    let Some(t) = st.table() else { return 0 };
-    // A backup's replicated flows see no packets here: they are aged from the takeover on.
-    if !st.is_backup() {
-        t.purge(st, st.config.read(g), crate::sys::now_ms());
-    }
-    PURGE_INTERVAL_MS
+/// What the table's events reach in the namespace: its counters, its replication to the backup,
+/// and its session ids. `netns::NetState` implements it; this file knows nothing else of it.
+pub(crate) trait Sink {
+    /// Adds one to counter `id`.
+    fn count(&self, id: usize);
+    /// Queues a record for the backup (when this dispatcher is the active one).
+    fn replicate(&self, r: Record);
+    /// A session with id `id` exists (installed from the active): later ids must differ.
+    fn session_id_seen(&self, id: u32);
 }
 
 /// What the table tells us as it changes: counters and per-server session counts.
 pub(crate) struct Events<'a> {
-    pub(crate) st: &'a NetState,
+    pub(crate) st: &'a dyn Sink,
     pub(crate) cfg: &'a Config,
 }
 
@@ -134,8 +135,8 @@ impl Events<'_> {
     /// A record left the table (`on_remove` of the core's methods).
     pub(crate) fn removed(&mut self, f: &FlowInfo, why: Removal) {
         match why {
-            Removal::Expired => self.st.counters.inc(c::FLOWS_EXPIRED),
-            Removal::Closed | Removal::Orphaned => self.st.counters.inc(c::FLOWS_CLOSED),
+            Removal::Expired => self.st.count(c::FLOWS_EXPIRED),
+            Removal::Closed | Removal::Orphaned => self.st.count(c::FLOWS_CLOSED),
             Removal::Replaced | Removal::Deleted => {}
         }
         if f.identity == Identity::Signalling && !f.ended {
@@ -145,14 +146,13 @@ impl Events<'_> {
 
     /// The session of signalling flow `f` is over (counted, and replicated to the backup).
     pub(crate) fn session_ended(&mut self, f: &FlowInfo) {
-        self.st.counters.inc(c::SESSIONS_ENDED);
+        self.st.count(c::SESSIONS_ENDED);
         if let Some(s) = self.cfg.server(f.server) {
             s.live.session_gone();
         }
-        self.st
-            .replicate(crate::sara_core::msg::repl::Record::SessionEnded {
-                session_id: f.session.id,
-            });
+        self.st.replicate(Record::SessionEnded {
+            session_id: f.session.id,
+        });
     }
 
     /// A flow just ended by the table (`end_session`/`end_flow` returned it): counts a session end

@@ -701,7 +701,7 @@ fn ha_set(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
     if role != HA_STANDALONE {
         st.ensure_repl(w)?;
     }
-    crate::repl::set_role(st, role);
+    st.set_role(role);
     Ok(())
 }
 

@@ -9,109 +9,21 @@
 //! never a mix.
 
 use crate::conn::FlowTable;
-use crate::sara_core::counters::NUM_COUNTERS;
+use crate::sara_core::counters::{self as c, NUM_COUNTERS};
 use crate::sara_core::flow::FlowHasher;
-use crate::sched::Sched;
-use crate::sys::lock::BhLocks;
+use crate::sara_core::flow::{FlowKey, Wildcard};
+use crate::sara_core::genl::{HA_ACTIVE, HA_BACKUP};
+use crate::sara_core::msg::repl::{
+    FlowRecord, Identity as RIdentity, Record, SessionRecord, Status as RStatus,
+};
 use crate::sys::rcu::{OnceBox, RcuBox, WriterToken};
 use crate::sys::NetPtr;
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
-use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
+use kernel::alloc::{flags::GFP_KERNEL, KBox};
 use kernel::prelude::*;
 
+pub(crate) use crate::config::Config;
 pub(crate) use crate::service::{Loads, Server, ServerLive, Service};
-
-/// One version of a namespace's configuration.
-pub(crate) struct Config {
-    pub(crate) services: KVec<Service>,
-    pub(crate) servers: KVec<Server>,
-    /// The scheduler state of each service (same index as `services`), over `servers` in order.
-    pub(crate) sched: BhLocks<Sched>,
-}
-
-impl Config {
-    /// A configuration of these services and servers, with fresh scheduler state.
-    pub(crate) fn new(services: KVec<Service>, servers: KVec<Server>) -> Result<KBox<Self>> {
-        let sched = BhLocks::new(services.len(), |i| {
-            let policy = services
-                .get(i)
-                .map_or(crate::sara_core::genl::POLICY_HASH, |s| s.policy);
-            Sched::new(policy, &servers)
-        })?;
-        Ok(KBox::new(
-            Self {
-                services,
-                servers,
-                sched,
-            },
-            GFP_KERNEL,
-        )?)
-    }
-
-    /// An empty configuration.
-    pub(crate) fn empty() -> Result<KBox<Self>> {
-        Self::new(KVec::new(), KVec::new())
-    }
-
-    /// A copy whose services are those of `self` for which `keep` holds, plus `extra` if given.
-    pub(crate) fn with_services(
-        &self,
-        keep: impl Fn(&Service) -> bool,
-        extra: Option<Service>,
-    ) -> Result<KBox<Self>> {
-        let mut services = KVec::with_capacity(self.services.len() + 1, GFP_KERNEL)?;
-        for s in self.services.iter().filter(|s| keep(s)) {
-            services.push(s.clone(), GFP_KERNEL)?;
-        }
-        if let Some(s) = extra {
-            services.push(s, GFP_KERNEL)?;
-        }
-        let mut servers = KVec::with_capacity(self.servers.len(), GFP_KERNEL)?;
-        servers.extend_from_slice(&self.servers, GFP_KERNEL)?;
-        Self::new(services, servers)
-    }
-
-    /// A copy whose servers are those of `self` for which `keep` holds, plus `extra` if given.
-    pub(crate) fn with_servers(
-        &self,
-        keep: impl Fn(&Server) -> bool,
-        extra: Option<Server>,
-    ) -> Result<KBox<Self>> {
-        let mut servers = KVec::with_capacity(self.servers.len() + 1, GFP_KERNEL)?;
-        for s in self.servers.iter().filter(|s| keep(s)) {
-            servers.push(s.clone(), GFP_KERNEL)?;
-        }
-        if let Some(s) = extra {
-            servers.push(s, GFP_KERNEL)?;
-        }
-        let mut services = KVec::with_capacity(self.services.len(), GFP_KERNEL)?;
-        services.extend_from_slice(&self.services, GFP_KERNEL)?;
-        Self::new(services, servers)
-    }
-
-    /// The service for `dst:port/proto`, if any.
-    pub(crate) fn service(&self, vip: [u8; 4], port: u16, proto: u8) -> Option<&Service> {
-        self.service_index(vip, port, proto)
-            .and_then(|i| self.services.get(i))
-    }
-
-    /// The index of the service for `dst:port/proto`, if any.
-    pub(crate) fn service_index(&self, vip: [u8; 4], port: u16, proto: u8) -> Option<usize> {
-        self.services
-            .iter()
-            .position(|s| s.vip == vip && s.port == port && s.proto == proto)
-    }
-
-    /// The server with id `id`, if configured.
-    pub(crate) fn server(&self, id: u16) -> Option<&Server> {
-        self.servers.iter().find(|s| s.id == id)
-    }
-
-    /// Whether `addr` is the VIP of any service.
-    pub(crate) fn is_vip(&self, addr: [u8; 4]) -> bool {
-        self.services.iter().any(|s| s.vip == addr)
-    }
-}
 
 /// Counters of one namespace, indexed by `sara_core::counters` ids.
 pub(crate) struct Counters([AtomicU64; NUM_COUNTERS]);
@@ -221,5 +133,107 @@ impl NetState {
         } else {
             id
         }
+    }
+
+    /// The purge work's step (see `sys::entry::sara_rs_purge`): the delay to the next step, 0 (stop)
+    /// while the namespace has no table.
+    pub(crate) fn purge(&self, g: &crate::sys::rcu::RcuGuard) -> u32 {
+        let Some(t) = self.table() else { return 0 };
+        // A backup's replicated flows see no packets here: they are aged from the takeover on.
+        if !self.is_backup() {
+            t.purge(self, self.config.read(g), crate::sys::now_ms());
+        }
+        crate::conn::PURGE_INTERVAL_MS
+    }
+
+    /// Role change (control path). Returns whether this was a takeover (backup → active).
+    pub(crate) fn set_role(&self, role: u8) -> bool {
+        let old = self.role.swap(role, Ordering::Relaxed);
+        if old == HA_BACKUP && role != HA_BACKUP {
+            if let Some(t) = self.table() {
+                let n = t.table().touch_all(crate::sys::now_ms());
+                pr_info!(
+                    "takeover: now {}, {} replicated flows refreshed\n",
+                    crate::sara_core::genl::ha_role_name(role),
+                    n
+                );
+            }
+            self.counters.inc(c::HA_TAKEOVERS);
+            return true;
+        }
+        if old != role {
+            pr_info!(
+                "high availability role: {}\n",
+                crate::sara_core::genl::ha_role_name(role)
+            );
+        }
+        false
+    }
+}
+
+/// Replication to the backup (see `repl`).
+impl NetState {
+    /// Whether this namespace's dispatcher is the backup (forwards nothing).
+    pub(crate) fn is_backup(&self) -> bool {
+        self.role.load(Ordering::Relaxed) == HA_BACKUP
+    }
+
+    /// Queues a record for the backup, when this dispatcher is the active one.
+    pub(crate) fn replicate(&self, r: Record) {
+        if self.role.load(Ordering::Relaxed) != HA_ACTIVE {
+            return;
+        }
+        if let Some(ring) = self.repl() {
+            ring.push(r);
+            self.counters.inc(c::REPL_RECORDS);
+        }
+    }
+
+    /// A session was opened on, or moved to, `server`; `key` is its signalling flow.
+    pub(crate) fn replicate_session(&self, key: &FlowKey, id: u32, server: u16, timeout_ms: u32) {
+        self.replicate(Record::Session(SessionRecord {
+            flow: *key,
+            session_id: id,
+            server_id: server,
+            identity: RIdentity::Signalling,
+            status: RStatus::Established,
+            timeout_s: crate::repl::secs(timeout_ms),
+        }));
+    }
+
+    /// A flow joined session `id`: `key` with the ports named by `wild` unknown.
+    pub(crate) fn replicate_flow(
+        &self,
+        key: &FlowKey,
+        wild: Wildcard,
+        id: u32,
+        timeout_ms: u32,
+        seen: bool,
+    ) {
+        let (identity, status) = if seen {
+            (RIdentity::Secondary, RStatus::Established)
+        } else {
+            (RIdentity::Announced, RStatus::New)
+        };
+        self.replicate(Record::Flow(FlowRecord {
+            flow: key.wildcarded(wild),
+            wildcard: wild,
+            session_id: id,
+            identity,
+            status,
+            timeout_s: crate::repl::secs(timeout_ms),
+        }));
+    }
+}
+
+impl crate::conn::Sink for NetState {
+    fn count(&self, id: usize) {
+        self.counters.inc(id);
+    }
+    fn replicate(&self, r: crate::sara_core::msg::repl::Record) {
+        NetState::replicate(self, r);
+    }
+    fn session_id_seen(&self, id: u32) {
+        self.session_ids.fetch_max(id, Ordering::Relaxed);
     }
 }

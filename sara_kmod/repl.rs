@@ -23,14 +23,11 @@
 //!   the same session's signalling flow is a reassignment (or nothing); of a key held by something
 //!   else, a replacement.
 
-use crate::conn::{Events, FlowTable, LINGER_MS};
-use crate::netns::{Config, NetState};
+use crate::config::Config;
+use crate::conn::{Events, FlowTable, Sink, LINGER_MS};
 use crate::sara_core::counters as c;
-use crate::sara_core::flow::{FlowKey, Wildcard};
-use crate::sara_core::genl::{HA_ACTIVE, HA_BACKUP};
-use crate::sara_core::msg::repl::{
-    self, FlowRecord, Identity as RIdentity, Record, SessionRecord, Status as RStatus,
-};
+use crate::sara_core::flow::Wildcard;
+use crate::sara_core::msg::repl::{self, Record, SessionRecord};
 use crate::sara_core::table::{AnnounceError, FlowInfo, Identity, Removal, SessionRef};
 use crate::sys::lock::BhLocks;
 use core::sync::atomic::Ordering;
@@ -145,62 +142,8 @@ impl Repl {
 }
 
 /// Whole seconds of a timeout in ms, rounded up (a record carries seconds).
-fn secs(ms: u32) -> u32 {
+pub(crate) fn secs(ms: u32) -> u32 {
     ms.div_ceil(1000)
-}
-
-impl NetState {
-    /// Whether this namespace's dispatcher is the backup (forwards nothing).
-    pub(crate) fn is_backup(&self) -> bool {
-        self.role.load(Ordering::Relaxed) == HA_BACKUP
-    }
-
-    /// Queues a record for the backup, when this dispatcher is the active one.
-    pub(crate) fn replicate(&self, r: Record) {
-        if self.role.load(Ordering::Relaxed) != HA_ACTIVE {
-            return;
-        }
-        if let Some(ring) = self.repl() {
-            ring.push(r);
-            self.counters.inc(c::REPL_RECORDS);
-        }
-    }
-
-    /// A session was opened on, or moved to, `server`; `key` is its signalling flow.
-    pub(crate) fn replicate_session(&self, key: &FlowKey, id: u32, server: u16, timeout_ms: u32) {
-        self.replicate(Record::Session(SessionRecord {
-            flow: *key,
-            session_id: id,
-            server_id: server,
-            identity: RIdentity::Signalling,
-            status: RStatus::Established,
-            timeout_s: secs(timeout_ms),
-        }));
-    }
-
-    /// A flow joined session `id`: `key` with the ports named by `wild` unknown.
-    pub(crate) fn replicate_flow(
-        &self,
-        key: &FlowKey,
-        wild: Wildcard,
-        id: u32,
-        timeout_ms: u32,
-        seen: bool,
-    ) {
-        let (identity, status) = if seen {
-            (RIdentity::Secondary, RStatus::Established)
-        } else {
-            (RIdentity::Announced, RStatus::New)
-        };
-        self.replicate(Record::Flow(FlowRecord {
-            flow: key.wildcarded(wild),
-            wildcard: wild,
-            session_id: id,
-            identity,
-            status,
-            timeout_s: secs(timeout_ms),
-        }));
-    }
 }
 
 /// What one `CMD_REPL_APPLY` did.
@@ -212,7 +155,7 @@ pub(crate) struct Applied {
 
 /// Installs a record run on a backup (control path). `flush` first removes every flow.
 pub(crate) fn apply(
-    st: &NetState,
+    st: &dyn Sink,
     cfg: &Config,
     ft: &FlowTable,
     run: &[u8],
@@ -262,10 +205,10 @@ pub(crate) fn apply(
         };
         if ok {
             out.applied = out.applied.saturating_add(1);
-            st.counters.inc(c::REPL_APPLIED);
+            st.count(c::REPL_APPLIED);
         } else {
             out.failed = out.failed.saturating_add(1);
-            st.counters.inc(c::REPL_REJECTED);
+            st.count(c::REPL_REJECTED);
         }
     }
     Ok(out)
@@ -273,7 +216,7 @@ pub(crate) fn apply(
 
 /// A `Session` record: the session, opened or moved, as the active dispatcher has it.
 fn apply_session(
-    st: &NetState,
+    st: &dyn Sink,
     cfg: &Config,
     ft: &FlowTable,
     s: &SessionRecord,
@@ -310,35 +253,11 @@ fn apply_session(
             &mut |x: &FlowInfo, w| ev.removed(x, w),
         )
         .ok()?;
-    st.counters.inc(c::SESSIONS_CREATED);
+    st.count(c::SESSIONS_CREATED);
     if let Some(server) = cfg.server(s.server_id) {
         server.live.sessions.fetch_add(1, Ordering::Relaxed);
     }
     // Session ids this dispatcher hands out after a takeover must not be those of live sessions.
-    st.session_ids.fetch_max(s.session_id, Ordering::Relaxed);
+    st.session_id_seen(s.session_id);
     Some(r)
-}
-
-/// Role change (control path). Returns whether this was a takeover (backup → active).
-pub(crate) fn set_role(st: &NetState, role: u8) -> bool {
-    let old = st.role.swap(role, Ordering::Relaxed);
-    if old == HA_BACKUP && role != HA_BACKUP {
-        if let Some(t) = st.table() {
-            let n = t.table().touch_all(crate::sys::now_ms());
-            pr_info!(
-                "takeover: now {}, {} replicated flows refreshed\n",
-                crate::sara_core::genl::ha_role_name(role),
-                n
-            );
-        }
-        st.counters.inc(c::HA_TAKEOVERS);
-        return true;
-    }
-    if old != role {
-        pr_info!(
-            "high availability role: {}\n",
-            crate::sara_core::genl::ha_role_name(role)
-        );
-    }
-    false
 }

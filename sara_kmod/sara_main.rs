@@ -25,6 +25,8 @@ pub mod sara_core;
 // Every file above `sys/` is safe Rust, enforced: `unsafe` lives in `sys/` alone (each with its
 // `// SAFETY:` comment), and the core forbids it in its own crate root.
 #[forbid(unsafe_code)]
+mod config;
+#[forbid(unsafe_code)]
 mod conn;
 #[forbid(unsafe_code)]
 mod ctl;
@@ -63,7 +65,7 @@ impl sys::Instance for netns::NetState {
         ctl::counter(self, id)
     }
     fn purge(&self, g: &sys::rcu::RcuGuard) -> u32 {
-        conn::purge(self, g)
+        self.purge(g)
     }
 }
 
