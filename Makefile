@@ -4,7 +4,7 @@
 #   make bench   SARA vs IPVS-DR vs no balancer in one VM boot: pkts/s, ns/pkt, sessions/s, bytes/flow
 #                (results in build/bench/results.md), then the policy simulator (build/bench/sim/)
 #   make fmt     formats every Rust file (scripts/fmt.sh; settings in rustfmt.toml)
-#   make lint    what CI checks before `make test`: fmt-check (scripts/fmt.sh --check) and clippy
+#   make lint    what CI checks before `make test`: fmt-check (scripts/fmt.sh --check), imports (no circle) and clippy
 #                (cargo clippy --workspace --all-targets, warnings are errors)
 # Other targets: setup, kernel, module, sarectl, host-test, vm-test, fmt-check, clippy, imports
 # (import circles between files: scripts/check-imports.py), fuzz, clean.
