@@ -33,11 +33,11 @@
 //! manager counts it as rejected). Reports matter when the client's first packet comes later than
 //! the report: behind a WAN, or never (media only from the server).
 
+use crate::sys::packet::PacketSocket;
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::str::FromStr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -607,156 +607,35 @@ fn unix_us(t: SystemTime) -> u64 {
 /// A packet socket on one interface, all protocols (so that outgoing packets are seen too),
 /// without link-layer headers, with kernel receive timestamps.
 pub struct Capture {
-    fd: OwnedFd,
+    sock: PacketSocket,
 }
 
 /// One captured packet.
-#[derive(Debug, Clone, Copy)]
-pub struct Captured {
-    /// Bytes copied into the buffer.
-    pub len: usize,
-    /// Ethertype (host order).
-    pub ethertype: u16,
-    /// When the kernel received (or sent) it.
-    pub time: SystemTime,
-}
+pub type Captured = crate::sys::packet::Received;
 
-fn last_os_error(what: &str) -> io::Error {
-    let e = io::Error::last_os_error();
+fn last_os_error(what: &str, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("{what}: {e}"))
 }
 
 impl Capture {
     /// Opens and binds the socket (needs CAP_NET_RAW).
     pub fn open(dev: &str) -> io::Result<Capture> {
-        let name = std::ffi::CString::new(dev)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "bad interface name"))?;
-        // SAFETY: a C string that lives across the call.
-        let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
-        if ifindex == 0 {
-            return Err(last_os_error(&format!("interface {dev}")));
-        }
-        let proto = (libc::ETH_P_ALL as u16).to_be();
-        // SAFETY: plain socket(2).
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-                i32::from(proto),
-            )
-        };
-        if raw < 0 {
-            return Err(last_os_error("opening a packet socket (needs CAP_NET_RAW)"));
-        }
-        // SAFETY: `raw` is a new descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
-        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_protocol = proto;
-        sll.sll_ifindex = ifindex as i32;
-        // SAFETY: the address and its size match.
-        let r = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&sll as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-            )
-        };
-        if r < 0 {
-            return Err(last_os_error(&format!(
-                "binding the packet socket to {dev}"
-            )));
-        }
-        let c = Capture { fd };
-        c.setsockopt(libc::SO_TIMESTAMPNS, 1)?;
+        let ifindex =
+            crate::sys::if_index(dev).map_err(|e| last_os_error(&format!("interface {dev}"), e))?;
+        let sock = PacketSocket::open(libc::ETH_P_ALL as u16)
+            .map_err(|e| last_os_error("opening a packet socket (needs CAP_NET_RAW)", e))?;
+        sock.bind(ifindex)
+            .map_err(|e| last_os_error(&format!("binding the packet socket to {dev}"), e))?;
+        sock.set_option(libc::SO_TIMESTAMPNS, 1)
+            .map_err(|e| last_os_error("setting a packet socket option", e))?;
         // A larger buffer rides out bursts; failure is harmless.
-        let _ = c.setsockopt(libc::SO_RCVBUF, 4 << 20);
-        Ok(c)
-    }
-
-    fn setsockopt(&self, opt: libc::c_int, v: libc::c_int) -> io::Result<()> {
-        // SAFETY: an int option with its size.
-        let r = unsafe {
-            libc::setsockopt(
-                self.fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                opt,
-                (&v as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if r < 0 {
-            return Err(last_os_error("setting a packet socket option"));
-        }
-        Ok(())
+        let _ = sock.set_option(libc::SO_RCVBUF, 4 << 20);
+        Ok(Capture { sock })
     }
 
     /// Waits at most `timeout` for a packet (`Duration::ZERO`: do not wait). `None` on timeout.
     pub fn recv(&self, buf: &mut [u8], timeout: Duration) -> io::Result<Option<Captured>> {
-        let mut pfd = libc::pollfd {
-            fd: self.fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-        // SAFETY: one pollfd.
-        let r = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                return Ok(None);
-            }
-            return Err(e);
-        }
-        if r == 0 {
-            return Ok(None);
-        }
-        // SAFETY: plain data, zero is valid.
-        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        let mut iov = libc::iovec {
-            iov_base: buf.as_mut_ptr().cast(),
-            iov_len: buf.len(),
-        };
-        let mut control = [0u64; 16];
-        // SAFETY: plain data, zero is valid.
-        let mut mh: libc::msghdr = unsafe { std::mem::zeroed() };
-        mh.msg_name = (&mut sll as *mut libc::sockaddr_ll).cast();
-        mh.msg_namelen = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-        mh.msg_iov = &mut iov;
-        mh.msg_iovlen = 1;
-        mh.msg_control = control.as_mut_ptr().cast();
-        mh.msg_controllen = std::mem::size_of_val(&control) as _;
-        // SAFETY: every pointer in `mh` points into live buffers of the sizes given.
-        let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut mh, libc::MSG_DONTWAIT) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            return match e.kind() {
-                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
-                _ => Err(e),
-            };
-        }
-        let mut time = SystemTime::now();
-        // SAFETY: walking the control messages the kernel wrote into `control`, with libc's macros.
-        unsafe {
-            let mut c = libc::CMSG_FIRSTHDR(&mh);
-            while !c.is_null() {
-                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
-                    let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
-                    time = UNIX_EPOCH
-                        + Duration::new(
-                            ts.tv_sec.max(0) as u64,
-                            ts.tv_nsec.clamp(0, 999_999_999) as u32,
-                        );
-                }
-                c = libc::CMSG_NXTHDR(&mh, c);
-            }
-        }
-        Ok(Some(Captured {
-            len: (n as usize).min(buf.len()),
-            ethertype: u16::from_be(sll.sll_protocol),
-            time,
-        }))
+        self.sock.recv(buf, timeout)
     }
 }
 

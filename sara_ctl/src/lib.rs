@@ -1,5 +1,10 @@
 //! `sarectl`'s library: netlink client for `sara.ko`, command implementations, and the control plane
 //! (monitoring agent, manager). The binary is `src/main.rs`.
+//!
+//! `unsafe` lives in [`sys`] alone (thin wrappers over system calls, each with its `// SAFETY:`);
+//! every other module is safe Rust, enforced by `deny(unsafe_code)`.
+
+#![deny(unsafe_code)]
 
 pub mod cmd;
 pub mod config;
@@ -11,3 +16,5 @@ pub mod nl;
 pub mod output;
 pub mod proto;
 pub mod sim;
+#[allow(unsafe_code)]
+pub mod sys;

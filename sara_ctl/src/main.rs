@@ -4,6 +4,8 @@
 //! To add a subcommand: add a variant to [`Command`] (with an `after_help` example), and an arm to
 //! [`run`] that returns a [`Done`] or an [`Error`] (whose `exit_code()` is the process status).
 
+#![forbid(unsafe_code)]
+
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::process::ExitCode;

@@ -10,7 +10,6 @@
 //!   when the kernel sets `NLM_F_CAPPED`, and it has no names for `NLMSGERR_ATTR_MISS_TYPE`.
 
 use std::io::{self, Cursor};
-use std::os::unix::io::AsRawFd;
 use std::time::Duration;
 
 use neli::consts::nl::NlmF;
@@ -644,26 +643,7 @@ fn is_get(cmd: u8) -> bool {
 }
 
 fn set_recv_timeout(sock: &NlSocket, t: Duration) -> io::Result<()> {
-    let tv = libc::timeval {
-        tv_sec: t.as_secs() as libc::time_t,
-        tv_usec: t.subsec_micros() as libc::suseconds_t,
-    };
-    // SAFETY: the fd is the socket's own open descriptor; `tv` lives across the call and its size
-    // is passed exactly.
-    let r = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    crate::sys::set_recv_timeout(sock, t)
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@
 //! cargo run --release -p sara_ctl --bin sara-sim -- --out build/bench/sim
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;

@@ -335,20 +335,8 @@ pub fn parse_inet_diag(answer: &[u8], port: u16) -> (Option<(u64, u64)>, bool) {
 /// AF_INET6) and returns the raw answer.
 fn inet_diag_dump(family: u8) -> std::io::Result<Vec<u8>> {
     use std::io::{Read, Write};
-    use std::os::fd::FromRawFd;
-    // SAFETY: plain socket(2) call; the descriptor is owned by the File below.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-            libc::NETLINK_SOCK_DIAG,
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fd is a fresh descriptor that nothing else owns.
-    let mut sock = unsafe { std::fs::File::from_raw_fd(fd) };
+    let fd = crate::sys::socket(libc::AF_NETLINK, libc::SOCK_DGRAM, libc::NETLINK_SOCK_DIAG)?;
+    let mut sock = std::fs::File::from(fd);
     const SOCK_DIAG_BY_FAMILY: u16 = 20;
     const TCP_LISTEN: u32 = 10;
     let flags: u16 = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;

@@ -11,7 +11,6 @@ pub mod vip;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -205,17 +204,8 @@ impl Sender {
 
 fn set_buffers(sock: &UdpSocket) {
     for opt in [libc::SO_RCVBUF, libc::SO_SNDBUF] {
-        let v: libc::c_int = 4 << 20;
-        // SAFETY: an int option with its size, on a socket we own.
-        unsafe {
-            libc::setsockopt(
-                sock.as_raw_fd(),
-                libc::SOL_SOCKET,
-                opt,
-                (&v as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
+        // Larger buffers ride out a resynchronisation; failure is harmless.
+        let _ = crate::sys::set_int_option(sock, libc::SOL_SOCKET, opt, 4 << 20);
     }
 }
 
@@ -296,12 +286,8 @@ pub fn run(args: RunArgs) -> Result<()> {
     let sock = UdpSocket::bind(args.listen)
         .map_err(|e| Error::new(format!("cannot listen on {}: {e}", args.listen)))?;
     set_buffers(&sock);
-    // SAFETY: installing a handler that only stores to an atomic.
-    unsafe {
-        let h = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        libc::signal(libc::SIGTERM, h);
-        libc::signal(libc::SIGINT, h);
-    }
+    // The handler only stores to an atomic (async-signal-safe).
+    crate::sys::on_stop_signals(on_signal);
     let cfg = Config {
         id: args.id,
         priority: args.priority,

@@ -6,9 +6,9 @@
 //! starting a program), the announcement is sent on a packet socket: an ARP request from VIP for VIP
 //! (RFC 5227 "ARP announcement") and an ARP reply of the same, both to the broadcast address.
 
+use crate::sys::packet::PacketSocket;
 use std::io;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use super::node::Vip;
 
@@ -64,43 +64,13 @@ fn rtnl_addr(add: bool, idx: u32, ip: Ipv4Addr) -> Result<(), i32> {
         m.extend_from_slice(&attr.to_ne_bytes());
         m.extend_from_slice(&ip.octets());
     }
-    // SAFETY: plain socket(2).
-    let raw = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_ROUTE,
-        )
-    };
-    if raw < 0 {
-        return Err(io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO));
-    }
-    // SAFETY: `raw` is a new descriptor that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    // SAFETY: `m` is valid for its length; the destination is the kernel (a zeroed sockaddr_nl).
-    let sent = unsafe {
-        let mut sa: libc::sockaddr_nl = std::mem::zeroed();
-        sa.nl_family = libc::AF_NETLINK as u16;
-        libc::sendto(
-            fd.as_raw_fd(),
-            m.as_ptr().cast(),
-            m.len(),
-            0,
-            (&sa as *const libc::sockaddr_nl).cast(),
-            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-        )
-    };
-    if sent < 0 {
-        return Err(io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO));
-    }
+    let err = |e: io::Error| e.raw_os_error().unwrap_or(libc::EIO);
+    let fd =
+        crate::sys::socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE).map_err(err)?;
+    crate::sys::netlink_send_to_kernel(&fd, &m).map_err(err)?;
     let mut buf = [0u8; 1024];
-    // SAFETY: `buf` is valid for its length.
-    let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-    if n < (NLMSG_HDRLEN + 4) as isize {
+    let n = crate::sys::recv(&fd, &mut buf).map_err(err)?;
+    if n < NLMSG_HDRLEN + 4 {
         return Err(libc::EIO);
     }
     // The ack: an NLMSG_ERROR whose error field (after the header) is 0 or -errno.
@@ -117,14 +87,7 @@ fn rtnl_addr(add: bool, idx: u32, ip: Ipv4Addr) -> Result<(), i32> {
 }
 
 fn ifindex(dev: &str) -> io::Result<u32> {
-    let name = std::ffi::CString::new(dev)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "bad interface name"))?;
-    // SAFETY: a C string that lives across the call.
-    let i = unsafe { libc::if_nametoindex(name.as_ptr()) };
-    if i == 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(i)
+    crate::sys::if_index(dev)
 }
 
 fn mac_of(dev: &str) -> io::Result<[u8; 6]> {
@@ -163,43 +126,9 @@ fn arp(op: u16, mac: [u8; 6], ip: Ipv4Addr) -> [u8; 28] {
 pub fn gratuitous_arp(dev: &str, ip: Ipv4Addr) -> io::Result<()> {
     let idx = ifindex(dev)?;
     let mac = mac_of(dev)?;
-    let proto = (libc::ETH_P_ARP as u16).to_be();
-    // SAFETY: plain socket(2).
-    let raw = unsafe {
-        libc::socket(
-            libc::AF_PACKET,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-            i32::from(proto),
-        )
-    };
-    if raw < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `raw` is a new descriptor that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
-    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    sll.sll_family = libc::AF_PACKET as u16;
-    sll.sll_protocol = proto;
-    sll.sll_ifindex = idx as i32;
-    sll.sll_halen = 6;
-    sll.sll_addr[..6].copy_from_slice(&[0xff; 6]);
+    let sock = PacketSocket::open(libc::ETH_P_ARP as u16)?;
     for op in [1u16, 2] {
-        let p = arp(op, mac, ip);
-        // SAFETY: `p` and `sll` are valid for the sizes given.
-        let r = unsafe {
-            libc::sendto(
-                fd.as_raw_fd(),
-                p.as_ptr().cast(),
-                p.len(),
-                0,
-                (&sll as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-            )
-        };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        sock.send_to(&arp(op, mac, ip), idx, [0xff; 6])?;
     }
     Ok(())
 }
