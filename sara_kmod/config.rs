@@ -47,16 +47,10 @@ impl Config {
         keep: impl Fn(&Service) -> bool,
         extra: Option<Service>,
     ) -> Result<KBox<Self>> {
-        let mut services = KVec::with_capacity(self.services.len() + 1, GFP_KERNEL)?;
-        for s in self.services.iter().filter(|s| keep(s)) {
-            services.push(s.clone(), GFP_KERNEL)?;
-        }
-        if let Some(s) = extra {
-            services.push(s, GFP_KERNEL)?;
-        }
-        let mut servers = KVec::with_capacity(self.servers.len(), GFP_KERNEL)?;
-        servers.extend_from_slice(&self.servers, GFP_KERNEL)?;
-        Self::new(services, servers)
+        Self::new(
+            filtered(&self.services, keep, extra)?,
+            filtered(&self.servers, |_| true, None)?,
+        )
     }
 
     /// A copy whose servers are those of `self` for which `keep` holds, plus `extra` if given.
@@ -65,16 +59,10 @@ impl Config {
         keep: impl Fn(&Server) -> bool,
         extra: Option<Server>,
     ) -> Result<KBox<Self>> {
-        let mut servers = KVec::with_capacity(self.servers.len() + 1, GFP_KERNEL)?;
-        for s in self.servers.iter().filter(|s| keep(s)) {
-            servers.push(s.clone(), GFP_KERNEL)?;
-        }
-        if let Some(s) = extra {
-            servers.push(s, GFP_KERNEL)?;
-        }
-        let mut services = KVec::with_capacity(self.services.len(), GFP_KERNEL)?;
-        services.extend_from_slice(&self.services, GFP_KERNEL)?;
-        Self::new(services, servers)
+        Self::new(
+            filtered(&self.services, |_| true, None)?,
+            filtered(&self.servers, keep, extra)?,
+        )
     }
 
     /// The service for `dst:port/proto`, if any.
@@ -99,4 +87,16 @@ impl Config {
     pub(crate) fn is_vip(&self, addr: [u8; 4]) -> bool {
         self.services.iter().any(|s| s.vip == addr)
     }
+}
+
+/// The items of `v` for which `keep` holds, then `extra` if given, in a new vector.
+fn filtered<T: Clone>(v: &[T], keep: impl Fn(&T) -> bool, extra: Option<T>) -> Result<KVec<T>> {
+    let mut out = KVec::with_capacity(v.len().saturating_add(1), GFP_KERNEL)?;
+    for x in v.iter().filter(|x| keep(x)) {
+        out.push(x.clone(), GFP_KERNEL)?;
+    }
+    if let Some(x) = extra {
+        out.push(x, GFP_KERNEL)?;
+    }
+    Ok(out)
 }
