@@ -7,7 +7,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use sara_core::flow::{FlowHasher, FlowKey, Wildcard, PROTO_UDP};
-use sara_core::table::{ignore, Shard, Slot};
+use sara_core::table::{ignore, Placement, Shard, Slot};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -25,12 +25,22 @@ fn key(i: u32) -> FlowKey {
     )
 }
 
+/// A record for `k` on server 1 with the benchmarks' timeout, at time `now`.
+fn at(k: &FlowKey, now: u32) -> Placement<'_> {
+    Placement {
+        key: k,
+        hash: HASHER.hash(k),
+        server: 1,
+        timeout_ms: TIMEOUT,
+        now,
+    }
+}
+
 fn filled(n: u32) -> Shard<Vec<Slot>> {
     let mut s = Shard::new(vec![Slot::EMPTY; n as usize], 0).unwrap();
     for i in 0..n {
         let k = key(i);
-        s.insert_signalling(&k, HASHER.hash(&k), i, 1, TIMEOUT, 0, 100, &mut ignore)
-            .unwrap();
+        s.insert_signalling(at(&k, 0), i, 100, &mut ignore).unwrap();
     }
     s
 }
@@ -99,16 +109,7 @@ fn bench(c: &mut Criterion) {
                 s.remove(&old, HASHER.hash(&old), Wildcard::Exact);
                 let k = key(next);
                 next += 1;
-                black_box(s.insert_signalling(
-                    &k,
-                    HASHER.hash(&k),
-                    next,
-                    1,
-                    TIMEOUT,
-                    1,
-                    100,
-                    &mut ignore,
-                ))
+                black_box(s.insert_signalling(at(&k, 1), next, 100, &mut ignore))
             })
         });
         s.check_invariants().unwrap();

@@ -675,15 +675,10 @@ impl<S: DerefMut<Target = [Slot]>> Shard<S> {
     /// Opens a session: a Signalling flow, status New, for the packet (`bytes` long) that created it.
     /// `session_id` is the caller's; the returned [`SessionRef`] names the session from now on.
     /// [`InsertError::Full`] is counted in [`ShardStats::full_sessions`].
-    #[allow(clippy::too_many_arguments)]
     pub fn insert_signalling<F: FnMut(&FlowInfo, Removal)>(
         &mut self,
-        key: &FlowKey,
-        hash: u64,
+        at: Placement<'_>,
         session_id: u32,
-        server: u16,
-        timeout_ms: u32,
-        now: Millis,
         bytes: u32,
         on_remove: &mut F,
     ) -> Result<SessionRef, InsertError> {
@@ -693,11 +688,11 @@ impl<S: DerefMut<Target = [Slot]>> Shard<S> {
             wild: Wildcard::Exact,
             session: session_id,
             sig: None,
-            server,
-            timeout: timeout_ms,
+            server: at.server,
+            timeout: at.timeout_ms,
             bytes: Some(bytes),
         };
-        match self.insert(key, hash, rec, now, on_remove) {
+        match self.insert(at.key, at.hash, rec, at.now, on_remove) {
             Ok(i) => Ok(SessionRef {
                 loc: self.loc(i),
                 id: session_id,
@@ -711,19 +706,14 @@ impl<S: DerefMut<Target = [Slot]>> Shard<S> {
         }
     }
 
-    /// Stores an Announced flow (status New) of `session`, whose server is `server`. With a wildcard,
-    /// `key`'s unknown ports are ignored (stored as 0) and `hash` must be the hash of
-    /// `key.wildcarded(wild)`.
-    #[allow(clippy::too_many_arguments)]
+    /// Stores an Announced flow (status New) of `session`, on `at.server` (the session's). With a
+    /// wildcard, `at.key`'s unknown ports are ignored (stored as 0) and `at.hash` must be the hash of
+    /// `at.key.wildcarded(wild)`.
     pub fn insert_announced<F: FnMut(&FlowInfo, Removal)>(
         &mut self,
-        key: &FlowKey,
-        hash: u64,
+        at: Placement<'_>,
         wild: Wildcard,
         session: SessionRef,
-        server: u16,
-        timeout_ms: u32,
-        now: Millis,
         on_remove: &mut F,
     ) -> Result<Loc, InsertError> {
         let rec = NewRecord {
@@ -732,24 +722,19 @@ impl<S: DerefMut<Target = [Slot]>> Shard<S> {
             wild,
             session: session.id,
             sig: Some(session.loc),
-            server,
-            timeout: timeout_ms,
+            server: at.server,
+            timeout: at.timeout_ms,
             bytes: None,
         };
-        self.insert_member(key, hash, rec, now, on_remove)
+        self.insert_member(at.key, at.hash, rec, at.now, on_remove)
     }
 
     /// Stores a Secondary flow (Established) of `session`: the exact key of an announced flow confirmed
     /// by its first packet (`bytes` long, counted).
-    #[allow(clippy::too_many_arguments)]
     pub fn insert_secondary<F: FnMut(&FlowInfo, Removal)>(
         &mut self,
-        key: &FlowKey,
-        hash: u64,
+        at: Placement<'_>,
         session: SessionRef,
-        server: u16,
-        timeout_ms: u32,
-        now: Millis,
         bytes: u32,
         on_remove: &mut F,
     ) -> Result<Loc, InsertError> {
@@ -759,11 +744,11 @@ impl<S: DerefMut<Target = [Slot]>> Shard<S> {
             wild: Wildcard::Exact,
             session: session.id,
             sig: Some(session.loc),
-            server,
-            timeout: timeout_ms,
+            server: at.server,
+            timeout: at.timeout_ms,
             bytes: Some(bytes),
         };
-        self.insert_member(key, hash, rec, now, on_remove)
+        self.insert_member(at.key, at.hash, rec, at.now, on_remove)
     }
 
     fn insert_member<F: FnMut(&FlowInfo, Removal)>(
@@ -1120,4 +1105,20 @@ impl<S: DerefMut<Target = [Slot]>> Shard<S> {
         }
         (changed, Walk::More)
     }
+}
+
+/// Where a new record goes and what it starts with: its key and that key's hash (of the key as
+/// stored, wildcarded if it is a wildcard entry), its server, its idle timeout and the time now.
+#[derive(Debug, Clone, Copy)]
+pub struct Placement<'k> {
+    /// The key (for a wildcard entry: the caller's key, wildcarded when stored).
+    pub key: &'k FlowKey,
+    /// Hash of the key as stored.
+    pub hash: u64,
+    /// Server of the record (a member's is its session's).
+    pub server: u16,
+    /// Idle timeout, ms.
+    pub timeout_ms: u32,
+    /// Now.
+    pub now: Millis,
 }

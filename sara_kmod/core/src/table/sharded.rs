@@ -3,8 +3,8 @@
 
 use super::super::flow::{shard_of, FlowHasher, FlowKey, Wildcard};
 use super::{
-    Counts, FlowInfo, Identity, InsertError, Loc, Millis, Move, Moves, PendingChecks, PurgeReport,
-    Redispatch, Removal, SessionRef, Shard, Slot, Status, Walk,
+    Counts, FlowInfo, Identity, InsertError, Loc, Millis, Move, Moves, PendingChecks, Placement,
+    PurgeReport, Redispatch, Removal, SessionRef, Shard, Slot, Status, Walk,
 };
 use core::cell::RefCell;
 use core::ops::DerefMut;
@@ -278,16 +278,14 @@ impl<'a, T: ShardSet + ?Sized> Table<'a, T> {
             let mv = self.begin_move();
             let ins = self
                 .with(e, |s| {
-                    let res = s.insert_secondary(
+                    let at = Placement {
                         key,
-                        h,
-                        r,
+                        hash: h,
                         server,
-                        ann.timeout_ms,
+                        timeout_ms: ann.timeout_ms,
                         now,
-                        bytes,
-                        on_remove,
-                    );
+                    };
+                    let res = s.insert_secondary(at, r, bytes, on_remove);
                     res.map(|loc| s.get_at(loc))
                 })
                 .unwrap_or(Err(InsertError::Full));
@@ -327,9 +325,14 @@ impl<'a, T: ShardSet + ?Sized> Table<'a, T> {
     ) -> Result<SessionRef, InsertError> {
         let h = self.hash(key);
         self.with(self.shard_index(h), |s| {
-            s.insert_signalling(
-                key, h, session_id, server, timeout_ms, now, bytes, on_remove,
-            )
+            let at = Placement {
+                key,
+                hash: h,
+                server,
+                timeout_ms,
+                now,
+            };
+            s.insert_signalling(at, session_id, bytes, on_remove)
         })
         .unwrap_or(Err(InsertError::Full))
     }
@@ -374,7 +377,14 @@ impl<'a, T: ShardSet + ?Sized> Table<'a, T> {
         loop {
             let res = self
                 .with(shard, |s| {
-                    s.insert_announced(key, hash, wild, r, server, timeout_ms, now, on_remove)
+                    let at = Placement {
+                        key,
+                        hash,
+                        server,
+                        timeout_ms,
+                        now,
+                    };
+                    s.insert_announced(at, wild, r, on_remove)
                 })
                 .unwrap_or(Err(InsertError::Full));
             let loc = match res {
