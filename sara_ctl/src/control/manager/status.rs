@@ -1,0 +1,240 @@
+//! The manager's status file (what `sarectl status` reads): counters, per-server state, and the
+//! table for people.
+
+use super::*;
+
+// ---- status ---------------------------------------------------------------------------------
+
+/// Counters of the manager.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Datagrams received.
+    pub datagrams: u64,
+    /// Heartbeats taken into account (including late and duplicate ones).
+    pub heartbeats: u64,
+    /// Load vectors taken into account.
+    pub load_vectors: u64,
+    /// Datagrams that are not monitoring messages (ignored).
+    pub garbage: u64,
+    /// Messages from server ids not in the configuration (ignored).
+    pub unknown_server: u64,
+    /// Pushes sent to the kernel.
+    pub pushes: u64,
+    /// Pushes the kernel (or the sink) refused.
+    pub push_failures: u64,
+    /// Gateway report datagrams taken (valid `msg::announce`).
+    #[serde(default)]
+    pub announce_datagrams: u64,
+    /// Entries in them.
+    #[serde(default)]
+    pub announce_entries: u64,
+    /// Entries the kernel completed.
+    #[serde(default)]
+    pub announce_completed: u64,
+    /// Entries the kernel refused (no announced flow waiting for them).
+    #[serde(default)]
+    pub announce_rejected: u64,
+    /// Entries that could not be sent to the kernel.
+    #[serde(default)]
+    pub announce_failed: u64,
+    /// Gateway report datagrams lost (gaps in their sequence numbers).
+    #[serde(default)]
+    pub announce_lost: u64,
+    /// Longest time from receiving a report datagram to the kernel's last ack (µs).
+    #[serde(default)]
+    pub announce_max_us: u64,
+}
+
+/// One server in the status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerStatus {
+    /// Id.
+    pub id: u16,
+    /// Name from the configuration.
+    pub name: Option<String>,
+    /// `unknown`, `up`, `draining` or `down`.
+    pub state: String,
+    /// Why, for people.
+    pub reason: String,
+    /// Milliseconds since the last heartbeat.
+    pub last_heartbeat_ago_ms: Option<u64>,
+    /// Latest heartbeat flag.
+    pub flag: Option<u8>,
+    /// Announced planned failure (UTC).
+    pub planned_failure: Option<String>,
+    /// Heartbeats received.
+    pub heartbeats: u64,
+    /// Heartbeats lost (sequence gaps).
+    pub lost: u64,
+    /// Heartbeats that came after a later one.
+    pub late: u64,
+    /// Agent restarts seen.
+    pub restarts: u64,
+    /// Server clock minus manager clock (s).
+    pub clock_skew_s: Option<i64>,
+    /// `waiting`, `alive` or `failed`.
+    pub load_monitor: String,
+    /// Whether the load is known.
+    pub load_known: bool,
+    /// Milliseconds since the last load vector.
+    pub last_vector_ago_ms: Option<u64>,
+    /// Load vectors received.
+    pub vectors: u64,
+    /// Last load vector's components.
+    pub components: Option<Components>,
+    /// Last scalar load l (per-mille).
+    pub load: Option<u16>,
+    /// Forecast l̂ (per-mille).
+    pub forecast: Option<f64>,
+    /// Prediction error (0‥1).
+    pub err: Option<f64>,
+    /// Damped estimate l̃ (per-mille).
+    pub damped: Option<f64>,
+}
+
+/// The manager's state, as written to the status file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// Format version of this document.
+    pub version: u32,
+    /// When it was written (Unix ms).
+    pub time_unix_ms: u64,
+    /// Listening address.
+    pub listen: String,
+    /// Milliseconds since the manager started.
+    pub uptime_ms: u64,
+    /// Counters.
+    pub counters: Counters,
+    /// Last push error, if the last push failed.
+    pub last_push_error: Option<String>,
+    /// l_d (per-mille).
+    pub load_dispatcher: u16,
+    /// l_c (per-mille).
+    pub load_cluster: u16,
+    /// Whether l_c comes from the forecasts.
+    pub forecast: bool,
+    /// x = max(l_d, l_c).
+    pub x: u16,
+    /// The operator's thresholds.
+    pub thresholds_operator: Thresholds,
+    /// The thresholds in force (moved).
+    pub thresholds_in_force: Thresholds,
+    /// How they move.
+    pub moving: MoveParams,
+    /// Servers, by id.
+    pub servers: Vec<ServerStatus>,
+}
+
+/// Writes `value` as pretty JSON to `path` through a temporary file and a rename.
+pub fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).ctx(|| {
+            format!(
+                "creating the directory {} for the status file",
+                dir.display()
+            )
+        })?;
+    }
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    let text =
+        serde_json::to_string_pretty(value).ctx(|| "encoding the status as JSON".to_string())?;
+    std::fs::write(&tmp, text + "\n")
+        .ctx(|| format!("writing the status file {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).ctx(|| {
+        format!(
+            "renaming {} to the status file {}",
+            tmp.display(),
+            path.display()
+        )
+    })
+}
+
+/// Reads a status file written by the manager (for `sarectl status`).
+pub fn read_status(path: &Path) -> Result<Status> {
+    let text = std::fs::read_to_string(path).ctx(|| {
+        format!(
+            "reading the manager status {} (is 'sarectl manager' running with this --status-file?)",
+            path.display()
+        )
+    })?;
+    serde_json::from_str(&text).ctx(|| format!("reading the manager status {}", path.display()))
+}
+
+/// The status as a table for people (what `sarectl status` may print without `--json`).
+pub fn status_table(s: &Status) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let t = s.thresholds_in_force;
+    let o = s.thresholds_operator;
+    let _ = writeln!(
+        out,
+        "manager on {}, status written {} (uptime {:.1} s)",
+        s.listen,
+        format_unix_utc(s.time_unix_ms / 1000),
+        s.uptime_ms as f64 / 1000.0
+    );
+    let _ = writeln!(
+        out,
+        "loads (per-mille): dispatcher {}  cluster {}{}  x {}",
+        s.load_dispatcher,
+        s.load_cluster,
+        if s.forecast { " (forecast)" } else { "" },
+        s.x
+    );
+    let _ = writeln!(
+        out,
+        "thresholds in force: T1 {}  T2 {}  T3 {}  C {}{}",
+        t.t1,
+        t.t2,
+        t.t3,
+        t.c,
+        if t == o {
+            String::new()
+        } else {
+            format!("   (operator: T2 {}  T3 {})", o.t2, o.t3)
+        }
+    );
+    let k = s.counters;
+    let _ = writeln!(
+        out,
+        "received: {} heartbeats, {} load vectors, {} garbage, {} from unknown servers; pushes {} ok, {} failed",
+        k.heartbeats, k.load_vectors, k.garbage, k.unknown_server, k.pushes, k.push_failures
+    );
+    if k.announce_datagrams > 0 {
+        let _ = writeln!(
+            out,
+            "gateway reports: {} datagrams ({} lost), {} entries: {} completed, {} rejected, {} failed; slowest {} us",
+            k.announce_datagrams,
+            k.announce_lost,
+            k.announce_entries,
+            k.announce_completed,
+            k.announce_rejected,
+            k.announce_failed,
+            k.announce_max_us
+        );
+    }
+    if let Some(e) = &s.last_push_error {
+        let _ = writeln!(out, "last push error: {e}");
+    }
+    let _ = writeln!(
+        out,
+        "\n{:>5}  {:<12} {:<9} {:>5} {:>8} {:>6} {:>5}  reason",
+        "id", "name", "state", "load", "forecast", "lost", "known"
+    );
+    for v in &s.servers {
+        let num = |x: Option<f64>| x.map(|x| format!("{x:.0}")).unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "{:>5}  {:<12} {:<9} {:>5} {:>8} {:>6} {:>5}  {}",
+            v.id,
+            v.name.as_deref().unwrap_or("-"),
+            v.state,
+            v.load.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
+            num(v.damped),
+            v.lost,
+            if v.load_known { "yes" } else { "no" },
+            v.reason
+        );
+    }
+    out
+}
