@@ -70,7 +70,7 @@ if [ "$mode" = bench ]; then
 fi
 log="$build/vm-$mode.log"
 # The guest writes each test's whole log here (a second, writable 9p share).
-rm -rf "$build/vm-logs"
+rm -rf "$build/vm-logs.prev"; [ -d "$build/vm-logs" ] && mv "$build/vm-logs" "$build/vm-logs.prev"   # the previous run's, kept once
 mkdir -p "$build/vm-logs"
 echo "[vm] booting $(basename "$(dirname "$(dirname "$kdir")")") under QEMU/TCG; serial log: $log"
 set +e

@@ -144,7 +144,11 @@ end=$(( $(date +%s) + 60 ))
 k=0
 until [ "$(sessions_of disp | wc -l)" -ge "$want" ]; do
   k=$((k + 1)); [ $((k % 4)) = 0 ] && { echo "$(date +%T) sessions on disp:"; sessions_of disp | sed 's/.*>//' | sort | uniq -c; }
-  [ "$(date +%s)" -lt "$end" ] || { sessions_of disp | sed 's/.*>//' | sort | uniq -c; sarectl flows | grep -v ":$UPORT " | head -n 30; sarectl stats | grep -vw 0 | head -n 40; tail -n 20 /tmp/ha1.log; grep -E "Successful call|Failed call" /tmp/ha-uac-1.out; tail -n 5 /tmp/ha-uac-1.err /tmp/ha-rtsp-client-1.log /tmp/ha-rtsp-s1.log /tmp/ha-uas-s1.out 2>/dev/null
+  [ "$(date +%s)" -lt "$end" ] || { sessions_of disp | sed 's/.*>//' | sort | uniq -c; sarectl flows | grep -v ":$UPORT " | head -n 30; sarectl stats | grep -vw 0 | head -n 40; tail -n 20 /tmp/ha1.log
+    # Where a missing SIP call stopped: the INVITEs each server received, who listens on 5060 there.
+    for ns in $SERVERS; do echo "$ns: $(tcpdump -n -r "/tmp/ha-sip-$ns.pcap" 2>/dev/null | grep -c INVITE) INVITE packets captured; UDP 5060 bound by: $(in_ns "$ns" ss -lnup | grep ":$SIP " | tr -s ' ' | cut -c1-200)"; done
+    for i in $(seq "$N_SIP"); do echo "SIP call $i: $(grep -E "Successful call|Failed call" "/tmp/ha-uac-$i.out" | tr -s ' ' | tr '\n' ' ')"; tail -n 3 "/tmp/ha-uac-$i.err" 2>/dev/null; done
+    tail -n 5 /tmp/ha-rtsp-client-1.log /tmp/ha-rtsp-s1.log /tmp/ha-uas-s1.out /tmp/ha-uas-s2.out 2>/dev/null
     fail "only $(sessions_of disp | wc -l) of $want sessions on the primary after 60 s"; }
   sleep 0.5
 done
