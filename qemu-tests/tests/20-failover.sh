@@ -39,8 +39,11 @@ wait_ha() {
   done
 }
 # Live sessions (signalling flows not ended) of a namespace: "src:sport>dst:dport/proto@server" lines.
+# Only this test's services count (a session an earlier test left in the table must not make up for
+# a missing one).
 sessions_of() {
-  in_ns "$1" "$SARECTL" --json flows | jq -r '.[] | select(.identity == "signalling" and (.ended | not))
+  in_ns "$1" "$SARECTL" --json flows | jq -r --argjson ports "[$UPORT, $RTSP, $SIP]" \
+    '.[] | select(.identity == "signalling" and (.ended | not) and (.dport as $p | $ports | index($p)))
     | "\(.src):\(.sport)>\(.dst):\(.dport)/\(.proto)@\(.server)"' | sort
 }
 HA_PIDS=()
@@ -145,6 +148,8 @@ k=0
 until [ "$(sessions_of disp | wc -l)" -ge "$want" ]; do
   k=$((k + 1)); [ $((k % 4)) = 0 ] && { echo "$(date +%T) sessions on disp:"; sessions_of disp | sed 's/.*>//' | sort | uniq -c; }
   [ "$(date +%s)" -lt "$end" ] || { sessions_of disp | sed 's/.*>//' | sort | uniq -c; sarectl flows | grep -v ":$UPORT " | head -n 30; sarectl stats | grep -vw 0 | head -n 40; tail -n 20 /tmp/ha1.log
+    # Where the missing sessions' packets went: the backup's drops, the gateway's neighbour entry.
+    echo "disp2 dropped_backup $(in_ns disp2 cat /sys/kernel/sara/dropped_backup); gw: $(in_ns gw ip neigh show "$VIP")"
     # Where a missing SIP call stopped: the INVITEs each server received, who listens on 5060 there.
     for ns in $SERVERS; do echo "$ns: $(tcpdump -n -r "/tmp/ha-sip-$ns.pcap" 2>/dev/null | grep -c INVITE) INVITE packets captured; UDP 5060 bound by: $(in_ns "$ns" ss -lnup | grep ":$SIP " | tr -s ' ' | cut -c1-200)"; done
     for i in $(seq "$N_SIP"); do echo "SIP call $i: $(grep -E "Successful call|Failed call" "/tmp/ha-uac-$i.out" | tr -s ' ' | tr '\n' ' ')"; tail -n 3 "/tmp/ha-uac-$i.err" 2>/dev/null; done
