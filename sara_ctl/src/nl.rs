@@ -459,7 +459,7 @@ impl Client {
             .map_err(|e| io_error("cannot open a generic netlink socket", e))?;
         // NETLINK_EXT_ACK (11): error messages from the kernel. Kernels without it still work.
         let _ = sock.enable_ext_ack(true);
-        set_recv_timeout(&sock, REPLY_TIMEOUT)
+        crate::sys::set_recv_timeout(&sock, REPLY_TIMEOUT)
             .map_err(|e| io_error("cannot set the socket's receive timeout", e))?;
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -640,10 +640,6 @@ fn is_get(cmd: u8) -> bool {
         cmd,
         genl::CMD_SERVICE_GET | genl::CMD_SERVER_GET | genl::CMD_STATS_GET
     )
-}
-
-fn set_recv_timeout(sock: &NlSocket, t: Duration) -> io::Result<()> {
-    crate::sys::set_recv_timeout(sock, t)
 }
 
 #[cfg(test)]

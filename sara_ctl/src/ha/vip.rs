@@ -21,7 +21,7 @@ pub struct IfVip {
 impl IfVip {
     /// For `vip` on `dev` (checked to exist).
     pub fn new(vip: Ipv4Addr, dev: &str) -> Result<IfVip, String> {
-        ifindex(dev).map_err(|e| format!("interface {dev}: {e}"))?;
+        crate::sys::if_index(dev).map_err(|e| format!("interface {dev}: {e}"))?;
         Ok(IfVip {
             vip,
             dev: dev.to_string(),
@@ -31,7 +31,8 @@ impl IfVip {
     /// Adds (`add`) or removes the address with one rtnetlink request (RTM_NEWADDR / RTM_DELADDR),
     /// in-process: a takeover must not wait for a program to start. Returns the kernel's errno.
     fn addr(&self, add: bool) -> Result<(), i32> {
-        let idx = ifindex(&self.dev).map_err(|e| e.raw_os_error().unwrap_or(libc::ENODEV))?;
+        let idx = crate::sys::if_index(&self.dev)
+            .map_err(|e| e.raw_os_error().unwrap_or(libc::ENODEV))?;
         rtnl_addr(add, idx, self.vip)
     }
 }
@@ -86,10 +87,6 @@ fn rtnl_addr(add: bool, idx: u32, ip: Ipv4Addr) -> Result<(), i32> {
     }
 }
 
-fn ifindex(dev: &str) -> io::Result<u32> {
-    crate::sys::if_index(dev)
-}
-
 fn mac_of(dev: &str) -> io::Result<[u8; 6]> {
     let s = std::fs::read_to_string(format!("/sys/class/net/{dev}/address"))?;
     let mut mac = [0u8; 6];
@@ -124,7 +121,7 @@ fn arp(op: u16, mac: [u8; 6], ip: Ipv4Addr) -> [u8; 28] {
 
 /// Sends the gratuitous ARP request and reply on `dev`.
 pub fn gratuitous_arp(dev: &str, ip: Ipv4Addr) -> io::Result<()> {
-    let idx = ifindex(dev)?;
+    let idx = crate::sys::if_index(dev)?;
     let mac = mac_of(dev)?;
     let sock = PacketSocket::open(libc::ETH_P_ARP as u16)?;
     for op in [1u16, 2] {
