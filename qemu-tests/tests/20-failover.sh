@@ -108,6 +108,27 @@ for ns in $SERVERS; do
   capture_start "ha-sip-$ns" "$ns" "dst host $VIP and udp and (dst port $SIP or dst portrange 6000-6001)"
 done
 
+# Link level, for a failure's diagnosis: the frames the gateway sends towards the VIP (to which MAC)
+# and every ARP packet it sees; the SIP and probe frames that reach the primary.
+link_capture() {  # NAME NS FILTER
+  rm -f "/tmp/$1.pcap"
+  in_ns "$2" tcpdump -i eth0 -p -n -U -s 128 -w "/tmp/$1.pcap" "$3" 2>"/tmp/$1.tcpdump.log" &
+  CAP_PIDS+=($!); BG_PIDS+=($!)
+  wait_until 60 "tcpdump in $2 listening" grep -q 'listening on' "/tmp/$1.tcpdump.log"
+}
+link_capture ha-link-gw gw "arp or (udp and dst host $VIP and (dst port $SIP or dst port $UPORT))"
+link_capture ha-link-disp disp "udp and dst host $VIP and (dst port $SIP or dst port $UPORT)"
+# Which MAC the gateway sent client->VIP frames to, second by second, and the ARP it saw.
+link_report() {
+  echo "MACs: disp $(mac_of disp), disp2 $(mac_of disp2), s1 $(mac_of s1), s2 $(mac_of s2), gw $(mac_of gw)"
+  echo "gateway's frames to the VIP (second, destination MAC, port, count):"
+  tcpdump -e -n -tt -r /tmp/ha-link-gw.pcap "udp and ether src $(mac_of gw)" 2>/dev/null \
+    | awk '{split($1,t,"."); d=$4; sub(/,$/,"",d); n=split($(NF-3),a,"."); print t[1], d, a[n]}' | sed 's/:$//' | uniq -c | tail -n 80
+  echo "ARP on the cluster segment:"
+  tcpdump -e -n -tt -r /tmp/ha-link-gw.pcap arp 2>/dev/null | tail -n 40
+  echo "client->VIP frames that reached the primary: $(tcpdump -n -r /tmp/ha-link-disp.pcap 2>/dev/null | wc -l)"
+}
+
 # --- 1. the daemons: disp (priority 200) takes the VIP, disp2 follows --------------------------
 in_ns disp ip addr del "$VIP/32" dev eth0 2>/dev/null
 ha_start 1 disp 10.0.0.2 10.0.0.3 200 --preempt --drop-percent 20
@@ -154,6 +175,7 @@ until [ "$(sessions_of disp | wc -l)" -ge "$want" ]; do
     for ns in $SERVERS; do echo "$ns: $(tcpdump -n -r "/tmp/ha-sip-$ns.pcap" 2>/dev/null | grep -c INVITE) INVITE packets captured; UDP 5060 bound by: $(in_ns "$ns" ss -lnup | grep ":$SIP " | tr -s ' ' | cut -c1-200)"; done
     for i in $(seq "$N_SIP"); do echo "SIP call $i: $(grep -E "Successful call|Failed call" "/tmp/ha-uac-$i.out" | tr -s ' ' | tr '\n' ' ')"; tail -n 3 "/tmp/ha-uac-$i.err" 2>/dev/null; done
     tail -n 5 /tmp/ha-rtsp-client-1.log /tmp/ha-rtsp-s1.log /tmp/ha-uas-s1.out /tmp/ha-uas-s2.out 2>/dev/null
+    tail -n 30 /tmp/ha2.log; capture_stop; link_report
     fail "only $(sessions_of disp | wc -l) of $want sessions on the primary after 60 s"; }
   sleep 0.5
 done
