@@ -68,7 +68,8 @@ for round in $(seq "$repeat"); do
       failed=$((failed + 1))
       # The reason first, on the FAIL line itself: the test's first FAILED line (or the time-out),
       # then where its whole log is, then the end of that log.
-      reason=$(grep -m1 '^FAILED:' "$log" | cut -c1-600)
+      # (Anywhere in a line: a peer's output without a final newline may precede it.)
+      reason=$(grep -o -m1 'FAILED: .*' "$log" | cut -c1-600)
       [ "$rc" = 124 ] && reason="FAILED: the test did not finish within ${limit:-480} s (killed by the harness)${reason:+; it had said: $reason}"
       [ -n "$reason" ] || reason="FAILED: exit status $rc without a FAILED line"
       printf 'FAIL %-40s %s s  %s\n' "$name" "$took" "$reason"

@@ -157,6 +157,21 @@ capture_stop() {
   CAP_PIDS=()
 }
 
+# Where a SIP call's messages went (a failure's diagnosis): for Call-ID $1, the messages carrying it
+# in each server's capture /tmp/$2-SERVER.pcap, by first line (INVITE, ACK, BYE; responses are not
+# captured: they leave the servers directly).
+sip_call_trace() {
+  local id=$1 cap=$2 ns
+  for ns in $SERVERS; do
+    echo "  $ns: $(tcpdump -n -A -r "/tmp/$cap-$ns.pcap" 2>/dev/null | awk -v id="Call-ID: $id" '
+      function done_pkt() { if (hit && m != "") n[m]++; hit = 0; m = "" }
+      /^[0-9][0-9]:[0-9][0-9]:[0-9][0-9]/ { done_pkt(); next }
+      index($0, id) { hit = 1 }
+      m == "" && match($0, /(INVITE|ACK|BYE|CANCEL) sip:/) { m = substr($0, RSTART, RLENGTH - 5) }
+      END { done_pkt(); for (k in n) printf "%s %d, ", k, n[k] }')"
+  done
+}
+
 # Append SARA's flow table (one flow object a line) to FILE: snapshots taken during a run.
 # Each line gets the snapshot's time as "snap".
 snapshot_flows() {

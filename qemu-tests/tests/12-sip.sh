@@ -41,10 +41,15 @@ done
 bad=0
 for i in $(seq "$N"); do
   if ! wait "${calls[$((i - 1))]}"; then
-    bad=$((bad + 1)); echo "call $i failed:"; grep -E 'Successful call|Failed call' "/tmp/sip-uac-$i.out" | tail -n 2; cat "/tmp/sip-uac-$i.err" 2>/dev/null | tail -n 5
+    bad=$((bad + 1)); echo "call $i failed:"; grep -E 'Successful call|Failed call' "/tmp/sip-uac-$i.out" | tail -n 2; tail -n 5 "/tmp/sip-uac-$i.err" 2>/dev/null; echo
+    # Where it went: its messages at each server, SARA's flows of its port.
+    id=$(grep -o "Call-ID '[^']*'" "/tmp/sip-uac-$i.err" 2>/dev/null | head -n 1 | tr -d "'" | cut -d' ' -f2)
+    [ -n "$id" ] && { echo " messages of $id at the servers:"; sip_call_trace "$id" sip; }
+    echo " SARA's flows from port $((15060 + i)): $(sarectl flows | grep -F ":$((15060 + i)) " | tr -s ' ' | head -n 3)"
   fi
 done
-[ "$bad" = 0 ] || fail "$bad of $N SIP calls failed"
+[ "$bad" = 0 ] || { sarectl stats | grep -vw 0; for ns in $SERVERS; do echo "UAS on $ns:"; tail -n 5 "/tmp/sip-uas-$ns.err" "/tmp/sip-uas-$ns.out" 2>/dev/null; done
+  fail "$bad of $N SIP calls failed"; }
 info "$N SIPp calls (INVITE/SDP, ${SECS} s of RTP, BYE) in $(( $(date +%s) - t0 )) s"
 capture_stop
 
