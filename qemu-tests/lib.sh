@@ -148,6 +148,14 @@ capture_start() {
     sleep 0.1
   done
 }
+# A capture without capture_start's "to this namespace" filter (a failure's diagnosis: link level,
+# or what a namespace sends): NAME NS FILTER, to /tmp/NAME.pcap, stopped by capture_stop.
+capture_raw() {
+  rm -f "/tmp/$1.pcap"
+  in_ns "$2" tcpdump -i eth0 -p -n -U -s 2048 -w "/tmp/$1.pcap" "$3" 2>"/tmp/$1.tcpdump.log" &
+  CAP_PIDS+=($!); BG_PIDS+=($!)
+  wait_until 60 "tcpdump in $2 listening" grep -q 'listening on' "/tmp/$1.tcpdump.log"
+}
 # Stop every capture (tcpdump writes out what it has on SIGTERM).
 capture_stop() {
   local p
@@ -158,8 +166,7 @@ capture_stop() {
 }
 
 # Where a SIP call's messages went (a failure's diagnosis): for Call-ID $1, the messages carrying it
-# in each server's capture /tmp/$2-SERVER.pcap, by first line (INVITE, ACK, BYE; responses are not
-# captured: they leave the servers directly).
+# in each server's capture /tmp/$2-SERVER.pcap, by method or response code.
 sip_call_trace() {
   local id=$1 cap=$2 ns
   for ns in $SERVERS; do
@@ -168,6 +175,7 @@ sip_call_trace() {
       /^[0-9][0-9]:[0-9][0-9]:[0-9][0-9]/ { done_pkt(); next }
       index($0, id) { hit = 1 }
       m == "" && match($0, /(INVITE|ACK|BYE|CANCEL) sip:/) { m = substr($0, RSTART, RLENGTH - 5) }
+      m == "" && match($0, /SIP\/2\.0 [1-6][0-9][0-9]/) { m = substr($0, RSTART + 8, 3) }
       END { done_pkt(); for (k in n) printf "%s %d, ", k, n[k] }')"
   done
 }

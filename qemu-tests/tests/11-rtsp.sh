@@ -71,7 +71,12 @@ sess=$(echo "$flows" | jq -c "[group_by(.session)[] | select(any(.[]; .identity 
      secondary: ([.[] | select(.identity == \"secondary\" and .proto == \"udp\")] | length)}]")
 [ "$(echo "$sess" | jq length)" -ge "$N" ] || fail "SARA's dump shows $(echo "$sess" | jq length) RTSP sessions, not $N: $sess"
 [ "$(echo "$sess" | jq '[.[] | select(.secondary >= 1)] | length')" -ge "$N" ] \
-  || fail "SARA's dump: sessions without a secondary UDP flow: $(echo "$sess" | jq -c '[.[] | select(.secondary == 0)]')"
+  || { nosec=$(echo "$sess" | jq -c '[.[] | select(.secondary == 0) | .session]')
+    echo "every flow of those sessions in the snapshots (first and last snapshot time):"
+    jq -s -c --argjson ids "$nosec" '[.[] | select(.session as $s | $ids | index($s))] | group_by([.src, .sport, .dst, .dport, .proto, .identity])[]
+      | .[0] + {first: (map(.snap) | min), last: (map(.snap) | max), snaps: length} | del(.snap)' /tmp/rtsp-flows.jsonl | head -n 20
+    echo "snapshots: $(jq -s '[.[].snap] | unique | length' /tmp/rtsp-flows.jsonl)"
+    fail "SARA's dump: sessions without a secondary UDP flow: $(echo "$sess" | jq -c '[.[] | select(.secondary == 0)]')"; }
 [ "$(echo "$sess" | jq '[.[] | select((.servers | length) != 1 or .sig != 1)] | length')" = 0 ] \
   || fail "SARA's dump: sessions split over servers or with several signalling flows: $(echo "$sess" | jq -c '[.[] | select((.servers | length) != 1 or .sig != 1)]')"
 [ "$(echo "$sess" | jq '[.[].servers[0]] | unique | length')" = 2 ] || fail "SARA's dump: all sessions on one server"

@@ -21,6 +21,8 @@ for ns in $SERVERS; do
 done
 for ns in $SERVERS; do wait_listen "$ns" "$PORT" u; done
 for ns in $SERVERS; do capture_start "sip-$ns" "$ns" "dst host $VIP"; done
+# What the UASs answer (responses leave the servers directly), for a failed call's diagnosis.
+for ns in $SERVERS; do capture_raw "sip-out-$ns" "$ns" "udp and src host $VIP and src port $PORT"; done
 created0=$(counter sessions_created); ended0=$(counter sessions_ended); bye0=$(counter dpi_session_end)
 secondary0=$(counter flows_secondary)
 
@@ -44,7 +46,8 @@ for i in $(seq "$N"); do
     bad=$((bad + 1)); echo "call $i failed:"; grep -E 'Successful call|Failed call' "/tmp/sip-uac-$i.out" | tail -n 2; tail -n 5 "/tmp/sip-uac-$i.err" 2>/dev/null; echo
     # Where it went: its messages at each server, SARA's flows of its port.
     id=$(grep -o "Call-ID '[^']*'" "/tmp/sip-uac-$i.err" 2>/dev/null | head -n 1 | tr -d "'" | cut -d' ' -f2)
-    [ -n "$id" ] && { echo " messages of $id at the servers:"; sip_call_trace "$id" sip; }
+    [ -n "$id" ] && { echo " messages of $id received by the servers:"; sip_call_trace "$id" sip
+      echo " and sent by them:"; sip_call_trace "$id" sip-out; }
     echo " SARA's flows from port $((15060 + i)): $(sarectl flows | grep -F ":$((15060 + i)) " | tr -s ' ' | head -n 3)"
   fi
 done

@@ -110,14 +110,9 @@ done
 
 # Link level, for a failure's diagnosis: the frames the gateway sends towards the VIP (to which MAC)
 # and every ARP packet it sees; the SIP and probe frames that reach the primary.
-link_capture() {  # NAME NS FILTER
-  rm -f "/tmp/$1.pcap"
-  in_ns "$2" tcpdump -i eth0 -p -n -U -s 128 -w "/tmp/$1.pcap" "$3" 2>"/tmp/$1.tcpdump.log" &
-  CAP_PIDS+=($!); BG_PIDS+=($!)
-  wait_until 60 "tcpdump in $2 listening" grep -q 'listening on' "/tmp/$1.tcpdump.log"
-}
-link_capture ha-link-gw gw "arp or (udp and dst host $VIP and (dst port $SIP or dst port $UPORT))"
-link_capture ha-link-disp disp "udp and dst host $VIP and (dst port $SIP or dst port $UPORT)"
+capture_raw ha-link-gw gw "arp or (udp and dst host $VIP and (dst port $SIP or dst port $UPORT))"
+capture_raw ha-link-disp disp "udp and dst host $VIP and (dst port $SIP or dst port $UPORT)"
+for ns in $SERVERS; do capture_raw "ha-sip-out-$ns" "$ns" "udp and src host $VIP and src port $SIP"; done
 # Which MAC the gateway sent client->VIP frames to, second by second, and the ARP it saw.
 link_report() {
   echo "MACs: disp $(mac_of disp), disp2 $(mac_of disp2), s1 $(mac_of s1), s2 $(mac_of s2), gw $(mac_of gw)"
@@ -173,7 +168,10 @@ until [ "$(sessions_of disp | wc -l)" -ge "$want" ]; do
     echo "disp2 dropped_backup $(in_ns disp2 cat /sys/kernel/sara/dropped_backup); gw: $(in_ns gw ip neigh show "$VIP")"
     # Where a missing SIP call stopped: the INVITEs each server received, who listens on 5060 there.
     for ns in $SERVERS; do echo "$ns: $(tcpdump -n -r "/tmp/ha-sip-$ns.pcap" 2>/dev/null | grep -c INVITE) INVITE packets captured; UDP 5060 bound by: $(in_ns "$ns" ss -lnup | grep ":$SIP " | tr -s ' ' | cut -c1-200)"; done
-    for i in $(seq "$N_SIP"); do echo "SIP call $i: $(grep -E "Successful call|Failed call" "/tmp/ha-uac-$i.out" | tr -s ' ' | tr '\n' ' ')"; tail -n 3 "/tmp/ha-uac-$i.err" 2>/dev/null; done
+    for i in $(seq "$N_SIP"); do echo "SIP call $i: $(grep -E "Successful call|Failed call" "/tmp/ha-uac-$i.out" | tr -s ' ' | tr '\n' ' ')"; tail -n 3 "/tmp/ha-uac-$i.err" 2>/dev/null; echo
+      id=$(grep -o "Call-ID '[^']*'" "/tmp/ha-uac-$i.err" 2>/dev/null | head -n 1 | tr -d "'" | cut -d' ' -f2)
+      [ -n "$id" ] && { echo " $id received by:"; sip_call_trace "$id" ha-sip; echo " sent by:"; sip_call_trace "$id" ha-sip-out; }
+    done
     tail -n 5 /tmp/ha-rtsp-client-1.log /tmp/ha-rtsp-s1.log /tmp/ha-uas-s1.out /tmp/ha-uas-s2.out 2>/dev/null
     tail -n 30 /tmp/ha2.log; capture_stop; link_report
     fail "only $(sessions_of disp | wc -l) of $want sessions on the primary after 60 s"; }
