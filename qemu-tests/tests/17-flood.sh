@@ -28,7 +28,8 @@ in_ns gw /tmp/flood "$VIP" 9401 1000000 300 10 250 >/tmp/flood.out 2>&1 &
 fpid=$!
 # The established sessions' second round once the flood fills the table (refusals counted).
 table_full() { [ "$(counter dropped_table_full)" -gt "$full0" ] || ! kill -0 "$fpid" 2>/dev/null; }
-wait_until 240 "the flood fills the table" table_full
+WAIT_DETAIL='echo "flows $(counter flows), packets_seen $(counter packets_seen), sessions_created $(counter sessions_created); gateway neighbours: $(in_ns gw ip neigh show dev eth0 | tr "\n" ";"); VIP at $(mac_of disp) (disp); flood: $(cat /tmp/flood.out)"' \
+  wait_until 240 "the flood fills the table" table_full
 echo 2 >$step
 wait_lines /tmp/flood-est.out 2
 wait "$fpid" || fail "flood generator failed: $(cat /tmp/flood.out)"
