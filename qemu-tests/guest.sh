@@ -36,6 +36,24 @@ selected() {
   done
   return 1
 }
+# After a failed test, the cluster as the next test expects it: a failing test may exit before its
+# own teardown (services, servers, a module parameter, peers still running, disp2, the VIP moved).
+# Every process in the test namespaces is killed and sara.ko reloaded with its defaults.
+reset_after_failure() {
+  local ns
+  for ns in $(ip netns list | cut -d' ' -f1); do
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+  done
+  sleep 1
+  ip netns del disp2 2>/dev/null
+  if ip netns list | grep -q '^disp'; then
+    in_ns disp ip link set eth0 up 2>/dev/null
+    in_ns disp ip addr add "$VIP/32" dev eth0 2>/dev/null
+    in_ns disp ip route replace default via 10.0.0.1 2>/dev/null
+  fi
+  rmmod sara 2>/dev/null; insmod "$REPO/sara.ko" 2>/dev/null \
+    || echo "  (reset after the failure: sara.ko could not be reloaded: $(lsmod | grep '^sara '))"
+}
 # Whole logs go to the host's build/vm-logs/ (a writable 9p share mounted there by /init), so a
 # developer can read them after the run; the console shows the reason and the tail.
 logdir="$REPO/build/vm-logs"
@@ -76,6 +94,7 @@ for round in $(seq "$repeat"); do
       where="build/vm-logs/$name$suffix.log"; [ -n "$logdir" ] || where="$log (in the guest only)"
       echo "  log: $where; its last 30 lines:"
       tail -n 30 "$log" | cut -c1-400 | sed 's/^/  | /'
+      reset_after_failure
     fi
   done
 done

@@ -2,7 +2,7 @@
 # Everything here can be overridden from the environment.
 
 : "${SARA_CACHE:=/var/cache/sara}"                 # kernel builds and tools, outside any clone
-: "${SARA_KERNEL_PKG:=6.12.117-1~deb12u1}"          # Debian linux-source-6.12 version SARA is verified with
+: "${SARA_KERNEL_PKG:=6.12.118-1~deb12u1}"          # Debian linux-source-6.12 version SARA is verified with
 : "${SARA_BINDGEN_VERSION:=0.73.2}"                # bindgen-cli from crates.io
 : "${SARA_TOOLS:=$SARA_CACHE/tools}"               # where bindgen-cli is installed
 SARA_BINDGEN="$SARA_TOOLS/bin/bindgen"

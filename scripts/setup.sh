@@ -46,7 +46,8 @@ if [ ${#missing[@]} -gt 0 ] || [ $need_kernel_src = 1 ]; then
   if [ $need_kernel_src = 1 ]; then
     if apt-cache madison linux-source-6.12 | grep -qF "$SARA_KERNEL_PKG"; then
       say "installing linux-source-6.12=$SARA_KERNEL_PKG"
-      apt-get install -y -qq --no-install-recommends "linux-source-6.12=$SARA_KERNEL_PKG" >/dev/null
+      # (--allow-downgrades: a newer one may be installed, e.g. by an unattended upgrade.)
+      apt-get install -y -qq --no-install-recommends --allow-downgrades "linux-source-6.12=$SARA_KERNEL_PKG" >/dev/null
     elif [ -z "$kver_installed" ]; then
       # The archive may have moved on; build-kernel.sh refuses anything older than 6.12.85.
       say "warning: linux-source-6.12 $SARA_KERNEL_PKG is no longer offered; installing the newest"
