@@ -10,7 +10,7 @@ use sara_core::genl;
 
 use crate::config;
 use crate::error::{errno_name, Error, KernelError, PolicyHint, EXIT_KERNEL, EXIT_OK};
-use crate::nl::{Client, Outcome, Reply};
+use crate::kernel::{Client, Outcome, Reply};
 use crate::output::{self, Format};
 use crate::proto::{self, Attr, Flow, FlowKey, Request, ServerAdd, ServiceAdd, ServiceKey};
 
@@ -250,7 +250,8 @@ pub fn apply(path: &Path, dry_run: bool, format: Format) -> Result<Done, Error> 
     let plan = config::parse_for_apply(&text, &origin).map_err(|e| Error::Usage(e.to_string()))?;
     let req = config::config_set_request(&plan);
     if dry_run {
-        let len = crate::nl::encode_request(0, crate::nl::FLAGS_REQUEST_ACK, 0, &req)?.len();
+        let len =
+            crate::kernel::encode_request(0, crate::kernel::FLAGS_REQUEST_ACK, 0, &req)?.len();
         return Ok(Done::ok(match format {
             Format::Json => output::json(&config::KernelConfig::from_plan(&plan)),
             _ => config::describe(&plan, len),
@@ -262,7 +263,8 @@ pub fn apply(path: &Path, dry_run: bool, format: Format) -> Result<Done, Error> 
         let place = match &e {
             Error::Kernel { err, .. } => err.bad_attr_offset.and_then(|off| {
                 let bytes =
-                    crate::nl::encode_request(0, crate::nl::FLAGS_REQUEST_ACK, 0, &req).ok()?;
+                    crate::kernel::encode_request(0, crate::kernel::FLAGS_REQUEST_ACK, 0, &req)
+                        .ok()?;
                 config::path_of_offset(&bytes, off)
             }),
             _ => None,

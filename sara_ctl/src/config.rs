@@ -551,7 +551,7 @@ pub fn config_set_request(p: &Plan) -> Request {
 /// kernel's `NLMSGERR_ATTR_OFFS` points at): `services[i]` or `servers[i]`.
 pub fn path_of_offset(request: &[u8], offset: u32) -> Option<String> {
     let off = usize::try_from(offset).ok()?;
-    let mut at = crate::nl::NLMSG_HDRLEN + crate::nl::GENL_HDRLEN;
+    let mut at = crate::kernel::NLMSG_HDRLEN + crate::kernel::GENL_HDRLEN;
     let (mut services, mut servers) = (0, 0);
     while at + 4 <= request.len() {
         let len = usize::from(u16::from_ne_bytes([request[at], request[at + 1]]));
@@ -1207,7 +1207,8 @@ mod tests {
             "alpha": 0.5
         }"#;
         let req = config_set_request(&parse_for_apply(text, "t").unwrap());
-        let bytes = crate::nl::encode_request(0x1c, crate::nl::FLAGS_REQUEST_ACK, 7, &req).unwrap();
+        let bytes =
+            crate::kernel::encode_request(0x1c, crate::kernel::FLAGS_REQUEST_ACK, 7, &req).unwrap();
         let mut w: Vec<u8> = Vec::new();
         let u16s = |w: &mut Vec<u8>, v: &[u16]| v.iter().for_each(|x| w.extend(x.to_ne_bytes()));
         w.extend(108u32.to_ne_bytes()); // nlmsg_len

@@ -12,7 +12,7 @@ pub mod control;
 pub mod error;
 pub mod gateway;
 pub mod ha;
-pub mod nl;
+pub mod kernel;
 pub mod output;
 pub mod proto;
 pub mod sim;

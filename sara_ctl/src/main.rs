@@ -1,5 +1,5 @@
 //! `sarectl`: the operator's tool for SARA. Argument definitions and dispatch; the work is done in
-//! the `sara_ctl` library (`cmd`, `nl`, `proto`, `output`).
+//! the `sara_ctl` library (`cmd`, `kernel`, `proto`, `output`).
 //!
 //! To add a subcommand: add a variant to [`Command`] (with an `after_help` example), and an arm to
 //! [`run`] that returns a [`Done`] or an [`Error`] (whose `exit_code()` is the process status).

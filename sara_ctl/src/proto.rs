@@ -1,19 +1,20 @@
 //! SARA's generic netlink messages as plain data: requests built from operator input, replies decoded
 //! into [`Service`], [`Server`], [`Stats`], [`Flow`] and [`Session`]. Every number and name comes from `sara_core::genl`
-//! and `sara_core::counters`. Attributes are encoded and parsed here ([`encode_attrs`], [`parse_attrs`]);
-//! the messages around them are made and read by [`crate::nl`], which builds on this module.
+//! and `sara_core::counters`. Attributes ([`Attr`]) and the messages around them are made and read
+//! by [`crate::kernel`].
 
 use std::borrow::Cow;
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::str::FromStr;
 
-use neli::FromBytesWithInput;
 use sara_core::{counters, genl};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
 use crate::error::{attr_label, Error};
+pub use crate::kernel::attr::{encode_attrs, parse_attrs, Attr, NLA_F_NESTED};
+pub use crate::kernel::Request;
 
 /// IP protocol number of TCP.
 pub const PROTO_TCP: u8 = libc::IPPROTO_TCP as u8;
@@ -32,170 +33,6 @@ pub const MAX_SERVER_ID: u32 = u16::MAX as u32;
 pub const MAX_WEIGHT: u32 = u16::MAX as u32;
 
 // ---- attributes and requests ----------------------------------------------------------------
-
-/// One netlink attribute: its type (flags masked off) and its payload bytes (no padding).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attr {
-    /// Attribute type, without `NLA_F_NESTED` / `NLA_F_NET_BYTEORDER`.
-    pub ty: u16,
-    /// Payload bytes.
-    pub payload: Vec<u8>,
-}
-
-impl Attr {
-    /// Attribute with raw bytes.
-    pub fn bytes(ty: u16, payload: impl Into<Vec<u8>>) -> Self {
-        Attr {
-            ty,
-            payload: payload.into(),
-        }
-    }
-    /// `NLA_U8`.
-    pub fn u8(ty: u16, v: u8) -> Self {
-        Attr::bytes(ty, [v])
-    }
-    /// `NLA_U16`, host order.
-    pub fn u16(ty: u16, v: u16) -> Self {
-        Attr::bytes(ty, v.to_ne_bytes())
-    }
-    /// `NLA_U32`, host order.
-    pub fn u32(ty: u16, v: u32) -> Self {
-        Attr::bytes(ty, v.to_ne_bytes())
-    }
-    /// `NLA_BE32` carrying an IPv4 address: the four address bytes in network order.
-    pub fn ipv4(ty: u16, a: Ipv4Addr) -> Self {
-        Attr::bytes(ty, a.octets())
-    }
-    /// `NLA_NUL_STRING`.
-    pub fn string(ty: u16, s: &str) -> Self {
-        let mut v = s.as_bytes().to_vec();
-        v.push(0);
-        Attr::bytes(ty, v)
-    }
-
-    fn want_len(&self, n: usize) -> Result<&[u8], Error> {
-        if self.payload.len() == n {
-            Ok(&self.payload)
-        } else {
-            Err(Error::Protocol(format!(
-                "attribute {} has {} bytes, expected {n}",
-                attr_label(self.ty),
-                self.payload.len()
-            )))
-        }
-    }
-    /// Read an `NLA_U8`.
-    pub fn get_u8(&self) -> Result<u8, Error> {
-        Ok(self.want_len(1)?[0])
-    }
-    /// Read an `NLA_U16` (host order).
-    pub fn get_u16(&self) -> Result<u16, Error> {
-        let b = self.want_len(2)?;
-        Ok(u16::from_ne_bytes([b[0], b[1]]))
-    }
-    /// Read an `NLA_U32` (host order).
-    pub fn get_u32(&self) -> Result<u32, Error> {
-        let b = self.want_len(4)?;
-        Ok(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    /// Read an `NLA_U64` (host order; a 4-byte payload is read as a u32, like `nla_get_uint`).
-    pub fn get_u64(&self) -> Result<u64, Error> {
-        match self.payload.len() {
-            4 => self.get_u32().map(u64::from),
-            _ => {
-                let b = self.want_len(8)?;
-                let mut a = [0u8; 8];
-                a.copy_from_slice(b);
-                Ok(u64::from_ne_bytes(a))
-            }
-        }
-    }
-    /// Read an `NLA_BE32` IPv4 address.
-    pub fn get_ipv4(&self) -> Result<Ipv4Addr, Error> {
-        let b = self.want_len(4)?;
-        Ok(Ipv4Addr::new(b[0], b[1], b[2], b[3]))
-    }
-    /// Read a 6-byte MAC address.
-    pub fn get_mac(&self) -> Result<[u8; 6], Error> {
-        let b = self.want_len(6)?;
-        let mut m = [0u8; 6];
-        m.copy_from_slice(b);
-        Ok(m)
-    }
-    /// Read a (NUL-terminated) string; bytes after the first NUL are ignored.
-    pub fn get_string(&self) -> String {
-        let end = self
-            .payload
-            .iter()
-            .position(|&b| b == 0)
-            .unwrap_or(self.payload.len());
-        String::from_utf8_lossy(&self.payload[..end]).into_owned()
-    }
-    /// Parse the payload as nested attributes.
-    pub fn nested(&self) -> Result<Vec<Attr>, Error> {
-        parse_attrs(&self.payload).map_err(|e| {
-            Error::Protocol(format!("nest {} does not parse: {e}", attr_label(self.ty)))
-        })
-    }
-}
-
-/// Netlink attributes are padded to 4 bytes.
-pub(crate) fn align4(n: usize) -> usize {
-    (n + 3) & !3
-}
-
-/// Parse a run of netlink attributes (e.g. a nest's payload). Types have their flag bits masked.
-pub fn parse_attrs(bytes: &[u8]) -> Result<Vec<Attr>, String> {
-    // neli strips each attribute's padding with read_exact: give the last one its padding even if
-    // the sender did not (the kernel always does; a buffer cut short does not).
-    let mut padded = bytes.to_vec();
-    padded.resize(align4(bytes.len()), 0);
-    let len = padded.len();
-    let buf = neli::types::GenlBuffer::<u16, neli::types::Buffer>::from_bytes_with_input(
-        &mut std::io::Cursor::new(padded),
-        len,
-    )
-    .map_err(|e| format!("malformed attributes: {e}"))?;
-    Ok(buf
-        .iter()
-        .map(|a| Attr {
-            ty: *a.nla_type().nla_type(),
-            payload: a.nla_payload().as_ref().to_vec(),
-        })
-        .collect())
-}
-
-/// Flag of a nested netlink attribute (`NLA_F_NESTED`), required by strict policies.
-pub const NLA_F_NESTED: u16 = 0x8000;
-
-/// Attributes encoded as netlink attributes (header, payload, padding to 4): a nest's payload.
-pub fn encode_attrs(attrs: &[Attr]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for a in attrs {
-        let len = 4 + a.payload.len();
-        out.extend_from_slice(&(len as u16).to_ne_bytes());
-        out.extend_from_slice(&a.ty.to_ne_bytes());
-        out.extend_from_slice(&a.payload);
-        out.resize(out.len() + ((4 - len % 4) % 4), 0);
-    }
-    out
-}
-
-impl Attr {
-    /// A nest of type `ty` (sent with `NLA_F_NESTED` set in the type) holding `attrs`.
-    pub fn nest(ty: u16, attrs: &[Attr]) -> Self {
-        Attr::bytes(ty | NLA_F_NESTED, encode_attrs(attrs))
-    }
-}
-
-/// One generic netlink request to family `sara`: a command and its top-level attributes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
-    /// `genl::CMD_*`.
-    pub cmd: u8,
-    /// Attributes in the order they are sent.
-    pub attrs: Vec<Attr>,
-}
 
 // ---- names ----------------------------------------------------------------------------------
 
@@ -1266,25 +1103,6 @@ mod tests {
         assert_eq!(service_get().cmd, genl::CMD_SERVICE_GET);
         assert_eq!(stats_get().cmd, genl::CMD_STATS_GET);
         assert!(stats_get().attrs.is_empty());
-    }
-
-    #[test]
-    fn scalar_getters_check_lengths() {
-        assert_eq!(Attr::u16(1, 0x1234).get_u16().unwrap(), 0x1234);
-        assert_eq!(Attr::bytes(1, 7u64.to_ne_bytes()).get_u64().unwrap(), 7);
-        assert_eq!(Attr::u32(1, 9).get_u64().unwrap(), 9);
-        assert_eq!(Attr::bytes(1, *b"eth0\0\0\0").get_string(), "eth0");
-        assert_eq!(Attr::bytes(1, *b"eth0").get_string(), "eth0");
-        let e = Attr::bytes(genl::A_SERVER_MAC, [1, 2, 3, 4, 5])
-            .get_mac()
-            .unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("A_SERVER_MAC (9) has 5 bytes, expected 6"),
-            "{e}"
-        );
-        assert!(Attr::bytes(genl::A_PORT, [1]).get_u16().is_err());
-        assert!(Attr::bytes(genl::A_PACKETS, [1, 2, 3]).get_u64().is_err());
     }
 
     #[test]

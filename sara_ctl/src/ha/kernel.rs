@@ -9,7 +9,7 @@ use sara_core::genl;
 use sara_core::msg::repl::{self, FlowRecord, Identity, Record, SessionRecord, Status};
 
 use super::node::Kernel;
-use crate::nl::{Client, Reply};
+use crate::kernel::{Client, Reply};
 use crate::proto::{Attr, Request};
 
 /// The kernel of this network namespace.

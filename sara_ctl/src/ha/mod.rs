@@ -88,7 +88,7 @@ pub fn set_role(args: &RoleArgs) -> Result<()> {
         "backup" => genl::HA_BACKUP,
         _ => genl::HA_STANDALONE,
     };
-    let mut c = crate::nl::Client::open()
+    let mut c = crate::kernel::Client::open()
         .map_err(|e| Error::new(format!("opening sara.ko's control socket: {e}")))?;
     c.call(&crate::proto::Request {
         cmd: genl::CMD_HA_SET,
@@ -433,7 +433,7 @@ pub fn status(args: &StatusArgs, json_out: bool) -> Result<()> {
     let emit = |out: &str| {
         let _ = io::Write::write_all(&mut io::stdout().lock(), out.as_bytes());
     };
-    let kernel_role = crate::nl::Client::open()
+    let kernel_role = crate::kernel::Client::open()
         .ok()
         .and_then(|mut c| kernel::ha_get(&mut c).ok());
     let text = std::fs::read_to_string(&args.status_file);

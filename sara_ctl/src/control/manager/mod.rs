@@ -1143,9 +1143,9 @@ mod tests {
         });
         assert!(r.attrs.iter().all(|a| a.ty != g::A_INCREMENT));
         // The whole request encodes.
-        crate::nl::encode_request(
+        crate::kernel::encode_request(
             1,
-            crate::nl::FLAGS_REQUEST_ACK,
+            crate::kernel::FLAGS_REQUEST_ACK,
             1,
             &push_request(&Push {
                 servers: vec![],

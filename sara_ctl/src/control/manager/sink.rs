@@ -196,13 +196,13 @@ pub fn push_request(p: &Push) -> crate::proto::Request {
 /// manager survives a reload of the module.
 #[derive(Default)]
 pub struct NetlinkSink {
-    pub(super) client: Option<crate::nl::Client>,
+    pub(super) client: Option<crate::kernel::Client>,
 }
 
 impl NetlinkSink {
     /// Opens the connection now, to report at start-up that the module is missing.
     pub fn open() -> Result<Self> {
-        let client = crate::nl::Client::open()
+        let client = crate::kernel::Client::open()
             .map_err(|e| Error::new(format!("connecting to sara.ko over generic netlink: {e}")))?;
         Ok(NetlinkSink {
             client: Some(client),
@@ -214,7 +214,7 @@ impl KernelSink for NetlinkSink {
     fn push(&mut self, p: &Push) -> std::result::Result<(), SinkError> {
         let client = match &mut self.client {
             Some(c) => c,
-            None => self.client.insert(crate::nl::Client::open()?),
+            None => self.client.insert(crate::kernel::Client::open()?),
         };
         match client.call(&push_request(p)) {
             Ok(_) => Ok(()),
@@ -231,7 +231,7 @@ impl KernelSink for NetlinkSink {
     ) -> std::result::Result<AnnounceOutcome, SinkError> {
         let client = match &mut self.client {
             Some(c) => c,
-            None => self.client.insert(crate::nl::Client::open()?),
+            None => self.client.insert(crate::kernel::Client::open()?),
         };
         match client.call(&announce_request(k)) {
             Ok(_) => Ok(AnnounceOutcome::Completed),
