@@ -302,7 +302,7 @@ mod tests {
             errno: libc::EINVAL,
             message: Some("server MAC must be 6 bytes".into()),
             bad_attr_offset: Some(36),
-            bad_attr: Some(genl::A_SERVER_MAC),
+            bad_attr: Some(9), // A_SERVER_MAC
             missing_attr: None,
             policy: Some(PolicyHint {
                 min_len: Some(6),
@@ -316,7 +316,7 @@ mod tests {
              length in bytes must be 6)"
         );
         let e = KernelError {
-            missing_attr: Some(genl::A_VIP),
+            missing_attr: Some(1), // A_VIP
             ..KernelError::from_errno(libc::EINVAL)
         };
         assert_eq!(

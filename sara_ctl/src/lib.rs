@@ -6,6 +6,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod control;
@@ -14,7 +15,6 @@ pub mod gateway;
 pub mod ha;
 pub mod kernel;
 pub mod output;
-pub mod proto;
 pub mod sim;
 #[allow(unsafe_code)]
 pub mod sys;

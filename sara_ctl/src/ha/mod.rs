@@ -15,11 +15,12 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use sara_core::genl;
 use sara_core::msg::repl::{Role, BATCH_HEADER_LEN};
 use serde_json::{json, Value};
 
+use crate::cli;
 use crate::control::{unix_ms_now, Error, Result};
+use crate::kernel::{HaRole, HaState};
 use node::{Config, Node};
 
 /// Default status file.
@@ -84,18 +85,14 @@ pub struct RoleArgs {
 /// `sarectl ha role`.
 pub fn set_role(args: &RoleArgs) -> Result<()> {
     let role = match args.role.as_str() {
-        "active" => genl::HA_ACTIVE,
-        "backup" => genl::HA_BACKUP,
-        _ => genl::HA_STANDALONE,
+        "active" => HaRole::Active,
+        "backup" => HaRole::Backup,
+        _ => HaRole::Standalone,
     };
     let mut c = crate::kernel::Client::open()
         .map_err(|e| Error::new(format!("opening sara.ko's control socket: {e}")))?;
-    c.call(&crate::proto::Request {
-        cmd: genl::CMD_HA_SET,
-        attrs: vec![crate::proto::Attr::u8(genl::A_HA_ROLE, role)],
-    })
-    .map(|_| ())
-    .map_err(|e| Error::new(format!("setting sara.ko's role to {}: {e}", args.role)))
+    c.ha_set_role(role)
+        .map_err(|e| Error::new(format!("setting sara.ko's role to {}: {e}", args.role)))
 }
 
 /// `sarectl ha run`.
@@ -230,7 +227,7 @@ fn status_json(
     let (epoch, seq) = node.position();
     let lag = match node.role() {
         Role::Active => {
-            let pending = kr.map(|(_, head, _)| head.saturating_sub(node.ring_next()));
+            let pending = kr.map(|s| s.head.saturating_sub(node.ring_next()));
             let (batches, ack_age) = node
                 .lag(now)
                 .map_or((None, None), |(b, a)| (Some(b), Some(a.as_millis() as u64)));
@@ -247,7 +244,7 @@ fn status_json(
         "priority": args.priority,
         "preempt": args.preempt,
         "role": role_name(node.role()),
-        "kernel_role": kr.map(|(r, _, _)| genl::ha_role_name(r)),
+        "kernel_role": kr.map(|s| cli::ha_role_name(s.role)),
         "vip": args.vip.to_string(),
         "dev": args.dev,
         "peer": peer,
@@ -447,8 +444,8 @@ pub fn status(args: &StatusArgs, json_out: bool) -> Result<()> {
         .map(|w| unix_ms_now().saturating_sub(w));
     if json_out {
         let v = json!({
-            "kernel_role": kernel_role.map(|(r, _, _)| genl::ha_role_name(r)),
-            "kernel_repl_head": kernel_role.map(|(_, h, _)| h),
+            "kernel_role": kernel_role.map(|s| cli::ha_role_name(s.role)),
+            "kernel_repl_head": kernel_role.map(|s| s.head),
             "daemon": daemon,
             "daemon_status_age_ms": age_ms,
         });
@@ -457,9 +454,13 @@ pub fn status(args: &StatusArgs, json_out: bool) -> Result<()> {
         return Ok(());
     }
     match kernel_role {
-        Some((r, head, cap)) => say!(
+        Some(HaState {
+            role,
+            head,
+            capacity: cap,
+        }) => say!(
             "sara.ko role:   {} (replication ring {head} records written, holds {cap})",
-            genl::ha_role_name(r)
+            cli::ha_role_name(role)
         ),
         None => say!("sara.ko role:   unknown (sara.ko not loaded, or too old for failover)"),
     }
