@@ -270,11 +270,12 @@ pub fn apply(path: &Path, dry_run: bool, format: Format) -> Result<Done, Error> 
     let (origin, text) = read_cluster_file(path)?;
     let plan = config::parse_for_apply(&text, &origin).map_err(|e| Error::Usage(e.to_string()))?;
     if dry_run {
-        let len = kernel::config_set_len(&plan.services, &plan.servers)?;
-        return Ok(Done::ok(match format {
-            Format::Json => output::json(&config::KernelConfig::from_plan(&plan)),
-            _ => config::describe(&plan, len),
-        }));
+        let request_len = kernel::config_set_len(&plan.services, &plan.servers)?;
+        let dry = output::DryRun {
+            plan: &plan,
+            request_len,
+        };
+        return Ok(Done::ok(output::render(&dry, format)));
     }
     let mut c = open()?;
     if let Err(e) = c.config_set(&plan.services, &plan.servers) {
@@ -295,8 +296,8 @@ pub fn apply(path: &Path, dry_run: bool, format: Format) -> Result<Done, Error> 
         format,
         format!(
             "applied: {}, {}",
-            config::count(plan.services.len(), "service"),
-            config::count(plan.servers.len(), "server")
+            output::count(plan.services.len(), "service"),
+            output::count(plan.servers.len(), "server")
         ),
     ))
 }

@@ -527,56 +527,6 @@ pub fn parse_for_apply(text: &str, origin: &str) -> Result<Plan, ConfigError> {
     plan(&cfg).map_err(|e| locate(text, origin, e))
 }
 
-/// `sarectl apply --dry-run`: the request in words.
-pub fn describe(p: &Plan, request_len: usize) -> String {
-    let mut s = format!(
-        "valid; sarectl apply would send CMD_CONFIG_SET ({} bytes) replacing sara.ko's \
-         configuration with {}, {}:\n",
-        request_len,
-        count(p.services.len(), "service"),
-        count(p.servers.len(), "server")
-    );
-    for a in &p.services {
-        s.push_str(&format!("  service {}", a.key));
-        if let Some(v) = a.sig {
-            s.push_str(&format!("  sig {}", genl::sigproto_name(v)));
-        }
-        if let Some(v) = a.policy {
-            s.push_str(&format!("  policy {}", genl::policy_name(v)));
-        }
-        if let Some(v) = a.timeout {
-            s.push_str(&format!("  timeout {v}s"));
-        }
-        if let Some(v) = a.down_action {
-            s.push_str(&format!("  down-action {}", cli::down_action_name(v)));
-        }
-        s.push('\n');
-    }
-    for a in &p.servers {
-        s.push_str(&format!(
-            "  server {}  {}  {}  dev {}",
-            a.id,
-            a.ip,
-            cli::format_mac(&a.mac),
-            a.ifname
-        ));
-        if let Some(w) = a.weight {
-            s.push_str(&format!("  weight {w}"));
-        }
-        s.push('\n');
-    }
-    s
-}
-
-/// `3 servers`, `1 service`.
-pub fn count(n: usize, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
-    }
-}
-
 // ---- sarectl show ----------------------------------------------------------------------------
 
 /// What `sarectl show` prints: the part of a cluster file that `sara.ko` holds.
@@ -1278,22 +1228,5 @@ mod tests {
                 .contains("server 513: 'ff:ff:ff:ff:ff:ff' is a"),
             "{e}"
         );
-    }
-
-    #[test]
-    fn dry_run_words() {
-        let p = parse_for_apply(EXAMPLE, "x").unwrap();
-        let d = describe(&p, 256);
-        assert!(d.starts_with(
-            "valid; sarectl apply would send CMD_CONFIG_SET (256 bytes) replacing sara.ko's \
-             configuration with 2 services, 3 servers:\n"
-        ));
-        assert!(d.contains("  service 192.0.2.10:554/tcp  sig rtsp  policy forecast  timeout 60s  down-action redispatch\n"), "{d}");
-        assert!(
-            d.contains("  server 3  10.0.0.13  52:54:00:00:00:13  dev eth1  weight 2\n"),
-            "{d}"
-        );
-        assert_eq!(count(1, "server"), "1 server");
-        assert_eq!(count(0, "service"), "0 services");
     }
 }

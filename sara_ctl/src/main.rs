@@ -18,7 +18,7 @@ use sara_ctl::cli::{self, Endpoint};
 use sara_ctl::cmd::{self, Done, RawAttr, RawRequest};
 use sara_ctl::error::{Error, EXIT_STATUS_HELP};
 use sara_ctl::kernel::{ServerAdd, ServiceAdd, ServiceKey, MAX_SERVER_ID, MAX_WEIGHT};
-use sara_ctl::output::Format;
+use sara_ctl::output::{self, Format};
 
 const ABOUT: &str = "Configure and inspect SARA, the session-aware load balancer (sara.ko)";
 
@@ -599,11 +599,7 @@ fn run(cli: Cli) -> Result<Done, Error> {
         Command::Status(a) => {
             let st = sara_ctl::control::manager::read_status(&a.status_file)
                 .map_err(|e| Error::Io(e.to_string()))?;
-            let stdout = if cli.json {
-                serde_json::to_string_pretty(&st).map_err(|e| Error::Io(e.to_string()))? + "\n"
-            } else {
-                sara_ctl::control::manager::status_table(&st)
-            };
+            let stdout = output::render(&st, table_or_json);
             Ok(Done { stdout, exit: 0 })
         }
         Command::Service(c) => match c {

@@ -3,18 +3,23 @@
 //!
 //! What a command shows is one [`Output`] value, both JSON and text: the rows of a listing
 //! ([`ServiceRow`], [`ServerRow`], [`FlowRow`], [`SessionRow`], made from the kernel client's typed
-//! replies with the names of [`crate::cli`]), the counters ([`Stats`]).
+//! replies with the names of [`crate::cli`]), the counters ([`Stats`]), the manager's status
+//! ([`Status`]), the failover status ([`HaStatus`]), `sarectl apply --dry-run` ([`DryRun`]).
 
 use std::borrow::Cow;
 use std::net::Ipv4Addr;
 
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
+use serde_json::{json, Value};
 
 use sara_core::{counters, genl};
 
 use crate::cli;
-use crate::kernel::{Counter, Flow, Server, Service, Stats};
+use crate::config::{KernelConfig, Plan};
+use crate::control::manager::Status;
+use crate::control::when::format_unix_utc;
+use crate::kernel::{Counter, Flow, HaState, Server, Service, Stats};
 
 /// How a listing is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -660,6 +665,279 @@ impl Output for Stats {
     }
 }
 
+/// `sarectl status`: the manager's status file.
+impl Output for Status {
+    fn json(&self) -> String {
+        json(self)
+    }
+    fn text(&self) -> String {
+        status_table(self)
+    }
+}
+
+/// `sarectl apply --dry-run`: the cluster file's services and servers (JSON), or the request in
+/// words.
+#[derive(Debug, Clone, Copy)]
+pub struct DryRun<'a> {
+    /// What would be sent.
+    pub plan: &'a Plan,
+    /// The request's length in bytes.
+    pub request_len: usize,
+}
+
+impl Output for DryRun<'_> {
+    fn json(&self) -> String {
+        json(&KernelConfig::from_plan(self.plan))
+    }
+    fn text(&self) -> String {
+        describe(self.plan, self.request_len)
+    }
+}
+
+/// `sarectl apply --dry-run`: the request in words.
+fn describe(p: &Plan, request_len: usize) -> String {
+    let mut s = format!(
+        "valid; sarectl apply would send CMD_CONFIG_SET ({} bytes) replacing sara.ko's \
+         configuration with {}, {}:\n",
+        request_len,
+        count(p.services.len(), "service"),
+        count(p.servers.len(), "server")
+    );
+    for a in &p.services {
+        s.push_str(&format!("  service {}", a.key));
+        if let Some(v) = a.sig {
+            s.push_str(&format!("  sig {}", genl::sigproto_name(v)));
+        }
+        if let Some(v) = a.policy {
+            s.push_str(&format!("  policy {}", genl::policy_name(v)));
+        }
+        if let Some(v) = a.timeout {
+            s.push_str(&format!("  timeout {v}s"));
+        }
+        if let Some(v) = a.down_action {
+            s.push_str(&format!("  down-action {}", cli::down_action_name(v)));
+        }
+        s.push('\n');
+    }
+    for a in &p.servers {
+        s.push_str(&format!(
+            "  server {}  {}  {}  dev {}",
+            a.id,
+            a.ip,
+            cli::format_mac(&a.mac),
+            a.ifname
+        ));
+        if let Some(w) = a.weight {
+            s.push_str(&format!("  weight {w}"));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// `3 servers`, `1 service`.
+pub fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+// ---- the manager and the failover daemon ----------------------------------------------------
+
+/// The manager's status as a table for people (what `sarectl status` prints without `--json`).
+pub fn status_table(s: &Status) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let t = s.thresholds_in_force;
+    let o = s.thresholds_operator;
+    let _ = writeln!(
+        out,
+        "manager on {}, status written {} (uptime {:.1} s)",
+        s.listen,
+        format_unix_utc(s.time_unix_ms / 1000),
+        s.uptime_ms as f64 / 1000.0
+    );
+    let _ = writeln!(
+        out,
+        "loads (per-mille): dispatcher {}  cluster {}{}  x {}",
+        s.load_dispatcher,
+        s.load_cluster,
+        if s.forecast { " (forecast)" } else { "" },
+        s.x
+    );
+    let _ = writeln!(
+        out,
+        "thresholds in force: T1 {}  T2 {}  T3 {}  C {}{}",
+        t.t1,
+        t.t2,
+        t.t3,
+        t.c,
+        if t == o {
+            String::new()
+        } else {
+            format!("   (operator: T2 {}  T3 {})", o.t2, o.t3)
+        }
+    );
+    let k = s.counters;
+    let _ = writeln!(
+        out,
+        "received: {} heartbeats, {} load vectors, {} garbage, {} from unknown servers; pushes {} ok, {} failed",
+        k.heartbeats, k.load_vectors, k.garbage, k.unknown_server, k.pushes, k.push_failures
+    );
+    if k.announce_datagrams > 0 {
+        let _ = writeln!(
+            out,
+            "gateway reports: {} datagrams ({} lost), {} entries: {} completed, {} rejected, {} failed; slowest {} us",
+            k.announce_datagrams,
+            k.announce_lost,
+            k.announce_entries,
+            k.announce_completed,
+            k.announce_rejected,
+            k.announce_failed,
+            k.announce_max_us
+        );
+    }
+    if let Some(e) = &s.last_push_error {
+        let _ = writeln!(out, "last push error: {e}");
+    }
+    let _ = writeln!(
+        out,
+        "\n{:>5}  {:<12} {:<9} {:>5} {:>8} {:>6} {:>5}  reason",
+        "id", "name", "state", "load", "forecast", "lost", "known"
+    );
+    for v in &s.servers {
+        let num = |x: Option<f64>| x.map(|x| format!("{x:.0}")).unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "{:>5}  {:<12} {:<9} {:>5} {:>8} {:>6} {:>5}  {}",
+            v.id,
+            v.name.as_deref().unwrap_or("-"),
+            v.state,
+            v.load.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
+            num(v.damped),
+            v.lost,
+            if v.load_known { "yes" } else { "no" },
+            v.reason
+        );
+    }
+    out
+}
+
+/// `sarectl ha status`: sara.ko's role, and the failover daemon's status file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HaStatus {
+    /// sara.ko's role and ring, if it could be read.
+    pub kernel: Option<HaState>,
+    /// The daemon's status file, if there is one.
+    pub daemon: Option<Value>,
+    /// How old the status file is (ms).
+    pub daemon_age_ms: Option<u64>,
+}
+
+impl Output for HaStatus {
+    /// One line of JSON.
+    fn json(&self) -> String {
+        let v = json!({
+            "kernel_role": self.kernel.map(|k| cli::ha_role_name(k.role)),
+            "kernel_repl_head": self.kernel.map(|k| k.head),
+            "daemon": self.daemon,
+            "daemon_status_age_ms": self.daemon_age_ms,
+        });
+        format!("{v}\n")
+    }
+
+    /// The kernel's line, then the daemon's (none without a status file).
+    fn text(&self) -> String {
+        let mut out = String::new();
+        macro_rules! say {
+            ($($t:tt)*) => {{
+                out.push_str(&format!($($t)*));
+                out.push('\n');
+            }};
+        }
+        match self.kernel {
+            Some(HaState {
+                role,
+                head,
+                capacity: cap,
+            }) => say!(
+                "sara.ko role:   {} (replication ring {head} records written, holds {cap})",
+                cli::ha_role_name(role)
+            ),
+            None => say!("sara.ko role:   unknown (sara.ko not loaded, or too old for failover)"),
+        }
+        let Some(d) = &self.daemon else {
+            return out;
+        };
+        let age_ms = self.daemon_age_ms;
+        let stale = age_ms.is_some_and(|a| a > 2000);
+        say!(
+            "daemon:         dispatcher {} priority {}{}, role {}{}",
+            d["id"],
+            d["priority"],
+            if d["preempt"] == true {
+                " (preempt)"
+            } else {
+                ""
+            },
+            d["role"].as_str().unwrap_or("?"),
+            if stale {
+                format!(
+                    "  [status {} s old: the daemon may have stopped]",
+                    age_ms.unwrap_or(0) / 1000
+                )
+            } else {
+                String::new()
+            }
+        );
+        match d["peer"].as_object() {
+            Some(p) => say!(
+                "peer:           {} dispatcher {} priority {}, {} ({} ms since its last heartbeat)",
+                p["addr"].as_str().unwrap_or("?"),
+                p["id"],
+                p["priority"],
+                if p["alive"] == true {
+                    p["role"].as_str().unwrap_or("?").to_string()
+                } else {
+                    "not heard (failed?)".to_string()
+                },
+                p["heard_ms_ago"]
+            ),
+            None => say!("peer:           never heard"),
+        }
+        let l = &d["lag"];
+        if d["role"] == "active" {
+            say!(
+                "replication:    epoch {} batch {}; {} records not read yet, {} batches not acknowledged, last ack {} ms ago",
+                d["epoch"], d["seq"], l["records_unread"], l["batches_unacked"], l["ack_age_ms"]
+            );
+        } else {
+            say!(
+                "replication:    epoch {} expecting batch {}; {}; {} sessions known; last batch {} ms ago",
+                d["epoch"], d["seq"], if l["synced"] == true { "in sync" } else { "NOT in sync (resynchronising)" },
+                d["sessions_known"], l["last_batch_ms_ago"]
+            );
+        }
+        match d["last_takeover"].as_object() {
+            Some(t) => say!(
+                "last takeover:  at {} ms (unix): {}",
+                t["at_unix_ms"],
+                t["reason"].as_str().unwrap_or("")
+            ),
+            None => say!("last takeover:  none"),
+        }
+        let t = &d["totals"];
+        say!(
+            "totals:         {} batches sent, {} received, {} lost; {} resyncs asked, {} sent; {} records applied, {} failed",
+            t["batches_sent"], t["batches_received"], t["batches_lost"], t["resyncs_requested"], t["resyncs_sent"],
+            t["records_applied"], t["records_failed"]
+        );
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1050,6 +1328,25 @@ SESSION  SERVER  CLIENT          SERVICE             STATUS               FLOWS 
         assert_eq!(json(&Vec::<FlowRow>::new()), "[]\n");
     }
 
+    const EXAMPLE: &str = include_str!("../examples/cluster.json");
+
+    #[test]
+    fn dry_run_words() {
+        let p = crate::config::parse_for_apply(EXAMPLE, "x").unwrap();
+        let d = describe(&p, 256);
+        assert!(d.starts_with(
+            "valid; sarectl apply would send CMD_CONFIG_SET (256 bytes) replacing sara.ko's \
+             configuration with 2 services, 3 servers:\n"
+        ));
+        assert!(d.contains("  service 192.0.2.10:554/tcp  sig rtsp  policy forecast  timeout 60s  down-action redispatch\n"), "{d}");
+        assert!(
+            d.contains("  server 3  10.0.0.13  52:54:00:00:00:13  dev eth1  weight 2\n"),
+            "{d}"
+        );
+        assert_eq!(count(1, "server"), "1 server");
+        assert_eq!(count(0, "service"), "0 services");
+    }
+
     #[test]
     fn counters_name_unknown_ids() {
         assert_eq!(
@@ -1261,5 +1558,73 @@ SESSION  SERVER  CLIENT          SERVICE             STATUS               FLOWS 
             "{\n  \"packets_seen\": 3\n}\n"
         );
         assert_eq!(render(&stats, Format::Table), stats_table(&stats));
+    }
+
+    #[test]
+    fn ha_status_json_and_text() {
+        use crate::kernel::HaRole;
+        let none = HaStatus {
+            kernel: None,
+            daemon: None,
+            daemon_age_ms: None,
+        };
+        assert_eq!(
+            none.json(),
+            "{\"daemon\":null,\"daemon_status_age_ms\":null,\"kernel_repl_head\":null,\"kernel_role\":null}\n"
+        );
+        assert_eq!(
+            none.text(),
+            "sara.ko role:   unknown (sara.ko not loaded, or too old for failover)\n"
+        );
+        let daemon = serde_json::json!({
+            "id": 1, "priority": 200, "preempt": true, "role": "active",
+            "peer": {"addr": "10.0.0.3:7410", "id": 2, "role": "backup", "priority": 100,
+                     "heard_ms_ago": 12, "alive": true},
+            "epoch": 3, "seq": 40, "synced": true, "sessions_known": 5,
+            "lag": {"records_unread": 0, "batches_unacked": 1, "ack_age_ms": 7},
+            "last_takeover": {"at_unix_ms": 1700000000000u64, "reason": "peer silent"},
+            "totals": {"batches_sent": 10, "batches_received": 0, "batches_lost": 0,
+                       "resyncs_requested": 0, "resyncs_sent": 1, "records_applied": 0,
+                       "records_failed": 0},
+        });
+        let st = HaStatus {
+            kernel: Some(HaState {
+                role: HaRole::Active,
+                head: 42,
+                capacity: 4096,
+            }),
+            daemon: Some(daemon),
+            daemon_age_ms: Some(3500),
+        };
+        assert_eq!(
+            st.text(),
+            "\
+sara.ko role:   active (replication ring 42 records written, holds 4096)
+daemon:         dispatcher 1 priority 200 (preempt), role active  [status 3 s old: the daemon may have stopped]
+peer:           10.0.0.3:7410 dispatcher 2 priority 100, backup (12 ms since its last heartbeat)
+replication:    epoch 3 batch 40; 0 records not read yet, 1 batches not acknowledged, last ack 7 ms ago
+last takeover:  at 1700000000000 ms (unix): peer silent
+totals:         10 batches sent, 0 received, 0 lost; 0 resyncs asked, 1 sent; 0 records applied, 0 failed
+"
+        );
+        let v: serde_json::Value = serde_json::from_str(&st.json()).unwrap();
+        assert_eq!(v["kernel_role"], "active");
+        assert_eq!(v["kernel_repl_head"], 42);
+        assert_eq!(v["daemon_status_age_ms"], 3500);
+        assert_eq!(v["daemon"]["peer"]["id"], 2);
+        assert!(!st.json().trim_end().contains('\n'), "one line");
+        let odd = HaStatus {
+            kernel: Some(HaState {
+                role: HaRole::Unknown(9),
+                head: 0,
+                capacity: 0,
+            }),
+            ..none
+        };
+        assert!(
+            odd.text().starts_with("sara.ko role:   ? "),
+            "{}",
+            odd.text()
+        );
     }
 }

@@ -118,9 +118,7 @@ use sink::show_flow;
 pub use sink::{
     AnnounceOutcome, CaptureSink, KernelSink, NetlinkSink, PrintSink, Push, PushServer, SinkError,
 };
-pub use status::{
-    read_status, status_table, write_json_atomically, Counters, ServerStatus, Status,
-};
+pub use status::{read_status, write_json_atomically, Counters, ServerStatus, Status};
 
 mod sink;
 mod status;
@@ -1096,7 +1094,7 @@ mod tests {
         hb(&mut m, &c, 1, 0, 1);
         lv(&mut m, 1, 0, 420);
         m.push(true);
-        let t = status_table(&m.status());
+        let t = crate::output::status_table(&m.status());
         assert!(
             t.contains("thresholds in force: T1 600  T2 750  T3 900  C 1000"),
             "{t}"
@@ -1178,7 +1176,7 @@ mod tests {
             log.contains("gateway report from 127.0.0.1:9 that does not parse (truncated)"),
             "{log}"
         );
-        assert!(status_table(&m.status())
+        assert!(crate::output::status_table(&m.status())
             .contains("gateway reports: 2 datagrams (2 lost), 3 entries: 2 completed, 1 rejected"));
         // A sink without gateway support: failed, said once.
         struct PushOnly;
