@@ -1,18 +1,25 @@
-//! The commands behind `sarectl service|server|stats|flows|sessions|announce|debug`: open the netlink client, send, decode,
-//! and return the text to print. `main.rs` maps its clap arguments onto these.
+//! The commands behind `sarectl service|server|apply|show|stats|flows|sessions|announce|debug`:
+//! open the kernel client, call its typed function, and return the text to print. `main.rs` maps
+//! its clap arguments onto these.
 
 use std::io::Read;
 use std::path::Path;
 
 use serde::Serialize;
 
+use sara_core::flow::FlowKey;
 use sara_core::genl;
 
+use crate::cli::{self, show_key};
 use crate::config;
 use crate::error::{errno_name, Error, KernelError, PolicyHint, EXIT_KERNEL, EXIT_OK};
-use crate::nl::{Client, Outcome, Reply};
-use crate::output::{self, Format};
-use crate::proto::{self, Attr, Flow, FlowKey, Request, ServerAdd, ServiceAdd, ServiceKey};
+use crate::kernel::{self, Client, ConfigPlace, Outcome, Reply, ServerAdd, ServiceAdd, ServiceKey};
+use crate::output::{self, FlowRow, Format, ServerRow, ServiceRow};
+
+/// The warning of a flow dump that was still interrupted after [`kernel::DUMP_TRIES`] tries.
+pub const DUMP_INTERRUPTED: &str =
+    "flows kept moving between table entries while the table was read \
+     (8 tries): the list may miss or repeat a flow that was just confirmed; run the command again";
 
 /// What a command wants printed, and its exit status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,13 +52,23 @@ fn open() -> Result<Client, Error> {
     Ok(c)
 }
 
-fn call(req: &Request, context: impl FnOnce() -> String) -> Result<Vec<Vec<Attr>>, Error> {
+/// Open the client, run one command on it (a refusal gets `context`), and print the kernel's
+/// warning, if it gave one (it did only if it acked: a reply that does not decode still has it).
+fn call<T>(
+    run: impl FnOnce(&mut Client) -> Result<T, Error>,
+    context: impl FnOnce() -> String,
+) -> Result<T, Error> {
     let mut c = open()?;
-    let replies = c.call(req).map_err(|e| e.context(context()))?;
+    let r = run(&mut c);
+    warn(&mut c);
+    r.map_err(|e| e.context(context()))
+}
+
+/// The kernel's warning about the last request, on stderr.
+fn warn(c: &mut Client) {
     if let Some(w) = c.take_warning() {
         eprintln!("sarectl: warning from sara.ko: {w}");
     }
-    Ok(replies.into_iter().map(|r| r.attrs).collect())
 }
 
 /// Confirmation of a change: one line for people, nothing with `--json`.
@@ -64,35 +81,35 @@ fn confirm(format: Format, line: String) -> Done {
 
 /// `sarectl service add`.
 pub fn service_add(a: &ServiceAdd, format: Format) -> Result<Done, Error> {
-    call(&proto::service_add(a), || {
-        format!("cannot add service {}", a.key)
-    })?;
+    call(
+        |c| c.service_add(a),
+        || format!("cannot add service {}", a.key),
+    )?;
     Ok(confirm(format, format!("service {} added", a.key)))
 }
 
 /// `sarectl service del`.
 pub fn service_del(k: &ServiceKey, format: Format) -> Result<Done, Error> {
-    call(&proto::service_del(k), || {
-        format!("cannot delete service {k}")
-    })?;
+    call(
+        |c| c.service_del(k),
+        || format!("cannot delete service {k}"),
+    )?;
     Ok(confirm(format, format!("service {k} deleted")))
 }
 
 /// `sarectl service list`.
 pub fn service_list(format: Format) -> Result<Done, Error> {
-    let replies = call(&proto::service_get(), || "cannot list services".into())?;
-    let services = proto::decode_services(&replies)?;
-    Ok(Done::ok(match format {
-        Format::Json => output::json(&services),
-        _ => output::services_table(&services),
-    }))
+    let services = call(|c| c.services(), || "cannot list services".into())?;
+    let rows: Vec<ServiceRow> = services.iter().map(ServiceRow::from).collect();
+    Ok(Done::ok(output::render(rows.as_slice(), format)))
 }
 
 /// `sarectl server add`.
 pub fn server_add(a: &ServerAdd, format: Format) -> Result<Done, Error> {
-    call(&proto::server_add(a), || {
-        format!("cannot add server {}", a.id)
-    })?;
+    call(
+        |c| c.server_add(a),
+        || format!("cannot add server {}", a.id),
+    )?;
     Ok(confirm(
         format,
         format!("server {} ({} via {}) added", a.id, a.ip, a.ifname),
@@ -101,30 +118,26 @@ pub fn server_add(a: &ServerAdd, format: Format) -> Result<Done, Error> {
 
 /// `sarectl server del`.
 pub fn server_del(id: u32, format: Format) -> Result<Done, Error> {
-    call(&proto::server_del(id), || {
-        format!("cannot delete server {id}")
-    })?;
+    call(
+        |c| c.server_del(id),
+        || format!("cannot delete server {id}"),
+    )?;
     Ok(confirm(format, format!("server {id} deleted")))
 }
 
 /// `sarectl server list`.
 pub fn server_list(format: Format) -> Result<Done, Error> {
-    let replies = call(&proto::server_get(), || "cannot list servers".into())?;
-    let servers = proto::decode_servers(&replies)?;
-    Ok(Done::ok(match format {
-        Format::Json => output::json(&servers),
-        _ => output::servers_table(&servers),
-    }))
+    let servers = call(|c| c.servers(), || "cannot list servers".into())?;
+    let rows: Vec<ServerRow> = servers.iter().map(ServerRow::from).collect();
+    Ok(Done::ok(output::render(rows.as_slice(), format)))
 }
 
 /// `sarectl stats`.
 pub fn stats(format: Format) -> Result<Done, Error> {
-    let replies = call(&proto::stats_get(), || "cannot read the counters".into())?;
-    let stats = proto::decode_stats(&replies)?;
+    let stats = call(|c| c.stats(), || "cannot read the counters".into())?;
     Ok(Done::ok(match format {
-        Format::Json => output::json(&stats),
         Format::Prometheus => output::stats_prometheus(&stats),
-        Format::Table => output::stats_table(&stats),
+        f => output::render(&stats, f),
     }))
 }
 
@@ -146,29 +159,32 @@ pub struct FlowFilter {
 
 impl FlowFilter {
     /// Whether `f` passes the filter.
-    pub fn keeps(&self, f: &Flow) -> bool {
+    pub fn keeps(&self, f: &FlowRow) -> bool {
         self.server.is_none_or(|id| f.server == id)
             && self.session.is_none_or(|id| f.session == id)
             && self
                 .status
-                .is_none_or(|v| f.status == proto::flow_status_name(v))
+                .is_none_or(|v| f.status == cli::flow_status_name(v))
             && self
                 .identity
-                .is_none_or(|v| f.identity == proto::flow_identity_name(v))
+                .is_none_or(|v| f.identity == cli::flow_identity_name(v))
     }
 }
 
-/// The flow table, as one dump, with the filter applied.
-fn read_flows(filter: &FlowFilter) -> Result<Vec<Flow>, Error> {
+/// The flow table, as one dump, sorted for people, with the filter applied.
+fn read_flows(filter: &FlowFilter) -> Result<Vec<FlowRow>, Error> {
     let mut c = open()?;
-    let replies = c
-        .dump(&proto::flow_get(filter.server, filter.session))
+    let dump = c
+        .flows(filter.server, filter.session)
         .map_err(|e| e.context("cannot read the flow table"))?;
-    if let Some(w) = c.take_warning() {
+    let warning = c
+        .take_warning()
+        .or_else(|| dump.interrupted.then(|| DUMP_INTERRUPTED.to_string()));
+    if let Some(w) = warning {
         eprintln!("sarectl: warning: {w}");
     }
-    let replies: Vec<Vec<Attr>> = replies.into_iter().map(|r| r.attrs).collect();
-    let mut flows = proto::decode_flows(&replies)?;
+    let mut flows: Vec<FlowRow> = dump.all()?.iter().map(FlowRow::from).collect();
+    output::sort_flows(&mut flows);
     flows.retain(|f| filter.keeps(f));
     Ok(flows)
 }
@@ -176,10 +192,7 @@ fn read_flows(filter: &FlowFilter) -> Result<Vec<Flow>, Error> {
 /// `sarectl flows`.
 pub fn flows(filter: &FlowFilter, format: Format) -> Result<Done, Error> {
     let flows = read_flows(filter)?;
-    Ok(Done::ok(match format {
-        Format::Json => output::json(&flows),
-        _ => output::flows_table(&flows),
-    }))
+    Ok(Done::ok(output::render(flows.as_slice(), format)))
 }
 
 /// `sarectl sessions`.
@@ -188,11 +201,8 @@ pub fn sessions(server: Option<u32>, format: Format) -> Result<Done, Error> {
         server,
         ..Default::default()
     })?;
-    let sessions = proto::group_sessions(&flows);
-    Ok(Done::ok(match format {
-        Format::Json => output::json(&sessions),
-        _ => output::sessions_table(&sessions),
-    }))
+    let sessions = output::group_sessions(&flows);
+    Ok(Done::ok(output::render(sessions.as_slice(), format)))
 }
 
 /// The operator's words for a refused gateway report: what was attempted, and, when the kernel
@@ -212,13 +222,16 @@ pub fn announce_error(e: Error, k: &FlowKey) -> Error {
         }
         other => other,
     };
-    e.context(format!("cannot complete the announced flow {k}"))
+    e.context(format!(
+        "cannot complete the announced flow {}",
+        show_key(k)
+    ))
 }
 
 /// `sarectl announce`: a gateway report completing an announced flow.
 pub fn announce(k: &FlowKey, format: Format) -> Result<Done, Error> {
-    call(&proto::announce(k), String::new).map_err(|e| announce_error(e, k))?;
-    Ok(confirm(format, format!("completed: {k}")))
+    call(|c| c.announce(k), String::new).map_err(|e| announce_error(e, k))?;
+    Ok(confirm(format, format!("completed: {}", show_key(k))))
 }
 
 // ---- apply and show --------------------------------------------------------------------------
@@ -243,27 +256,33 @@ fn read_cluster_file(path: &Path) -> Result<(String, String), Error> {
     Ok((origin, text))
 }
 
+/// `services[i]` or `servers[i]`: a place in the cluster file.
+fn place_text(p: ConfigPlace) -> String {
+    match p {
+        ConfigPlace::Service(n) => format!("services[{n}]"),
+        ConfigPlace::Server(n) => format!("servers[{n}]"),
+    }
+}
+
 /// `sarectl apply -f FILE [--dry-run]`: check the whole file, then replace the kernel's services
 /// and servers with one `CMD_CONFIG_SET`.
 pub fn apply(path: &Path, dry_run: bool, format: Format) -> Result<Done, Error> {
     let (origin, text) = read_cluster_file(path)?;
     let plan = config::parse_for_apply(&text, &origin).map_err(|e| Error::Usage(e.to_string()))?;
-    let req = config::config_set_request(&plan);
     if dry_run {
-        let len = crate::nl::encode_request(0, crate::nl::FLAGS_REQUEST_ACK, 0, &req)?.len();
-        return Ok(Done::ok(match format {
-            Format::Json => output::json(&config::KernelConfig::from_plan(&plan)),
-            _ => config::describe(&plan, len),
-        }));
+        let request_len = kernel::config_set_len(&plan.services, &plan.servers)?;
+        let dry = output::DryRun {
+            plan: &plan,
+            request_len,
+        };
+        return Ok(Done::ok(output::render(&dry, format)));
     }
     let mut c = open()?;
-    if let Err(e) = c.call(&req) {
+    if let Err(e) = c.config_set(&plan.services, &plan.servers) {
         // Name the service or server the kernel objects to, as the file calls it.
         let place = match &e {
             Error::Kernel { err, .. } => err.bad_attr_offset.and_then(|off| {
-                let bytes =
-                    crate::nl::encode_request(0, crate::nl::FLAGS_REQUEST_ACK, 0, &req).ok()?;
-                config::path_of_offset(&bytes, off)
+                kernel::config_set_place(&plan.services, &plan.servers, off).map(place_text)
             }),
             _ => None,
         };
@@ -272,15 +291,13 @@ pub fn apply(path: &Path, dry_run: bool, format: Format) -> Result<Done, Error> 
             "cannot apply {origin}{place}; sara.ko keeps its previous configuration"
         )));
     }
-    if let Some(w) = c.take_warning() {
-        eprintln!("sarectl: warning from sara.ko: {w}");
-    }
+    warn(&mut c);
     Ok(confirm(
         format,
         format!(
             "applied: {}, {}",
-            config::count(plan.services.len(), "service"),
-            config::count(plan.servers.len(), "server")
+            output::count(plan.services.len(), "service"),
+            output::count(plan.servers.len(), "server")
         ),
     ))
 }
@@ -288,15 +305,10 @@ pub fn apply(path: &Path, dry_run: bool, format: Format) -> Result<Done, Error> 
 /// `sarectl show`: the running services and servers as a cluster file (JSON, always).
 pub fn show() -> Result<Done, Error> {
     let mut c = open()?;
-    let attrs = |r: Vec<Reply>| r.into_iter().map(|r| r.attrs).collect::<Vec<_>>();
     let services = c
-        .call(&proto::service_get())
+        .services()
         .map_err(|e| e.context("cannot list services"))?;
-    let servers = c
-        .call(&proto::server_get())
-        .map_err(|e| e.context("cannot list servers"))?;
-    let services = proto::decode_services(&attrs(services))?;
-    let servers = proto::decode_servers(&attrs(servers))?;
+    let servers = c.servers().map_err(|e| e.context("cannot list servers"))?;
     Ok(Done::ok(output::json(&config::from_kernel(
         &services, &servers,
     )?)))
@@ -307,7 +319,7 @@ pub fn show() -> Result<Done, Error> {
 /// Parse `TYPE:HEX` for `debug send-raw --attr`. TYPE is a number (decimal or `0x` hex, flag bits
 /// allowed) or an attribute name (`A_SERVER_MAC`, `server_mac`); HEX is the payload, possibly empty,
 /// with optional `0x` and `:`/`.`/`_` separators.
-pub fn parse_raw_attr(s: &str) -> Result<Attr, String> {
+pub fn parse_raw_attr(s: &str) -> Result<RawAttr, String> {
     let (ty, hex) = s
         .split_once(':')
         .ok_or_else(|| format!("'{s}': expected TYPE:HEX, for example 9:525400123456 or 7:"))?;
@@ -327,7 +339,7 @@ pub fn parse_raw_attr(s: &str) -> Result<Attr, String> {
         .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
         .collect::<Result<Vec<u8>, _>>()
         .map_err(|_| format!("'{s}': the payload is not hex"))?;
-    Ok(Attr::bytes(ty, payload))
+    Ok(RawAttr { ty, payload })
 }
 
 fn parse_attr_type(t: &str) -> Result<u16, String> {
@@ -349,13 +361,23 @@ fn parse_attr_type(t: &str) -> Result<u16, String> {
         .ok_or_else(|| format!("unknown attribute type '{t}': give a number or a name like A_VIP"))
 }
 
+/// One `--attr TYPE:HEX` of `debug send-raw`: an attribute type (flag bits included) and its
+/// payload, sent as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawAttr {
+    /// Attribute type.
+    pub ty: u16,
+    /// Payload bytes.
+    pub payload: Vec<u8>,
+}
+
 /// `sarectl debug send-raw` arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawRequest {
     /// Generic netlink command.
     pub cmd: u8,
     /// Attributes, sent as given.
-    pub attrs: Vec<Attr>,
+    pub attrs: Vec<RawAttr>,
     /// Generic netlink header version.
     pub version: u8,
     /// Also set `NLM_F_DUMP`.
@@ -428,7 +450,16 @@ fn raw_replies(replies: &[Reply]) -> Vec<RawReplyOut> {
 /// Render the outcome of `debug send-raw`.
 pub fn render_raw(outcome: &Outcome, format: Format) -> Result<Done, Error> {
     let (replies, warning, err) = match outcome {
-        Outcome::Ok { replies, warning } => (replies.as_slice(), warning.clone(), None),
+        Outcome::Ok {
+            replies,
+            warning,
+            interrupted,
+        } => {
+            let warning = warning
+                .clone()
+                .or_else(|| interrupted.then(|| DUMP_INTERRUPTED.to_string()));
+            (replies.as_slice(), warning, None)
+        }
         Outcome::Refused(e) => (&[][..], None, Some(e.clone())),
     };
     let exit = if err.is_some() { EXIT_KERNEL } else { EXIT_OK };
@@ -489,35 +520,43 @@ fn refused(e: KernelError) -> Error {
 /// `sarectl debug send-raw`: send exactly what was given, with `NLM_F_ACK`, and show the answer.
 pub fn send_raw(r: &RawRequest, format: Format) -> Result<Done, Error> {
     let mut c = open()?;
-    let req = Request {
-        cmd: r.cmd,
-        attrs: r.attrs.clone(),
-    };
-    let outcome = c.call_raw(&req, r.version, r.dump)?;
+    let attrs: Vec<(u16, Vec<u8>)> = r.attrs.iter().map(|a| (a.ty, a.payload.clone())).collect();
+    let outcome = c.send_raw(r.cmd, &attrs, r.version, r.dump)?;
     render_raw(&outcome, format)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernel::Attr;
 
     #[test]
     fn raw_attr_syntax() {
         assert_eq!(
             parse_raw_attr("9:525400123456").unwrap(),
-            Attr::bytes(9, [0x52, 0x54, 0, 0x12, 0x34, 0x56])
+            RawAttr {
+                ty: 9,
+                payload: vec![0x52, 0x54, 0, 0x12, 0x34, 0x56]
+            }
         );
         assert_eq!(parse_raw_attr("9:52:54:00:12:34").unwrap().payload.len(), 5);
-        assert_eq!(parse_raw_attr("7:").unwrap(), Attr::bytes(7, []));
+        assert_eq!(
+            parse_raw_attr("7:").unwrap(),
+            RawAttr {
+                ty: 7,
+                payload: vec![]
+            }
+        );
         assert_eq!(
             parse_raw_attr("0x0c:0x01000000").unwrap(),
-            Attr::bytes(12, [1, 0, 0, 0])
+            RawAttr {
+                ty: 12,
+                payload: vec![1, 0, 0, 0]
+            }
         );
-        assert_eq!(
-            parse_raw_attr("A_SERVER_MAC:01").unwrap().ty,
-            genl::A_SERVER_MAC
-        );
-        assert_eq!(parse_raw_attr("vip:0a000001").unwrap().ty, genl::A_VIP);
+        // By name: A_SERVER_MAC is 9, A_VIP 1 (sara_core::genl).
+        assert_eq!(parse_raw_attr("A_SERVER_MAC:01").unwrap().ty, 9);
+        assert_eq!(parse_raw_attr("vip:0a000001").unwrap().ty, 1);
         assert_eq!(parse_raw_attr("32769:").unwrap().ty, 0x8001);
         assert!(parse_raw_attr("9").unwrap_err().contains("TYPE:HEX"));
         assert!(parse_raw_attr("9:abc").unwrap_err().contains("even"));
@@ -533,9 +572,10 @@ mod tests {
         let ok = Outcome::Ok {
             replies: vec![Reply {
                 cmd: 3,
-                attrs: vec![Attr::bytes(genl::A_PORT, [0x50, 0])],
+                attrs: vec![Attr::bytes(2, [0x50, 0])], // A_PORT
             }],
             warning: None,
+            interrupted: false,
         };
         let d = render_raw(&ok, Format::Table).unwrap();
         assert_eq!(d.exit, 0);
@@ -553,7 +593,7 @@ mod tests {
             errno: libc::EINVAL,
             message: Some("bad MAC".into()),
             bad_attr_offset: Some(36),
-            bad_attr: Some(genl::A_SERVER_MAC),
+            bad_attr: Some(9), // A_SERVER_MAC
             missing_attr: None,
             policy: Some(PolicyHint {
                 min_len: Some(6),
@@ -581,7 +621,7 @@ mod tests {
 
     #[test]
     fn flow_filter_keeps_what_was_asked() {
-        let f = |status: &str, identity: &str, server, session| Flow {
+        let f = |status: &str, identity: &str, server, session| FlowRow {
             src: std::net::Ipv4Addr::new(10, 0, 1, 2),
             sport: 1,
             dst: std::net::Ipv4Addr::new(10, 0, 0, 100),
@@ -622,11 +662,7 @@ mod tests {
 
     #[test]
     fn refused_announce_is_said_in_plain_words() {
-        let key = FlowKey {
-            proto: proto::PROTO_UDP,
-            src: "10.0.1.2:7624".parse().unwrap(),
-            dst: "10.0.0.100:42182".parse().unwrap(),
-        };
+        let key = FlowKey::new([10, 0, 1, 2], 7624, [10, 0, 0, 100], 42182, 17);
         let kernel = |err: KernelError| Error::Kernel {
             context: String::new(),
             err: Box::new(err),
@@ -660,5 +696,29 @@ mod tests {
             announce_error(Error::FamilyNotFound, &key),
             Error::FamilyNotFound
         );
+    }
+
+    #[test]
+    fn an_interrupted_raw_dump_says_so() {
+        let dump = Outcome::Ok {
+            replies: vec![],
+            warning: None,
+            interrupted: true,
+        };
+        let d = render_raw(&dump, Format::Table).unwrap();
+        assert_eq!(
+            d.stdout,
+            format!("ok: sara.ko accepted the request\nwarning: {DUMP_INTERRUPTED}\n")
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&render_raw(&dump, Format::Json).unwrap().stdout).unwrap();
+        assert_eq!(v["warning"], DUMP_INTERRUPTED);
+        assert!(DUMP_INTERRUPTED.contains(&format!("({} tries)", kernel::DUMP_TRIES)));
+    }
+
+    #[test]
+    fn config_places_as_the_file_says_them() {
+        assert_eq!(place_text(ConfigPlace::Service(0)), "services[0]");
+        assert_eq!(place_text(ConfigPlace::Server(2)), "servers[2]");
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! The document is [`ClusterConfig`]: `services` (see [`ServiceEntry`]), `servers`
 //! (see [`ServerEntry`]) and the manager's tuning. Values are checked with the same validators as
-//! `sarectl service add` / `server add` (`crate::proto::parse_*`), while the document is read, so
+//! `sarectl service add` / `server add` (`crate::cli::parse_*`), while the document is read, so
 //! that every error carries its place: `cluster.json:12:17: servers[1].mac: …` (line and column
 //! from `serde_json`, the field path from a small scan of the text, [`locate`]).
 
@@ -15,20 +15,21 @@ use sara_core::genl;
 use serde::de::Visitor;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::cli;
 use crate::control::cluster::DEFAULT_ALPHA;
 use crate::control::forecast::DEFAULT_WINDOW;
 use crate::control::measure::Weights;
 use crate::control::thresholds::{MoveParams, MovingThresholds, Thresholds};
 use crate::control::Context as _;
 use crate::error::Error;
-use crate::proto::{self, Attr, Request, ServerAdd, ServiceAdd, ServiceKey};
+use crate::kernel::{self, ServerAdd, ServiceAdd, ServiceKey};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 // ---- values that travel as text ------------------------------------------------------------
 
-/// A JSON string checked on the way in with a `proto` validator, printed back the same way.
+/// A JSON string checked on the way in with a `cli` validator, printed back the same way.
 macro_rules! text_value {
     ($(#[$doc:meta])* $name:ident($inner:ty), $parse:expr, $show:expr) => {
         $(#[$doc])*
@@ -53,44 +54,44 @@ macro_rules! text_value {
 text_value!(
     /// A unicast IPv4 address (`"10.0.0.11"`).
     HostIp(Ipv4Addr),
-    proto::parse_host_ipv4,
+    cli::parse_host_ipv4,
     |a| a.to_string()
 );
 text_value!(
     /// A unicast MAC address (`"52:54:00:00:00:11"`).
     Mac([u8; 6]),
-    proto::parse_mac,
-    proto::format_mac
+    cli::parse_mac,
+    cli::format_mac
 );
 text_value!(
     /// A network interface name (`"eth1"`).
     IfName(String),
-    proto::parse_ifname,
+    cli::parse_ifname,
     |s| s.clone()
 );
 text_value!(
     /// A service's IP protocol (`"tcp"` or `"udp"`).
     Protocol(u8),
-    proto::parse_protocol,
-    |p| proto::proto_name(*p).into_owned()
+    cli::parse_protocol,
+    |p| cli::proto_name(*p).into_owned()
 );
 text_value!(
     /// A signalling protocol (`genl::SIG_*` by name: `"rtsp"`).
     Sig(u8),
-    |s| named("signalling protocol", s, proto::sig_from_name, &proto::sig_names()),
+    |s| named("signalling protocol", s, cli::sig_from_name, &cli::sig_names()),
     |v| genl::sigproto_name(*v).to_string()
 );
 text_value!(
     /// A selection policy (`genl::POLICY_*` by name: `"forecast"`).
     Policy(u8),
-    |s| named("policy", s, proto::policy_from_name, &proto::policy_names()),
+    |s| named("policy", s, cli::policy_from_name, &cli::policy_names()),
     |v| genl::policy_name(*v).to_string()
 );
 text_value!(
     /// What happens to a down server's flows (`genl::DOWN_*` by name: `"redispatch"`).
     DownAction(u8),
-    |s| named("down action", s, proto::down_action_from_name, &proto::down_action_names()),
-    |v| proto::down_action_name(*v)
+    |s| named("down action", s, cli::down_action_from_name, &cli::down_action_names()),
+    |v| cli::down_action_name(*v)
 );
 
 /// Checks a string while the deserializer still knows where it is (`serde_json` then gives the
@@ -132,14 +133,10 @@ impl<'de> Deserialize<'de> for Port {
                 f.write_str("a port number, 1 to 65535")
             }
             fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Port, E> {
-                proto::parse_port(&n.to_string())
-                    .map(Port)
-                    .map_err(E::custom)
+                cli::parse_port(&n.to_string()).map(Port).map_err(E::custom)
             }
             fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Port, E> {
-                proto::parse_port(&n.to_string())
-                    .map(Port)
-                    .map_err(E::custom)
+                cli::parse_port(&n.to_string()).map(Port).map_err(E::custom)
             }
         }
         d.deserialize_u64(V)
@@ -530,99 +527,6 @@ pub fn parse_for_apply(text: &str, origin: &str) -> Result<Plan, ConfigError> {
     plan(&cfg).map_err(|e| locate(text, origin, e))
 }
 
-/// `CMD_CONFIG_SET`: one `A_SERVICE` nest per service with the attributes of `CMD_SERVICE_ADD`,
-/// then one `A_SERVER` nest per server with those of `CMD_SERVER_ADD`.
-pub fn config_set_request(p: &Plan) -> Request {
-    let services = p
-        .services
-        .iter()
-        .map(|s| Attr::nest(genl::A_SERVICE, &proto::service_add(s).attrs));
-    let servers = p
-        .servers
-        .iter()
-        .map(|s| Attr::nest(genl::A_SERVER, &proto::server_add(s).attrs));
-    Request {
-        cmd: genl::CMD_CONFIG_SET,
-        attrs: services.chain(servers).collect(),
-    }
-}
-
-/// The place in the file of the nest holding byte `offset` of the encoded request (what the
-/// kernel's `NLMSGERR_ATTR_OFFS` points at): `services[i]` or `servers[i]`.
-pub fn path_of_offset(request: &[u8], offset: u32) -> Option<String> {
-    let off = usize::try_from(offset).ok()?;
-    let mut at = crate::nl::NLMSG_HDRLEN + crate::nl::GENL_HDRLEN;
-    let (mut services, mut servers) = (0, 0);
-    while at + 4 <= request.len() {
-        let len = usize::from(u16::from_ne_bytes([request[at], request[at + 1]]));
-        let ty = u16::from_ne_bytes([request[at + 2], request[at + 3]]) & 0x3fff;
-        if len < 4 {
-            return None;
-        }
-        let (name, n) = match ty {
-            genl::A_SERVICE => ("services", &mut services),
-            genl::A_SERVER => ("servers", &mut servers),
-            _ => return None,
-        };
-        if off >= at && off < at + len {
-            return Some(format!("{name}[{n}]"));
-        }
-        *n += 1;
-        at += (len + 3) & !3;
-    }
-    None
-}
-
-/// `sarectl apply --dry-run`: the request in words.
-pub fn describe(p: &Plan, request_len: usize) -> String {
-    let mut s = format!(
-        "valid; sarectl apply would send CMD_CONFIG_SET ({} bytes) replacing sara.ko's \
-         configuration with {}, {}:\n",
-        request_len,
-        count(p.services.len(), "service"),
-        count(p.servers.len(), "server")
-    );
-    for a in &p.services {
-        s.push_str(&format!("  service {}", a.key));
-        if let Some(v) = a.sig {
-            s.push_str(&format!("  sig {}", genl::sigproto_name(v)));
-        }
-        if let Some(v) = a.policy {
-            s.push_str(&format!("  policy {}", genl::policy_name(v)));
-        }
-        if let Some(v) = a.timeout {
-            s.push_str(&format!("  timeout {v}s"));
-        }
-        if let Some(v) = a.down_action {
-            s.push_str(&format!("  down-action {}", proto::down_action_name(v)));
-        }
-        s.push('\n');
-    }
-    for a in &p.servers {
-        s.push_str(&format!(
-            "  server {}  {}  {}  dev {}",
-            a.id,
-            a.ip,
-            proto::format_mac(&a.mac),
-            a.ifname
-        ));
-        if let Some(w) = a.weight {
-            s.push_str(&format!("  weight {w}"));
-        }
-        s.push('\n');
-    }
-    s
-}
-
-/// `3 servers`, `1 service`.
-pub fn count(n: usize, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
-    }
-}
-
 // ---- sarectl show ----------------------------------------------------------------------------
 
 /// What `sarectl show` prints: the part of a cluster file that `sara.ko` holds.
@@ -667,14 +571,18 @@ impl KernelConfig {
     }
 }
 
-fn from_name(
+/// A kernel value for the cluster file: `Some(v)` when this sarectl has a name for it, else the
+/// error naming the value (`unknown(N)`), which could not be applied back.
+fn named_value(
     what: &str,
     owner: &str,
-    name: Option<&String>,
+    v: Option<u8>,
+    name: fn(u8) -> String,
     find: fn(&str) -> Option<u8>,
 ) -> Result<Option<u8>, Error> {
-    name.map(|n| {
-        find(n).ok_or_else(|| {
+    v.map(|v| {
+        let n = name(v);
+        find(&n).ok_or_else(|| {
             Error::Protocol(format!(
                 "{owner} has {what} {n}, which this sarectl cannot write in a cluster file"
             ))
@@ -687,37 +595,46 @@ fn from_name(
 /// state are left out; a value this sarectl has no name for is an error (it could not be applied
 /// back).
 pub fn from_kernel(
-    services: &[proto::Service],
-    servers: &[proto::Server],
+    services: &[kernel::Service],
+    servers: &[kernel::Server],
 ) -> Result<KernelConfig, Error> {
     let mut out = KernelConfig {
         services: Vec::new(),
         servers: Vec::new(),
     };
     for s in services {
-        let owner = format!("service {}:{}/{}", s.vip, s.port, s.protocol);
+        let k = s.key;
+        let owner = format!("service {}:{}/{}", k.vip, k.port, cli::proto_name(k.proto));
         out.services.push(ServiceEntry {
-            vip: HostIp(s.vip),
-            port: Port(s.port),
+            vip: HostIp(k.vip),
+            port: Port(k.port),
             protocol: Protocol(
-                proto::proto_from_name(&s.protocol)
+                cli::proto_from_name(&cli::proto_name(k.proto))
                     .ok_or_else(|| Error::Protocol(format!("{owner} has an unknown protocol")))?,
             ),
-            sig: from_name(
+            sig: named_value(
                 "signalling protocol",
                 &owner,
-                s.sig.as_ref(),
-                proto::sig_from_name,
+                s.sig,
+                cli::sig_name,
+                cli::sig_from_name,
             )?
             .map(Sig),
-            policy: from_name("policy", &owner, s.policy.as_ref(), proto::policy_from_name)?
-                .map(Policy),
+            policy: named_value(
+                "policy",
+                &owner,
+                s.policy,
+                cli::policy_name,
+                cli::policy_from_name,
+            )?
+            .map(Policy),
             timeout: s.timeout,
-            down_action: from_name(
+            down_action: named_value(
                 "down action",
                 &owner,
-                s.down_action.as_ref(),
-                proto::down_action_from_name,
+                s.down_action,
+                cli::down_action_name,
+                cli::down_action_from_name,
             )?
             .map(DownAction),
         });
@@ -725,14 +642,15 @@ pub fn from_kernel(
     for s in servers {
         let id = u16::try_from(s.id)
             .map_err(|_| Error::Protocol(format!("server id {} is out of range", s.id)))?;
-        let mac =
-            proto::parse_mac(&s.mac).map_err(|e| Error::Protocol(format!("server {id}: {e}")))?;
+        // The MAC as the file would carry it: the checks of `sarectl server add` apply.
+        let mac = cli::parse_mac(&cli::format_mac(&s.mac))
+            .map_err(|e| Error::Protocol(format!("server {id}: {e}")))?;
         out.servers.push(ServerEntry {
             id,
             name: None,
             ip: Some(HostIp(s.ip)),
             mac: Some(Mac(mac)),
-            dev: s.dev.clone().map(IfName),
+            dev: s.ifname.clone().map(IfName),
             weight: s.weight,
         });
     }
@@ -904,13 +822,10 @@ impl ClusterConfig {
                     format!("server id {} is listed twice (first as servers[{j}])", s.id),
                 ));
             }
-            if let Some(w) = s
-                .weight
-                .filter(|w| !(1..=crate::proto::MAX_WEIGHT).contains(w))
-            {
+            if let Some(w) = s.weight.filter(|w| !(1..=kernel::MAX_WEIGHT).contains(w)) {
                 return Err(FieldError::new(
                     at("weight"),
-                    format!("weight must be 1..{}; got {w}", crate::proto::MAX_WEIGHT),
+                    format!("weight must be 1..{}; got {w}", kernel::MAX_WEIGHT),
                 ));
             }
         }
@@ -995,7 +910,7 @@ impl ClusterConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{Server, Service};
+    use crate::kernel::{Server, Service};
 
     const EXAMPLE: &str = include_str!("../examples/cluster.json");
 
@@ -1196,94 +1111,41 @@ mod tests {
         assert_eq!(s.last().unwrap().path, "a[1].b");
     }
 
-    /// The request of a one-service, one-server file, byte by byte (native byte order, as the
-    /// kernel reads it).
-    #[test]
-    fn config_set_request_bytes() {
-        let text = r#"{
-            "services": [{"vip": "192.0.2.10", "port": 5060, "protocol": "udp", "sig": "sip"}],
-            "servers": [{"id": 1, "ip": "10.0.0.11", "mac": "52:54:00:00:00:11", "dev": "eth1",
-                         "weight": 2, "name": "not sent"}],
-            "alpha": 0.5
-        }"#;
-        let req = config_set_request(&parse_for_apply(text, "t").unwrap());
-        let bytes = crate::nl::encode_request(0x1c, crate::nl::FLAGS_REQUEST_ACK, 7, &req).unwrap();
-        let mut w: Vec<u8> = Vec::new();
-        let u16s = |w: &mut Vec<u8>, v: &[u16]| v.iter().for_each(|x| w.extend(x.to_ne_bytes()));
-        w.extend(108u32.to_ne_bytes()); // nlmsg_len
-        u16s(&mut w, &[0x1c, 5]); // family, NLM_F_REQUEST | NLM_F_ACK
-        w.extend(7u32.to_ne_bytes()); // seq
-        w.extend(0u32.to_ne_bytes()); // pid
-        w.extend([genl::CMD_CONFIG_SET, genl::VERSION, 0, 0]);
-        u16s(&mut w, &[36, genl::A_SERVICE | 0x8000]); // nest, NLA_F_NESTED
-        u16s(&mut w, &[8, genl::A_VIP]);
-        w.extend([192, 0, 2, 10]);
-        u16s(&mut w, &[6, genl::A_PORT, 5060, 0]);
-        u16s(&mut w, &[5, genl::A_PROTO]);
-        w.extend([17, 0, 0, 0]);
-        u16s(&mut w, &[5, genl::A_SIGPROTO]);
-        w.extend([genl::SIG_SIP, 0, 0, 0]);
-        u16s(&mut w, &[52, genl::A_SERVER | 0x8000]);
-        u16s(&mut w, &[8, genl::A_SERVER_ID]);
-        w.extend(1u32.to_ne_bytes());
-        u16s(&mut w, &[8, genl::A_SERVER_IP]);
-        w.extend([10, 0, 0, 11]);
-        u16s(&mut w, &[10, genl::A_SERVER_MAC]);
-        w.extend([0x52, 0x54, 0, 0, 0, 0x11, 0, 0]);
-        u16s(&mut w, &[9, genl::A_IFNAME]);
-        w.extend(*b"eth1\0\0\0\0");
-        u16s(&mut w, &[8, genl::A_WEIGHT]);
-        w.extend(2u32.to_ne_bytes());
-        assert_eq!(bytes, w);
-        // The nests carry exactly what service add / server add send.
-        let inner = crate::proto::parse_attrs(&req.attrs[0].payload).unwrap();
-        let add = proto::service_add(&parse_for_apply(text, "t").unwrap().services[0]);
-        assert_eq!(inner, add.attrs);
-        // The kernel's error offset maps back to the file.
-        assert_eq!(path_of_offset(&bytes, 20).as_deref(), Some("services[0]"));
-        assert_eq!(
-            path_of_offset(&bytes, 56 + 4 + 16).as_deref(),
-            Some("servers[0]")
-        );
-        assert_eq!(path_of_offset(&bytes, 108), None);
-        assert_eq!(path_of_offset(&bytes, 4), None);
-        // An empty file empties the kernel: no attributes at all.
-        let req = config_set_request(&parse_for_apply(r#"{"servers": []}"#, "t").unwrap());
-        assert_eq!(req.cmd, genl::CMD_CONFIG_SET);
-        assert!(req.attrs.is_empty());
-    }
-
     fn kernel_lists() -> (Vec<Service>, Vec<Server>) {
         let services = vec![
             Service {
-                vip: Ipv4Addr::new(192, 0, 2, 10),
-                port: 554,
-                protocol: "tcp".into(),
-                sig: Some("rtsp".into()),
-                policy: Some("least-sessions".into()),
+                key: ServiceKey {
+                    vip: Ipv4Addr::new(192, 0, 2, 10),
+                    port: 554,
+                    proto: 6,
+                },
+                sig: Some(genl::SIG_RTSP),
+                policy: Some(genl::POLICY_LEAST_SESSIONS),
                 timeout: Some(60),
-                down_action: Some("keep".into()),
+                down_action: Some(genl::DOWN_KEEP),
                 packets: Some(99),
             },
             Service {
-                vip: Ipv4Addr::new(192, 0, 2, 11),
-                port: 5060,
-                protocol: "udp".into(),
-                sig: Some("none".into()),
-                policy: Some("hash".into()),
+                key: ServiceKey {
+                    vip: Ipv4Addr::new(192, 0, 2, 11),
+                    port: 5060,
+                    proto: 17,
+                },
+                sig: Some(genl::SIG_NONE),
+                policy: Some(genl::POLICY_HASH),
                 timeout: Some(30),
-                down_action: Some("redispatch".into()),
+                down_action: Some(genl::DOWN_REDISPATCH),
                 packets: Some(0),
             },
         ];
         let servers = vec![Server {
             id: 513,
             ip: Ipv4Addr::new(10, 0, 2, 1),
-            mac: "52:54:00:00:02:01".into(),
-            dev: Some("veth-lb0".into()),
+            mac: [0x52, 0x54, 0, 0, 2, 1],
+            ifname: Some("veth-lb0".into()),
             ifindex: Some(7),
             weight: Some(4),
-            state: Some("draining".into()),
+            state: Some(genl::STATE_DRAINING),
             sessions: 12,
             forecast: Some(300),
             load: Some(250),
@@ -1308,44 +1170,29 @@ mod tests {
             ["servers", "services"],
             "only what the kernel holds"
         );
-        // Apply what show printed: the request describes the same services and servers.
+        // Apply what show printed: the plan describes the same services and servers (the kernel
+        // client's tests check that CMD_CONFIG_SET carries a plan's values).
         let plan = parse_for_apply(&shown, "show").unwrap();
-        let req = config_set_request(&plan);
-        let nests = |ty: u16| -> Vec<Vec<Attr>> {
-            req.attrs
-                .iter()
-                .filter(|a| a.ty & 0x3fff == ty)
-                .map(|a| a.nested().unwrap())
-                .collect()
-        };
-        let back: Vec<Service> = nests(genl::A_SERVICE)
+        let want: Vec<ServiceAdd> = services
             .iter()
-            .map(|a| proto::decode_service(a).unwrap())
-            .collect();
-        let want: Vec<Service> = services
-            .iter()
-            .map(|s| Service {
-                packets: None,
-                ..s.clone()
+            .map(|s| ServiceAdd {
+                key: s.key,
+                sig: s.sig,
+                policy: s.policy,
+                timeout: s.timeout,
+                down_action: s.down_action,
             })
             .collect();
-        assert_eq!(back, want);
-        let back = proto::decode_server(&nests(genl::A_SERVER)[0]).unwrap();
+        assert_eq!(plan.services, want);
         assert_eq!(
-            (
-                back.id,
-                back.ip,
-                back.mac.as_str(),
-                back.dev.as_deref(),
-                back.weight
-            ),
-            (
-                513,
-                servers[0].ip,
-                "52:54:00:00:02:01",
-                Some("veth-lb0"),
-                Some(4)
-            )
+            plan.servers,
+            vec![ServerAdd {
+                id: 513,
+                ip: servers[0].ip,
+                mac: servers[0].mac,
+                ifname: "veth-lb0".into(),
+                weight: Some(4),
+            }]
         );
         // And show after that apply prints the same text.
         assert_eq!(crate::output::json(&KernelConfig::from_plan(&plan)), shown);
@@ -1358,29 +1205,28 @@ mod tests {
     #[test]
     fn show_refuses_values_it_could_not_apply_back() {
         let (mut services, servers) = kernel_lists();
-        services[0].policy = Some("unknown(9)".into());
+        services[0].policy = Some(9);
         let e = from_kernel(&services, &servers).unwrap_err();
         assert!(
             e.to_string()
                 .contains("service 192.0.2.10:554/tcp has policy unknown(9)"),
             "{e}"
         );
-    }
-
-    #[test]
-    fn dry_run_words() {
-        let p = parse_for_apply(EXAMPLE, "x").unwrap();
-        let d = describe(&p, 256);
-        assert!(d.starts_with(
-            "valid; sarectl apply would send CMD_CONFIG_SET (256 bytes) replacing sara.ko's \
-             configuration with 2 services, 3 servers:\n"
-        ));
-        assert!(d.contains("  service 192.0.2.10:554/tcp  sig rtsp  policy forecast  timeout 60s  down-action redispatch\n"), "{d}");
+        let (mut services, _) = kernel_lists();
+        services[1].key.proto = 47;
+        let e = from_kernel(&services, &servers).unwrap_err();
         assert!(
-            d.contains("  server 3  10.0.0.13  52:54:00:00:00:13  dev eth1  weight 2\n"),
-            "{d}"
+            e.to_string()
+                .contains("service 192.0.2.11:5060/47 has an unknown protocol"),
+            "{e}"
         );
-        assert_eq!(count(1, "server"), "1 server");
-        assert_eq!(count(0, "service"), "0 services");
+        let (services, mut servers) = kernel_lists();
+        servers[0].mac = [0xff; 6];
+        let e = from_kernel(&services, &servers).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("server 513: 'ff:ff:ff:ff:ff:ff' is a"),
+            "{e}"
+        );
     }
 }

@@ -6,15 +6,15 @@
 
 #![deny(unsafe_code)]
 
+pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod control;
 pub mod error;
 pub mod gateway;
 pub mod ha;
-pub mod nl;
+pub mod kernel;
 pub mod output;
-pub mod proto;
 pub mod sim;
 #[allow(unsafe_code)]
 pub mod sys;

@@ -1,5 +1,5 @@
 //! `sarectl`: the operator's tool for SARA. Argument definitions and dispatch; the work is done in
-//! the `sara_ctl` library (`cmd`, `nl`, `proto`, `output`).
+//! the `sara_ctl` library (`cmd`, `cli`, `kernel`, `output`).
 //!
 //! To add a subcommand: add a variant to [`Command`] (with an `after_help` example), and an arm to
 //! [`run`] that returns a [`Done`] or an [`Error`] (whose `exit_code()` is the process status).
@@ -12,11 +12,13 @@ use std::process::ExitCode;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{value_parser, Args, Parser, Subcommand};
+use sara_core::flow::FlowKey;
 use sara_core::genl;
-use sara_ctl::cmd::{self, Done, RawRequest};
+use sara_ctl::cli::{self, Endpoint};
+use sara_ctl::cmd::{self, Done, RawAttr, RawRequest};
 use sara_ctl::error::{Error, EXIT_STATUS_HELP};
-use sara_ctl::output::Format;
-use sara_ctl::proto::{self, Attr, ServerAdd, ServiceAdd, ServiceKey};
+use sara_ctl::kernel::{ServerAdd, ServiceAdd, ServiceKey, MAX_SERVER_ID, MAX_WEIGHT};
+use sara_ctl::output::{self, Format};
 
 const ABOUT: &str = "Configure and inspect SARA, the session-aware load balancer (sara.ko)";
 
@@ -270,8 +272,8 @@ Examples:
   sarectl flows --identity announced      # the flows waiting for a report";
 
 fn flow_status_parser() -> impl TypedValueParser<Value = u8> {
-    PossibleValuesParser::new(proto::table_names(proto::FLOW_STATUSES)).map(|s| {
-        proto::FLOW_STATUSES
+    PossibleValuesParser::new(cli::table_names(cli::FLOW_STATUSES)).map(|s| {
+        cli::FLOW_STATUSES
             .iter()
             .find(|(_, n)| *n == s)
             .map(|(v, _)| *v)
@@ -280,8 +282,8 @@ fn flow_status_parser() -> impl TypedValueParser<Value = u8> {
 }
 
 fn flow_identity_parser() -> impl TypedValueParser<Value = u8> {
-    PossibleValuesParser::new(proto::table_names(proto::FLOW_IDENTITIES)).map(|s| {
-        proto::FLOW_IDENTITIES
+    PossibleValuesParser::new(cli::table_names(cli::FLOW_IDENTITIES)).map(|s| {
+        cli::FLOW_IDENTITIES
             .iter()
             .find(|(_, n)| *n == s)
             .map(|(v, _)| *v)
@@ -292,7 +294,7 @@ fn flow_identity_parser() -> impl TypedValueParser<Value = u8> {
 #[derive(Args, Debug)]
 struct FlowsArgs {
     /// Only the flows of sessions on this server (id 1-65535)
-    #[arg(long, value_name = "ID", value_parser = value_parser!(u32).range(1..=i64::from(proto::MAX_SERVER_ID)))]
+    #[arg(long, value_name = "ID", value_parser = value_parser!(u32).range(1..=i64::from(MAX_SERVER_ID)))]
     server: Option<u32>,
 
     /// Only the flows of this session
@@ -311,26 +313,39 @@ struct FlowsArgs {
 #[derive(Args, Debug)]
 struct SessionsArgs {
     /// Only the sessions on this server (id 1-65535)
-    #[arg(long, value_name = "ID", value_parser = value_parser!(u32).range(1..=i64::from(proto::MAX_SERVER_ID)))]
+    #[arg(long, value_name = "ID", value_parser = value_parser!(u32).range(1..=i64::from(MAX_SERVER_ID)))]
     server: Option<u32>,
 }
 
 #[derive(Args, Debug)]
 struct AnnounceArgs {
     /// The flow's protocol (tcp or udp)
-    #[arg(long, value_name = "PROTO", value_parser = proto::parse_protocol)]
+    #[arg(long, value_name = "PROTO", value_parser = cli::parse_protocol)]
     proto: u8,
 
     /// Where the flow's packets come from (the client side), IP:PORT
     #[arg(long, value_name = "IP:PORT", value_parser = endpoint_parser)]
-    src: proto::Endpoint,
+    src: Endpoint,
 
     /// Where they go (the virtual IP side), IP:PORT
     #[arg(long, value_name = "IP:PORT", value_parser = endpoint_parser)]
-    dst: proto::Endpoint,
+    dst: Endpoint,
 }
 
-fn endpoint_parser(s: &str) -> Result<proto::Endpoint, String> {
+impl AnnounceArgs {
+    /// The flow's 5-tuple.
+    fn key(&self) -> FlowKey {
+        FlowKey::new(
+            self.src.ip.octets(),
+            self.src.port,
+            self.dst.ip.octets(),
+            self.dst.port,
+            self.proto,
+        )
+    }
+}
+
+fn endpoint_parser(s: &str) -> Result<Endpoint, String> {
     s.parse()
 }
 
@@ -391,18 +406,18 @@ fn service_key_parser(s: &str) -> Result<ServiceKey, String> {
 }
 
 fn sig_parser() -> impl TypedValueParser<Value = u8> {
-    PossibleValuesParser::new(proto::sig_names())
-        .map(|s| proto::sig_from_name(&s).expect("clap checked the possible values"))
+    PossibleValuesParser::new(cli::sig_names())
+        .map(|s| cli::sig_from_name(&s).expect("clap checked the possible values"))
 }
 
 fn policy_parser() -> impl TypedValueParser<Value = u8> {
-    PossibleValuesParser::new(proto::policy_names())
-        .map(|s| proto::policy_from_name(&s).expect("clap checked the possible values"))
+    PossibleValuesParser::new(cli::policy_names())
+        .map(|s| cli::policy_from_name(&s).expect("clap checked the possible values"))
 }
 
 fn down_action_parser() -> impl TypedValueParser<Value = u8> {
-    PossibleValuesParser::new(proto::down_action_names())
-        .map(|s| proto::down_action_from_name(&s).expect("clap checked the possible values"))
+    PossibleValuesParser::new(cli::down_action_names())
+        .map(|s| cli::down_action_from_name(&s).expect("clap checked the possible values"))
 }
 
 fn default_note(what: &str) -> String {
@@ -449,7 +464,7 @@ struct ServiceAddArgs {
         value_parser = down_action_parser(),
         help = default_note("What happens to the established flows of a server that goes down: \
             move them to another server at once, or keep them on it")
-            + &proto::down_action_name(genl::DOWN_REDISPATCH) + "]"
+            + &cli::down_action_name(genl::DOWN_REDISPATCH) + "]"
     )]
     down_action: Option<u8>,
 }
@@ -464,30 +479,30 @@ struct ServiceDelArgs {
 #[derive(Args, Debug)]
 struct ServerAddArgs {
     /// Server id, 1-65535: the number this server goes by in SARA and in its heartbeats
-    #[arg(value_name = "ID", value_parser = value_parser!(u32).range(1..=i64::from(proto::MAX_SERVER_ID)))]
+    #[arg(value_name = "ID", value_parser = value_parser!(u32).range(1..=i64::from(MAX_SERVER_ID)))]
     id: u32,
 
     /// The server's IPv4 address
-    #[arg(long, value_name = "IPv4", value_parser = proto::parse_host_ipv4)]
+    #[arg(long, value_name = "IPv4", value_parser = cli::parse_host_ipv4)]
     ip: Ipv4Addr,
 
     /// The server's MAC address, as six hex bytes (aa:bb:cc:dd:ee:ff)
-    #[arg(long, value_name = "MAC", value_parser = proto::parse_mac)]
+    #[arg(long, value_name = "MAC", value_parser = cli::parse_mac)]
     mac: [u8; 6],
 
     /// Network interface of this machine through which the server is reached
-    #[arg(long, value_name = "IFNAME", value_parser = proto::parse_ifname)]
+    #[arg(long, value_name = "IFNAME", value_parser = cli::parse_ifname)]
     dev: String,
 
     /// Weight for weighted policies (wrr), 1-65535 [sara.ko's default: 1]
-    #[arg(long, value_name = "N", value_parser = value_parser!(u32).range(1..=i64::from(proto::MAX_WEIGHT)))]
+    #[arg(long, value_name = "N", value_parser = value_parser!(u32).range(1..=i64::from(MAX_WEIGHT)))]
     weight: Option<u32>,
 }
 
 #[derive(Args, Debug)]
 struct ServerDelArgs {
     /// Id of the server to delete
-    #[arg(value_name = "ID", value_parser = value_parser!(u32).range(1..=i64::from(proto::MAX_SERVER_ID)))]
+    #[arg(value_name = "ID", value_parser = value_parser!(u32).range(1..=i64::from(MAX_SERVER_ID)))]
     id: u32,
 }
 
@@ -528,7 +543,7 @@ struct SendRawArgs {
 
     /// One attribute, TYPE:HEX; repeat for more, sent in the given order
     #[arg(long = "attr", value_name = "TYPE:HEX", value_parser = cmd::parse_raw_attr)]
-    attrs: Vec<Attr>,
+    attrs: Vec<RawAttr>,
 
     /// Version field of the generic netlink header
     #[arg(long, value_name = "V", default_value_t = genl::VERSION)]
@@ -584,11 +599,7 @@ fn run(cli: Cli) -> Result<Done, Error> {
         Command::Status(a) => {
             let st = sara_ctl::control::manager::read_status(&a.status_file)
                 .map_err(|e| Error::Io(e.to_string()))?;
-            let stdout = if cli.json {
-                serde_json::to_string_pretty(&st).map_err(|e| Error::Io(e.to_string()))? + "\n"
-            } else {
-                sara_ctl::control::manager::status_table(&st)
-            };
+            let stdout = output::render(&st, table_or_json);
             Ok(Done { stdout, exit: 0 })
         }
         Command::Service(c) => match c {
@@ -632,14 +643,7 @@ fn run(cli: Cli) -> Result<Done, Error> {
             table_or_json,
         ),
         Command::Sessions(a) => cmd::sessions(a.server, table_or_json),
-        Command::Announce(a) => cmd::announce(
-            &proto::FlowKey {
-                proto: a.proto,
-                src: a.src,
-                dst: a.dst,
-            },
-            table_or_json,
-        ),
+        Command::Announce(a) => cmd::announce(&a.key(), table_or_json),
         Command::Debug(DebugCmd::SendRaw(a)) => cmd::send_raw(
             &RawRequest {
                 cmd: a.cmd,
@@ -861,9 +865,18 @@ mod tests {
         assert_eq!(
             a.attrs,
             vec![
-                Attr::bytes(7, [1, 0, 0, 0]),
-                Attr::bytes(genl::A_SERVER_MAC, [0x52, 0x54, 0, 0, 0]),
-                Attr::bytes(10, [])
+                RawAttr {
+                    ty: 7,
+                    payload: vec![1, 0, 0, 0]
+                },
+                RawAttr {
+                    ty: 9, // A_SERVER_MAC
+                    payload: vec![0x52, 0x54, 0, 0, 0]
+                },
+                RawAttr {
+                    ty: 10,
+                    payload: vec![]
+                }
             ]
         );
         err(&["debug", "send-raw"]);
@@ -1082,13 +1095,14 @@ mod tests {
         let Command::Announce(a) = cli.command else {
             panic!()
         };
-        let key = proto::FlowKey {
-            proto: a.proto,
-            src: a.src,
-            dst: a.dst,
-        };
-        assert_eq!(key.to_string(), "udp 10.0.1.2:7624 -> 10.0.0.100:42182");
-        assert_eq!(proto::announce(&key).cmd, genl::CMD_ANNOUNCE);
+        assert_eq!(
+            a.key(),
+            FlowKey::new([10, 0, 1, 2], 7624, [10, 0, 0, 100], 42182, 17)
+        );
+        assert_eq!(
+            cli::show_key(&a.key()),
+            "udp 10.0.1.2:7624 -> 10.0.0.100:42182"
+        );
         let base = [
             "announce",
             "--proto",

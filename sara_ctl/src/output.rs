@@ -1,11 +1,25 @@
 //! What `sarectl` prints: aligned tables for people, JSON for scripts, Prometheus text for
 //! scrapers. Every function returns the text; the caller prints it.
+//!
+//! What a command shows is one [`Output`] value, both JSON and text: the rows of a listing
+//! ([`ServiceRow`], [`ServerRow`], [`FlowRow`], [`SessionRow`], made from the kernel client's typed
+//! replies with the names of [`crate::cli`]), the counters ([`Stats`]), the manager's status
+//! ([`Status`]), the failover status ([`HaStatus`]), `sarectl apply --dry-run` ([`DryRun`]).
 
+use std::borrow::Cow;
+use std::net::Ipv4Addr;
+
+use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
+use serde_json::{json, Value};
 
-use sara_core::counters;
+use sara_core::{counters, genl};
 
-use crate::proto::{Flow, Server, Service, Session, Stats};
+use crate::cli;
+use crate::config::{KernelConfig, Plan};
+use crate::control::manager::Status;
+use crate::control::when::format_unix_utc;
+use crate::kernel::{Counter, Flow, HaState, Server, Service, Stats};
 
 /// How a listing is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,8 +88,281 @@ pub fn json<T: Serialize + ?Sized>(v: &T) -> String {
     s
 }
 
+/// A value a command prints: the same value as JSON (`--json`, for scripts) or as text (for
+/// people).
+pub trait Output {
+    /// The JSON text, ending with a newline.
+    fn json(&self) -> String;
+    /// The text for people.
+    fn text(&self) -> String;
+}
+
+/// `v` as JSON or as text (a table: [`Format::Table`]; Prometheus text is the counters' own,
+/// [`stats_prometheus`]).
+pub fn render<T: Output + ?Sized>(v: &T, format: Format) -> String {
+    match format {
+        Format::Json => v.json(),
+        _ => v.text(),
+    }
+}
+
+// ---- the rows of the listings ---------------------------------------------------------------
+
+/// One virtual service, as `sarectl service list` shows it. Field names are the JSON names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceRow {
+    /// Virtual IPv4 address.
+    pub vip: Ipv4Addr,
+    /// Port.
+    pub port: u16,
+    /// `tcp`, `udp` (or the protocol number).
+    pub protocol: String,
+    /// Signalling protocol inspected.
+    pub sig: Option<String>,
+    /// Selection policy.
+    pub policy: Option<String>,
+    /// Idle timeout of flows, seconds.
+    pub timeout: Option<u32>,
+    /// What happens to a down server's flows.
+    pub down_action: Option<String>,
+    /// Packets forwarded through the service.
+    pub packets: Option<u64>,
+}
+
+/// One server, as `sarectl server list` shows it. Field names are the JSON names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerRow {
+    /// Server id.
+    pub id: u32,
+    /// Server IPv4 address.
+    pub ip: Ipv4Addr,
+    /// MAC address, `aa:bb:cc:dd:ee:ff`.
+    pub mac: String,
+    /// Interface name.
+    pub dev: Option<String>,
+    /// Interface index.
+    pub ifindex: Option<u32>,
+    /// Weight.
+    pub weight: Option<u32>,
+    /// `up`, `down`, `draining`.
+    pub state: Option<String>,
+    /// Active sessions on the server (0 when the kernel does not say).
+    pub sessions: u32,
+    /// Damped load forecast pushed by the control plane, per-mille.
+    pub forecast: Option<u16>,
+    /// Last measured load pushed by the control plane, per-mille.
+    pub load: Option<u16>,
+    /// Whether the server's load monitor is alive (as last pushed).
+    pub load_known: Option<bool>,
+    /// Packets forwarded to the server.
+    pub packets: Option<u64>,
+}
+
+impl From<&Service> for ServiceRow {
+    fn from(s: &Service) -> Self {
+        ServiceRow {
+            vip: s.key.vip,
+            port: s.key.port,
+            protocol: cli::proto_name(s.key.proto).into_owned(),
+            sig: s.sig.map(cli::sig_name),
+            policy: s.policy.map(cli::policy_name),
+            timeout: s.timeout,
+            down_action: s.down_action.map(cli::down_action_name),
+            packets: s.packets,
+        }
+    }
+}
+
+impl From<&Server> for ServerRow {
+    fn from(s: &Server) -> Self {
+        ServerRow {
+            id: s.id,
+            ip: s.ip,
+            mac: cli::format_mac(&s.mac),
+            dev: s.ifname.clone(),
+            ifindex: s.ifindex,
+            weight: s.weight,
+            state: s.state.map(cli::state_name),
+            sessions: s.sessions,
+            forecast: s.forecast,
+            load: s.load,
+            load_known: s.load_known,
+            packets: s.packets,
+        }
+    }
+}
+
+/// One flow of the flow table, as `sarectl flows --json` prints it. Field names and order are the
+/// JSON contract (other tools and the VM tests read it): an unknown port is 0, `status`, `identity`
+/// and `wildcard` are names (`unknown(N)` for a value newer than this sarectl).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FlowRow {
+    /// Source address.
+    pub src: Ipv4Addr,
+    /// Source port, 0 = unknown.
+    pub sport: u16,
+    /// Destination address.
+    pub dst: Ipv4Addr,
+    /// Destination port, 0 = unknown.
+    pub dport: u16,
+    /// `tcp`, `udp` (or the protocol number).
+    pub proto: String,
+    /// Server of the flow's session (0 when the kernel does not say).
+    pub server: u32,
+    /// Session id.
+    pub session: u32,
+    /// `new`, `established`, `inactive`.
+    pub status: String,
+    /// `signalling`, `announced`, `secondary`.
+    pub identity: String,
+    /// Unknown ports: `none`, `src_port`, `dst_port`, `both_ports`.
+    pub wildcard: String,
+    /// The flow (for a signalling flow: its session) has ended and lingers until purged.
+    pub ended: bool,
+    /// Milliseconds since the flow's last packet.
+    pub idle_ms: u32,
+    /// The flow's idle timeout in milliseconds (for an ended flow: how long it lingers).
+    pub timeout_ms: u32,
+    /// Packets counted on the flow.
+    pub packets: u64,
+    /// Bytes counted on the flow.
+    pub bytes: u64,
+}
+
+impl From<&Flow> for FlowRow {
+    fn from(f: &Flow) -> Self {
+        FlowRow {
+            src: Ipv4Addr::from(f.key.src_addr),
+            sport: f.key.src_port,
+            dst: Ipv4Addr::from(f.key.dst_addr),
+            dport: f.key.dst_port,
+            proto: cli::proto_name(f.key.protocol).into_owned(),
+            server: f.server,
+            session: f.session,
+            status: cli::status_name(f.status),
+            identity: cli::identity_name(f.identity),
+            wildcard: cli::port_wildcard_name(f.wildcard),
+            ended: f.ended,
+            idle_ms: f.idle_ms,
+            timeout_ms: f.timeout_ms,
+            packets: f.packets,
+            bytes: f.bytes,
+        }
+    }
+}
+
+/// Sort flows for people: by session, signalling flow first, then by addresses and ports.
+pub fn sort_flows(flows: &mut [FlowRow]) {
+    flows.sort_by(|a, b| {
+        (
+            a.session,
+            a.identity_rank(),
+            a.src,
+            a.sport,
+            a.dst,
+            a.dport,
+            &a.proto,
+        )
+            .cmp(&(
+                b.session,
+                b.identity_rank(),
+                b.src,
+                b.sport,
+                b.dst,
+                b.dport,
+                &b.proto,
+            ))
+    });
+}
+
+impl FlowRow {
+    /// `10.0.1.2:40000` (`*` for an unknown port).
+    pub fn source(&self) -> String {
+        format!("{}:{}", self.src, cli::port_text(self.sport))
+    }
+    /// `10.0.0.100:554` (`*` for an unknown port).
+    pub fn destination(&self) -> String {
+        format!("{}:{}", self.dst, cli::port_text(self.dport))
+    }
+    /// `10.0.0.100:554/tcp`: the destination with the protocol, as services are written.
+    pub fn service(&self) -> String {
+        format!("{}/{}", self.destination(), self.proto)
+    }
+    fn identity_rank(&self) -> usize {
+        cli::FLOW_IDENTITIES
+            .iter()
+            .position(|(_, n)| *n == self.identity)
+            .unwrap_or(cli::FLOW_IDENTITIES.len())
+    }
+}
+
+/// One session, as `sarectl sessions` shows it: its flows grouped by session id. Field names and
+/// order are the JSON contract. `client`, `service`, `status` and `ended` describe the session's
+/// signalling flow and are null when that flow is not in the dump (it ended between two messages
+/// of the dump, for example).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionRow {
+    /// Session id.
+    pub session: u32,
+    /// The session's server (0 when the kernel does not say).
+    pub server: u32,
+    /// The signalling flow's source, `IP:PORT`.
+    pub client: Option<String>,
+    /// The signalling flow's destination, `VIP:PORT/PROTO`.
+    pub service: Option<String>,
+    /// The signalling flow's status.
+    pub status: Option<String>,
+    /// Whether the signalling flow (the session) has ended.
+    pub ended: Option<bool>,
+    /// Flows of the session in the dump, the signalling flow included.
+    pub flows: u32,
+    /// Of which announced (not seen yet).
+    pub announced: u32,
+    /// Of which secondary (announced and seen).
+    pub secondary: u32,
+    /// Idle time of the session's most recently used flow, milliseconds.
+    pub idle_ms: u32,
+}
+
+/// Group flows by session id, in session id order.
+pub fn group_sessions(flows: &[FlowRow]) -> Vec<SessionRow> {
+    let signalling = cli::flow_identity_name(genl::FLOW_IDENTITY_SIGNALLING);
+    let announced = cli::flow_identity_name(genl::FLOW_IDENTITY_ANNOUNCED);
+    let secondary = cli::flow_identity_name(genl::FLOW_IDENTITY_SECONDARY);
+    let mut by_id: std::collections::BTreeMap<u32, Vec<&FlowRow>> = Default::default();
+    for f in flows {
+        by_id.entry(f.session).or_default().push(f);
+    }
+    by_id
+        .into_iter()
+        .map(|(id, fs)| {
+            let sig = fs.iter().find(|f| f.identity == signalling);
+            let count = |name: &str| fs.iter().filter(|f| f.identity == name).count() as u32;
+            let server = sig
+                .map(|f| f.server)
+                .filter(|s| *s != 0)
+                .or_else(|| fs.iter().map(|f| f.server).find(|s| *s != 0))
+                .unwrap_or(0);
+            SessionRow {
+                session: id,
+                server,
+                client: sig.map(|f| f.source()),
+                service: sig.map(|f| f.service()),
+                status: sig.map(|f| f.status.clone()),
+                ended: sig.map(|f| f.ended),
+                flows: fs.len() as u32,
+                announced: count(&announced),
+                secondary: count(&secondary),
+                idle_ms: fs.iter().map(|f| f.idle_ms).min().unwrap_or(0),
+            }
+        })
+        .collect()
+}
+
+// ---- tables ---------------------------------------------------------------------------------
+
 /// `sarectl service list`.
-pub fn services_table(services: &[Service]) -> String {
+pub fn services_table(services: &[ServiceRow]) -> String {
     use Align::*;
     let rows: Vec<Vec<String>> = services
         .iter()
@@ -107,7 +394,7 @@ pub fn services_table(services: &[Service]) -> String {
 }
 
 /// `sarectl server list`.
-pub fn servers_table(servers: &[Server]) -> String {
+pub fn servers_table(servers: &[ServerRow]) -> String {
     use Align::*;
     let rows: Vec<Vec<String>> = servers
         .iter()
@@ -175,7 +462,7 @@ fn server_text(id: u32) -> String {
 }
 
 /// `sarectl flows`: one row per flow; an unknown port of an announced flow is `*`.
-pub fn flows_table(flows: &[Flow]) -> String {
+pub fn flows_table(flows: &[FlowRow]) -> String {
     use Align::*;
     let rows: Vec<Vec<String>> = flows
         .iter()
@@ -217,7 +504,7 @@ pub fn flows_table(flows: &[Flow]) -> String {
 }
 
 /// `sarectl sessions`: one row per session; `-` where the signalling flow is not in the table.
-pub fn sessions_table(sessions: &[Session]) -> String {
+pub fn sessions_table(sessions: &[SessionRow]) -> String {
     use Align::*;
     let rows: Vec<Vec<String>> = sessions
         .iter()
@@ -255,6 +542,35 @@ pub fn sessions_table(sessions: &[Session]) -> String {
     )
 }
 
+/// A counter's name, or `counter_<id>` for one newer than this sarectl.
+pub fn counter_name(c: &Counter) -> Cow<'static, str> {
+    match counters::COUNTERS.get(c.id) {
+        Some(k) => k.name.into(),
+        None => format!("counter_{}", c.id).into(),
+    }
+}
+
+/// One line of help about a counter.
+pub fn counter_help(c: &Counter) -> Cow<'static, str> {
+    match counters::COUNTERS.get(c.id) {
+        Some(k) => k.help.into(),
+        None => format!("counter {} (not known to this sarectl)", c.id).into(),
+    }
+}
+
+/// The counters as a JSON object `{name: value}`, in id order.
+struct StatsJson<'a>(&'a Stats);
+
+impl Serialize for StatsJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.counters.len()))?;
+        for c in &self.0.counters {
+            m.serialize_entry(counter_name(c).as_ref(), &c.value)?;
+        }
+        m.end()
+    }
+}
+
 /// `sarectl stats`: name, value, and what the counter counts.
 pub fn stats_table(stats: &Stats) -> String {
     use Align::*;
@@ -263,9 +579,9 @@ pub fn stats_table(stats: &Stats) -> String {
         .iter()
         .map(|c| {
             vec![
-                c.name().into_owned(),
+                counter_name(c).into_owned(),
                 c.value.to_string(),
-                c.help().into_owned(),
+                counter_help(c).into_owned(),
             ]
         })
         .collect();
@@ -288,13 +604,13 @@ pub fn stats_prometheus(stats: &Stats) -> String {
     let mut out = String::new();
     for c in &stats.counters {
         let (metric, kind) = if counters::is_gauge(c.id) {
-            (format!("sara_{}", c.name()), "gauge")
+            (format!("sara_{}", counter_name(c)), "gauge")
         } else {
-            (format!("sara_{}_total", c.name()), "counter")
+            (format!("sara_{}_total", counter_name(c)), "counter")
         };
         out.push_str(&format!(
             "# HELP {metric} {}\n",
-            prom_escape_help(&c.help())
+            prom_escape_help(&counter_help(c))
         ));
         out.push_str(&format!("# TYPE {metric} {kind}\n"));
         out.push_str(&format!("{metric} {}\n", c.value));
@@ -302,14 +618,334 @@ pub fn stats_prometheus(stats: &Stats) -> String {
     out
 }
 
+// ---- what the commands print ----------------------------------------------------------------
+
+impl Output for [ServiceRow] {
+    fn json(&self) -> String {
+        json(self)
+    }
+    fn text(&self) -> String {
+        services_table(self)
+    }
+}
+
+impl Output for [ServerRow] {
+    fn json(&self) -> String {
+        json(self)
+    }
+    fn text(&self) -> String {
+        servers_table(self)
+    }
+}
+
+impl Output for [FlowRow] {
+    fn json(&self) -> String {
+        json(self)
+    }
+    fn text(&self) -> String {
+        flows_table(self)
+    }
+}
+
+impl Output for [SessionRow] {
+    fn json(&self) -> String {
+        json(self)
+    }
+    fn text(&self) -> String {
+        sessions_table(self)
+    }
+}
+
+impl Output for Stats {
+    fn json(&self) -> String {
+        json(&StatsJson(self))
+    }
+    fn text(&self) -> String {
+        stats_table(self)
+    }
+}
+
+/// `sarectl status`: the manager's status file.
+impl Output for Status {
+    fn json(&self) -> String {
+        json(self)
+    }
+    fn text(&self) -> String {
+        status_table(self)
+    }
+}
+
+/// `sarectl apply --dry-run`: the cluster file's services and servers (JSON), or the request in
+/// words.
+#[derive(Debug, Clone, Copy)]
+pub struct DryRun<'a> {
+    /// What would be sent.
+    pub plan: &'a Plan,
+    /// The request's length in bytes.
+    pub request_len: usize,
+}
+
+impl Output for DryRun<'_> {
+    fn json(&self) -> String {
+        json(&KernelConfig::from_plan(self.plan))
+    }
+    fn text(&self) -> String {
+        describe(self.plan, self.request_len)
+    }
+}
+
+/// `sarectl apply --dry-run`: the request in words.
+fn describe(p: &Plan, request_len: usize) -> String {
+    let mut s = format!(
+        "valid; sarectl apply would send CMD_CONFIG_SET ({} bytes) replacing sara.ko's \
+         configuration with {}, {}:\n",
+        request_len,
+        count(p.services.len(), "service"),
+        count(p.servers.len(), "server")
+    );
+    for a in &p.services {
+        s.push_str(&format!("  service {}", a.key));
+        if let Some(v) = a.sig {
+            s.push_str(&format!("  sig {}", genl::sigproto_name(v)));
+        }
+        if let Some(v) = a.policy {
+            s.push_str(&format!("  policy {}", genl::policy_name(v)));
+        }
+        if let Some(v) = a.timeout {
+            s.push_str(&format!("  timeout {v}s"));
+        }
+        if let Some(v) = a.down_action {
+            s.push_str(&format!("  down-action {}", cli::down_action_name(v)));
+        }
+        s.push('\n');
+    }
+    for a in &p.servers {
+        s.push_str(&format!(
+            "  server {}  {}  {}  dev {}",
+            a.id,
+            a.ip,
+            cli::format_mac(&a.mac),
+            a.ifname
+        ));
+        if let Some(w) = a.weight {
+            s.push_str(&format!("  weight {w}"));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// `3 servers`, `1 service`.
+pub fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+// ---- the manager and the failover daemon ----------------------------------------------------
+
+/// The manager's status as a table for people (what `sarectl status` prints without `--json`).
+pub fn status_table(s: &Status) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let t = s.thresholds_in_force;
+    let o = s.thresholds_operator;
+    let _ = writeln!(
+        out,
+        "manager on {}, status written {} (uptime {:.1} s)",
+        s.listen,
+        format_unix_utc(s.time_unix_ms / 1000),
+        s.uptime_ms as f64 / 1000.0
+    );
+    let _ = writeln!(
+        out,
+        "loads (per-mille): dispatcher {}  cluster {}{}  x {}",
+        s.load_dispatcher,
+        s.load_cluster,
+        if s.forecast { " (forecast)" } else { "" },
+        s.x
+    );
+    let _ = writeln!(
+        out,
+        "thresholds in force: T1 {}  T2 {}  T3 {}  C {}{}",
+        t.t1,
+        t.t2,
+        t.t3,
+        t.c,
+        if t == o {
+            String::new()
+        } else {
+            format!("   (operator: T2 {}  T3 {})", o.t2, o.t3)
+        }
+    );
+    let k = s.counters;
+    let _ = writeln!(
+        out,
+        "received: {} heartbeats, {} load vectors, {} garbage, {} from unknown servers; pushes {} ok, {} failed",
+        k.heartbeats, k.load_vectors, k.garbage, k.unknown_server, k.pushes, k.push_failures
+    );
+    if k.announce_datagrams > 0 {
+        let _ = writeln!(
+            out,
+            "gateway reports: {} datagrams ({} lost), {} entries: {} completed, {} rejected, {} failed; slowest {} us",
+            k.announce_datagrams,
+            k.announce_lost,
+            k.announce_entries,
+            k.announce_completed,
+            k.announce_rejected,
+            k.announce_failed,
+            k.announce_max_us
+        );
+    }
+    if let Some(e) = &s.last_push_error {
+        let _ = writeln!(out, "last push error: {e}");
+    }
+    let _ = writeln!(
+        out,
+        "\n{:>5}  {:<12} {:<9} {:>5} {:>8} {:>6} {:>5}  reason",
+        "id", "name", "state", "load", "forecast", "lost", "known"
+    );
+    for v in &s.servers {
+        let num = |x: Option<f64>| x.map(|x| format!("{x:.0}")).unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "{:>5}  {:<12} {:<9} {:>5} {:>8} {:>6} {:>5}  {}",
+            v.id,
+            v.name.as_deref().unwrap_or("-"),
+            v.state,
+            v.load.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
+            num(v.damped),
+            v.lost,
+            if v.load_known { "yes" } else { "no" },
+            v.reason
+        );
+    }
+    out
+}
+
+/// `sarectl ha status`: sara.ko's role, and the failover daemon's status file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HaStatus {
+    /// sara.ko's role and ring, if it could be read.
+    pub kernel: Option<HaState>,
+    /// The daemon's status file, if there is one.
+    pub daemon: Option<Value>,
+    /// How old the status file is (ms).
+    pub daemon_age_ms: Option<u64>,
+}
+
+impl Output for HaStatus {
+    /// One line of JSON.
+    fn json(&self) -> String {
+        let v = json!({
+            "kernel_role": self.kernel.map(|k| cli::ha_role_name(k.role)),
+            "kernel_repl_head": self.kernel.map(|k| k.head),
+            "daemon": self.daemon,
+            "daemon_status_age_ms": self.daemon_age_ms,
+        });
+        format!("{v}\n")
+    }
+
+    /// The kernel's line, then the daemon's (none without a status file).
+    fn text(&self) -> String {
+        let mut out = String::new();
+        macro_rules! say {
+            ($($t:tt)*) => {{
+                out.push_str(&format!($($t)*));
+                out.push('\n');
+            }};
+        }
+        match self.kernel {
+            Some(HaState {
+                role,
+                head,
+                capacity: cap,
+            }) => say!(
+                "sara.ko role:   {} (replication ring {head} records written, holds {cap})",
+                cli::ha_role_name(role)
+            ),
+            None => say!("sara.ko role:   unknown (sara.ko not loaded, or too old for failover)"),
+        }
+        let Some(d) = &self.daemon else {
+            return out;
+        };
+        let age_ms = self.daemon_age_ms;
+        let stale = age_ms.is_some_and(|a| a > 2000);
+        say!(
+            "daemon:         dispatcher {} priority {}{}, role {}{}",
+            d["id"],
+            d["priority"],
+            if d["preempt"] == true {
+                " (preempt)"
+            } else {
+                ""
+            },
+            d["role"].as_str().unwrap_or("?"),
+            if stale {
+                format!(
+                    "  [status {} s old: the daemon may have stopped]",
+                    age_ms.unwrap_or(0) / 1000
+                )
+            } else {
+                String::new()
+            }
+        );
+        match d["peer"].as_object() {
+            Some(p) => say!(
+                "peer:           {} dispatcher {} priority {}, {} ({} ms since its last heartbeat)",
+                p["addr"].as_str().unwrap_or("?"),
+                p["id"],
+                p["priority"],
+                if p["alive"] == true {
+                    p["role"].as_str().unwrap_or("?").to_string()
+                } else {
+                    "not heard (failed?)".to_string()
+                },
+                p["heard_ms_ago"]
+            ),
+            None => say!("peer:           never heard"),
+        }
+        let l = &d["lag"];
+        if d["role"] == "active" {
+            say!(
+                "replication:    epoch {} batch {}; {} records not read yet, {} batches not acknowledged, last ack {} ms ago",
+                d["epoch"], d["seq"], l["records_unread"], l["batches_unacked"], l["ack_age_ms"]
+            );
+        } else {
+            say!(
+                "replication:    epoch {} expecting batch {}; {}; {} sessions known; last batch {} ms ago",
+                d["epoch"], d["seq"], if l["synced"] == true { "in sync" } else { "NOT in sync (resynchronising)" },
+                d["sessions_known"], l["last_batch_ms_ago"]
+            );
+        }
+        match d["last_takeover"].as_object() {
+            Some(t) => say!(
+                "last takeover:  at {} ms (unix): {}",
+                t["at_unix_ms"],
+                t["reason"].as_str().unwrap_or("")
+            ),
+            None => say!("last takeover:  none"),
+        }
+        let t = &d["totals"];
+        say!(
+            "totals:         {} batches sent, {} received, {} lost; {} resyncs asked, {} sent; {} records applied, {} failed",
+            t["batches_sent"], t["batches_received"], t["batches_lost"], t["resyncs_requested"], t["resyncs_sent"],
+            t["records_applied"], t["records_failed"]
+        );
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::Counter;
+    use crate::kernel::Counter;
     use std::net::Ipv4Addr;
 
-    fn service() -> Service {
-        Service {
+    fn service() -> ServiceRow {
+        ServiceRow {
             vip: Ipv4Addr::new(192, 0, 2, 10),
             port: 5060,
             protocol: "udp".into(),
@@ -363,7 +999,7 @@ SERVICE              SIG  POLICY          TIMEOUT  DOWN-ACTION  PACKETS
 
     #[test]
     fn servers_table_layout() {
-        let s = Server {
+        let s = ServerRow {
             id: 12,
             ip: Ipv4Addr::new(10, 0, 0, 12),
             mac: "52:54:00:00:00:0c".into(),
@@ -397,7 +1033,7 @@ ID  IP         MAC                DEV   IFINDEX  WEIGHT  STATE  LOAD  FORECAST  
                 "packets": 1234567
             }])
         );
-        let s = Server {
+        let s = ServerRow {
             id: 1,
             ip: Ipv4Addr::new(10, 0, 0, 1),
             mac: "52:54:00:00:00:01".into(),
@@ -559,8 +1195,8 @@ sara_table_capacity 65536
         assert_eq!(duration_ms(u32::MAX), "1193h02m");
     }
 
-    fn flow(session: u32, identity: &str, sport: u16, dport: u16) -> Flow {
-        Flow {
+    fn flow(session: u32, identity: &str, sport: u16, dport: u16) -> FlowRow {
+        FlowRow {
             src: Ipv4Addr::new(10, 0, 1, 2),
             sport,
             dst: Ipv4Addr::new(10, 0, 0, 100),
@@ -614,7 +1250,7 @@ tcp    10.0.1.2:40002  10.0.0.100:554       -       18  established (ended)  sig
 
     #[test]
     fn sessions_table_layout() {
-        let full = Session {
+        let full = SessionRow {
             session: 17,
             server: 1,
             client: Some("10.0.1.2:40000".into()),
@@ -626,7 +1262,7 @@ tcp    10.0.1.2:40002  10.0.0.100:554       -       18  established (ended)  sig
             secondary: 2,
             idle_ms: 50,
         };
-        let raced = Session {
+        let raced = SessionRow {
             session: 18,
             server: 2,
             client: None,
@@ -638,7 +1274,7 @@ tcp    10.0.1.2:40002  10.0.0.100:554       -       18  established (ended)  sig
             secondary: 1,
             idle_ms: 61_000,
         };
-        let ended = Session {
+        let ended = SessionRow {
             session: 19,
             ended: Some(true),
             ..full.clone()
@@ -679,7 +1315,7 @@ SESSION  SERVER  CLIENT          SERVICE             STATUS               FLOWS 
         let mut flows = flows.to_vec();
         flows[1].idle_ms = 50;
         flows[3].server = 2;
-        let sessions = crate::proto::group_sessions(&flows);
+        let sessions = group_sessions(&flows);
         assert_eq!(
             serde_json::to_string(&sessions).unwrap(),
             concat!(
@@ -689,6 +1325,306 @@ SESSION  SERVER  CLIENT          SERVICE             STATUS               FLOWS 
                 r#""flows":1,"announced":1,"secondary":0,"idle_ms":123}]"#
             )
         );
-        assert_eq!(json(&Vec::<Flow>::new()), "[]\n");
+        assert_eq!(json(&Vec::<FlowRow>::new()), "[]\n");
+    }
+
+    const EXAMPLE: &str = include_str!("../examples/cluster.json");
+
+    #[test]
+    fn dry_run_words() {
+        let p = crate::config::parse_for_apply(EXAMPLE, "x").unwrap();
+        let d = describe(&p, 256);
+        assert!(d.starts_with(
+            "valid; sarectl apply would send CMD_CONFIG_SET (256 bytes) replacing sara.ko's \
+             configuration with 2 services, 3 servers:\n"
+        ));
+        assert!(d.contains("  service 192.0.2.10:554/tcp  sig rtsp  policy forecast  timeout 60s  down-action redispatch\n"), "{d}");
+        assert!(
+            d.contains("  server 3  10.0.0.13  52:54:00:00:00:13  dev eth1  weight 2\n"),
+            "{d}"
+        );
+        assert_eq!(count(1, "server"), "1 server");
+        assert_eq!(count(0, "service"), "0 services");
+    }
+
+    #[test]
+    fn counters_name_unknown_ids() {
+        assert_eq!(
+            counter_name(&Counter {
+                id: counters::PKT_SEEN,
+                value: 0
+            }),
+            "packets_seen"
+        );
+        assert_eq!(counter_name(&Counter { id: 500, value: 0 }), "counter_500");
+        let s = Stats {
+            counters: vec![Counter { id: 1, value: 5 }, Counter { id: 77, value: 6 }],
+        };
+        assert_eq!(
+            serde_json::to_string(&StatsJson(&s)).unwrap(),
+            r#"{"packets_forwarded":5,"counter_77":6}"#
+        );
+    }
+
+    #[test]
+    fn sessions_group_flows_and_survive_a_missing_signalling_flow() {
+        let flow = |session, identity: &str, server, idle_ms, ended| FlowRow {
+            src: Ipv4Addr::new(10, 0, 1, 2),
+            sport: 40000,
+            dst: Ipv4Addr::new(10, 0, 0, 100),
+            dport: 554,
+            proto: "tcp".into(),
+            server,
+            session,
+            status: "established".into(),
+            identity: identity.into(),
+            wildcard: "none".into(),
+            ended,
+            idle_ms,
+            timeout_ms: 30_000,
+            packets: 1,
+            bytes: 1,
+        };
+        let flows = vec![
+            flow(17, "signalling", 1, 900, false),
+            flow(17, "announced", 1, 5000, false),
+            flow(17, "secondary", 1, 50, false),
+            flow(17, "secondary", 1, 70, false),
+            flow(4, "secondary", 2, 10, false), // its signalling flow raced away
+            flow(30, "signalling", 3, 1, true),
+        ];
+        let s = group_sessions(&flows);
+        assert_eq!(
+            s,
+            vec![
+                SessionRow {
+                    session: 4,
+                    server: 2,
+                    client: None,
+                    service: None,
+                    status: None,
+                    ended: None,
+                    flows: 1,
+                    announced: 0,
+                    secondary: 1,
+                    idle_ms: 10,
+                },
+                SessionRow {
+                    session: 17,
+                    server: 1,
+                    client: Some("10.0.1.2:40000".into()),
+                    service: Some("10.0.0.100:554/tcp".into()),
+                    status: Some("established".into()),
+                    ended: Some(false),
+                    flows: 4,
+                    announced: 1,
+                    secondary: 2,
+                    idle_ms: 50,
+                },
+                SessionRow {
+                    session: 30,
+                    server: 3,
+                    client: Some("10.0.1.2:40000".into()),
+                    service: Some("10.0.0.100:554/tcp".into()),
+                    status: Some("established".into()),
+                    ended: Some(true),
+                    flows: 1,
+                    announced: 0,
+                    secondary: 0,
+                    idle_ms: 1,
+                },
+            ]
+        );
+        assert!(group_sessions(&[]).is_empty());
+    }
+
+    #[test]
+    fn flows_are_sorted_by_session_signalling_first() {
+        let mut flows = vec![
+            flow(5, "secondary", 2, 0),
+            flow(3, "signalling", 9, 0),
+            flow(5, "signalling", 7, 0),
+            flow(5, "unknown(7)", 1, 0),
+            flow(5, "secondary", 1, 0),
+        ];
+        sort_flows(&mut flows);
+        let got: Vec<(u32, &str, u16)> = flows
+            .iter()
+            .map(|f| (f.session, f.identity.as_str(), f.sport))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (3, "signalling", 9),
+                (5, "signalling", 7),
+                (5, "secondary", 1),
+                (5, "secondary", 2),
+                (5, "unknown(7)", 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn rows_name_the_kernels_numbers() {
+        use crate::kernel::{FlowIdentity, FlowStatus, PortWildcard, ServiceKey};
+        use sara_core::flow::FlowKey;
+        let s = Service {
+            key: ServiceKey {
+                vip: Ipv4Addr::new(192, 0, 2, 10),
+                port: 5060,
+                proto: 17,
+            },
+            sig: Some(200),
+            policy: Some(genl::POLICY_LEAST_SESSIONS),
+            timeout: Some(30),
+            down_action: Some(9),
+            packets: Some(1234567),
+        };
+        let row = ServiceRow::from(&s);
+        assert_eq!(row.protocol, "udp");
+        assert_eq!(row.sig.as_deref(), Some("unknown(200)"));
+        assert_eq!(row.policy.as_deref(), Some("least-sessions"));
+        assert_eq!(row.down_action.as_deref(), Some("unknown(9)"));
+        let v = Server {
+            id: 7,
+            ip: Ipv4Addr::new(10, 0, 0, 7),
+            mac: [0x52, 0x54, 0, 0xab, 0, 7],
+            ifname: Some("veth1".into()),
+            ifindex: Some(12),
+            weight: Some(1),
+            state: Some(genl::STATE_DRAINING),
+            sessions: 4,
+            forecast: None,
+            load: None,
+            load_known: None,
+            packets: Some(9),
+        };
+        let row = ServerRow::from(&v);
+        assert_eq!(row.mac, "52:54:00:ab:00:07");
+        assert_eq!(row.dev.as_deref(), Some("veth1"));
+        assert_eq!(row.state.as_deref(), Some("draining"));
+        let mut v = v;
+        v.state = Some(5);
+        assert_eq!(ServerRow::from(&v).state.as_deref(), Some("unknown(5)"));
+        let f = Flow {
+            key: FlowKey::new([10, 0, 1, 2], 40000, [10, 0, 0, 100], 554, 6),
+            server: 1,
+            session: 17,
+            status: FlowStatus::Established,
+            identity: FlowIdentity::Signalling,
+            wildcard: PortWildcard::Exact,
+            ended: false,
+            idle_ms: 123,
+            timeout_ms: 30_000,
+            packets: 12,
+            bytes: 3456,
+        };
+        assert_eq!(FlowRow::from(&f), flow(17, "signalling", 40000, 554));
+        let f = Flow {
+            status: FlowStatus::Unknown(9),
+            identity: FlowIdentity::Unknown(7),
+            wildcard: PortWildcard::Unknown(8),
+            ..f
+        };
+        let row = FlowRow::from(&f);
+        assert_eq!(
+            (
+                row.status.as_str(),
+                row.identity.as_str(),
+                row.wildcard.as_str()
+            ),
+            ("unknown(9)", "unknown(7)", "unknown(8)")
+        );
+        assert_eq!(row.source(), "10.0.1.2:40000");
+        assert_eq!(row.service(), "10.0.0.100:554/tcp");
+    }
+
+    #[test]
+    fn one_value_is_json_and_text() {
+        let rows = vec![service()];
+        assert_eq!(render(rows.as_slice(), Format::Json), json(&rows));
+        assert_eq!(
+            render(rows.as_slice(), Format::Table),
+            services_table(&rows)
+        );
+        let stats = Stats {
+            counters: vec![Counter {
+                id: counters::PKT_SEEN,
+                value: 3,
+            }],
+        };
+        assert_eq!(
+            render(&stats, Format::Json),
+            "{\n  \"packets_seen\": 3\n}\n"
+        );
+        assert_eq!(render(&stats, Format::Table), stats_table(&stats));
+    }
+
+    #[test]
+    fn ha_status_json_and_text() {
+        use crate::kernel::HaRole;
+        let none = HaStatus {
+            kernel: None,
+            daemon: None,
+            daemon_age_ms: None,
+        };
+        assert_eq!(
+            none.json(),
+            "{\"daemon\":null,\"daemon_status_age_ms\":null,\"kernel_repl_head\":null,\"kernel_role\":null}\n"
+        );
+        assert_eq!(
+            none.text(),
+            "sara.ko role:   unknown (sara.ko not loaded, or too old for failover)\n"
+        );
+        let daemon = serde_json::json!({
+            "id": 1, "priority": 200, "preempt": true, "role": "active",
+            "peer": {"addr": "10.0.0.3:7410", "id": 2, "role": "backup", "priority": 100,
+                     "heard_ms_ago": 12, "alive": true},
+            "epoch": 3, "seq": 40, "synced": true, "sessions_known": 5,
+            "lag": {"records_unread": 0, "batches_unacked": 1, "ack_age_ms": 7},
+            "last_takeover": {"at_unix_ms": 1700000000000u64, "reason": "peer silent"},
+            "totals": {"batches_sent": 10, "batches_received": 0, "batches_lost": 0,
+                       "resyncs_requested": 0, "resyncs_sent": 1, "records_applied": 0,
+                       "records_failed": 0},
+        });
+        let st = HaStatus {
+            kernel: Some(HaState {
+                role: HaRole::Active,
+                head: 42,
+                capacity: 4096,
+            }),
+            daemon: Some(daemon),
+            daemon_age_ms: Some(3500),
+        };
+        assert_eq!(
+            st.text(),
+            "\
+sara.ko role:   active (replication ring 42 records written, holds 4096)
+daemon:         dispatcher 1 priority 200 (preempt), role active  [status 3 s old: the daemon may have stopped]
+peer:           10.0.0.3:7410 dispatcher 2 priority 100, backup (12 ms since its last heartbeat)
+replication:    epoch 3 batch 40; 0 records not read yet, 1 batches not acknowledged, last ack 7 ms ago
+last takeover:  at 1700000000000 ms (unix): peer silent
+totals:         10 batches sent, 0 received, 0 lost; 0 resyncs asked, 1 sent; 0 records applied, 0 failed
+"
+        );
+        let v: serde_json::Value = serde_json::from_str(&st.json()).unwrap();
+        assert_eq!(v["kernel_role"], "active");
+        assert_eq!(v["kernel_repl_head"], 42);
+        assert_eq!(v["daemon_status_age_ms"], 3500);
+        assert_eq!(v["daemon"]["peer"]["id"], 2);
+        assert!(!st.json().trim_end().contains('\n'), "one line");
+        let odd = HaStatus {
+            kernel: Some(HaState {
+                role: HaRole::Unknown(9),
+                head: 0,
+                capacity: 0,
+            }),
+            ..none
+        };
+        assert!(
+            odd.text().starts_with("sara.ko role:   ? "),
+            "{}",
+            odd.text()
+        );
     }
 }

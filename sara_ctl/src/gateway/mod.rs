@@ -46,7 +46,7 @@ use sara_core::flow::{FlowKey, PROTO_TCP, PROTO_UDP};
 use sara_core::msg::announce::{self, Announce, AnnounceEntry, MAX_ENTRIES};
 use sara_core::msg::MAX_DATAGRAM;
 
-use crate::proto::proto_name;
+use crate::cli::{proto_name, show_key};
 
 /// A completed identity is not reported again within this many milliseconds.
 pub const DEDUP_MS: u64 = 30_000;
@@ -172,18 +172,6 @@ fn sig_name(s: Sig) -> &'static str {
         Sig::Sip => "sip",
         Sig::Ftp => "ftp",
     }
-}
-
-/// A flow key for people: `udp 10.0.1.2:7624 -> 10.0.0.100:42182`.
-pub fn show_key(k: &FlowKey) -> String {
-    format!(
-        "{} {}:{} -> {}:{}",
-        proto_name(k.protocol),
-        Ipv4Addr::from(k.src_addr),
-        k.src_port,
-        Ipv4Addr::from(k.dst_addr),
-        k.dst_port
-    )
 }
 
 mod tracker;

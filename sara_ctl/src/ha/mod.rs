@@ -15,11 +15,13 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use sara_core::genl;
 use sara_core::msg::repl::{Role, BATCH_HEADER_LEN};
 use serde_json::{json, Value};
 
+use crate::cli;
 use crate::control::{unix_ms_now, Error, Result};
+use crate::kernel::HaRole;
+use crate::output::{HaStatus, Output};
 use node::{Config, Node};
 
 /// Default status file.
@@ -84,18 +86,14 @@ pub struct RoleArgs {
 /// `sarectl ha role`.
 pub fn set_role(args: &RoleArgs) -> Result<()> {
     let role = match args.role.as_str() {
-        "active" => genl::HA_ACTIVE,
-        "backup" => genl::HA_BACKUP,
-        _ => genl::HA_STANDALONE,
+        "active" => HaRole::Active,
+        "backup" => HaRole::Backup,
+        _ => HaRole::Standalone,
     };
-    let mut c = crate::nl::Client::open()
+    let mut c = crate::kernel::Client::open()
         .map_err(|e| Error::new(format!("opening sara.ko's control socket: {e}")))?;
-    c.call(&crate::proto::Request {
-        cmd: genl::CMD_HA_SET,
-        attrs: vec![crate::proto::Attr::u8(genl::A_HA_ROLE, role)],
-    })
-    .map(|_| ())
-    .map_err(|e| Error::new(format!("setting sara.ko's role to {}: {e}", args.role)))
+    c.ha_set_role(role)
+        .map_err(|e| Error::new(format!("setting sara.ko's role to {}: {e}", args.role)))
 }
 
 /// `sarectl ha run`.
@@ -230,7 +228,7 @@ fn status_json(
     let (epoch, seq) = node.position();
     let lag = match node.role() {
         Role::Active => {
-            let pending = kr.map(|(_, head, _)| head.saturating_sub(node.ring_next()));
+            let pending = kr.map(|s| s.head.saturating_sub(node.ring_next()));
             let (batches, ack_age) = node
                 .lag(now)
                 .map_or((None, None), |(b, a)| (Some(b), Some(a.as_millis() as u64)));
@@ -247,7 +245,7 @@ fn status_json(
         "priority": args.priority,
         "preempt": args.preempt,
         "role": role_name(node.role()),
-        "kernel_role": kr.map(|(r, _, _)| genl::ha_role_name(r)),
+        "kernel_role": kr.map(|s| cli::ha_role_name(s.role)),
         "vip": args.vip.to_string(),
         "dev": args.dev,
         "peer": peer,
@@ -422,18 +420,11 @@ pub fn run(args: RunArgs) -> Result<()> {
 
 /// `sarectl ha status`.
 pub fn status(args: &StatusArgs, json_out: bool) -> Result<()> {
-    let mut out = String::new();
-    macro_rules! say {
-        ($($t:tt)*) => {{
-            out.push_str(&format!($($t)*));
-            out.push('\n');
-        }};
-    }
     // Written at once; a closed pipe (`sarectl ha status | head -1`) is not an error.
     let emit = |out: &str| {
         let _ = io::Write::write_all(&mut io::stdout().lock(), out.as_bytes());
     };
-    let kernel_role = crate::nl::Client::open()
+    let kernel = crate::kernel::Client::open()
         .ok()
         .and_then(|mut c| kernel::ha_get(&mut c).ok());
     let text = std::fs::read_to_string(&args.status_file);
@@ -441,97 +432,25 @@ pub fn status(args: &StatusArgs, json_out: bool) -> Result<()> {
         .as_ref()
         .ok()
         .and_then(|t| serde_json::from_str(t).ok());
-    let age_ms = daemon
+    let daemon_age_ms = daemon
         .as_ref()
         .and_then(|d| d["written_unix_ms"].as_u64())
         .map(|w| unix_ms_now().saturating_sub(w));
+    let st = HaStatus {
+        kernel,
+        daemon,
+        daemon_age_ms,
+    };
     if json_out {
-        let v = json!({
-            "kernel_role": kernel_role.map(|(r, _, _)| genl::ha_role_name(r)),
-            "kernel_repl_head": kernel_role.map(|(_, h, _)| h),
-            "daemon": daemon,
-            "daemon_status_age_ms": age_ms,
-        });
-        say!("{v}");
-        emit(&out);
+        emit(&st.json());
         return Ok(());
     }
-    match kernel_role {
-        Some((r, head, cap)) => say!(
-            "sara.ko role:   {} (replication ring {head} records written, holds {cap})",
-            genl::ha_role_name(r)
-        ),
-        None => say!("sara.ko role:   unknown (sara.ko not loaded, or too old for failover)"),
-    }
-    let Some(d) = daemon else {
-        emit(&out);
+    emit(&st.text());
+    if st.daemon.is_none() {
         return Err(Error::new(format!(
             "no daemon status in {}: is `sarectl ha run` running (with this --status-file)?",
             args.status_file.display()
         )));
-    };
-    let stale = age_ms.is_some_and(|a| a > 2000);
-    say!(
-        "daemon:         dispatcher {} priority {}{}, role {}{}",
-        d["id"],
-        d["priority"],
-        if d["preempt"] == true {
-            " (preempt)"
-        } else {
-            ""
-        },
-        d["role"].as_str().unwrap_or("?"),
-        if stale {
-            format!(
-                "  [status {} s old: the daemon may have stopped]",
-                age_ms.unwrap_or(0) / 1000
-            )
-        } else {
-            String::new()
-        }
-    );
-    match d["peer"].as_object() {
-        Some(p) => say!(
-            "peer:           {} dispatcher {} priority {}, {} ({} ms since its last heartbeat)",
-            p["addr"].as_str().unwrap_or("?"),
-            p["id"],
-            p["priority"],
-            if p["alive"] == true {
-                p["role"].as_str().unwrap_or("?").to_string()
-            } else {
-                "not heard (failed?)".to_string()
-            },
-            p["heard_ms_ago"]
-        ),
-        None => say!("peer:           never heard"),
     }
-    let l = &d["lag"];
-    if d["role"] == "active" {
-        say!(
-            "replication:    epoch {} batch {}; {} records not read yet, {} batches not acknowledged, last ack {} ms ago",
-            d["epoch"], d["seq"], l["records_unread"], l["batches_unacked"], l["ack_age_ms"]
-        );
-    } else {
-        say!(
-            "replication:    epoch {} expecting batch {}; {}; {} sessions known; last batch {} ms ago",
-            d["epoch"], d["seq"], if l["synced"] == true { "in sync" } else { "NOT in sync (resynchronising)" },
-            d["sessions_known"], l["last_batch_ms_ago"]
-        );
-    }
-    match d["last_takeover"].as_object() {
-        Some(t) => say!(
-            "last takeover:  at {} ms (unix): {}",
-            t["at_unix_ms"],
-            t["reason"].as_str().unwrap_or("")
-        ),
-        None => say!("last takeover:  none"),
-    }
-    let t = &d["totals"];
-    say!(
-        "totals:         {} batches sent, {} received, {} lost; {} resyncs asked, {} sent; {} records applied, {} failed",
-        t["batches_sent"], t["batches_received"], t["batches_lost"], t["resyncs_requested"], t["resyncs_sent"],
-        t["records_applied"], t["records_failed"]
-    );
-    emit(&out);
     Ok(())
 }

@@ -116,12 +116,9 @@ fn detector_config(cfg: &ClusterConfig) -> DetectorConfig {
 
 use sink::show_flow;
 pub use sink::{
-    announce_request, push_request, AnnounceOutcome, CaptureSink, KernelSink, NetlinkSink,
-    PrintSink, Push, PushServer, SinkError,
+    AnnounceOutcome, CaptureSink, KernelSink, NetlinkSink, PrintSink, Push, PushServer, SinkError,
 };
-pub use status::{
-    read_status, status_table, write_json_atomically, Counters, ServerStatus, Status,
-};
+pub use status::{read_status, write_json_atomically, Counters, ServerStatus, Status};
 
 mod sink;
 mod status;
@@ -1071,97 +1068,6 @@ mod tests {
     }
 
     #[test]
-    fn push_request_attributes() {
-        use sara_core::genl as g;
-        let p = Push {
-            load_dispatcher: 10,
-            load_cluster: 418,
-            t1: 600,
-            t2: 725,
-            t3: 900,
-            tc: 1000,
-            increment: Some(5),
-            servers: vec![
-                PushServer {
-                    id: 1,
-                    state: STATE_UP,
-                    forecast: 201,
-                    load: 200,
-                    load_known: true,
-                },
-                PushServer {
-                    id: 513,
-                    state: STATE_DRAINING,
-                    forecast: 3,
-                    load: 0,
-                    load_known: false,
-                },
-            ],
-        };
-        let r = push_request(&p);
-        assert_eq!(r.cmd, g::CMD_PUSH);
-        let top: Vec<(u16, usize)> = r
-            .attrs
-            .iter()
-            .map(|a| (a.ty & 0x3fff, a.payload.len()))
-            .collect();
-        assert_eq!(
-            &top[..7],
-            &[
-                (g::A_LOAD_DISPATCHER, 2),
-                (g::A_LOAD_CLUSTER, 2),
-                (g::A_T1, 2),
-                (g::A_T2, 2),
-                (g::A_T3, 2),
-                (g::A_TC, 2),
-                (g::A_INCREMENT, 2)
-            ]
-        );
-        assert_eq!(r.attrs[3].get_u16().unwrap(), 725);
-        let nests: Vec<_> = r
-            .attrs
-            .iter()
-            .filter(|a| a.ty & 0x3fff == g::A_SERVER)
-            .collect();
-        assert_eq!(nests.len(), 2);
-        assert!(
-            nests.iter().all(|a| a.ty & crate::proto::NLA_F_NESTED != 0),
-            "strict policies need NLA_F_NESTED"
-        );
-        let inner = crate::proto::parse_attrs(&nests[1].payload).unwrap();
-        let get = |t: u16| inner.iter().find(|a| a.ty == t).unwrap();
-        assert_eq!(get(g::A_SERVER_ID).get_u32().unwrap(), 513);
-        assert_eq!(get(g::A_STATE).get_u8().unwrap(), STATE_DRAINING);
-        assert_eq!(get(g::A_FORECAST).get_u16().unwrap(), 3);
-        assert_eq!(get(g::A_LOAD).get_u16().unwrap(), 0);
-        assert_eq!(get(g::A_LOAD_KNOWN).get_u8().unwrap(), 0);
-        // Without an increment, no A_INCREMENT.
-        let r = push_request(&Push {
-            increment: None,
-            servers: vec![],
-            ..p
-        });
-        assert!(r.attrs.iter().all(|a| a.ty != g::A_INCREMENT));
-        // The whole request encodes.
-        crate::nl::encode_request(
-            1,
-            crate::nl::FLAGS_REQUEST_ACK,
-            1,
-            &push_request(&Push {
-                servers: vec![],
-                increment: None,
-                load_dispatcher: 0,
-                load_cluster: 0,
-                t1: 1,
-                t2: 2,
-                t3: 3,
-                tc: 4,
-            }),
-        )
-        .unwrap();
-    }
-
-    #[test]
     fn netlink_sink_without_the_module_reports_it() {
         // On a host without sara.ko the family does not resolve: the push fails with words, and
         // the next push tries again.
@@ -1188,7 +1094,7 @@ mod tests {
         hb(&mut m, &c, 1, 0, 1);
         lv(&mut m, 1, 0, 420);
         m.push(true);
-        let t = status_table(&m.status());
+        let t = crate::output::status_table(&m.status());
         assert!(
             t.contains("thresholds in force: T1 600  T2 750  T3 900  C 1000"),
             "{t}"
@@ -1270,7 +1176,7 @@ mod tests {
             log.contains("gateway report from 127.0.0.1:9 that does not parse (truncated)"),
             "{log}"
         );
-        assert!(status_table(&m.status())
+        assert!(crate::output::status_table(&m.status())
             .contains("gateway reports: 2 datagrams (2 lost), 3 entries: 2 completed, 1 rejected"));
         // A sink without gateway support: failed, said once.
         struct PushOnly;
@@ -1285,10 +1191,6 @@ mod tests {
             .with_log(Box::new(|_| {}));
         m.handle_datagram(&dgram(1, &[e(42182)]), from());
         assert_eq!(m.counters().announce_failed, 1);
-        // The request is CMD_ANNOUNCE with the five attributes.
-        let r = announce_request(&e(42182).announced);
-        assert_eq!(r.cmd, sara_core::genl::CMD_ANNOUNCE);
-        assert_eq!(r.attrs.len(), 5);
     }
 
     #[test]

@@ -1,45 +1,11 @@
 //! What the manager sends to `sara.ko`: one [`Push`] per interval and each gateway report, through
-//! a [`KernelSink`] (netlink, or printed with `--dry-run`, or captured in tests).
+//! a [`KernelSink`] (the kernel client, or printed with `--dry-run`, or captured in tests).
 
 use super::*;
 
 // ---- the push -------------------------------------------------------------------------------
 
-/// One server in a push (an `A_SERVER` nest of `CMD_PUSH`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PushServer {
-    /// `A_SERVER_ID`.
-    pub id: u16,
-    /// `A_STATE`: `genl::STATE_UP`, `STATE_DOWN` or `STATE_DRAINING`.
-    pub state: u8,
-    /// `A_FORECAST`: damped forecast l̃, per-mille.
-    pub forecast: u16,
-    /// `A_LOAD`: last measured load, per-mille.
-    pub load: u16,
-    /// `A_LOAD_KNOWN`: false when the server's load monitor has failed (or never reported).
-    pub load_known: bool,
-}
-
-/// What the manager pushes to `sara.ko` (`CMD_PUSH`; `sara_core::genl` documents the attributes).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Push {
-    /// `A_LOAD_DISPATCHER`: l_d, per-mille.
-    pub load_dispatcher: u16,
-    /// `A_LOAD_CLUSTER`: l_c (from the forecasts when forecasting is on), per-mille.
-    pub load_cluster: u16,
-    /// `A_T1`.
-    pub t1: u16,
-    /// `A_T2` (moved).
-    pub t2: u16,
-    /// `A_T3` (moved).
-    pub t3: u16,
-    /// `A_TC`.
-    pub tc: u16,
-    /// `A_INCREMENT`, when configured.
-    pub increment: Option<u16>,
-    /// One entry per server whose state is known (servers not named keep their state).
-    pub servers: Vec<PushServer>,
-}
+pub use crate::kernel::{Push, PushServer};
 
 /// Error of a sink, worded for an operator.
 pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
@@ -74,25 +40,8 @@ pub enum AnnounceOutcome {
     },
 }
 
-/// `CMD_ANNOUNCE` for a flow key of the core.
-pub fn announce_request(k: &sara_core::flow::FlowKey) -> crate::proto::Request {
-    use crate::proto::{Endpoint, FlowKey};
-    use std::net::Ipv4Addr;
-    crate::proto::announce(&FlowKey {
-        proto: k.protocol,
-        src: Endpoint {
-            ip: Ipv4Addr::from(k.src_addr),
-            port: k.src_port,
-        },
-        dst: Endpoint {
-            ip: Ipv4Addr::from(k.dst_addr),
-            port: k.dst_port,
-        },
-    })
-}
-
 pub(super) fn show_flow(k: &sara_core::flow::FlowKey) -> String {
-    crate::gateway::show_key(k)
+    crate::cli::show_key(k)
 }
 
 /// Prints each push as one JSON line on standard output (`--dry-run`).
@@ -158,51 +107,18 @@ impl KernelSink for CaptureSink {
     }
 }
 
-/// The `CMD_PUSH` request for a push (attribute types and sizes as `sara_core::genl` documents).
-pub fn push_request(p: &Push) -> crate::proto::Request {
-    use crate::proto::{Attr, Request};
-    use sara_core::genl as g;
-    let mut attrs = vec![
-        Attr::u16(g::A_LOAD_DISPATCHER, p.load_dispatcher),
-        Attr::u16(g::A_LOAD_CLUSTER, p.load_cluster),
-        Attr::u16(g::A_T1, p.t1),
-        Attr::u16(g::A_T2, p.t2),
-        Attr::u16(g::A_T3, p.t3),
-        Attr::u16(g::A_TC, p.tc),
-    ];
-    if let Some(i) = p.increment {
-        attrs.push(Attr::u16(g::A_INCREMENT, i));
-    }
-    for s in &p.servers {
-        attrs.push(Attr::nest(
-            g::A_SERVER,
-            &[
-                Attr::u32(g::A_SERVER_ID, u32::from(s.id)),
-                Attr::u8(g::A_STATE, s.state),
-                Attr::u16(g::A_FORECAST, s.forecast),
-                Attr::u16(g::A_LOAD, s.load),
-                Attr::u8(g::A_LOAD_KNOWN, u8::from(s.load_known)),
-            ],
-        ));
-    }
-    Request {
-        cmd: g::CMD_PUSH,
-        attrs,
-    }
-}
-
 /// Pushes to `sara.ko` over generic netlink (family `sara`, in the manager's network namespace;
 /// needs CAP_NET_ADMIN). After a failure the connection is opened again at the next push, so the
 /// manager survives a reload of the module.
 #[derive(Default)]
 pub struct NetlinkSink {
-    pub(super) client: Option<crate::nl::Client>,
+    pub(super) client: Option<crate::kernel::Client>,
 }
 
 impl NetlinkSink {
     /// Opens the connection now, to report at start-up that the module is missing.
     pub fn open() -> Result<Self> {
-        let client = crate::nl::Client::open()
+        let client = crate::kernel::Client::open()
             .map_err(|e| Error::new(format!("connecting to sara.ko over generic netlink: {e}")))?;
         Ok(NetlinkSink {
             client: Some(client),
@@ -214,9 +130,9 @@ impl KernelSink for NetlinkSink {
     fn push(&mut self, p: &Push) -> std::result::Result<(), SinkError> {
         let client = match &mut self.client {
             Some(c) => c,
-            None => self.client.insert(crate::nl::Client::open()?),
+            None => self.client.insert(crate::kernel::Client::open()?),
         };
-        match client.call(&push_request(p)) {
+        match client.push(p) {
             Ok(_) => Ok(()),
             Err(e) => {
                 self.client = None;
@@ -231,9 +147,9 @@ impl KernelSink for NetlinkSink {
     ) -> std::result::Result<AnnounceOutcome, SinkError> {
         let client = match &mut self.client {
             Some(c) => c,
-            None => self.client.insert(crate::nl::Client::open()?),
+            None => self.client.insert(crate::kernel::Client::open()?),
         };
-        match client.call(&announce_request(k)) {
+        match client.announce(k) {
             Ok(_) => Ok(AnnounceOutcome::Completed),
             // The kernel answered: the connection is fine.
             Err(crate::error::Error::Kernel { err, .. }) => Ok(AnnounceOutcome::Refused {

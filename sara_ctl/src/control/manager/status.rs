@@ -1,5 +1,5 @@
-//! The manager's status file (what `sarectl status` reads): counters, per-server state, and the
-//! table for people.
+//! The manager's status file (what `sarectl status` reads): counters and per-server state. Its
+//! table for people is in [`crate::output`].
 
 use super::*;
 
@@ -158,83 +158,4 @@ pub fn read_status(path: &Path) -> Result<Status> {
         )
     })?;
     serde_json::from_str(&text).ctx(|| format!("reading the manager status {}", path.display()))
-}
-
-/// The status as a table for people (what `sarectl status` may print without `--json`).
-pub fn status_table(s: &Status) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let t = s.thresholds_in_force;
-    let o = s.thresholds_operator;
-    let _ = writeln!(
-        out,
-        "manager on {}, status written {} (uptime {:.1} s)",
-        s.listen,
-        format_unix_utc(s.time_unix_ms / 1000),
-        s.uptime_ms as f64 / 1000.0
-    );
-    let _ = writeln!(
-        out,
-        "loads (per-mille): dispatcher {}  cluster {}{}  x {}",
-        s.load_dispatcher,
-        s.load_cluster,
-        if s.forecast { " (forecast)" } else { "" },
-        s.x
-    );
-    let _ = writeln!(
-        out,
-        "thresholds in force: T1 {}  T2 {}  T3 {}  C {}{}",
-        t.t1,
-        t.t2,
-        t.t3,
-        t.c,
-        if t == o {
-            String::new()
-        } else {
-            format!("   (operator: T2 {}  T3 {})", o.t2, o.t3)
-        }
-    );
-    let k = s.counters;
-    let _ = writeln!(
-        out,
-        "received: {} heartbeats, {} load vectors, {} garbage, {} from unknown servers; pushes {} ok, {} failed",
-        k.heartbeats, k.load_vectors, k.garbage, k.unknown_server, k.pushes, k.push_failures
-    );
-    if k.announce_datagrams > 0 {
-        let _ = writeln!(
-            out,
-            "gateway reports: {} datagrams ({} lost), {} entries: {} completed, {} rejected, {} failed; slowest {} us",
-            k.announce_datagrams,
-            k.announce_lost,
-            k.announce_entries,
-            k.announce_completed,
-            k.announce_rejected,
-            k.announce_failed,
-            k.announce_max_us
-        );
-    }
-    if let Some(e) = &s.last_push_error {
-        let _ = writeln!(out, "last push error: {e}");
-    }
-    let _ = writeln!(
-        out,
-        "\n{:>5}  {:<12} {:<9} {:>5} {:>8} {:>6} {:>5}  reason",
-        "id", "name", "state", "load", "forecast", "lost", "known"
-    );
-    for v in &s.servers {
-        let num = |x: Option<f64>| x.map(|x| format!("{x:.0}")).unwrap_or_else(|| "-".into());
-        let _ = writeln!(
-            out,
-            "{:>5}  {:<12} {:<9} {:>5} {:>8} {:>6} {:>5}  {}",
-            v.id,
-            v.name.as_deref().unwrap_or("-"),
-            v.state,
-            v.load.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
-            num(v.damped),
-            v.lost,
-            if v.load_known { "yes" } else { "no" },
-            v.reason
-        );
-    }
-    out
 }
