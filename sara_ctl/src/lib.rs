@@ -6,6 +6,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod auth;
 pub mod cli;
 pub mod cmd;
 pub mod config;
