@@ -183,7 +183,8 @@ sip_call_trace() {
 # Append SARA's flow table (one flow object a line) to FILE: snapshots taken during a run.
 # Each line gets the snapshot's time as "snap".
 snapshot_flows() {
-  sarectl flows --json 2>/dev/null | jq -c --arg t "$(date +%s.%N)" '.[] | . + {snap: $t}' >>"$1" 2>/dev/null
+  # (A dump that fails or is retried says so in FILE.err.)
+  sarectl flows --json 2>>"$1.err" | jq -c --arg t "$(date +%s.%N)" '.[] | . + {snap: $t}' >>"$1" 2>>"$1.err"
   true
 }
 

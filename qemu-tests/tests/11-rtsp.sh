@@ -25,7 +25,7 @@ created0=$(counter sessions_created); ended0=$(counter sessions_ended)
 announcing0=$(counter dpi_announcing)
 
 # N clients at once, each its own RTSP connection (its own session), RTP/UDP only (no fallback to TCP).
-rm -f /tmp/rtsp-flows.jsonl
+rm -f /tmp/rtsp-flows.jsonl /tmp/rtsp-flows.jsonl.err
 clients=()
 for i in $(seq "$N"); do
   bg in_ns cl ffmpeg -nostdin -hide_banner -nostats -loglevel info -rtsp_transport udp \
@@ -75,7 +75,7 @@ sess=$(echo "$flows" | jq -c "[group_by(.session)[] | select(any(.[]; .identity 
     echo "every flow of those sessions in the snapshots (first and last snapshot time):"
     jq -s -c --argjson ids "$nosec" '[.[] | select(.session as $s | $ids | index($s))] | group_by([.src, .sport, .dst, .dport, .proto, .identity])[]
       | .[0] + {first: (map(.snap) | min), last: (map(.snap) | max), snaps: length} | del(.snap)' /tmp/rtsp-flows.jsonl | head -n 20
-    echo "snapshots: $(jq -s '[.[].snap] | unique | length' /tmp/rtsp-flows.jsonl)"
+    echo "snapshots: $(jq -s '[.[].snap] | unique | length' /tmp/rtsp-flows.jsonl); the dumps' warnings and errors: $(sort /tmp/rtsp-flows.jsonl.err 2>/dev/null | uniq -c | head -n 5)"
     fail "SARA's dump: sessions without a secondary UDP flow: $(echo "$sess" | jq -c '[.[] | select(.secondary == 0)]')"; }
 [ "$(echo "$sess" | jq '[.[] | select((.servers | length) != 1 or .sig != 1)] | length')" = 0 ] \
   || fail "SARA's dump: sessions split over servers or with several signalling flows: $(echo "$sess" | jq -c '[.[] | select((.servers | length) != 1 or .sig != 1)]')"
