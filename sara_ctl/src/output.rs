@@ -4,7 +4,8 @@
 //! What a command shows is one [`Output`] value, both JSON and text: the rows of a listing
 //! ([`ServiceRow`], [`ServerRow`], [`FlowRow`], [`SessionRow`], made from the kernel client's typed
 //! replies with the names of [`crate::cli`]), the counters ([`Stats`]), the manager's status
-//! ([`Status`]), the failover status ([`HaStatus`]), `sarectl apply --dry-run` ([`DryRun`]).
+//! ([`Status`]), the failover status ([`HaStatus`]), `sarectl apply --dry-run` ([`DryRun`]), a key
+//! file ([`KeyFileReport`]).
 
 use std::borrow::Cow;
 use std::net::Ipv4Addr;
@@ -741,6 +742,81 @@ pub fn count(n: usize, what: &str) -> String {
         format!("1 {what}")
     } else {
         format!("{n} {what}s")
+    }
+}
+
+// ---- key files ------------------------------------------------------------------------------
+
+/// One key of a key file, as `sarectl key show` lists it (never its bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct KeyRow {
+    /// The key id (sent in every trailer).
+    pub id: u32,
+    /// Whether it seals what the node sends (the file's first key); every key is accepted.
+    pub seals: bool,
+}
+
+/// `sarectl key show FILE`: the key ids, the file's permissions, and whether the daemons take it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyFileReport {
+    /// The file.
+    pub file: String,
+    /// Permission bits, octal (`"0600"`).
+    pub mode: String,
+    /// Owner's user id.
+    pub uid: u32,
+    /// Neither group nor others may read or write it (what the daemons require).
+    pub permissions_ok: bool,
+    /// The keys, the sealing key first (empty when the text does not parse).
+    pub keys: Vec<KeyRow>,
+    /// What is wrong with the text, if anything.
+    pub text_error: Option<String>,
+    /// Whether a daemon given `--key-file FILE` would take it.
+    pub usable: bool,
+}
+
+impl Output for KeyFileReport {
+    fn json(&self) -> String {
+        json(self)
+    }
+
+    fn text(&self) -> String {
+        let mut out = format!("key file:     {}\n", self.file);
+        if self.permissions_ok {
+            out.push_str(&format!(
+                "permissions:  {} (owner uid {}): ok, neither group nor others may read it\n",
+                self.mode, self.uid
+            ));
+        } else {
+            out.push_str(&format!(
+                "permissions:  {} (owner uid {}): WRONG, its group or others may read or write it, \
+                 so the daemons refuse it; run `chmod 600 {}`\n",
+                self.mode, self.uid, self.file
+            ));
+        }
+        match &self.text_error {
+            Some(e) => out.push_str(&format!("keys:         unreadable: {e}\n")),
+            None => {
+                let keys: Vec<String> = self
+                    .keys
+                    .iter()
+                    .map(|k| {
+                        if k.seals {
+                            format!("{} (seals what this node sends; accepted)", k.id)
+                        } else {
+                            format!("{} (accepted)", k.id)
+                        }
+                    })
+                    .collect();
+                out.push_str(&format!("keys:         {}\n", keys.join(", ")));
+            }
+        }
+        out.push_str(if self.usable {
+            "usable:       yes (pass --key-file with this file to the daemons)\n"
+        } else {
+            "usable:       no: the daemons refuse this file (see above)\n"
+        });
+        out
     }
 }
 
