@@ -862,6 +862,9 @@ pub fn status_table(s: &Status) -> String {
         "received: {} heartbeats, {} load vectors, {} garbage, {} from unknown servers; pushes {} ok, {} failed",
         k.heartbeats, k.load_vectors, k.garbage, k.unknown_server, k.pushes, k.push_failures
     );
+    if let Some(a) = &s.auth {
+        let _ = writeln!(out, "{}", a.line());
+    }
     if k.announce_datagrams > 0 {
         let _ = writeln!(
             out,
