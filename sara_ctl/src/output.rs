@@ -1013,6 +1013,11 @@ impl Output for HaStatus {
             t["batches_sent"], t["batches_received"], t["batches_lost"], t["resyncs_requested"], t["resyncs_sent"],
             t["records_applied"], t["records_failed"]
         );
+        if let Some(a) = d.get("auth").and_then(|a| {
+            serde_json::from_value::<crate::control::secure::AuthStatus>(a.clone()).ok()
+        }) {
+            say!("{}", a.line());
+        }
         out
     }
 }
@@ -1692,6 +1697,23 @@ totals:         10 batches sent, 0 received, 0 lost; 0 resyncs asked, 1 sent; 0 
         assert_eq!(v["daemon_status_age_ms"], 3500);
         assert_eq!(v["daemon"]["peer"]["id"], 2);
         assert!(!st.json().trim_end().contains('\n'), "one line");
+        // A daemon with keys: one more line, with the refusals.
+        let mut d = st.daemon.clone().unwrap();
+        d["auth"] = serde_json::json!({
+            "mode": "keys", "key_file": "/etc/sara/key", "key_ids": [2, 1], "sender_id": 1,
+            "accept_from": [], "rejections": {"bad_tag": 3, "replay": 1}, "rejected": 4
+        });
+        let keyed = HaStatus {
+            daemon: Some(d),
+            ..st.clone()
+        };
+        assert!(
+            keyed.text().ends_with(
+                "authentication: keys 2, 1 from /etc/sara/key (sender id 1); refused 4: 3 bad_tag, 1 replay\n"
+            ),
+            "{}",
+            keyed.text()
+        );
         let odd = HaStatus {
             kernel: Some(HaState {
                 role: HaRole::Unknown(9),
