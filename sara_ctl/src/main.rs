@@ -126,15 +126,22 @@ Examples:
     /// Run the monitoring agent on a server: load vectors and heartbeats to the manager
     #[command(after_help = "\
 Examples:
-  sarectl agent --manager 10.0.0.2:7400 --id 1 --check tcp:127.0.0.1:554
-  sarectl agent drain --at +300      # planned maintenance in 5 minutes: stop new sessions now")]
+  sarectl agent --manager 10.0.0.2:7400 --id 1 --check tcp:127.0.0.1:554 --key-file /etc/sara/key
+  sarectl agent drain --at +300      # planned maintenance in 5 minutes: stop new sessions now
+
+Every datagram is sealed with the cluster key of --key-file (see 'sarectl key --help'); without it
+the agent does not start, unless given --insecure.")]
     Agent(sara_ctl::control::agent::AgentArgs),
 
     /// Run the control-plane manager on the dispatcher: failure detection, forecasts, thresholds,
     /// pushed to sara.ko every interval
     #[command(after_help = "\
 Example:
-  sarectl manager --listen 10.0.0.2:7400 --config /etc/sara/cluster.json")]
+  sarectl manager --listen 10.0.0.2:7400 --config /etc/sara/cluster.json --key-file /etc/sara/key
+
+Only datagrams sealed with a key of --key-file (or of the cluster file's \"key_file\") are taken, a
+server's only from its own sender id; refusals are counted in 'sarectl status' (see 'sarectl key
+--help'). Without a key file the manager does not start, unless given --insecure.")]
     Manager(sara_ctl::control::manager::ManagerArgs),
 
     /// Run the gateway's signalling inspection: servers' replies (RTSP, SIP/SDP, FTP) give the
@@ -148,7 +155,7 @@ Example:
         after_help = "\
 Examples:
   sarectl ha run --id 1 --priority 200 --preempt --listen 10.0.0.2:7410 --peer 10.0.0.3:7410 \\
-      --vip 10.0.0.100 --dev eth0
+      --vip 10.0.0.100 --dev eth0 --key-file /etc/sara/key
   sarectl ha status"
     )]
     Ha(sara_ctl::ha::HaCmd),
