@@ -31,7 +31,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::{Error, Result};
-use crate::auth::{KeyFileWatch, Opened, Receiver, Reject, Rejections, SealError, Sealer};
+use crate::auth::{
+    KeyError, KeyFileWatch, Opened, Receiver, Reject, Rejections, SealError, Sealer,
+};
 
 /// The manager's default sender id (it sends nothing; its id is the one it never takes).
 pub const MANAGER_SENDER_ID: u32 = 0xFFFF_0000;
@@ -330,12 +332,15 @@ impl DaemonAuth {
         match mode {
             AuthMode::Insecure => Ok(DaemonAuth::insecure(sender)),
             AuthMode::KeyFile(p) => {
-                let w = KeyFileWatch::open(p).map_err(|e| {
-                    Error::new(format!(
-                        "{e} (make a key file with `sarectl key generate {}`, or see `sarectl \
-                         key --help`)",
-                        p.display()
-                    ))
+                let w = KeyFileWatch::open(p).map_err(|e| match &e {
+                    KeyError::Io { err, .. } if err.kind() == std::io::ErrorKind::NotFound => {
+                        Error::new(format!(
+                            "{e} (make the cluster's key file with `sarectl key generate {}` on \
+                             one node and copy it to the others; see `sarectl key --help`)",
+                            p.display()
+                        ))
+                    }
+                    _ => Error::new(e.to_string()),
                 })?;
                 Ok(DaemonAuth::with_watch(w, sender))
             }
@@ -758,6 +763,14 @@ mod tests {
             .message()
             .contains("sarectl key generate"));
         write_key_file(&p, &ring(1, 1), false).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let e = DaemonAuth::new(&AuthMode::KeyFile(p.clone()), 1).unwrap_err();
+        assert!(
+            e.message().contains("chmod 600") && !e.message().contains("generate"),
+            "{e}"
+        );
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
         let mut tx = DaemonAuth::new(&AuthMode::KeyFile(p.clone()), 9).unwrap();
         let mut rx = DaemonAuth::new(&AuthMode::KeyFile(p.clone()), 8).unwrap();
         let t = Instant::now();
