@@ -18,6 +18,11 @@ fail() { echo "FAILED: $*" >&2; exit 1; }
 info() { echo "INFO $*"; }
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 sarectl() { in_ns disp "$SARECTL" "$@"; }
+# The cluster key of the control-plane daemons (agent, manager, gateway, ha run), made on first use
+# and shared by every namespace (they all see /tmp): start each daemon with --key-file /tmp/sara.key.
+sara_key() {
+  [ -s /tmp/sara.key ] || "$SARECTL" key generate /tmp/sara.key >/dev/null || fail "sarectl key generate /tmp/sara.key"
+}
 mac_of() { in_ns "$1" cat /sys/class/net/eth0/address; }
 
 load_sara() {

@@ -10,9 +10,10 @@ cat >/tmp/cluster.json <<'JSON'
  "heartbeat_ms": 300, "misses": 3, "delta_ms": 500,
  "thresholds": {"t1": 600, "t2": 750, "t3": 900, "c": 1000}}
 JSON
-bg in_ns disp "$SARECTL" manager --listen 10.0.0.2:7400 --config /tmp/cluster.json --status-file /tmp/manager.json
-bg in_ns s1 "$SARECTL" agent --manager 10.0.0.2:7400 --id 1 --delta-ms 500 --heartbeat-ms 300 --check tcp:127.0.0.1:8086 --drain-file /tmp/s1.drain
-bg in_ns s2 "$SARECTL" agent --manager 10.0.0.2:7400 --id 2 --delta-ms 500 --heartbeat-ms 300 --check tcp:127.0.0.1:8086 --drain-file /tmp/s2.drain
+sara_key
+bg in_ns disp "$SARECTL" manager --listen 10.0.0.2:7400 --config /tmp/cluster.json --status-file /tmp/manager.json --key-file /tmp/sara.key
+bg in_ns s1 "$SARECTL" agent --manager 10.0.0.2:7400 --id 1 --delta-ms 500 --heartbeat-ms 300 --check tcp:127.0.0.1:8086 --drain-file /tmp/s1.drain --key-file /tmp/sara.key
+bg in_ns s2 "$SARECTL" agent --manager 10.0.0.2:7400 --id 2 --delta-ms 500 --heartbeat-ms 300 --check tcp:127.0.0.1:8086 --drain-file /tmp/s2.drain --key-file /tmp/sara.key
 agent2=${BG_PIDS[-1]}
 
 live() { sarectl server list --json | jq -r "[.[] | select(.load_known == true and .state == \"$1\")] | length"; }

@@ -51,10 +51,11 @@ cat >/tmp/gw-cluster.json <<'JSON'
  "heartbeat_ms": 600000, "misses": 3, "delta_ms": 1000, "dispatcher_load": false,
  "thresholds": {"t1": 960, "t2": 975, "t3": 990, "c": 1000}}
 JSON
+sara_key
 bg in_ns disp "$SARECTL" manager --listen "$MGR" --config /tmp/gw-cluster.json \
-  --status-file /tmp/gw-manager.json 2>/tmp/gw-manager.log
+  --status-file /tmp/gw-manager.json --key-file /tmp/sara.key 2>/tmp/gw-manager.log
 bg in_ns gw "$SARECTL" gateway --dispatcher "$MGR" --dev eth0 --vip "$VIP" \
-  --service "$PORT/tcp:rtsp" 2>/tmp/gw-gateway.log
+  --service "$PORT/tcp:rtsp" --key-file /tmp/sara.key 2>/tmp/gw-gateway.log
 WAIT_DETAIL='cat /tmp/gw-gateway.log /tmp/gw-manager.log'
 wait_until 60 "sarectl gateway capturing" grep -q 'capturing on' /tmp/gw-gateway.log
 wait_until 60 "sarectl manager listening" grep -q 'listening on' /tmp/gw-manager.log

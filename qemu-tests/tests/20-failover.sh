@@ -49,8 +49,9 @@ sessions_of() {
 HA_PIDS=()
 ha_start() {  # N NS ADDR PEER PRIORITY [extra args]
   local n=$1 ns=$2 addr=$3 peer=$4 prio=$5; shift 5
+  sara_key
   ip netns exec "$ns" "$SARECTL" ha run --id "$n" --priority "$prio" --listen "$addr:$HAPORT" --peer "$peer:$HAPORT" \
-    --vip "$VIP" --dev eth0 --status-file "/tmp/ha$n.json" "$@" 2>>"/tmp/ha$n.log" &
+    --vip "$VIP" --dev eth0 --status-file "/tmp/ha$n.json" --key-file /tmp/sara.key "$@" 2>>"/tmp/ha$n.log" &
   HA_PIDS[$n]=$!
 }
 ha_teardown() {

@@ -1,6 +1,6 @@
 //! The commands behind `sarectl service|server|apply|show|stats|flows|sessions|announce|debug`:
-//! open the kernel client, call its typed function, and return the text to print. `main.rs` maps
-//! its clap arguments onto these.
+//! open the kernel client, call its typed function, and return the text to print; and those of
+//! `sarectl key` (key files, no kernel). `main.rs` maps its clap arguments onto these.
 
 use std::io::Read;
 use std::path::Path;
@@ -312,6 +312,110 @@ pub fn show() -> Result<Done, Error> {
     Ok(Done::ok(output::json(&config::from_kernel(
         &services, &servers,
     )?)))
+}
+
+// ---- key files --------------------------------------------------------------------------------
+
+/// `sarectl key generate FILE [--id N] [--force]`: a new cluster key in a new key file, mode 0600
+/// (the parent directory is created if missing). Without `force` an existing file is left alone.
+pub fn key_generate(path: &Path, id: u32, force: bool, format: Format) -> Result<Done, Error> {
+    use crate::auth::{generate, write_key_file, KeyError, KeyRing};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Error::Io(format!(
+                    "creating the directory {} for the key file: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+    }
+    let key = generate(id).map_err(|e| Error::Io(e.to_string()))?;
+    match write_key_file(path, &KeyRing::single(key), force) {
+        Ok(()) => {}
+        Err(KeyError::Exists { .. }) => {
+            return Err(Error::Usage(format!(
+                "key file {p} exists; not overwriting it: the daemons that read it would stop \
+                 understanding the nodes that still have the old key. Add --force to replace it \
+                 (then copy it to every node), or rotate keys without an outage as \
+                 'sarectl key --help' shows",
+                p = path.display()
+            )))
+        }
+        Err(e) => return Err(Error::Io(e.to_string())),
+    }
+    Ok(confirm(
+        format,
+        format!(
+            "wrote a new key (id {id}) to {p}, mode 0600.\n\
+             Copy this file unchanged, with mode 0600, to every node (servers, dispatchers, \
+             gateway) and start every daemon with --key-file {p}.",
+            p = path.display()
+        ),
+    ))
+}
+
+/// `sarectl key show FILE`: the key ids (never the keys), the permissions, and whether a daemon
+/// would take the file; exit status 4 when it would not.
+pub fn key_show(path: &Path, format: Format) -> Result<Done, Error> {
+    use crate::auth::keys::MAX_FILE_LEN;
+    use crate::auth::KeyRing;
+    use std::os::unix::fs::MetadataExt;
+    let io = |e: std::io::Error| Error::Io(format!("key file {}: {e}", path.display()));
+    let f = std::fs::File::open(path).map_err(io)?;
+    let meta = f.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(Error::Io(format!(
+            "key file {}: not a regular file",
+            path.display()
+        )));
+    }
+    let mode = meta.mode() & 0o7777;
+    let permissions_ok = mode & 0o077 == 0;
+    let mut text = String::new();
+    let read = f
+        .take(MAX_FILE_LEN + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())
+        .and_then(|n| {
+            if n as u64 > MAX_FILE_LEN {
+                Err(format!(
+                    "too big for a key file (more than {MAX_FILE_LEN} bytes)"
+                ))
+            } else {
+                Ok(())
+            }
+        });
+    let parsed = read.and_then(|()| KeyRing::parse(&text).map_err(|e| e.to_string()));
+    let (keys, text_error) = match parsed {
+        Ok(ring) => (
+            ring.ids()
+                .into_iter()
+                .enumerate()
+                .map(|(i, id)| output::KeyRow { id, seals: i == 0 })
+                .collect(),
+            None,
+        ),
+        Err(e) => (Vec::new(), Some(e)),
+    };
+    let usable = permissions_ok && text_error.is_none();
+    let report = output::KeyFileReport {
+        file: path.display().to_string(),
+        mode: format!("{mode:04o}"),
+        uid: meta.uid(),
+        permissions_ok,
+        keys,
+        text_error,
+        usable,
+    };
+    Ok(Done {
+        stdout: output::render(&report, format),
+        exit: if usable {
+            EXIT_OK
+        } else {
+            crate::error::EXIT_IO
+        },
+    })
 }
 
 // ---- debug send-raw -------------------------------------------------------------------------

@@ -732,6 +732,10 @@ pub struct ClusterConfig {
     /// Weights of the dispatcher's load components.
     #[serde(default = "ClusterConfig::default_dispatcher_weights")]
     pub dispatcher_weights: Weights,
+    /// The cluster's key file, for `sarectl manager` (its `--key-file` wins); relative to the
+    /// cluster file's directory. `sarectl apply` does not use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<std::path::PathBuf>,
 }
 
 impl ClusterConfig {

@@ -126,15 +126,22 @@ Examples:
     /// Run the monitoring agent on a server: load vectors and heartbeats to the manager
     #[command(after_help = "\
 Examples:
-  sarectl agent --manager 10.0.0.2:7400 --id 1 --check tcp:127.0.0.1:554
-  sarectl agent drain --at +300      # planned maintenance in 5 minutes: stop new sessions now")]
+  sarectl agent --manager 10.0.0.2:7400 --id 1 --check tcp:127.0.0.1:554 --key-file /etc/sara/key
+  sarectl agent drain --at +300      # planned maintenance in 5 minutes: stop new sessions now
+
+Every datagram is sealed with the cluster key of --key-file (see 'sarectl key --help'); without it
+the agent does not start, unless given --insecure.")]
     Agent(sara_ctl::control::agent::AgentArgs),
 
     /// Run the control-plane manager on the dispatcher: failure detection, forecasts, thresholds,
     /// pushed to sara.ko every interval
     #[command(after_help = "\
 Example:
-  sarectl manager --listen 10.0.0.2:7400 --config /etc/sara/cluster.json")]
+  sarectl manager --listen 10.0.0.2:7400 --config /etc/sara/cluster.json --key-file /etc/sara/key
+
+Only datagrams sealed with a key of --key-file (or of the cluster file's \"key_file\") are taken, a
+server's only from its own sender id; refusals are counted in 'sarectl status' (see 'sarectl key
+--help'). Without a key file the manager does not start, unless given --insecure.")]
     Manager(sara_ctl::control::manager::ManagerArgs),
 
     /// Run the gateway's signalling inspection: servers' replies (RTSP, SIP/SDP, FTP) give the
@@ -148,10 +155,14 @@ Example:
         after_help = "\
 Examples:
   sarectl ha run --id 1 --priority 200 --preempt --listen 10.0.0.2:7410 --peer 10.0.0.3:7410 \\
-      --vip 10.0.0.100 --dev eth0
+      --vip 10.0.0.100 --dev eth0 --key-file /etc/sara/key
   sarectl ha status"
     )]
     Ha(sara_ctl::ha::HaCmd),
+
+    /// Keys that authenticate the daemons' control datagrams: make a key file, check one
+    #[command(subcommand, after_help = KEY_AFTER_HELP)]
+    Key(KeyCmd),
 
     /// Show the manager's view of the cluster: servers, loads, forecasts, thresholds
     #[command(after_help = "\
@@ -170,6 +181,37 @@ Example:
     )]
     Debug(DebugCmd),
 }
+
+const KEY_AFTER_HELP: &str = "\
+The SARA daemons talk over UDP: each agent sends heartbeats and loads to the manager, the gateway
+sends flow reports to the manager, the two dispatchers' `sarectl ha run` exchange heartbeats and
+session replication. Each datagram carries a tag made with a key that the whole cluster shares;
+a daemon drops (and counts, in its status) every datagram whose tag does not verify, that it
+already took (a replay), or that comes from an address it does not expect. Nothing is encrypted:
+the keys stop strangers from changing what the balancer believes, not from reading it.
+
+One key file serves the whole cluster. Make it once, copy it unchanged to every node (servers,
+dispatchers, gateway), readable by root only (mode 0600: a file that its group or others may
+read or write is refused), and start every daemon with --key-file FILE (or \"key_file\" in the
+manager's cluster file). A daemon without --key-file refuses to start unless given --insecure,
+which turns authentication off (as before keys existed).
+
+The daemons look at the file every second and take a changed file at once (a bad file is logged
+and the old keys kept), so keys rotate without a restart. A file holds one or two keys; the first
+seals what the node sends, both are accepted. To rotate, finish each step on every node before
+starting the next:
+  1. add the new key as the second line:
+       sarectl key generate /root/next.key --id 2
+       grep '^sara-key' /root/next.key >> /etc/sara/key     (copy that line to every node)
+  2. make the new key the first line (edit the file; it stays mode 0600);
+  3. remove the old key's line.
+'sarectl key show FILE' tells which ids a file holds, which one seals, and whether its
+permissions are right.
+
+Examples:
+  sarectl key generate /etc/sara/key
+  sarectl key show /etc/sara/key
+  sarectl agent --manager 10.0.0.2:7400 --id 1 --key-file /etc/sara/key";
 
 const APPLY_AFTER_HELP: &str = "\
 Checks the whole file, then sends it to sara.ko as one request (CMD_CONFIG_SET). sara.ko checks
@@ -358,6 +400,57 @@ struct ApplyArgs {
     /// Check the file and print what would be sent, without changing anything
     #[arg(long)]
     dry_run: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum KeyCmd {
+    /// Make a new key file with one new random key (mode 0600)
+    #[command(after_help = "\
+Writes FILE with one new 256-bit key from the operating system's random source, as the line
+`sara-key-v1 ID HEX` (HEX: 64 hex digits) after two comment lines, with mode 0600, atomically.
+The directory is created if it does not exist. An existing FILE is not overwritten unless --force
+is given: replacing the key on one node only cuts it off from the others (see 'sarectl key
+--help' for a rotation without an outage). The key itself is never printed.
+
+Examples:
+  sarectl key generate /etc/sara/key
+  sarectl key generate /root/next.key --id 2     # the next key, for a rotation")]
+    Generate(KeyGenerateArgs),
+
+    /// Show a key file's key ids (never the keys) and whether its permissions are right
+    #[command(after_help = "\
+Prints the ids of the keys in FILE (the first seals what this node sends, every one is
+accepted), the file's mode and owner, and whether a daemon given --key-file FILE would take it.
+Exit status 0 when it would, 4 when it would not (wrong permissions, bad text) or the file cannot
+be read.
+
+Examples:
+  sarectl key show /etc/sara/key
+  sarectl --json key show /etc/sara/key")]
+    Show(KeyShowArgs),
+}
+
+#[derive(Args, Debug)]
+struct KeyGenerateArgs {
+    /// The key file to write, e.g. /etc/sara/key
+    #[arg(value_name = "FILE")]
+    file: std::path::PathBuf,
+
+    /// The new key's id, 0-4294967295: sent in every datagram so that receivers pick the key; give
+    /// the next key of a rotation another id than the current one
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    id: u32,
+
+    /// Replace FILE if it exists
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args, Debug)]
+struct KeyShowArgs {
+    /// The key file to look at
+    #[arg(value_name = "FILE")]
+    file: std::path::PathBuf,
 }
 
 #[derive(Subcommand, Debug)]
@@ -596,6 +689,10 @@ fn run(cli: Cli) -> Result<Done, Error> {
         Command::Ha(sara_ctl::ha::HaCmd::Run(a)) => control(sara_ctl::ha::run(a)),
         Command::Ha(sara_ctl::ha::HaCmd::Status(a)) => control(sara_ctl::ha::status(&a, cli.json)),
         Command::Ha(sara_ctl::ha::HaCmd::Role(a)) => control(sara_ctl::ha::set_role(&a)),
+        Command::Key(KeyCmd::Generate(a)) => {
+            cmd::key_generate(&a.file, a.id, a.force, table_or_json)
+        }
+        Command::Key(KeyCmd::Show(a)) => cmd::key_show(&a.file, table_or_json),
         Command::Status(a) => {
             let st = sara_ctl::control::manager::read_status(&a.status_file)
                 .map_err(|e| Error::Io(e.to_string()))?;
@@ -944,6 +1041,106 @@ mod tests {
         let e = run(parse(&["apply", "-f", "/nonexistent/c.json"]).unwrap()).unwrap_err();
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().contains("/nonexistent/c.json"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn key_generate_and_show() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("sarectl-key-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // The directory is made if missing.
+        let file = dir.join("etc/key");
+        let f = file.to_str().unwrap();
+        let done = run(parse(&["key", "generate", f]).unwrap()).unwrap();
+        assert_eq!(done.exit, 0);
+        assert!(
+            done.stdout.contains("wrote a new key (id 1)") && done.stdout.contains("--key-file"),
+            "{}",
+            done.stdout
+        );
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let text = std::fs::read_to_string(&file).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("sara-key-v1 1 "))
+            .unwrap();
+        let hex = line.rsplit(' ').next().unwrap();
+        assert_eq!(hex.len(), 64);
+        assert!(!done.stdout.contains(hex), "the key is never printed");
+
+        // Not overwritten without --force: a usage error, the file unchanged.
+        let e = run(parse(&["key", "generate", f, "--id", "2"]).unwrap()).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.to_string().contains("exists; not overwriting it")
+                && e.to_string().contains("--force"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+        // With --force: a new key.
+        let done =
+            run(parse(&["--json", "key", "generate", f, "--id", "7", "--force"]).unwrap()).unwrap();
+        assert_eq!((done.exit, done.stdout.as_str()), (0, ""));
+        assert_ne!(std::fs::read_to_string(&file).unwrap(), text);
+
+        // show: ids, permissions, never the key.
+        let key_hex = std::fs::read_to_string(&file).unwrap();
+        let key_hex = key_hex
+            .lines()
+            .last()
+            .unwrap()
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .to_string();
+        let done = run(parse(&["key", "show", f]).unwrap()).unwrap();
+        assert_eq!(done.exit, 0);
+        assert!(
+            done.stdout.contains("keys:         7 (seals"),
+            "{}",
+            done.stdout
+        );
+        assert!(done.stdout.contains("0600"), "{}", done.stdout);
+        assert!(done.stdout.contains("usable:       yes"), "{}", done.stdout);
+        assert!(!done.stdout.contains(&key_hex));
+        // A second key (rotation step 1), then a file others may read: shown, exit 4.
+        let mut two = std::fs::read_to_string(&file).unwrap();
+        two.push_str(&format!("sara-key-v1 8 {}\n", "ab".repeat(32)));
+        std::fs::write(&file, two).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let done = run(parse(&["--json", "key", "show", f]).unwrap()).unwrap();
+        assert_eq!(done.exit, 4);
+        let v: serde_json::Value = serde_json::from_str(&done.stdout).unwrap();
+        assert_eq!(v["mode"], "0644");
+        assert_eq!(v["permissions_ok"], false);
+        assert_eq!(v["usable"], false);
+        assert_eq!(
+            v["keys"],
+            serde_json::json!([{"id": 7, "seals": true}, {"id": 8, "seals": false}])
+        );
+        let done = run(parse(&["key", "show", f]).unwrap()).unwrap();
+        assert!(
+            done.stdout.contains(&format!("chmod 600 {f}")),
+            "{}",
+            done.stdout
+        );
+        // Bad text: said, exit 4; a missing file: an error.
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::write(&file, "sara-key-v1 1 abc\n").unwrap();
+        let done = run(parse(&["key", "show", f]).unwrap()).unwrap();
+        assert_eq!(done.exit, 4);
+        assert!(
+            done.stdout.contains("unreadable: line 1:"),
+            "{}",
+            done.stdout
+        );
+        let e =
+            run(parse(&["key", "show", dir.join("nope").to_str().unwrap()]).unwrap()).unwrap_err();
+        assert_eq!(e.exit_code(), 4);
+        err(&["key", "generate"]);
+        err(&["key", "generate", f, "--id", "-1"]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

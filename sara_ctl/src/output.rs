@@ -4,7 +4,8 @@
 //! What a command shows is one [`Output`] value, both JSON and text: the rows of a listing
 //! ([`ServiceRow`], [`ServerRow`], [`FlowRow`], [`SessionRow`], made from the kernel client's typed
 //! replies with the names of [`crate::cli`]), the counters ([`Stats`]), the manager's status
-//! ([`Status`]), the failover status ([`HaStatus`]), `sarectl apply --dry-run` ([`DryRun`]).
+//! ([`Status`]), the failover status ([`HaStatus`]), `sarectl apply --dry-run` ([`DryRun`]), a key
+//! file ([`KeyFileReport`]).
 
 use std::borrow::Cow;
 use std::net::Ipv4Addr;
@@ -744,6 +745,81 @@ pub fn count(n: usize, what: &str) -> String {
     }
 }
 
+// ---- key files ------------------------------------------------------------------------------
+
+/// One key of a key file, as `sarectl key show` lists it (never its bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct KeyRow {
+    /// The key id (sent in every trailer).
+    pub id: u32,
+    /// Whether it seals what the node sends (the file's first key); every key is accepted.
+    pub seals: bool,
+}
+
+/// `sarectl key show FILE`: the key ids, the file's permissions, and whether the daemons take it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyFileReport {
+    /// The file.
+    pub file: String,
+    /// Permission bits, octal (`"0600"`).
+    pub mode: String,
+    /// Owner's user id.
+    pub uid: u32,
+    /// Neither group nor others may read or write it (what the daemons require).
+    pub permissions_ok: bool,
+    /// The keys, the sealing key first (empty when the text does not parse).
+    pub keys: Vec<KeyRow>,
+    /// What is wrong with the text, if anything.
+    pub text_error: Option<String>,
+    /// Whether a daemon given `--key-file FILE` would take it.
+    pub usable: bool,
+}
+
+impl Output for KeyFileReport {
+    fn json(&self) -> String {
+        json(self)
+    }
+
+    fn text(&self) -> String {
+        let mut out = format!("key file:     {}\n", self.file);
+        if self.permissions_ok {
+            out.push_str(&format!(
+                "permissions:  {} (owner uid {}): ok, neither group nor others may read it\n",
+                self.mode, self.uid
+            ));
+        } else {
+            out.push_str(&format!(
+                "permissions:  {} (owner uid {}): WRONG, its group or others may read or write it, \
+                 so the daemons refuse it; run `chmod 600 {}`\n",
+                self.mode, self.uid, self.file
+            ));
+        }
+        match &self.text_error {
+            Some(e) => out.push_str(&format!("keys:         unreadable: {e}\n")),
+            None => {
+                let keys: Vec<String> = self
+                    .keys
+                    .iter()
+                    .map(|k| {
+                        if k.seals {
+                            format!("{} (seals what this node sends; accepted)", k.id)
+                        } else {
+                            format!("{} (accepted)", k.id)
+                        }
+                    })
+                    .collect();
+                out.push_str(&format!("keys:         {}\n", keys.join(", ")));
+            }
+        }
+        out.push_str(if self.usable {
+            "usable:       yes (pass --key-file with this file to the daemons)\n"
+        } else {
+            "usable:       no: the daemons refuse this file (see above)\n"
+        });
+        out
+    }
+}
+
 // ---- the manager and the failover daemon ----------------------------------------------------
 
 /// The manager's status as a table for people (what `sarectl status` prints without `--json`).
@@ -786,6 +862,9 @@ pub fn status_table(s: &Status) -> String {
         "received: {} heartbeats, {} load vectors, {} garbage, {} from unknown servers; pushes {} ok, {} failed",
         k.heartbeats, k.load_vectors, k.garbage, k.unknown_server, k.pushes, k.push_failures
     );
+    if let Some(a) = &s.auth {
+        let _ = writeln!(out, "{}", a.line());
+    }
     if k.announce_datagrams > 0 {
         let _ = writeln!(
             out,
@@ -934,6 +1013,11 @@ impl Output for HaStatus {
             t["batches_sent"], t["batches_received"], t["batches_lost"], t["resyncs_requested"], t["resyncs_sent"],
             t["records_applied"], t["records_failed"]
         );
+        if let Some(a) = d.get("auth").and_then(|a| {
+            serde_json::from_value::<crate::control::secure::AuthStatus>(a.clone()).ok()
+        }) {
+            say!("{}", a.line());
+        }
         out
     }
 }
@@ -1613,6 +1697,23 @@ totals:         10 batches sent, 0 received, 0 lost; 0 resyncs asked, 1 sent; 0 
         assert_eq!(v["daemon_status_age_ms"], 3500);
         assert_eq!(v["daemon"]["peer"]["id"], 2);
         assert!(!st.json().trim_end().contains('\n'), "one line");
+        // A daemon with keys: one more line, with the refusals.
+        let mut d = st.daemon.clone().unwrap();
+        d["auth"] = serde_json::json!({
+            "mode": "keys", "key_file": "/etc/sara/key", "key_ids": [2, 1], "sender_id": 1,
+            "accept_from": [], "rejections": {"bad_tag": 3, "replay": 1}, "rejected": 4
+        });
+        let keyed = HaStatus {
+            daemon: Some(d),
+            ..st.clone()
+        };
+        assert!(
+            keyed.text().ends_with(
+                "authentication: keys 2, 1 from /etc/sara/key (sender id 1); refused 4: 3 bad_tag, 1 replay\n"
+            ),
+            "{}",
+            keyed.text()
+        );
         let odd = HaStatus {
             kernel: Some(HaState {
                 role: HaRole::Unknown(9),

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Why a datagram was refused. Stable snake_case names ([`Reject::name`]) for counters and logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -76,8 +76,10 @@ impl fmt::Display for Reject {
 impl std::error::Error for Reject {}
 
 /// Refused datagrams, counted by reason. Serialises as a JSON object with one field per reason,
-/// named as [`Reject::name`] (`{"malformed":0,"unknown_key":0,…}`), in [`Reject::ALL`]'s order.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+/// named as [`Reject::name`] (`{"malformed":0,"unknown_key":0,…}`), in [`Reject::ALL`]'s order;
+/// read back from a status file with missing fields as 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Rejections {
     /// [`Reject::Malformed`].
     pub malformed: u64,

@@ -55,6 +55,9 @@ pub const DOMAIN: &[u8; 12] = b"SARA-auth-v1";
 pub const TAG_LEN: usize = 16;
 /// Size of the trailer: sender id, key id, sequence, tag.
 pub const TRAILER_LEN: usize = 4 + 4 + 8 + TAG_LEN;
+// The core sizes its messages (`msg::MAX_MESSAGE`, `repl::MAX_RECORDS`, `announce::MAX_ENTRIES`)
+// for a trailer of `msg::AUTH_TRAILER_LEN` bytes, without depending on this crate: the two agree.
+const _: () = assert!(TRAILER_LEN == sara_core::msg::AUTH_TRAILER_LEN);
 /// Largest sealed datagram: the messages' own budget (`sara_core::msg::MAX_DATAGRAM`), which the
 /// trailer now shares.
 pub const MAX_SEALED: usize = MAX_DATAGRAM;
@@ -348,8 +351,8 @@ mod tests {
         assert_eq!((TRAILER_LEN, MAX_MESSAGE), (32, 1368));
         const { assert!(heartbeat::LEN <= MAX_MESSAGE && load::LEN <= MAX_MESSAGE) };
         // Replication batches and announcements: how many records (entries) fit with the trailer.
-        // Today's core allows 43 of each (1396 and 1388 bytes, the trailer not counted): with it,
-        // 42 fit (1364 + 32 = 1396 and 1356 + 32 = 1388 bytes), so both caps must drop by one.
+        // Without the trailer 43 of each would fit (1396 and 1388 bytes); with it, 42 fit
+        // (1364 + 32 = 1396 and 1356 + 32 = 1388 bytes), and the core's caps are those.
         let batch = |n: usize| BATCH_HEADER_LEN + n * MAX_RECORD_LEN;
         let ann = |n: usize| announce::FIXED_LEN + n * announce::ENTRY_LEN;
         let records_fit = (MAX_MESSAGE - BATCH_HEADER_LEN) / MAX_RECORD_LEN;
@@ -357,7 +360,8 @@ mod tests {
         assert_eq!((records_fit, entries_fit), (42, 42));
         assert_eq!((batch(42), ann(42)), (1364, 1356));
         assert!(batch(43) > MAX_MESSAGE && ann(43) > MAX_MESSAGE);
-        assert!(MAX_RECORDS.min(announce::MAX_ENTRIES) >= 42);
+        assert_eq!((MAX_RECORDS, announce::MAX_ENTRIES), (42, 42));
+        assert_eq!(MAX_MESSAGE, sara_core::msg::MAX_MESSAGE);
     }
 
     proptest! {

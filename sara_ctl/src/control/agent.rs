@@ -15,6 +15,7 @@
 //! `--drain-file`.
 
 use super::measure::{BacklogPort, Components, Sampler, Weights};
+use super::secure::{AuthArgs, AuthMode, DaemonAuth};
 use super::when::{format_unix_utc, parse_at};
 use super::wire::{encode_heartbeat, encode_load, load_vector, Flag, Heartbeat};
 use super::{Context, Error, Result};
@@ -37,10 +38,14 @@ The heartbeat flag is 1 (application up) or 2 (application down) from --check or
 (no check: always 1), or 3 while a planned failure is announced in the drain file (see
 'sarectl agent drain --help').
 
+Every datagram is sealed with the cluster key of --key-file (see 'sarectl key --help'), as sender
+--id; the manager takes a server's messages only from that sender id (and, if its cluster file
+gives the server's ip, from that address). --insecure sends them unauthenticated instead.
+
 Examples:
-  sarectl agent --manager 10.0.0.1:7460 --id 1 --check tcp:127.0.0.1:5060
+  sarectl agent --manager 10.0.0.1:7460 --id 1 --check tcp:127.0.0.1:5060 --key-file /etc/sara/key
   sarectl agent --manager 10.0.0.1:7460 --id 2 --check-cmd 'systemctl is-active --quiet asterisk' \\
-      --backlog udp:5060 --weights cpu=0.6,mem=0.2,backlog=0.2
+      --backlog udp:5060 --weights cpu=0.6,mem=0.2,backlog=0.2 --key-file /etc/sara/key
   sarectl agent drain --at +300          # planned failure in 5 minutes
   sarectl agent drain --cancel";
 
@@ -117,6 +122,9 @@ pub struct AgentRunArgs {
     /// File announcing a planned failure (written by 'sarectl agent drain').
     #[arg(long, value_name = "FILE", default_value = DEFAULT_DRAIN_FILE)]
     pub drain_file: PathBuf,
+    /// `--key-file FILE` or `--insecure`.
+    #[command(flatten)]
+    pub auth: AuthArgs,
 }
 
 /// Options of `sarectl agent drain`.
@@ -163,6 +171,8 @@ pub struct AgentConfig {
     pub backlog: Option<BacklogPort>,
     /// Drain file.
     pub drain_file: PathBuf,
+    /// Authentication of the datagrams (sealed as sender `id`).
+    pub auth: AuthMode,
 }
 
 impl AgentConfig {
@@ -212,6 +222,7 @@ impl AgentConfig {
             (None, Some(Check::Tcp(sa))) => Some(BacklogPort::Tcp(sa.port())),
             _ => None,
         };
+        let auth = a.auth.mode(None)?;
         Ok(AgentConfig {
             manager,
             id,
@@ -222,6 +233,7 @@ impl AgentConfig {
             weights,
             backlog,
             drain_file: a.drain_file.clone(),
+            auth,
         })
     }
 }
@@ -379,11 +391,14 @@ pub struct Agent {
     drain: Option<u64>,
     drain_error: Option<String>,
     send_error: Option<String>,
+    auth: DaemonAuth,
 }
 
 impl Agent {
-    /// An agent with its UDP socket (bound to an ephemeral port of the wildcard address).
+    /// An agent with its UDP socket (bound to an ephemeral port of the wildcard address) and its
+    /// keys (the key file must be good).
     pub fn new(cfg: AgentConfig) -> Result<Self> {
+        let auth = DaemonAuth::new(&cfg.auth, u32::from(cfg.id))?;
         let bind: SocketAddr = if cfg.manager.is_ipv4() {
             "0.0.0.0:0".parse()
         } else {
@@ -416,6 +431,7 @@ impl Agent {
             drain: None,
             drain_error: None,
             send_error: None,
+            auth,
         })
     }
 
@@ -431,8 +447,20 @@ impl Agent {
         self
     }
 
-    fn send(&mut self, bytes: &[u8], what: &str) {
-        match self.sock.send_to(bytes, self.cfg.manager) {
+    fn send(&mut self, msg: Vec<u8>, what: &str) {
+        let bytes = match self.auth.seal(msg) {
+            Ok(b) => b,
+            // Cannot happen for these short messages; said all the same.
+            Err(e) => {
+                let msg = format!("cannot seal a {what}: {e}");
+                if self.send_error.as_deref() != Some(msg.as_str()) {
+                    (self.log)(&msg);
+                    self.send_error = Some(msg);
+                }
+                return;
+            }
+        };
+        match self.sock.send_to(&bytes, self.cfg.manager) {
             Ok(_) => {
                 if self.send_error.take().is_some() {
                     (self.log)(&format!(
@@ -495,6 +523,7 @@ impl Agent {
             self.cfg.delta.as_millis(),
             self.cfg.manager
         ));
+        (self.log)(&self.auth.start_line());
         std::thread::scope(|s| {
             if let Some(check) = check {
                 // The first result before the first heartbeat.
@@ -534,6 +563,10 @@ impl Agent {
             let mut next_load = Instant::now();
             while !stop.load(Ordering::Relaxed) {
                 let now = Instant::now();
+                self.auth.poll(now);
+                for l in self.auth.take_log() {
+                    (self.log)(&l);
+                }
                 if now >= next_hb {
                     self.poll_drain();
                     let (flag, timestamp) = match self.drain {
@@ -550,7 +583,7 @@ impl Agent {
                         timestamp,
                     };
                     self.hb_seq = self.hb_seq.wrapping_add(1);
-                    self.send(&encode_heartbeat(&hb), "heartbeat");
+                    self.send(encode_heartbeat(&hb), "heartbeat");
                     next_hb += self.cfg.heartbeat;
                     if next_hb < now {
                         next_hb = now + self.cfg.heartbeat; // we were late: do not burst
@@ -566,7 +599,7 @@ impl Agent {
                         self.cfg.weights.scalar(&components),
                     );
                     self.load_seq = self.load_seq.wrapping_add(1);
-                    self.send(&encode_load(&v), "load vector");
+                    self.send(encode_load(&v), "load vector");
                     next_load += self.cfg.delta;
                     if next_load < now {
                         next_load = now + self.cfg.delta;
@@ -611,7 +644,32 @@ mod tests {
         ])
         .unwrap();
         assert!(a.action.is_none());
+        // Neither --key-file nor --insecure: refused, saying how to make a key.
+        let e = AgentConfig::from_args(&a.run).unwrap_err();
+        assert!(
+            e.message().contains("sarectl key generate /etc/sara/key")
+                && e.message().contains("--insecure"),
+            "{e}"
+        );
+        let k = parse(&["--manager", "127.0.0.1:1", "--id", "3", "--key-file", "/k"]).unwrap();
+        assert_eq!(
+            AgentConfig::from_args(&k.run).unwrap().auth,
+            AuthMode::KeyFile("/k".into())
+        );
+        assert!(parse(&[
+            "--manager",
+            "127.0.0.1:1",
+            "--id",
+            "3",
+            "--key-file",
+            "/k",
+            "--insecure"
+        ])
+        .is_err());
+        let mut a = a;
+        a.run.auth.insecure = true;
         let c = AgentConfig::from_args(&a.run).unwrap();
+        assert_eq!(c.auth, AuthMode::Insecure);
         assert_eq!(c.id, 3);
         assert_eq!(c.delta, Duration::from_millis(1000));
         assert_eq!(c.heartbeat, Duration::from_millis(200));

@@ -8,6 +8,8 @@
 //! * [`measure`] — the agent's load vector read from `/proc` and `/sys`.
 //! * [`agent`] — `sarectl agent …`: sends heartbeats and load vectors over UDP.
 //! * [`manager`] — `sarectl manager …`: receives them, decides, pushes to `sara.ko`.
+//! * [`secure`] — what every daemon does with [`crate::auth`]: `--key-file`/`--insecure`, sealing,
+//!   opening, key reload, the log of refusals.
 //! * [`wire`] — the monitoring messages as the control plane uses them (encoding lives in
 //!   `sara_core::msg`).
 //!
@@ -20,6 +22,7 @@ pub mod detector;
 pub mod forecast;
 pub mod manager;
 pub mod measure;
+pub mod secure;
 pub mod thresholds;
 pub mod when;
 pub mod wire;

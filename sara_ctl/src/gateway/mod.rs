@@ -23,6 +23,9 @@
 //! * Reports are batched (up to `msg::announce::MAX_ENTRIES` per datagram, sent as soon as no more
 //!   captured packets are waiting), numbered (`sequence` +1 per datagram), and a completed identity is
 //!   not reported twice within [`DEDUP_MS`] (TCP retransmissions of a reply).
+//! * Each datagram is sealed with the cluster key (`--key-file`, [`crate::control::secure`]) as
+//!   sender `--sender-id` (default [`GATEWAY_SENDER_ID`], above the server ids: the manager takes
+//!   reports only from such ids); `--insecure` sends them unauthenticated.
 //! * Bounded memory: at most `--max-state` SIP calls and pending FTP transfers each (the oldest is
 //!   dropped, and counted, to make room); SIP calls are forgotten after `--state-timeout` of silence,
 //!   pending FTP data ports after [`FTP_PENDING_MS`].
@@ -47,6 +50,7 @@ use sara_core::msg::announce::{self, Announce, AnnounceEntry, MAX_ENTRIES};
 use sara_core::msg::MAX_DATAGRAM;
 
 use crate::cli::{proto_name, show_key};
+use crate::control::secure::{AuthArgs, DaemonAuth, FIRST_NON_SERVER_ID, GATEWAY_SENDER_ID};
 
 /// A completed identity is not reported again within this many milliseconds.
 pub const DEDUP_MS: u64 = 30_000;
@@ -73,9 +77,14 @@ Services are PORT/PROTO:SIG, SIG one of rtsp, sip, ftp; they apply to every --vi
 200, then at most one a second), with the capture time of the reply (captured_us, Unix
 microseconds) and the datagram's sequence number, which the manager's log repeats.
 
+Reports are sealed with the cluster key of --key-file (see 'sarectl key --help') as sender
+--sender-id (default 4294901761 = 0xFFFF0001; give each gateway its own id above 65535: the
+manager keeps one replay window per sender id, and takes reports from no server id). --insecure
+sends them unauthenticated, as before keys existed.
+
 Examples:
-  sarectl gateway --dispatcher 10.0.0.2:7400 --dev eth0 --vip 10.0.0.100
-  sarectl gateway --dispatcher 10.0.0.2:7400 --dev eth0 --vip 10.0.0.100 \\
+  sarectl gateway --dispatcher 10.0.0.2:7400 --dev eth0 --vip 10.0.0.100 --key-file /etc/sara/key
+  sarectl gateway --dispatcher 10.0.0.2:7400 --dev eth0 --vip 10.0.0.100 --key-file /etc/sara/key \\
       --service 554/tcp:rtsp --service 5060/udp:sip --service 21/tcp:ftp";
 
 /// One signalling service the gateway inspects: port, protocol, signalling protocol.
@@ -157,6 +166,13 @@ pub struct GatewayArgs {
     /// Most SIP calls (and, separately, pending FTP transfers) kept.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_STATE, value_parser = parse_max_state)]
     pub max_state: usize,
+    /// `--key-file FILE` or `--insecure`.
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    /// The sender id this gateway seals its reports with, 65536..4294967295 (one per gateway).
+    #[arg(long, value_name = "N", default_value_t = GATEWAY_SENDER_ID,
+          value_parser = clap::value_parser!(u32).range(i64::from(FIRST_NON_SERVER_ID)..))]
+    pub sender_id: u32,
 }
 
 fn parse_max_state(s: &str) -> Result<usize, String> {
@@ -297,6 +313,8 @@ pub fn run(args: GatewayArgs) -> crate::control::Result<()> {
     } else {
         args.service.clone()
     };
+    // Keys first: without them (or --insecure) the gateway does not start.
+    let mut auth = DaemonAuth::new(&args.auth.mode(None)?, args.sender_id)?;
     let cap = Capture::open(&args.dev)
         .map_err(|e| Error::new(format!("capturing on {}: {e}", args.dev)))?;
     let bind: SocketAddr = if args.dispatcher.is_ipv4() {
@@ -331,6 +349,7 @@ pub fn run(args: GatewayArgs) -> crate::control::Result<()> {
             .join(" "),
         args.dispatcher
     );
+    eprintln!("sarectl gateway: {}", auth.start_line());
     let started = Instant::now();
     let mut seq: u32 = 1;
     let mut buf = vec![0u8; 65536 + 64];
@@ -344,6 +363,10 @@ pub fn run(args: GatewayArgs) -> crate::control::Result<()> {
     let mut summarized = GwCounters::default();
     let mut down = false;
     loop {
+        auth.poll(Instant::now());
+        for l in auth.take_log() {
+            eprintln!("sarectl gateway: {l}");
+        }
         // Wait for a packet when nothing is pending; else only drain what is already there.
         let wait = if pending.is_empty() {
             Duration::from_millis(500)
@@ -381,8 +404,11 @@ pub fn run(args: GatewayArgs) -> crate::control::Result<()> {
         if !pending.is_empty() {
             let es: Vec<AnnounceEntry> = pending.iter().map(|(e, _)| *e).collect();
             let dgrams = datagrams(&es, &mut seq);
-            for (i, (s, d)) in dgrams.iter().enumerate() {
-                let r = sock.send_to(d, args.dispatcher);
+            for (i, (s, d)) in dgrams.into_iter().enumerate() {
+                let r = auth
+                    .seal(d)
+                    .map_err(|e| io::Error::other(format!("cannot seal it: {e}")))
+                    .and_then(|d| sock.send_to(&d, args.dispatcher));
                 let sent = SystemTime::now();
                 match r {
                     Ok(_) => sent_datagrams += 1,
@@ -826,6 +852,77 @@ mod tests {
         let p = packet(VIP, 554, CLIENT, 40000, PROTO_TCP, 0x18, &reply);
         t.packet(&p[..60], 0, &mut out);
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn keys_first_and_full_reports_fit_sealed() {
+        use crate::control::secure::{AuthMode, MANAGER_SENDER_ID};
+        use clap::Parser;
+        #[derive(Parser, Debug)]
+        enum Cli {
+            Gateway(GatewayArgs),
+        }
+        let base = [
+            "sarectl",
+            "gateway",
+            "--dispatcher",
+            "127.0.0.1:9",
+            "--dev",
+            "no-such-if0",
+            "--vip",
+            "10.0.0.100",
+        ];
+        let parse = |extra: &[&str]| {
+            let v: Vec<&str> = base.iter().chain(extra).copied().collect();
+            Cli::try_parse_from(v).map(|Cli::Gateway(a)| a)
+        };
+        // Without keys or --insecure: refused before anything is opened.
+        let e = run(parse(&[]).unwrap()).unwrap_err();
+        assert!(
+            e.message().contains("sarectl key generate /etc/sara/key"),
+            "{e}"
+        );
+        // With --insecure it gets as far as the capture (which needs the interface).
+        let e = run(parse(&["--insecure"]).unwrap()).unwrap_err();
+        assert!(e.message().contains("capturing on no-such-if0"), "{e}");
+        assert_eq!(parse(&[]).unwrap().sender_id, GATEWAY_SENDER_ID);
+        assert_eq!(parse(&["--sender-id", "70000"]).unwrap().sender_id, 70000);
+        assert!(parse(&["--sender-id", "65535"]).is_err(), "a server id");
+        assert!(parse(&["--key-file", "/k", "--insecure"]).is_err());
+
+        // Full reports, sealed, fit the datagram budget and open at the manager.
+        let dir = std::env::temp_dir().join(format!("sara-gw-keys-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("key");
+        crate::auth::write_key_file(
+            &key,
+            &crate::auth::KeyRing::single(crate::auth::generate(1).unwrap()),
+            false,
+        )
+        .unwrap();
+        let mode = AuthMode::KeyFile(key);
+        let mut gw = DaemonAuth::new(&mode, GATEWAY_SENDER_ID).unwrap();
+        let mut mgr = DaemonAuth::new(&mode, MANAGER_SENDER_ID).unwrap();
+        let e = AnnounceEntry {
+            signalling: FlowKey::new(CLIENT, 40000, VIP, 554, PROTO_TCP),
+            announced: FlowKey::new(CLIENT, 7624, VIP, 42182, PROTO_UDP),
+        };
+        let mut seq = 1;
+        let d = datagrams(&vec![e; 2 * MAX_ENTRIES + 1], &mut seq);
+        assert_eq!(d.len(), 3);
+        let from: std::net::SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        for (_, msg) in d {
+            let sealed = gw.seal(msg.clone()).unwrap();
+            assert!(sealed.len() <= MAX_DATAGRAM, "{}", sealed.len());
+            let got = mgr
+                .open(&sealed, from, Instant::now(), |o| {
+                    crate::control::manager::admit(o, from, &Default::default())
+                })
+                .unwrap();
+            assert_eq!(got, &msg[..]);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

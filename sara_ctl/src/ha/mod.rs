@@ -2,10 +2,12 @@
 //!
 //! `sarectl ha run` runs on each of the two dispatchers, next to sara.ko with the same services and
 //! servers configured on both. The protocol is in [`node`]; [`kernel`] is sara.ko's side (role,
-//! replication ring, installing records), [`vip`] the virtual IP on the interface. The daemon writes
-//! its state to a status file, which `sarectl ha status` shows with the kernel's role.
+//! replication ring, installing records), [`vip`] the virtual IP on the interface, [`link`] the
+//! sealing and opening of the datagrams (`--key-file`, the `--peer` address). The daemon writes its
+//! state to a status file, which `sarectl ha status` shows with the kernel's role.
 
 pub mod kernel;
+pub mod link;
 pub mod node;
 pub mod vip;
 
@@ -19,9 +21,11 @@ use sara_core::msg::repl::{Role, BATCH_HEADER_LEN};
 use serde_json::{json, Value};
 
 use crate::cli;
+use crate::control::secure::{AuthArgs, Cidr, DaemonAuth};
 use crate::control::{unix_ms_now, Error, Result};
 use crate::kernel::HaRole;
 use crate::output::{HaStatus, Output};
+use link::Link;
 use node::{Config, Node};
 
 /// Default status file.
@@ -41,13 +45,18 @@ Of two active dispatchers (after a partition), the one with the lower priority (
 With --preempt, a backup of higher priority takes the VIP back once it is in sync: the active steps
 down first, so no packet is ever forwarded by both.
 
-The replication port must be reachable between the dispatchers only; its datagrams are not
-authenticated (as VRRP without authentication): keep it on the cluster segment.
+Every datagram is sealed with the cluster key of --key-file (see 'sarectl key --help') as sender
+--id, and only datagrams from the --peer address, sealed by the peer's id (the one its batch
+header names, never this dispatcher's own), and not seen before are taken: a stranger can neither
+claim the active role nor inject sessions. --accept-from further limits the source networks.
+Refusals are counted by reason in the status (sarectl ha status). --insecure sends and takes
+unauthenticated datagrams (as VRRP without authentication), as before keys existed: then keep the
+replication port reachable between the dispatchers only.
 
 Example (dispatcher 1, the preferred one; dispatcher 2 the same with --id 2 --priority 100 and the
 addresses swapped):
   sarectl ha run --id 1 --priority 200 --preempt --listen 10.0.0.2:7410 --peer 10.0.0.3:7410 \\
-      --vip 10.0.0.100 --dev eth0";
+      --vip 10.0.0.100 --dev eth0 --key-file /etc/sara/key";
 
 /// `sarectl ha …`.
 #[derive(clap::Subcommand, Debug, Clone)]
@@ -135,6 +144,13 @@ pub struct RunArgs {
     /// Testing: drop this percentage of outgoing replication batches (heartbeats are kept)
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100), hide = true)]
     pub drop_percent: u8,
+    /// `--key-file FILE` or `--insecure`.
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    /// Take datagrams only from these networks (CIDR, comma-separated or repeated), besides the
+    /// --peer address check; others are refused as wrong_source. Default: any network.
+    #[arg(long, value_name = "CIDR[,CIDR…]", value_delimiter = ',')]
+    pub accept_from: Vec<Cidr>,
 }
 
 /// `sarectl ha status`.
@@ -172,7 +188,7 @@ impl Lcg {
 
 struct Sender {
     sock: UdpSocket,
-    peer: SocketAddr,
+    link: Link,
     drop_percent: u8,
     rng: Lcg,
     dropped: u64,
@@ -181,7 +197,8 @@ struct Sender {
 
 impl Sender {
     fn send(&mut self, out: Vec<Vec<u8>>) {
-        for (i, d) in out.iter().enumerate() {
+        for (i, d) in out.into_iter().enumerate() {
+            // Decided on the message (a batch with records), before its trailer is added.
             if self.drop_percent > 0
                 && d.len() > BATCH_HEADER_LEN
                 && self.rng.next_percent() < self.drop_percent
@@ -189,7 +206,11 @@ impl Sender {
                 self.dropped += 1;
                 continue;
             }
-            if self.sock.send_to(d, self.peer).is_err() {
+            let Some(d) = self.link.seal(d) else {
+                self.send_errors += 1;
+                continue;
+            };
+            if self.sock.send_to(&d, self.link.peer()).is_err() {
                 self.send_errors += 1;
             }
             // A long resynchronisation: let the peer keep up (its socket buffer is 4 MiB).
@@ -263,6 +284,7 @@ fn status_json(
             "takeovers": t.takeovers, "stepdowns": t.stepdowns, "garbage": t.garbage,
             "dropped_for_test": s.dropped, "send_errors": s.send_errors,
         },
+        "auth": serde_json::to_value(s.link.status()).unwrap_or(Value::Null),
         "written_unix_ms": unix_ms_now(),
     })
 }
@@ -277,8 +299,10 @@ fn write_status(path: &PathBuf, v: &Value) {
     }
 }
 
-/// `sarectl ha run`.
+/// `sarectl ha run`. Refuses to start without keys or `--insecure`.
 pub fn run(args: RunArgs) -> Result<()> {
+    let auth = DaemonAuth::new(&args.auth.mode(None)?, u32::from(args.id))?
+        .with_accept_from(args.accept_from.clone());
     let mut k = kernel::NlKernel::open().map_err(Error::new)?;
     let mut v = vip::IfVip::new(args.vip, &args.dev).map_err(Error::new)?;
     let sock = UdpSocket::bind(args.listen)
@@ -300,7 +324,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         sock: sock
             .try_clone()
             .map_err(|e| Error::new(format!("socket: {e}")))?,
-        peer: args.peer,
+        link: Link::new(auth, args.peer),
         drop_percent: args.drop_percent,
         rng: Lcg(unix_ms_now() ^ u64::from(args.id)),
         dropped: 0,
@@ -318,6 +342,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         args.period_ms,
         args.misses
     );
+    eprintln!("sarectl ha: {}", s.link.start_line());
     let period = Duration::from_millis(args.period_ms);
     let repl_every = Duration::from_millis(args.repl_ms);
     let mut next_tick = start;
@@ -328,6 +353,10 @@ pub fn run(args: RunArgs) -> Result<()> {
     let mut logged_errors = 0u64;
     while !STOP.load(Ordering::Relaxed) {
         let now = Instant::now();
+        s.link.poll(now);
+        for l in s.link.take_log() {
+            eprintln!("sarectl ha [{}]: {l}", unix_ms_now());
+        }
         if now >= next_tick {
             let out = node.tick(now, &mut k, &mut v);
             s.send(out);
@@ -385,11 +414,11 @@ pub fn run(args: RunArgs) -> Result<()> {
         let _ = sock.set_read_timeout(Some(wait));
         match sock.recv_from(&mut buf) {
             Ok((n, from)) => {
-                if from.ip() != args.peer.ip() {
-                    node.totals.garbage += 1;
+                let now = Instant::now();
+                let Some(msg) = s.link.open(&buf[..n], from, now, &mut node.totals.garbage) else {
                     continue;
-                }
-                let out = node.receive(&buf[..n], Instant::now(), &mut k, &mut v);
+                };
+                let out = node.receive(msg, now, &mut k, &mut v);
                 s.send(out);
             }
             Err(e)
@@ -453,4 +482,63 @@ pub fn status(args: &StatusArgs, json_out: bool) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    enum Cli {
+        #[command(subcommand)]
+        Ha(HaCmd),
+    }
+
+    fn run_args(extra: &[&str]) -> std::result::Result<RunArgs, clap::Error> {
+        let mut v = vec![
+            "sarectl",
+            "ha",
+            "run",
+            "--id",
+            "1",
+            "--listen",
+            "127.0.0.1:0",
+            "--peer",
+            "127.0.0.1:9",
+            "--vip",
+            "10.0.0.100",
+            "--dev",
+            "lo",
+        ];
+        v.extend_from_slice(extra);
+        match Cli::try_parse_from(v)? {
+            Cli::Ha(HaCmd::Run(a)) => Ok(a),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn refuses_to_start_without_keys_or_insecure() {
+        // Both refused before sara.ko, the VIP or the socket are touched.
+        let e = run(run_args(&[]).unwrap()).unwrap_err();
+        assert!(
+            e.message().contains("sarectl key generate /etc/sara/key")
+                && e.message().contains("--insecure"),
+            "{e}"
+        );
+        let e = run(run_args(&["--key-file", "/nonexistent/sara.key"]).unwrap()).unwrap_err();
+        assert!(e.message().contains("/nonexistent/sara.key"), "{e}");
+        assert!(run_args(&["--key-file", "/k", "--insecure"]).is_err());
+        let a = run_args(&[
+            "--insecure",
+            "--accept-from",
+            "10.0.0.0/24",
+            "--accept-from",
+            "fd00::/8",
+        ])
+        .unwrap();
+        assert_eq!(a.accept_from.len(), 2);
+        assert!(run_args(&["--insecure", "--accept-from", "10.0.0.0/40"]).is_err());
+    }
 }

@@ -10,6 +10,15 @@
 //! Datagrams that are not monitoring messages are counted (`garbage`) and ignored; messages from
 //! server ids that are not in the configuration are counted (`unknown_server`) and ignored.
 //!
+//! ## Authentication
+//! Every datagram is opened ([`super::secure::DaemonAuth::open`]) before anything of it is parsed:
+//! its source must be in `--accept-from` (if given), its trailer must verify with a key of
+//! `--key-file` (or the cluster file's `key_file`), and [`admit`] must take its sender id: a
+//! heartbeat or load vector of server N only from sender N (and from N's `ip` when the cluster file
+//! gives it), a gateway report only from a sender id above the server ids. Refusals are counted by
+//! reason in the status (`auth.rejections`), not as garbage. With `--insecure` datagrams are taken
+//! as they come, as before.
+//!
 //! Gateway reports (`sara_core::msg::announce`, sent by `sarectl gateway`) arrive on the same
 //! socket: each entry's completed flow goes to `sara.ko` as `CMD_ANNOUNCE` ([`KernelSink::announce`]),
 //! counted as completed, rejected (the kernel found no announced flow waiting for it: its first
@@ -34,11 +43,14 @@
 //!   "moving": {"beta": 0.5, "gamma": 0.5, "epsilon": 10},
 //!   "increment": 5,
 //!   "dispatcher_load": true,
-//!   "dispatcher_weights": {"cpu": 0.5, "mem": 0.2, "net": 0.3, "io": 0, "backlog": 0}
+//!   "dispatcher_weights": {"cpu": 0.5, "mem": 0.2, "net": 0.3, "io": 0, "backlog": 0},
+//!   "key_file": "/etc/sara/key"
 //! }
 //! ```
 //! Only `servers` is required; the values shown are the defaults, except `increment`, which is not
-//! pushed unless given (the kernel keeps its own), and `interval_ms`, which defaults to `delta_ms`.
+//! pushed unless given (the kernel keeps its own), `interval_ms`, which defaults to `delta_ms`, and
+//! `key_file` (none: `--key-file` or `--insecure` is needed; a relative path is taken from the
+//! cluster file's directory; `--key-file` wins over it).
 //!
 //! The same file is `sarectl apply`'s (see [`crate::config`]): it may also list `services` and give
 //! each server its `ip`, `mac`, `dev` and `weight`; the manager checks those and does not use them.
@@ -49,14 +61,16 @@ use super::detector::{
 };
 use super::forecast::{Estimate, Forecaster};
 use super::measure::{Components, Sampler};
+use super::secure::{AuthArgs, Cidr, DaemonAuth, FIRST_NON_SERVER_ID, MANAGER_SENDER_ID};
 use super::thresholds::{MoveParams, MovingThresholds, Thresholds};
 use super::when::format_unix_utc;
 use super::wire::{components, decode, Message};
 use super::{to_permille, Context, Error, Result};
+use crate::auth::{Opened, Reject};
 pub use crate::config::{ClusterConfig, ServerEntry};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -78,11 +92,21 @@ The configuration file lists the servers to watch and the tuning; only \"servers
    \"thresholds\": {\"t1\": 600, \"t2\": 750, \"t3\": 900, \"c\": 1000}}
 heartbeat_ms and delta_ms must match the agents' --heartbeat-ms and --delta-ms. The same file
 can also hold the services and each server's ip, mac, dev and weight, for sarectl apply (see
-sarectl apply --help); the manager checks them but does not use them.
+sarectl apply --help); the manager checks them but does not use them, except ip: a server's
+messages are then taken only from that address.
+
+Authentication: every datagram must be sealed with a key of --key-file (or of the file named by
+\"key_file\" in the cluster file; see 'sarectl key --help'). A heartbeat or load vector of server N
+is taken only from sender id N (the agent's --id); a gateway report only from a sender id above
+65535 (the gateway's --sender-id). --accept-from limits the source networks. What is refused is
+counted by reason in the status (sarectl status) and logged at most once per reason every 10 s.
+--insecure takes unauthenticated datagrams, as before.
 
 Examples:
-  sarectl manager --listen 10.0.0.1:7460 --config /etc/sara/cluster.json
-  sarectl manager --listen 127.0.0.1:7460 --config cluster.json --dry-run";
+  sarectl manager --listen 10.0.0.1:7460 --config /etc/sara/cluster.json --key-file /etc/sara/key
+  sarectl manager --listen 10.0.0.1:7460 --config /etc/sara/cluster.json --key-file /etc/sara/key \\
+      --accept-from 10.0.0.0/24
+  sarectl manager --listen 127.0.0.1:7460 --config cluster.json --dry-run --insecure";
 
 /// `sarectl manager …`.
 #[derive(clap::Args, Debug, Clone)]
@@ -103,6 +127,18 @@ pub struct ManagerArgs {
     /// Print each push as a JSON line on standard output instead of sending it to sara.ko.
     #[arg(long)]
     pub dry_run: bool,
+    /// `--key-file FILE` or `--insecure`.
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    /// This manager's sender id, 65536..4294967295: datagrams sealed with it are never taken (they
+    /// would be its own, reflected back).
+    #[arg(long, value_name = "N", default_value_t = MANAGER_SENDER_ID,
+          value_parser = clap::value_parser!(u32).range(i64::from(FIRST_NON_SERVER_ID)..))]
+    pub sender_id: u32,
+    /// Take datagrams only from these networks (CIDR, comma-separated or repeated), e.g.
+    /// 10.0.0.0/24; others are refused as wrong_source. Default: from anywhere.
+    #[arg(long, value_name = "CIDR[,CIDR…]", value_delimiter = ',')]
+    pub accept_from: Vec<Cidr>,
 }
 
 /// The detector's settings from the cluster file.
@@ -164,12 +200,15 @@ pub struct Manager<S: KernelSink> {
     announce_held: u64,
     announce_seq: BTreeMap<SocketAddr, u32>,
     announce_error: Option<String>,
+    auth: DaemonAuth,
+    server_ips: BTreeMap<u16, Ipv4Addr>,
 }
 
 impl<S: KernelSink> Manager<S> {
     /// A manager for this configuration (already validated by [`ClusterConfig::parse`] or not:
     /// it is checked again), pushing into `sink`, with the system clock, measuring the
-    /// dispatcher's load if configured, logging to stderr, no status file.
+    /// dispatcher's load if configured, logging to stderr, no status file, and no authentication
+    /// (`sarectl manager` always sets it: [`Manager::with_auth`]).
     pub fn new(cfg: ClusterConfig, sink: S) -> Result<Self> {
         cfg.validate()?;
         let clock: Box<dyn Clock + Send> = Box::new(SystemClock::new());
@@ -189,6 +228,11 @@ impl<S: KernelSink> Manager<S> {
                 };
                 (s.id, l)
             })
+            .collect();
+        let server_ips = cfg
+            .servers
+            .iter()
+            .filter_map(|s| s.ip.as_ref().map(|ip| (s.id, ip.0)))
             .collect();
         let dispatcher: LoadSource = if cfg.dispatcher_load {
             let mut sampler = Sampler::new(None);
@@ -227,6 +271,8 @@ impl<S: KernelSink> Manager<S> {
             announce_held: 0,
             announce_seq: BTreeMap::new(),
             announce_error: None,
+            auth: DaemonAuth::insecure(MANAGER_SENDER_ID),
+            server_ips,
         })
     }
 
@@ -255,6 +301,12 @@ impl<S: KernelSink> Manager<S> {
         self
     }
 
+    /// Seals and verifies with this (keys or `--insecure`, sender id, source networks).
+    pub fn with_auth(mut self, auth: DaemonAuth) -> Self {
+        self.auth = auth;
+        self
+    }
+
     /// Writes the status to this file after every push.
     pub fn with_status_file(mut self, path: PathBuf) -> Self {
         self.status_file = Some(path);
@@ -276,9 +328,21 @@ impl<S: KernelSink> Manager<S> {
         &self.sink
     }
 
-    /// Handles one datagram from `from`. Returns true when a server changed state (a push was made).
-    pub fn handle_datagram(&mut self, buf: &[u8], from: SocketAddr) -> bool {
+    /// Handles one datagram from `from`: opened first (source, trailer, sender: [`admit`]; with
+    /// `--insecure` taken as it is), then parsed. Returns true when a server changed state (a push
+    /// was made).
+    pub fn handle_datagram(&mut self, datagram: &[u8], from: SocketAddr) -> bool {
         self.counters.datagrams += 1;
+        let ips = &self.server_ips;
+        let opened = self
+            .auth
+            .open(datagram, from, std::time::Instant::now(), |o| {
+                admit(o, from, ips)
+            });
+        self.auth_log();
+        let Ok(buf) = opened else {
+            return false;
+        };
         if is_announce(buf) {
             self.handle_announce(buf, from);
             return false;
@@ -330,6 +394,13 @@ impl<S: KernelSink> Manager<S> {
             }
         }
         self.tick()
+    }
+
+    /// The authentication's log lines (refusals, key reloads) to the log.
+    fn auth_log(&mut self) {
+        for l in self.auth.take_log() {
+            (self.log)(&l);
+        }
     }
 
     /// Counts a datagram that does not parse; returns the count when it is worth a log line (the
@@ -612,6 +683,7 @@ impl<S: KernelSink> Manager<S> {
             thresholds_in_force: self.thresholds.current(),
             moving: self.thresholds.params(),
             servers,
+            auth: Some(self.auth.status()),
         }
     }
 
@@ -649,11 +721,14 @@ impl<S: KernelSink> Manager<S> {
             self.cfg.delta_ms,
             interval.as_millis()
         ));
+        (self.log)(&self.auth.start_line());
         let mut next_push = std::time::Instant::now() + interval;
         let mut next_tick = std::time::Instant::now() + tick_every;
         let mut buf = vec![0u8; 2048];
         while !stop.load(Ordering::Relaxed) {
             let now = std::time::Instant::now();
+            self.auth.poll(now);
+            self.auth_log();
             if now >= next_tick {
                 self.tick();
                 next_tick = now + tick_every;
@@ -707,22 +782,74 @@ pub fn is_announce(buf: &[u8]) -> bool {
     )
 }
 
+/// Whether the manager takes a datagram whose trailer verified, from sender `o.sender` at `from`
+/// (the defence in depth behind the key): a gateway report only from a sender id above the server
+/// ids; a heartbeat or load vector claiming server N only from sender N and, when the cluster file
+/// gives N's `ip`, from that address. A message that parses as neither is let through (a key
+/// holder's garbage: counted as `garbage`).
+pub fn admit(
+    o: &Opened<'_>,
+    from: SocketAddr,
+    server_ips: &BTreeMap<u16, Ipv4Addr>,
+) -> std::result::Result<(), Reject> {
+    if is_announce(o.msg) {
+        return if o.sender >= FIRST_NON_SERVER_ID {
+            Ok(())
+        } else {
+            Err(Reject::UnknownSender)
+        };
+    }
+    let host = match decode(o.msg) {
+        Ok(Message::Heartbeat(h)) => h.host_id,
+        Ok(Message::Load(v)) => v.host_id,
+        Err(_) => return Ok(()),
+    };
+    if o.sender != u32::from(host) {
+        return Err(Reject::UnknownSender);
+    }
+    match server_ips.get(&host) {
+        Some(ip) if from.ip().to_canonical() != IpAddr::V4(*ip) => Err(Reject::WrongSource),
+        _ => Ok(()),
+    }
+}
+
+/// The key file the cluster file names, relative to the cluster file's directory.
+fn config_key_file(cfg: &ClusterConfig, config: &Path) -> Option<PathBuf> {
+    let k = cfg.key_file.as_ref()?;
+    Some(match config.parent() {
+        Some(dir) if k.is_relative() => dir.join(k),
+        _ => k.clone(),
+    })
+}
+
 /// Runs `sarectl manager …` with a sink for the real kernel (the caller provides it, e.g. the
-/// netlink client); `--dry-run` prints pushes instead.
+/// netlink client); `--dry-run` prints pushes instead. Refuses to start without keys or
+/// `--insecure`.
 pub fn run_with_sink<S: KernelSink>(args: ManagerArgs, sink: S) -> Result<()> {
     let mut cfg = ClusterConfig::load(&args.config)?;
     if let Some(i) = args.interval_ms {
         cfg.interval_ms = Some(i);
     }
+    let mode = args
+        .auth
+        .mode(config_key_file(&cfg, &args.config).as_deref())
+        .map_err(|e| {
+            Error::new(format!(
+                "{e} (the manager also takes the key file from \"key_file\" in its cluster file)"
+            ))
+        })?;
+    let auth = DaemonAuth::new(&mode, args.sender_id)?.with_accept_from(args.accept_from.clone());
     let sock = UdpSocket::bind(args.listen)
         .ctx(|| format!("listening for the agents on UDP {}", args.listen))?;
     let stop = AtomicBool::new(false);
     if args.dry_run {
         Manager::new(cfg, PrintSink)?
+            .with_auth(auth)
             .with_status_file(args.status_file)
             .run(&sock, &stop)
     } else {
         Manager::new(cfg, sink)?
+            .with_auth(auth)
             .with_status_file(args.status_file)
             .run(&sock, &stop)
     }
@@ -1191,6 +1318,240 @@ mod tests {
             .with_log(Box::new(|_| {}));
         m.handle_datagram(&dgram(1, &[e(42182)]), from());
         assert_eq!(m.counters().announce_failed, 1);
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("sara-manager-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn key_file(dir: &Path, id: u32, fill: u8) -> PathBuf {
+        let p = dir.join(format!("key{id}-{fill}"));
+        let ring = crate::auth::KeyRing::single(crate::auth::Key {
+            id,
+            bytes: [fill; 32],
+        });
+        crate::auth::write_key_file(&p, &ring, true).unwrap();
+        p
+    }
+
+    fn auth(key: &Path, sender: u32) -> DaemonAuth {
+        DaemonAuth::new(&super::super::secure::AuthMode::KeyFile(key.into()), sender).unwrap()
+    }
+
+    fn heartbeat(id: u16, seq: u32, flag: Flag, c: &ManualClock) -> Vec<u8> {
+        encode_heartbeat(&Heartbeat {
+            host_id: id,
+            seq,
+            flag,
+            timestamp: (c.now().unix_ms / 1000) as u32,
+        })
+    }
+
+    #[test]
+    fn sealed_datagrams_are_taken_and_the_others_refused_and_counted() {
+        let d = temp_dir("auth");
+        let key = key_file(&d, 1, 0x11);
+        let other_key = key_file(&d, 1, 0x22); // same id, other bytes
+        let text = r#"{"servers": [{"id": 1}, {"id": 2, "ip": "10.0.0.12"}]}"#;
+        let cfg = ClusterConfig::parse(text, "t").unwrap();
+        let (m, c, log) = manager(cfg);
+        let mut m = m.with_auth(
+            auth(&key, MANAGER_SENDER_ID).with_accept_from(vec!["10.0.0.0/24".parse().unwrap()]),
+        );
+        let s1: SocketAddr = "10.0.0.11:4000".parse().unwrap();
+        let s2: SocketAddr = "10.0.0.12:4000".parse().unwrap();
+        let (mut a1, mut a2) = (auth(&key, 1), auth(&key, 2));
+        let mut forger = auth(&other_key, 2);
+        // Genuine: taken.
+        let hb1 = a1.seal(heartbeat(1, 0, Flag::Up, &c)).unwrap();
+        m.handle_datagram(&hb1, s1);
+        m.handle_datagram(&a2.seal(heartbeat(2, 0, Flag::Up, &c)).unwrap(), s2);
+        assert_eq!(m.counters().heartbeats, 2);
+        // Forged (server 2 "down", sealed with another key of the same id): bad_tag.
+        m.handle_datagram(
+            &forger.seal(heartbeat(2, 1, Flag::AppDown, &c)).unwrap(),
+            s2,
+        );
+        // Unsealed (as before keys): malformed, not garbage.
+        m.handle_datagram(&heartbeat(2, 1, Flag::AppDown, &c), s2);
+        // Replayed: refused.
+        m.handle_datagram(&hb1, s1);
+        // Server 2's heartbeat from another address than its ip: wrong_source; from outside
+        // --accept-from: wrong_source too.
+        m.handle_datagram(&a2.seal(heartbeat(2, 2, Flag::AppDown, &c)).unwrap(), s1);
+        m.handle_datagram(
+            &a2.seal(heartbeat(2, 3, Flag::AppDown, &c)).unwrap(),
+            "192.0.2.1:4000".parse().unwrap(),
+        );
+        // Sender 1 claiming server 2: unknown_sender; a gateway report from a server id too.
+        m.handle_datagram(&a1.seal(heartbeat(2, 4, Flag::AppDown, &c)).unwrap(), s2);
+        let report = {
+            use sara_core::flow::{FlowKey, PROTO_TCP, PROTO_UDP};
+            use sara_core::msg::announce::{emit, Announce, AnnounceEntry};
+            let e = AnnounceEntry {
+                signalling: FlowKey::new([10, 0, 1, 2], 40000, [10, 0, 0, 100], 554, PROTO_TCP),
+                announced: FlowKey::new([10, 0, 1, 2], 7624, [10, 0, 0, 100], 42182, PROTO_UDP),
+            };
+            let mut b = vec![0u8; 1400];
+            let n = emit(
+                &Announce {
+                    seq: 1,
+                    entries: &[e],
+                },
+                &mut b,
+            )
+            .unwrap();
+            b.truncate(n);
+            b
+        };
+        m.handle_datagram(&a1.seal(report.clone()).unwrap(), s1);
+        assert_eq!(m.counters().announce_datagrams, 0);
+        // The same report from a gateway's sender id: taken.
+        let mut gw = auth(&key, super::super::secure::GATEWAY_SENDER_ID);
+        m.handle_datagram(&gw.seal(report).unwrap(), "10.0.0.1:5000".parse().unwrap());
+        assert_eq!(m.counters().announce_datagrams, 1);
+        // Its own sender id (reflected back): refused.
+        let mut me = auth(&key, MANAGER_SENDER_ID);
+        m.handle_datagram(&me.seal(heartbeat(1, 5, Flag::Up, &c)).unwrap(), s1);
+
+        let k = m.counters();
+        assert_eq!((k.datagrams, k.heartbeats, k.garbage), (11, 2, 0));
+        let st = m.status();
+        let a = st.auth.clone().unwrap();
+        let r = a.rejections;
+        assert_eq!(
+            (
+                r.bad_tag,
+                r.malformed,
+                r.replay,
+                r.wrong_source,
+                r.unknown_sender
+            ),
+            (1, 1, 1, 2, 3)
+        );
+        assert_eq!(a.rejected, 8);
+        assert_eq!((a.mode.as_str(), a.key_ids.as_slice()), ("keys", &[1][..]));
+        // Nothing forged got through: server 2 is up.
+        m.tick();
+        assert!(
+            m.status()
+                .servers
+                .iter()
+                .all(|s| s.state == "up" && s.heartbeats == 1),
+            "{:?}",
+            m.status().servers
+        );
+        // Shown to people and in the JSON.
+        let t = crate::output::status_table(&st);
+        assert!(
+            t.contains("authentication: keys 1 from ")
+                && t.contains(
+                    "refused 8: 1 malformed, 1 bad_tag, 3 unknown_sender, 2 wrong_source, 1 replay"
+                ),
+            "{t}"
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&crate::output::render(&st, crate::output::Format::Json)).unwrap();
+        assert_eq!(v["auth"]["rejections"]["bad_tag"], 1);
+        assert_eq!(v["auth"]["mode"], "keys");
+        // Logged, once per reason.
+        let log = log.lock().unwrap().join("\n");
+        assert_eq!(log.matches("as bad_tag").count(), 1, "{log}");
+        assert_eq!(log.matches("as wrong_source").count(), 1, "{log}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn the_manager_refuses_to_start_without_keys_or_insecure() {
+        use clap::Parser;
+        #[derive(Parser, Debug)]
+        enum Cli {
+            Manager(ManagerArgs),
+        }
+        let d = temp_dir("start");
+        let cfg = d.join("cluster.json");
+        std::fs::write(&cfg, r#"{"servers": [{"id": 1}]}"#).unwrap();
+        let args = |extra: &[&str]| {
+            let mut v = vec![
+                "sarectl",
+                "manager",
+                "--listen",
+                "127.0.0.1:0",
+                "--config",
+                cfg.to_str().unwrap(),
+                "--dry-run",
+            ];
+            v.extend_from_slice(extra);
+            let Cli::Manager(a) = Cli::try_parse_from(v).unwrap();
+            a
+        };
+        let e = run_with_sink(args(&[]), CaptureSink::default()).unwrap_err();
+        assert!(
+            e.message().contains("sarectl key generate /etc/sara/key")
+                && e.message().contains("--insecure")
+                && e.message().contains("\"key_file\""),
+            "{e}"
+        );
+        // A key file named in the cluster file (relative to it) that does not exist: refused.
+        std::fs::write(
+            &cfg,
+            r#"{"servers": [{"id": 1}], "key_file": "missing.key"}"#,
+        )
+        .unwrap();
+        let e = run_with_sink(args(&[]), CaptureSink::default()).unwrap_err();
+        assert!(
+            e.message()
+                .contains(&d.join("missing.key").display().to_string()),
+            "{e}"
+        );
+        // A key file others may read: refused.
+        let k = key_file(&d, 1, 1);
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&k, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = run_with_sink(
+            args(&["--key-file", k.to_str().unwrap()]),
+            CaptureSink::default(),
+        )
+        .unwrap_err();
+        assert!(e.message().contains("chmod 600"), "{e}");
+        // The flags.
+        let a = args(&["--accept-from", "10.0.0.0/24,192.0.2.7", "--insecure"]);
+        assert_eq!(a.accept_from.len(), 2);
+        assert_eq!(a.sender_id, MANAGER_SENDER_ID);
+        assert!(Cli::try_parse_from([
+            "sarectl",
+            "manager",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            "c",
+            "--sender-id",
+            "7"
+        ])
+        .is_err());
+        assert!(Cli::try_parse_from([
+            "sarectl",
+            "manager",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            "c",
+            "--accept-from",
+            "10.0.0/8"
+        ])
+        .is_err());
+        assert_eq!(
+            config_key_file(
+                &ClusterConfig::parse(r#"{"servers": [{"id": 1}], "key_file": "/abs"}"#, "t")
+                    .unwrap(),
+                &cfg
+            ),
+            Some(PathBuf::from("/abs"))
+        );
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]

@@ -14,7 +14,8 @@ pub struct Counters {
     pub heartbeats: u64,
     /// Load vectors taken into account.
     pub load_vectors: u64,
-    /// Datagrams that are not monitoring messages (ignored).
+    /// Datagrams that are not monitoring messages (ignored). With keys, only those whose trailer
+    /// verified: the others are in the status's `auth.rejections`.
     pub garbage: u64,
     /// Messages from server ids not in the configuration (ignored).
     pub unknown_server: u64,
@@ -123,6 +124,10 @@ pub struct Status {
     pub moving: MoveParams,
     /// Servers, by id.
     pub servers: Vec<ServerStatus>,
+    /// Authentication: keys or `insecure`, and the datagrams refused by reason (absent in status
+    /// files of managers older than issue #15).
+    #[serde(default)]
+    pub auth: Option<super::super::secure::AuthStatus>,
 }
 
 /// Writes `value` as pretty JSON to `path` through a temporary file and a rename.

@@ -4,9 +4,12 @@
 //! daemon against the real module; these check the protocol's corner cases quickly.
 
 use super::*;
+use crate::control::secure::{AuthMode, DaemonAuth};
+use crate::ha::link::Link;
 use sara_core::flow::{FlowKey, Wildcard, PROTO_TCP, PROTO_UDP};
 use sara_core::msg::repl::{FlowRecord, Identity, Status};
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 
 #[derive(Default)]
 struct FakeKernel {
@@ -164,6 +167,15 @@ struct Net {
     sent_ab: u32,
     /// Never both forwarding, checked after every step.
     both_active_seen: bool,
+    /// Sealed datagrams: a's link (to b) and b's link (to a), as `sarectl ha run --key-file`.
+    links: Option<(Link, Link)>,
+}
+
+const A_ADDR: &str = "10.0.0.2:7410";
+const B_ADDR: &str = "10.0.0.3:7410";
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
 }
 
 const D: Duration = Duration::from_millis(50);
@@ -202,7 +214,34 @@ impl Net {
             drop_every: 0,
             sent_ab: 0,
             both_active_seen: false,
+            links: None,
         }
+    }
+
+    /// The same, every datagram sealed with the key file `key` and opened by the other side.
+    fn sealed(key: &std::path::Path) -> Net {
+        let mode = AuthMode::KeyFile(key.into());
+        let mut n = Net::new();
+        let la = Link::new(DaemonAuth::new(&mode, 1).unwrap(), addr(B_ADDR));
+        let lb = Link::new(DaemonAuth::new(&mode, 2).unwrap(), addr(A_ADDR));
+        n.links = Some((la, lb));
+        n
+    }
+
+    /// Hands one datagram that arrives at a (`to_a`) or b from `from`, through the link if sealed.
+    fn arrive(&mut self, to_a: bool, d: &[u8], from: SocketAddr) -> Vec<Vec<u8>> {
+        let to = if to_a { &mut self.a } else { &mut self.b };
+        let msg = match self.links.as_mut() {
+            Some((la, lb)) => {
+                let l = if to_a { la } else { lb };
+                match l.open(d, from, self.now, &mut to.node.totals.garbage) {
+                    Some(m) => m.to_vec(),
+                    None => return Vec::new(),
+                }
+            }
+            None => d.to_vec(),
+        };
+        to.node.receive(&msg, self.now, &mut to.k, &mut to.v)
     }
 
     fn deliver(&mut self, from_a: bool, dgs: Vec<Vec<u8>>) {
@@ -221,7 +260,15 @@ impl Net {
                     continue;
                 }
             }
-            let back = to.node.receive(&d, self.now, &mut to.k, &mut to.v);
+            let d = match self.links.as_mut() {
+                Some((la, lb)) => {
+                    let l = if from_a { la } else { lb };
+                    l.seal(d).expect("every batch fits with its trailer")
+                }
+                None => d,
+            };
+            let from = addr(if from_a { A_ADDR } else { B_ADDR });
+            let back = self.arrive(!from_a, &d, from);
             self.deliver(!from_a, back);
         }
         if self.a.k.active && self.b.k.active && self.a.alive && self.b.alive {
@@ -372,4 +419,95 @@ fn two_actives_resolve_to_the_higher_priority() {
     assert_eq!(n.a.node.role(), Role::Active);
     assert_eq!(n.b.node.role(), Role::Backup);
     assert!(!n.b.v.up);
+}
+
+/// A batch as a stranger would send it: dispatcher 3, active, the highest priority.
+fn rogue_active() -> Vec<u8> {
+    let h = repl::BatchHeader {
+        sender_id: 3,
+        role: Role::Active,
+        priority: 255,
+        epoch: 99,
+        seq: 0,
+    };
+    let mut b = vec![0u8; MAX_DATAGRAM];
+    let n = repl::BatchWriter::new(&h, &mut b).unwrap().finish();
+    b.truncate(n);
+    b
+}
+
+#[test]
+fn unauthenticated_a_forged_active_takes_the_vip_away() {
+    // The threat, as it was before keys (and is with --insecure): from the peer's address (or a
+    // spoofed one), a "higher-priority active dispatcher" makes the active one step down.
+    let mut n = Net::new();
+    n.run(500);
+    assert_eq!(n.a.node.role(), Role::Active);
+    n.arrive(true, &rogue_active(), addr(B_ADDR));
+    assert_eq!(n.a.node.role(), Role::Backup);
+}
+
+#[test]
+fn sealed_dispatchers_replicate_and_refuse_forged_and_replayed_datagrams() {
+    let dir = std::env::temp_dir().join(format!("sara-ha-sealed-{}", std::process::id()));
+    let key = crate::ha::link::tests::key_file(&dir, 0x55);
+    let stranger = crate::ha::link::tests::key_file(&dir, 0x66);
+    let mut n = Net::sealed(&key);
+    n.run(500);
+    assert_eq!(n.a.node.role(), Role::Active);
+    assert_eq!(n.b.node.role(), Role::Backup);
+    for id in 1..=100 {
+        n.a.k.open(id, (id % 2 + 1) as u16);
+    }
+    n.run(300);
+    assert_eq!(n.b.k.view(), n.a.k.view());
+    assert!(n.b.node.synced());
+
+    // Unsealed (as before keys): malformed.
+    let rogue = rogue_active();
+    n.arrive(true, &rogue, addr(B_ADDR));
+    // Sealed by a stranger, with its own key under the cluster's key id: bad_tag.
+    let mut s = Link::new(
+        DaemonAuth::new(&AuthMode::KeyFile(stranger.clone()), 3).unwrap(),
+        addr(A_ADDR),
+    );
+    let forged = s.seal(rogue.clone()).unwrap();
+    n.arrive(true, &forged, addr(B_ADDR));
+    // A genuine datagram of b's, recorded: taken once, refused when replayed (replay) and when it
+    // comes from another address than b's (wrong_source).
+    let hb = n.b.node.tick(n.now, &mut n.b.k, &mut n.b.v).remove(0);
+    let recorded = n.links.as_mut().unwrap().1.seal(hb).unwrap();
+    n.arrive(true, &recorded, addr(B_ADDR));
+    n.arrive(true, &recorded, addr(B_ADDR));
+    n.arrive(true, &recorded, addr("10.0.0.9:7410"));
+    // A key holder sealing as 2 (b's id) a batch whose header says dispatcher 3: unknown_sender.
+    let mut holder = Link::new(
+        DaemonAuth::new(&AuthMode::KeyFile(key.clone()), 2).unwrap(),
+        addr(A_ADDR),
+    );
+    let lie = holder.seal(rogue).unwrap();
+    n.arrive(true, &lie, addr(B_ADDR));
+
+    assert_eq!(n.a.node.role(), Role::Active, "nothing forged got through");
+    let (la, _) = n.links.as_ref().unwrap();
+    let st = la.status();
+    let r = st.rejections;
+    assert_eq!(
+        (
+            r.malformed,
+            r.bad_tag,
+            r.replay,
+            r.wrong_source,
+            r.unknown_sender
+        ),
+        (1, 1, 1, 1, 1),
+        "{st:?}"
+    );
+    assert_eq!(n.a.node.totals.garbage, 0);
+    // And replication goes on.
+    n.a.k.open(101, 1);
+    n.run(300);
+    assert_eq!(n.b.k.view(), n.a.k.view());
+    assert!(!n.both_active_seen);
+    let _ = std::fs::remove_dir_all(&dir);
 }

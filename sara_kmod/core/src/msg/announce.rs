@@ -21,21 +21,23 @@
 //!
 //! * `sequence`: +1 per datagram sent by this gateway (wrapping), for loss accounting.
 //! * `count`: 1..=[`MAX_ENTRIES`] entries of 32 bytes follow; the datagram is exactly
-//!   12 + 32·count bytes (at most 1388).
+//!   12 + 32·count bytes (at most 12 + 42·32 = 1356, 1388 with the 32-byte authentication trailer).
 //! * signalling flow: the 5-tuple of the session's signalling flow as the dispatcher keys it (client →
 //!   virtual IP); it finds the session.
 //! * announced flow: the completed 5-tuple of the announced flow, client ip:port → virtual IP:server
 //!   port, protocol. Both flows are TCP or UDP, and the announced flow's ports are not 0.
 
 use super::super::flow::{FlowKey, PROTO_TCP, PROTO_UDP};
-use super::{Error, MsgType, Reader, Writer, FLOW_LEN, MAX_DATAGRAM};
+use super::{Error, MsgType, Reader, Writer, FLOW_LEN, MAX_DATAGRAM, MAX_MESSAGE};
 
 /// Size of the fixed part.
 pub const FIXED_LEN: usize = 12;
 /// Size of one entry.
 pub const ENTRY_LEN: usize = 2 * FLOW_LEN;
-/// Most entries in one datagram (so that it fits [`MAX_DATAGRAM`]).
-pub const MAX_ENTRIES: usize = (MAX_DATAGRAM - FIXED_LEN) / ENTRY_LEN;
+/// Most entries in one datagram: so that it, with the authentication trailer after it, fits
+/// [`MAX_DATAGRAM`] — `(MAX_DATAGRAM − AUTH_TRAILER_LEN − FIXED_LEN) / ENTRY_LEN` =
+/// (1400 − 32 − 12) / 32 = 42 (43 before the trailer).
+pub const MAX_ENTRIES: usize = (MAX_MESSAGE - FIXED_LEN) / ENTRY_LEN;
 
 /// One announcement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -198,7 +200,13 @@ mod tests {
 
     #[test]
     fn many_entries_round_trip() {
-        assert_eq!(MAX_ENTRIES, 43);
+        assert_eq!(MAX_ENTRIES, 42);
+        const {
+            assert!(
+                FIXED_LEN + MAX_ENTRIES * ENTRY_LEN + super::super::AUTH_TRAILER_LEN
+                    <= MAX_DATAGRAM
+            )
+        };
         let es: Vec<_> = (0..MAX_ENTRIES as u8).map(entry).collect();
         let mut b = [0u8; MAX_DATAGRAM];
         let n = emit(
@@ -275,7 +283,7 @@ mod tests {
         assert_eq!(bad(8, 0), Err(Error::BadValue)); // count 0
         assert_eq!(bad(8, 3), Err(Error::Truncated)); // count says more
         assert_eq!(bad(8, 1), Err(Error::TooLong)); // count says less
-        assert_eq!(bad(8, 44), Err(Error::BadValue));
+        assert_eq!(bad(8, 43), Err(Error::BadValue)); // count > MAX_ENTRIES
         assert_eq!(bad(9, 1), Err(Error::BadValue)); // reserved
         assert_eq!(bad(12 + 12, 1), Err(Error::BadValue)); // signalling protocol ICMP
         assert_eq!(bad(12 + 13, 6), Err(Error::BadValue)); // family 6

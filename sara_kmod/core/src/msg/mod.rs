@@ -10,8 +10,12 @@
 //! |---|---|---|---|
 //! | heartbeat | [`heartbeat`] | 11 bytes exactly | every node → failure detector; dispatcher ↔ dispatcher |
 //! | load vector | [`load`] | 28 bytes exactly | server agent → manager, every δ |
-//! | announcement | [`announce`] | 12 + 32·n bytes, n ≤ 43 | gateway → active dispatcher |
-//! | replication batch | [`repl`] | 20 + records (8–32 bytes each), ≤ 43 records | active ↔ backup dispatcher |
+//! | announcement | [`announce`] | 12 + 32·n bytes, n ≤ 42 | gateway → active dispatcher |
+//! | replication batch | [`repl`] | 20 + records (8–32 bytes each), ≤ 42 records | active ↔ backup dispatcher |
+//!
+//! Every datagram on the wire also carries an authentication trailer of [`AUTH_TRAILER_LEN`] bytes
+//! after the message (`sara_ctl::auth`, issue #15), within the same [`MAX_DATAGRAM`]: a message is
+//! at most [`MAX_MESSAGE`] bytes, which is what bounds the announcement's and the batch's counts.
 //!
 //! The heartbeat keeps the paper's 11-byte layout (Fig. 6) and carries its version in the high nibble
 //! of its flag byte. The other messages start with a common 4-byte header ([`Header`]):
@@ -59,6 +63,13 @@ pub const VERSION: u8 = 1;
 pub const HEADER_LEN: usize = 4;
 /// Largest datagram any message here may be (fits a 1500-byte MTU with IP/UDP and tunnel headers).
 pub const MAX_DATAGRAM: usize = 1400;
+/// Size of the authentication trailer that `sara_ctl::auth` puts after every message (sender id 4,
+/// key id 4, sequence 8, tag 16). The core does not seal or verify anything; it only leaves room:
+/// `sara_ctl` asserts that its `auth::TRAILER_LEN` is this.
+pub const AUTH_TRAILER_LEN: usize = 32;
+/// Largest message, so that the message and its authentication trailer fit [`MAX_DATAGRAM`]. The
+/// variable-length messages ([`announce`], [`repl`]) take their most entries or records from it.
+pub const MAX_MESSAGE: usize = MAX_DATAGRAM - AUTH_TRAILER_LEN;
 /// Size of an encoded flow 5-tuple.
 pub const FLOW_LEN: usize = 16;
 /// Address family byte of an IPv4 flow block.

@@ -28,8 +28,10 @@
 //!   (a new value each time, e.g. the previous one + 1); `batch sequence` starts at 0 in each epoch and
 //!   grows by 1 per batch (wrapping).
 //! * `record count`: 0..=[`MAX_RECORDS`]; the datagram is exactly the header plus the records and at
-//!   most [`MAX_DATAGRAM`] bytes (43 records of the largest kind fit: 20 + 43·32 = 1396). A batch of 0
-//!   records is a keep-alive that shows the current sequence number.
+//!   most [`MAX_DATAGRAM`] bytes. The count is bounded so that the batch and its authentication
+//!   trailer fit [`MAX_DATAGRAM`] whatever the mix: 42 records of the largest kind make 20 + 42·32 =
+//!   1364 bytes, 1396 with the 32-byte trailer ([`super::MAX_MESSAGE`]). A batch of 0 records is a
+//!   keep-alive that shows the current sequence number.
 //!
 //! ## Records
 //!
@@ -103,14 +105,16 @@
 
 use super::super::flow::{FlowKey, Wildcard, PROTO_TCP, PROTO_UDP};
 use super::super::genl::MAX_TIMEOUT_S;
-use super::{seq_after, Error, MsgType, Reader, Writer, HEADER_LEN, MAX_DATAGRAM};
+use super::{seq_after, Error, MsgType, Reader, Writer, HEADER_LEN, MAX_DATAGRAM, MAX_MESSAGE};
 
 /// Size of the batch header.
 pub const BATCH_HEADER_LEN: usize = 20;
 /// Largest record.
 pub const MAX_RECORD_LEN: usize = 32;
-/// Most records in one batch (so that any mix fits [`MAX_DATAGRAM`]).
-pub const MAX_RECORDS: usize = (MAX_DATAGRAM - BATCH_HEADER_LEN) / MAX_RECORD_LEN;
+/// Most records in one batch: so that any mix, with the authentication trailer after it, fits
+/// [`MAX_DATAGRAM`] — `(MAX_DATAGRAM − AUTH_TRAILER_LEN − BATCH_HEADER_LEN) / MAX_RECORD_LEN` =
+/// (1400 − 32 − 20) / 32 = 42 (43 before the trailer).
+pub const MAX_RECORDS: usize = (MAX_MESSAGE - BATCH_HEADER_LEN) / MAX_RECORD_LEN;
 
 /// Record type numbers.
 const T_SESSION: u8 = 1;
@@ -873,7 +877,14 @@ mod tests {
 
     #[test]
     fn writer_fills_up() {
-        assert_eq!(MAX_RECORDS, 43);
+        assert_eq!(MAX_RECORDS, 42);
+        // A full batch of the largest records leaves room for the authentication trailer.
+        const {
+            assert!(
+                BATCH_HEADER_LEN + MAX_RECORDS * MAX_RECORD_LEN + super::super::AUTH_TRAILER_LEN
+                    <= MAX_DATAGRAM
+            )
+        };
         let mut b = [0u8; 2000];
         let mut w = BatchWriter::new(&H, &mut b).unwrap();
         let mut i = 0;
@@ -991,7 +1002,7 @@ mod tests {
         assert_eq!(bad(3, 2), Err(Error::BadType));
         assert_eq!(bad(0, b'X'), Err(Error::BadMagic));
         assert_eq!(bad(6, 0), Err(Error::BadValue)); // role
-        assert_eq!(bad(17, 44), Err(Error::BadValue)); // count > MAX_RECORDS
+        assert_eq!(bad(17, 43), Err(Error::BadValue)); // count > MAX_RECORDS
         assert_eq!(bad(17, 5), Err(Error::TooLong)); // count says fewer
         assert_eq!(bad(17, 8), Err(Error::Truncated)); // count says more
         assert_eq!(bad(19, 1), Err(Error::BadValue)); // reserved
