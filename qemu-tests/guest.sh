@@ -45,12 +45,7 @@ reset_after_failure() {
     ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
   done
   sleep 1
-  ip netns del disp2 2>/dev/null
-  if ip netns list | grep -q '^disp'; then
-    in_ns disp ip link set eth0 up 2>/dev/null
-    in_ns disp ip addr add "$VIP/32" dev eth0 2>/dev/null
-    in_ns disp ip route replace default via 10.0.0.1 2>/dev/null
-  fi
+  ip netns list | cut -d' ' -f1 | grep -qx disp && restore_disp
   rmmod sara 2>/dev/null; insmod "$REPO/sara.ko" 2>/dev/null \
     || echo "  (reset after the failure: sara.ko could not be reloaded: $(lsmod | grep '^sara '))"
 }

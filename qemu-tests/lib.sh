@@ -141,25 +141,15 @@ drop_config() {
 # port, but only its addressee's stack takes it), and the interface is not made promiscuous.
 CAP_PIDS=()
 capture_start() {
-  local name=$1 ns=$2 filter=$3
-  rm -f "/tmp/$name.pcap" "/tmp/$name.tcpdump.log"
-  ip netns exec "$ns" tcpdump -i eth0 -p -n -U -s 2048 -w "/tmp/$name.pcap" \
-    "ether dst $(mac_of "$ns") and ($filter)" 2>"/tmp/$name.tcpdump.log" &
-  CAP_PIDS+=($!)
-  BG_PIDS+=($!)
-  local end=$(( $(date +%s) + 60 ))
-  until grep -q 'listening on' "/tmp/$name.tcpdump.log" 2>/dev/null; do
-    [ "$(date +%s)" -lt "$end" ] || fail "tcpdump in $ns did not start within 60 s: $(cat "/tmp/$name.tcpdump.log")"
-    sleep 0.1
-  done
+  capture_raw "$1" "$2" "ether dst $(mac_of "$2") and ($3)"
 }
 # A capture without capture_start's "to this namespace" filter (a failure's diagnosis: link level,
 # or what a namespace sends): NAME NS FILTER, to /tmp/NAME.pcap, stopped by capture_stop.
 capture_raw() {
-  rm -f "/tmp/$1.pcap"
+  rm -f "/tmp/$1.pcap" "/tmp/$1.tcpdump.log"
   in_ns "$2" tcpdump -i eth0 -p -n -U -s 2048 -w "/tmp/$1.pcap" "$3" 2>"/tmp/$1.tcpdump.log" &
   CAP_PIDS+=($!); BG_PIDS+=($!)
-  wait_until 60 "tcpdump in $2 listening" grep -q 'listening on' "/tmp/$1.tcpdump.log"
+  WAIT_DETAIL="cat /tmp/$1.tcpdump.log" wait_until 60 "tcpdump in $2 listening" grep -q 'listening on' "/tmp/$1.tcpdump.log"
 }
 # Stop every capture (tcpdump writes out what it has on SIGTERM).
 capture_stop() {
@@ -183,6 +173,25 @@ sip_call_trace() {
       m == "" && match($0, /SIP\/2\.0 [1-6][0-9][0-9]/) { m = substr($0, RSTART + 8, 3) }
       END { done_pkt(); for (k in n) printf "%s %d, ", k, n[k] }')"
   done
+}
+
+# The failed SIPp call of error file $1 (its "Aborting call ... Call-ID '...'" line): its messages
+# received by each server (capture /tmp/$2-SERVER.pcap) and sent by them (/tmp/$2-out-SERVER.pcap).
+sip_failed_call_trace() {
+  local id
+  id=$(grep -o "Call-ID '[^']*'" "$1" 2>/dev/null | head -n 1 | tr -d "'" | cut -d' ' -f2)
+  [ -n "$id" ] || return 0
+  echo " messages of $id received by the servers:"; sip_call_trace "$id" "$2"
+  echo " and sent by them:"; sip_call_trace "$id" "$2-out"
+}
+# The dispatcher as the tests start from: no second dispatcher, disp's link up with the VIP and its
+# default route (a failover test takes the link down, which drops the route, and moves the VIP).
+restore_disp() {
+  ip netns del disp2 2>/dev/null
+  in_ns disp ip link set eth0 up 2>/dev/null
+  in_ns disp ip addr add "$VIP/32" dev eth0 2>/dev/null
+  in_ns disp ip route replace default via 10.0.0.1 2>/dev/null
+  true
 }
 
 # Append SARA's flow table (one flow object a line) to FILE: snapshots taken during a run.

@@ -45,9 +45,7 @@ for i in $(seq "$N"); do
   if ! wait "${calls[$((i - 1))]}"; then
     bad=$((bad + 1)); echo "call $i failed:"; grep -E 'Successful call|Failed call' "/tmp/sip-uac-$i.out" | tail -n 2; tail -n 5 "/tmp/sip-uac-$i.err" 2>/dev/null; echo
     # Where it went: its messages at each server, SARA's flows of its port.
-    id=$(grep -o "Call-ID '[^']*'" "/tmp/sip-uac-$i.err" 2>/dev/null | head -n 1 | tr -d "'" | cut -d' ' -f2)
-    [ -n "$id" ] && { echo " messages of $id received by the servers:"; sip_call_trace "$id" sip
-      echo " and sent by them:"; sip_call_trace "$id" sip-out; }
+    sip_failed_call_trace "/tmp/sip-uac-$i.err" sip
     echo " SARA's flows from port $((15060 + i)): $(sarectl flows | grep -F ":$((15060 + i)) " | tr -s ' ' | head -n 3)"
   fi
 done

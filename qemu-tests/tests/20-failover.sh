@@ -61,10 +61,8 @@ ha_teardown() {
   HA_PIDS=()
   cleanup
   capture_stop 2>/dev/null
-  in_ns disp ip link set eth0 up 2>/dev/null
   in_ns disp "$SARECTL" ha role standalone 2>/dev/null
-  in_ns disp ip addr add "$VIP/32" dev eth0 2>/dev/null
-  ip netns del disp2 2>/dev/null
+  restore_disp
   for svc in "$VIP:$UPORT/udp" "$VIP:$RTSP/tcp" "$VIP:$SIP/udp"; do sarectl service del "$svc" 2>/dev/null; done
   del_servers
   in_ns disp ping -c1 -W2 10.0.0.1 >/dev/null 2>&1
@@ -170,8 +168,7 @@ until [ "$(sessions_of disp | wc -l)" -ge "$want" ]; do
     # Where a missing SIP call stopped: the INVITEs each server received, who listens on 5060 there.
     for ns in $SERVERS; do echo "$ns: $(tcpdump -n -r "/tmp/ha-sip-$ns.pcap" 2>/dev/null | grep -c INVITE) INVITE packets captured; UDP 5060 bound by: $(in_ns "$ns" ss -lnup | grep ":$SIP " | tr -s ' ' | cut -c1-200)"; done
     for i in $(seq "$N_SIP"); do echo "SIP call $i: $(grep -E "Successful call|Failed call" "/tmp/ha-uac-$i.out" | tr -s ' ' | tr '\n' ' ')"; tail -n 3 "/tmp/ha-uac-$i.err" 2>/dev/null; echo
-      id=$(grep -o "Call-ID '[^']*'" "/tmp/ha-uac-$i.err" 2>/dev/null | head -n 1 | tr -d "'" | cut -d' ' -f2)
-      [ -n "$id" ] && { echo " $id received by:"; sip_call_trace "$id" ha-sip; echo " sent by:"; sip_call_trace "$id" ha-sip-out; }
+      sip_failed_call_trace "/tmp/ha-uac-$i.err" ha-sip
     done
     tail -n 5 /tmp/ha-rtsp-client-1.log /tmp/ha-rtsp-s1.log /tmp/ha-uas-s1.out /tmp/ha-uas-s2.out 2>/dev/null
     tail -n 30 /tmp/ha2.log; capture_stop; link_report
