@@ -40,11 +40,16 @@ selected() {
 # own teardown (services, servers, a module parameter, peers still running, disp2, the VIP moved).
 # Every process in the test namespaces is killed and sara.ko reloaded with its defaults.
 reset_after_failure() {
-  local ns
+  local ns left end=$(( $(date +%s) + 10 ))
   for ns in $(ip netns list | cut -d' ' -f1); do
     ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
   done
-  sleep 1
+  # Gone once no namespace lists a process (SIGKILL is not instant for a process in a system call).
+  while :; do
+    left=$(for ns in $(ip netns list | cut -d' ' -f1); do ip netns pids "$ns" 2>/dev/null; done)
+    [ -z "$left" ] || [ "$(date +%s)" -ge "$end" ] && break
+    sleep 0.1
+  done
   ip netns list | cut -d' ' -f1 | grep -qx disp && restore_disp
   rmmod sara 2>/dev/null; insmod "$REPO/sara.ko" 2>/dev/null \
     || echo "  (reset after the failure: sara.ko could not be reloaded: $(lsmod | grep '^sara '))"
