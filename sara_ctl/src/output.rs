@@ -1013,6 +1013,12 @@ impl Output for HaStatus {
             t["batches_sent"], t["batches_received"], t["batches_lost"], t["resyncs_requested"], t["resyncs_sent"],
             t["records_applied"], t["records_failed"]
         );
+        if t["late_ticks"].as_u64().is_some_and(|n| n > 0) {
+            say!(
+                "stalls:         {} heartbeat ticks came over two periods late (this daemon was not run); no takeover was decided on them",
+                t["late_ticks"]
+            );
+        }
         if let Some(a) = d.get("auth").and_then(|a| {
             serde_json::from_value::<crate::control::secure::AuthStatus>(a.clone()).ok()
         }) {

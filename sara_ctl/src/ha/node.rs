@@ -22,7 +22,9 @@
 //! * **Takeover**: a backup that hears no heartbeat for `misses · d` becomes active: kernel role
 //!   active (every replicated flow's idle time restarts), the VIP on the interface, gratuitous ARP.
 //!   A dispatcher that starts hears for `2 · misses · d` first; with no active peer it takes the VIP,
-//!   with one it stays backup and asks for a resync.
+//!   with one it stays backup and asks for a resync. No takeover is decided on a tick that comes
+//!   more than `2 · d` after the previous one: the daemon itself was not run, and the peer's
+//!   heartbeats of that time may be unread; the next tick decides.
 //! * **Never two active**: an active dispatcher that hears another active one steps down if the
 //!   other has the higher (priority, id). Preemption: a backup with `--preempt` and a higher
 //!   priority asks for the VIP in its `Ack` once it is in sync; the active then steps down first
@@ -127,6 +129,9 @@ pub struct Totals {
     pub takeovers: u64,
     pub stepdowns: u64,
     pub garbage: u64,
+    /// Ticks that came more than two periods after the previous one (this daemon was not run):
+    /// no takeover is decided on such a tick.
+    pub late_ticks: u64,
 }
 
 /// One dispatcher.
@@ -149,6 +154,7 @@ pub struct Node {
     sessions: HashMap<u32, SessionRecord>,
     last_batch: Option<Instant>,
     garp_left: u32,
+    last_tick: Option<Instant>,
     /// Last takeover, if any.
     pub last_takeover: Option<Takeover>,
     /// Totals.
@@ -180,6 +186,7 @@ impl Node {
             sessions: HashMap::new(),
             last_batch: None,
             garp_left: 0,
+            last_tick: None,
             last_takeover: None,
             totals: Totals::default(),
             log: Vec::new(),
@@ -320,6 +327,18 @@ impl Node {
     /// Returns the datagrams to send to the peer, in order.
     pub fn tick(&mut self, now: Instant, k: &mut dyn Kernel, v: &mut dyn Vip) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
+        // A tick more than two periods after the previous one means this daemon was not run for a
+        // while (a stalled host or VM, a swapped-out process): the peer's heartbeats of that time
+        // may still be in flight or unread, so silence measured across it proves nothing. Judge the
+        // peer at the next tick instead, one period later (a real failure is taken over one period
+        // late).
+        let late = self
+            .last_tick
+            .is_some_and(|t| now.saturating_duration_since(t) > self.cfg.period.saturating_mul(2));
+        self.last_tick = Some(now);
+        if late {
+            self.totals.late_ticks += 1;
+        }
         match self.role {
             Role::Backup => {
                 let dead = self.cfg.dead_after();
@@ -338,7 +357,7 @@ impl Node {
                 let silent_backup = self.peer.is_some_and(|p| {
                     p.role == Role::Backup && now.saturating_duration_since(p.heard) > dead
                 });
-                if lost_peer || both_backup_and_mine || silent_backup {
+                if !late && (lost_peer || both_backup_and_mine || silent_backup) {
                     let why = match self.peer {
                         Some(p) if lost_peer => format!(
                             "no heartbeat from dispatcher {} for {} ms",

@@ -342,6 +342,36 @@ fn the_backup_takes_over_when_the_active_goes_silent() {
 }
 
 #[test]
+fn a_backup_that_was_not_run_does_not_take_over_on_waking() {
+    let mut n = Net::new();
+    n.run(500);
+    assert_eq!(n.b.node.role(), Role::Backup);
+    // Neither daemon runs for 400 ms (a stalled VM); the backup happens to wake first.
+    n.now += Duration::from_millis(400);
+    let out = n.b.node.tick(n.now, &mut n.b.k, &mut n.b.v);
+    assert_eq!(n.b.node.role(), Role::Backup, "no verdict on a late tick");
+    assert_eq!(n.b.node.totals.late_ticks, 1);
+    n.deliver(false, out);
+    let out = n.a.node.tick(n.now, &mut n.a.k, &mut n.a.v);
+    n.deliver(true, out);
+    n.run(500);
+    assert_eq!(
+        n.b.node.role(),
+        Role::Backup,
+        "the active's heartbeats came back"
+    );
+    assert_eq!(n.a.node.role(), Role::Active);
+    assert!(!n.both_active_seen);
+    // A real failure across a stall is taken over one period after waking.
+    n.a.alive = false;
+    n.now += Duration::from_millis(400);
+    let _ = n.b.node.tick(n.now, &mut n.b.k, &mut n.b.v);
+    assert_eq!(n.b.node.role(), Role::Backup);
+    n.run(50);
+    assert_eq!(n.b.node.role(), Role::Active);
+}
+
+#[test]
 fn lost_batches_are_repaired_by_a_resync() {
     let mut n = Net::new();
     n.run(500);
