@@ -3,6 +3,9 @@
 #   make demo    boots the VM cluster, sends traffic, shows sarectl stats and who served what
 #   make bench   SARA vs IPVS-DR vs no balancer in one VM boot: pkts/s, ns/pkt, sessions/s, bytes/flow
 #                (results in build/bench/results.md), then the policy simulator (build/bench/sim/)
+#   make bench-host  the core on the host, no VM (about 2 minutes): instructions per operation under
+#                Callgrind (flow table, purge, DPI) and lookup time against hashbrown at 10^6 keys
+#                (results in build/bench-host/)
 #   make fmt     formats every Rust file (scripts/fmt.sh; settings in rustfmt.toml)
 #   make lint    what CI checks before `make test`: fmt-check (scripts/fmt.sh --check), imports (no circle) and clippy
 #                (cargo clippy --workspace --all-targets, warnings are errors)
@@ -19,7 +22,7 @@ CARGO ?= cargo
 # compiled dependencies (CI runs every submission in a fresh clone).
 export CARGO_TARGET_DIR ?= $(shell . scripts/env.sh; echo $$SARA_CACHE)/cargo-target
 
-.PHONY: all setup kernel module sarectl host-test vm-test test demo bench fmt fmt-check clippy lint imports fuzz clean
+.PHONY: all setup kernel module sarectl host-test vm-test test demo bench bench-host fmt fmt-check clippy lint imports fuzz clean
 
 all: module sarectl
 
@@ -51,6 +54,16 @@ demo: module sarectl
 bench: module sarectl
 	qemu-tests/run.sh --bench
 	$(CARGO) run --release -q -p sara_ctl --bin sara-sim -- --out build/bench/sim
+
+# The runner of the instruction-count benchmarks is the one scripts/setup.sh --bench installs.
+bench-host:
+	@scripts/setup.sh --bench
+	@mkdir -p build/bench-host
+	GUNGRAUN_RUNNER="$$(. scripts/env.sh; echo $$SARA_GUNGRAUN_RUNNER)" \
+	  $(CARGO) bench -p sara_core --bench instructions -- --output-format=json >build/bench-host/instructions.jsonl
+	$(CARGO) bench -p sara_core --bench vs_hashbrown >build/bench-host/vs_hashbrown.txt
+	@{ scripts/bench-host-summary.py build/bench-host/instructions.jsonl sara_kmod/core/benches/instructions.rs && \
+	  echo && sed -n '/^lookup at 10^6 flows, per lookup/,$$p' build/bench-host/vs_hashbrown.txt; } | tee build/bench-host/summary.txt
 
 fmt: setup
 	scripts/fmt.sh

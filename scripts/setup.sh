@@ -5,10 +5,20 @@
 #   - linux-source-6.12, pinned (scripts/env.sh)
 #   - the Rust toolchain pinned in rust-toolchain.toml, with rust-src, rustfmt, clippy
 #   - bindgen-cli, pinned, into $SARA_TOOLS (outside the clone, reused across clones)
+#   - with --bench (make bench-host): also valgrind, and gungraun-runner, the runner of the
+#     instruction-count benchmarks (sara_kmod/core/benches/instructions.rs), of the gungraun version
+#     in Cargo.lock, into $SARA_TOOLS
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
 say() { printf '[setup] %s\n' "$*" >&2; }
+
+bench=0
+case "${1:-}" in
+  "") ;;
+  --bench) bench=1 ;;
+  *) echo "usage: scripts/setup.sh [--bench]" >&2; exit 2 ;;
+esac
 
 packages=(
   # kernel build
@@ -26,6 +36,8 @@ packages=(
   # the policy simulator's plots (sara-sim, make bench)
   fonts-dejavu-core
 )
+# the core's instruction-count benchmarks (Callgrind; make bench-host)
+if [ $bench = 1 ]; then packages+=(valgrind); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -72,5 +84,16 @@ if [ ! -x "$SARA_BINDGEN" ] || [ "$("$SARA_BINDGEN" --version | awk '{print $2}'
   say "installing bindgen-cli $SARA_BINDGEN_VERSION into $SARA_TOOLS (about 3 minutes)"
   mkdir -p "$SARA_TOOLS"
   cargo install --locked --quiet bindgen-cli --version "$SARA_BINDGEN_VERSION" --root "$SARA_TOOLS"
+fi
+if [ $bench = 1 ]; then
+  # The runner must be the version of the gungraun library the benchmarks link (it refuses others).
+  want=$(awk '$0 == "name = \"gungraun\"" { getline; gsub(/[^0-9.]/, ""); print }' "$here/../Cargo.lock")
+  [ -n "$want" ] || { say "no gungraun in Cargo.lock"; exit 1; }
+  if [ ! -x "$SARA_GUNGRAUN_RUNNER" ] || [ "$("$SARA_GUNGRAUN_RUNNER" --version | awk '{print $2}')" != "$want" ]; then
+    say "installing gungraun-runner $want into $SARA_TOOLS (about 4 minutes)"
+    mkdir -p "$SARA_TOOLS"
+    cargo install --locked --quiet gungraun-runner --version "$want" --root "$SARA_TOOLS"
+  fi
+  say "ok: valgrind $(valgrind --version | sed 's/valgrind-//'), gungraun-runner $want"
 fi
 say "ok: Debian packages, linux-source-6.12 $(dpkg-query -W -f='${Version}' linux-source-6.12), rustc $SARA_RUSTC, bindgen $SARA_BINDGEN_VERSION"
