@@ -23,11 +23,16 @@ if [ "$mode" = bench ]; then
   exit 0
 fi
 
-# kmemleak (scripts/kernel.config): forget what boot left (early allocations it cannot judge), so the
-# scan at the end reports only what the tests' run leaked.
+# kmemleak (scripts/kernel.config), in the memory-checking boot only (run.sh --memcheck; the others
+# boot with kmemleak=off): forget what boot left (early allocations it cannot judge), so the scan at
+# the end reports only what the tests' run leaked.
+memcheck=$(sed -n 's/.*\bsara_memcheck=\([0-9]*\).*/\1/p' /proc/cmdline)
+logs=$(sed -n 's/.*\bsara_logs=\([^ ]*\).*/\1/p' /proc/cmdline); logs=${logs:-vm-logs}
 KMEMLEAK=/sys/kernel/debug/kmemleak
-mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
-[ -e "$KMEMLEAK" ] && echo clear >"$KMEMLEAK" 2>/dev/null
+if [ "$memcheck" = 1 ]; then
+  mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+  [ -e "$KMEMLEAK" ] && echo clear >"$KMEMLEAK" 2>/dev/null
+fi
 
 passed=0
 failed=0
@@ -97,7 +102,7 @@ for round in $(seq "$repeat"); do
       [ "$rc" = 124 ] && reason="FAILED: the test did not finish within ${limit:-480} s (killed by the harness)${reason:+; it had said: $reason}"
       [ -n "$reason" ] || reason="FAILED: exit status $rc without a FAILED line"
       printf 'FAIL %-40s %s s  %s\n' "$name" "$took" "$reason"
-      where="build/vm-logs/$name$suffix.log"; [ -n "$logdir" ] || where="$log (in the guest only)"
+      where="build/$logs/$name$suffix.log"; [ -n "$logdir" ] || where="$log (in the guest only)"
       echo "  log: $where; its last 30 lines:"
       tail -n 30 "$log" | cut -c1-400 | sed 's/^/  | /'
       reset_after_failure
@@ -122,12 +127,15 @@ else
   echo "$bad" | sed 's/^/  | /'
   dmesg | grep -E -A30 '(BUG|WARNING):|Oops' | head -n 80 | sed 's/^/  | /'
 fi
-# Then kmemleak, in test runs only: two forced scans (an object is reported once it has been
+# Then kmemleak, in the memory-checking boot only: two forced scans (an object is reported once it has been
 # unreferenced for 5 s, so the first scan after the last test may still see its last frees pending),
 # then every suspected leak fails the run. A kernel without kmemleak, or one whose kmemleak turned
 # itself off (its early pool ran out, or an internal error), says so: the check would then see nothing.
-if [ ! -e "$KMEMLEAK" ]; then
-  echo "INFO kmemleak: not in this kernel (scripts/kernel.config has CONFIG_DEBUG_KMEMLEAK=y: rebuild with make kernel)"
+if [ "$memcheck" != 1 ]; then
+  :   # kmemleak=off in this boot
+elif [ ! -e "$KMEMLEAK" ]; then
+  failed=$((failed + 1))
+  echo "FAIL kernel-memory-leaks  FAILED: no kmemleak in this kernel (scripts/kernel.config has CONFIG_DEBUG_KMEMLEAK=y: rebuild it with make kernel)"
 elif dmesg | grep -qi 'kmemleak:.*disabled' \
     || ! { echo scan >"$KMEMLEAK" && sleep 6 && echo scan >"$KMEMLEAK"; } 2>/tmp/kmemleak.err; then
   failed=$((failed + 1))
@@ -142,7 +150,7 @@ else
     failed=$((failed + 1))
     echo "FAIL kernel-memory-leaks  FAILED: kmemleak reports $leaks unreferenced objects after the run"
     [ -n "$logdir" ] && cp "$KMEMLEAK" "$logdir/kmemleak.txt"
-    echo "  the whole report: build/vm-logs/kmemleak.txt; its first 60 lines:"
+    echo "  the whole report: build/$logs/kmemleak.txt; its first 60 lines:"
     head -n 60 "$KMEMLEAK" | sed 's/^/  | /'
   fi
 fi

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Boots SARA's kernel under QEMU (TCG: KVM does not work on these machines) and runs the VM tests.
 #
-#   qemu-tests/run.sh [--demo | --bench] [--tests 'glob …'] [--repeat N] [--timeout SECONDS]
+#   qemu-tests/run.sh [--demo | --bench | --memcheck] [--tests 'glob …'] [--repeat N] [--timeout SECONDS]
 #
 # --repeat N runs the selected tests N times in one boot and reports each test's pass count (to find
 # flaky tests: e.g. --repeat 3 --tests '19*,20*'). Every test's whole log is kept in build/vm-logs/.
+#
+# --memcheck boots with kmemleak on (every other boot passes kmemleak=off: tracking every allocation
+# makes the guest about 3x slower), runs the tests named by MEMCHECK_TESTS (default: control errors,
+# rmmod/insmod under traffic, SIP sessions with announced media) or --tests, then forces two kmemleak
+# scans and fails on any unreferenced object. Its logs are in build/vm-memcheck-logs/ (console:
+# build/vm-memcheck.log). `make test` runs the tests' boot, then this one.
 #
 # --bench runs qemu-tests/bench.sh instead of the tests and writes its results to build/bench/results.md
 # (knobs from the environment: BENCH_FLOWS=1000,100000,1000000 BENCH_SECONDS=10 BENCH_JOBS=1
@@ -21,6 +27,7 @@ top=$(cd "$here/.." && pwd)
 . "$top/scripts/env.sh"
 
 mode=test
+memcheck=0
 tests=all
 repeat=1
 timeout_s=${SARA_VM_TIMEOUT:-3600}
@@ -28,11 +35,12 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --demo) mode=demo; shift;;
     --bench) mode=bench; shift;;
+    --memcheck) memcheck=1; shift;;
     --tests) tests=$2; shift 2;;
     --repeat) repeat=$2; shift 2
       [[ "$repeat" =~ ^[1-9][0-9]*$ ]] || { echo "--repeat needs a positive count" >&2; exit 2; };;
     --timeout) timeout_s=$2; shift 2;;
-    *) echo "usage: $0 [--demo | --bench] [--tests 'glob …'] [--repeat N] [--timeout SECONDS]" >&2; exit 2;;
+    *) echo "usage: $0 [--demo | --bench | --memcheck] [--tests 'glob …'] [--repeat N] [--timeout SECONDS]" >&2; exit 2;;
   esac
 done
 
@@ -58,7 +66,16 @@ if [ ! -f "$initrd" ] || [ "$here/init" -nt "$initrd" ] || [ /bin/busybox -nt "$
 fi
 
 # Where the guest finds things: the same absolute paths as here.
+logs=vm-logs
+if [ "$memcheck" = 1 ]; then
+  [ "$mode" = test ] || { echo "--memcheck runs tests: not with --demo or --bench" >&2; exit 2; }
+  [ "$tests" = all ] && tests=${MEMCHECK_TESTS:-06*,07*,12*}
+  logs=vm-memcheck-logs
+fi
 kernel_args="console=ttyS0 panic=-1 loglevel=4 sara_repo=$top sara_mode=$mode sara_kdir=$kdir sara_tests=${tests// /,} sara_repeat=$repeat"
+kernel_args+=" sara_logs=$logs"
+# kmemleak is built in (scripts/kernel.config) but on only in the memory-checking boot.
+if [ "$memcheck" = 1 ]; then kernel_args+=" sara_memcheck=1"; else kernel_args+=" kmemleak=off"; fi
 if [ "$mode" = bench ]; then
   # slab_nomerge: IPVS's ip_vs_conn cache keeps its own line in /proc/slabinfo.
   kernel_args+=" slab_nomerge sara_bench_flows=${BENCH_FLOWS:-1000,100000,1000000} sara_bench_secs=${BENCH_SECONDS:-10}"
@@ -68,17 +85,17 @@ if [ "$mode" = bench ]; then
   mkdir -p "$build/bench"
   gcc -O2 -o "$build/bench/bench_gen" "$here/tools/bench_gen.c" || exit 1
 fi
-log="$build/vm-$mode.log"
+log="$build/vm-$mode.log"; [ "$memcheck" = 1 ] && log="$build/vm-memcheck.log"
 # The guest writes each test's whole log here (a second, writable 9p share).
-rm -rf "$build/vm-logs.prev"; [ -d "$build/vm-logs" ] && mv "$build/vm-logs" "$build/vm-logs.prev"   # the previous run's, kept once
-mkdir -p "$build/vm-logs"
+rm -rf "$build/$logs.prev"; [ -d "$build/$logs" ] && mv "$build/$logs" "$build/$logs.prev"   # the previous run's, kept once
+mkdir -p "$build/$logs"
 echo "[vm] booting $(basename "$(dirname "$(dirname "$kdir")")") under QEMU/TCG; serial log: $log"
 set +e
 timeout --foreground "$timeout_s" qemu-system-x86_64 \
   -accel tcg -m 2048 -smp 2 -nographic -no-reboot -nic none \
   -kernel "$bzimage" -initrd "$initrd" -append "$kernel_args" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
-  -virtfs local,path="$build/vm-logs",mount_tag=hostlogs,security_model=none \
+  -virtfs local,path="$build/$logs",mount_tag=hostlogs,security_model=none \
   </dev/null 2>&1 | stdbuf -oL tr -d '\r' | tee "$log" \
   | grep --line-buffered -E '^(PASS|FAIL|SKIP|INFO|DEMO|BENCH|  )|SARA-GUEST|Kernel panic|BUG:|WARNING:'
 rc=${PIPESTATUS[0]}
@@ -115,7 +132,7 @@ echo "$summary"
 failed=$(echo "$summary" | sed -E 's/.* ([0-9]+) failed.*/\1/')
 passed=$(echo "$summary" | sed -E 's/^([0-9]+) passed.*/\1/')
 if [ "$failed" != 0 ] || [ "$passed" = 0 ]; then
-  echo "[vm] failures in the VM tests: each test's whole log is in $build/vm-logs/ (console: $log)" >&2
+  echo "[vm] failures in the VM tests: each test's whole log is in $build/$logs/ (console: $log)" >&2
   exit 1
 fi
 exit 0
