@@ -7,8 +7,8 @@
 # flaky tests: e.g. --repeat 3 --tests '19*,20*'). Every test's whole log is kept in build/vm-logs/.
 #
 # --memcheck boots with kmemleak on (every other boot passes kmemleak=off: tracking every allocation
-# makes the guest about 3x slower), runs the tests named by MEMCHECK_TESTS (default: control errors,
-# rmmod/insmod under traffic, SIP sessions with announced media) or --tests, then forces two kmemleak
+# makes some tests 3-4x slower), runs the tests named by MEMCHECK_TESTS (default: control errors,
+# rmmod/insmod under traffic, the control plane, SIP sessions with announced media) or --tests, then forces two kmemleak
 # scans and fails on any unreferenced object. Its logs are in build/vm-memcheck-logs/ (console:
 # build/vm-memcheck.log). `make test` runs the tests' boot, then this one.
 #
@@ -69,7 +69,7 @@ fi
 logs=vm-logs
 if [ "$memcheck" = 1 ]; then
   [ "$mode" = test ] || { echo "--memcheck runs tests: not with --demo or --bench" >&2; exit 2; }
-  [ "$tests" = all ] && tests=${MEMCHECK_TESTS:-06*,07*,12*}
+  [ "$tests" = all ] && tests=${MEMCHECK_TESTS:-06*,07*,09*,12*}
   logs=vm-memcheck-logs
 fi
 kernel_args="console=ttyS0 panic=-1 loglevel=4 sara_repo=$top sara_mode=$mode sara_kdir=$kdir sara_tests=${tests// /,} sara_repeat=$repeat"
