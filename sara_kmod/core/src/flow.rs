@@ -213,6 +213,12 @@ impl FlowHasher {
     pub fn hash_bytes(&self, msg: &[u8]) -> u64 {
         siphash13(self.k0, self.k1, msg)
     }
+
+    /// SipHash-1-3 of the concatenation of `parts` (no copy: e.g. a client address and a SIP
+    /// Call-ID, see `super::calls`); equal to [`Self::hash_bytes`] of the joined bytes.
+    pub fn hash_parts(&self, parts: &[&[u8]]) -> u64 {
+        siphash13_parts(self.k0, self.k1, parts)
+    }
 }
 
 /// Which of `n` shards a flow with hash `hash` belongs to: `⌊hi32(hash) · n / 2³²⌋`, no division.
@@ -245,6 +251,39 @@ pub fn siphash24(k0: u64, k1: u64, msg: &[u8]) -> u64 {
     siphash::<2, 4>(k0, k1, msg)
 }
 
+/// SipHash-1-3 of the concatenation of `parts`, streamed (no buffer beyond 8 bytes).
+pub fn siphash13_parts(k0: u64, k1: u64, parts: &[&[u8]]) -> u64 {
+    let mut s = SipState::new(k0, k1);
+    // Bytes not yet compressed (little endian) and how many; total length mod 2⁶⁴.
+    let (mut pend, mut npend, mut total) = (0u64, 0u32, 0u64);
+    for part in parts {
+        total = total.wrapping_add(part.len() as u64);
+        let mut rest: &[u8] = part;
+        while npend != 0 {
+            let Some((&b, r)) = rest.split_first() else {
+                break;
+            };
+            pend |= u64::from(b).wrapping_shl(npend.wrapping_mul(8));
+            npend = npend.wrapping_add(1);
+            rest = r;
+            if npend == 8 {
+                s.compress::<1>(pend);
+                (pend, npend) = (0, 0);
+            }
+        }
+        let (blocks, tail) = rest.as_chunks::<8>();
+        for block in blocks {
+            s.compress::<1>(u64::from_le_bytes(*block));
+        }
+        // Here npend == 0 or `rest` was used up (then `tail` is empty), and tail.len() < 8.
+        for &b in tail {
+            pend |= u64::from(b).wrapping_shl(npend.wrapping_mul(8));
+            npend = npend.wrapping_add(1);
+        }
+    }
+    s.finish::<1, 3>(pend | total.wrapping_shl(56))
+}
+
 #[derive(Clone, Copy)]
 struct SipState {
     v0: u64,
@@ -254,6 +293,27 @@ struct SipState {
 }
 
 impl SipState {
+    #[inline(always)]
+    fn new(k0: u64, k1: u64) -> Self {
+        SipState {
+            v0: k0 ^ 0x736f_6d65_7073_6575,
+            v1: k1 ^ 0x646f_7261_6e64_6f6d,
+            v2: k0 ^ 0x6c79_6765_6e65_7261,
+            v3: k1 ^ 0x7465_6462_7974_6573,
+        }
+    }
+
+    /// Compresses the last block and finalises.
+    #[inline(always)]
+    fn finish<const C: usize, const D: usize>(mut self, last: u64) -> u64 {
+        self.compress::<C>(last);
+        self.v2 ^= 0xff;
+        for _ in 0..D {
+            self.round();
+        }
+        self.v0 ^ self.v1 ^ self.v2 ^ self.v3
+    }
+
     #[inline(always)]
     fn round(&mut self) {
         self.v0 = self.v0.wrapping_add(self.v1);
@@ -285,12 +345,7 @@ impl SipState {
 /// SipHash-C-D, straight from the paper (Aumasson & Bernstein, 2012): 64-bit output.
 #[inline]
 fn siphash<const C: usize, const D: usize>(k0: u64, k1: u64, msg: &[u8]) -> u64 {
-    let mut s = SipState {
-        v0: k0 ^ 0x736f_6d65_7073_6575,
-        v1: k1 ^ 0x646f_7261_6e64_6f6d,
-        v2: k0 ^ 0x6c79_6765_6e65_7261,
-        v3: k1 ^ 0x7465_6462_7974_6573,
-    };
+    let mut s = SipState::new(k0, k1);
     let (blocks, tail) = msg.as_chunks::<8>();
     for block in blocks {
         s.compress::<C>(u64::from_le_bytes(*block));
@@ -301,12 +356,7 @@ fn siphash<const C: usize, const D: usize>(k0: u64, k1: u64, msg: &[u8]) -> u64 
         .rev()
         .fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
         | ((msg.len() as u64) << 56);
-    s.compress::<C>(last);
-    s.v2 ^= 0xff;
-    for _ in 0..D {
-        s.round();
-    }
-    s.v0 ^ s.v1 ^ s.v2 ^ s.v3
+    s.finish::<C, D>(last)
 }
 
 #[cfg(test)]
@@ -415,6 +465,24 @@ mod tests {
             d.write(&m);
             assert_eq!(siphash13(0, 0, &m), d.finish(), "len {len}");
         }
+    }
+
+    #[test]
+    fn siphash13_parts_equals_siphash13_of_the_concatenation() {
+        let m = msg(70);
+        for len in 0..m.len() {
+            let whole = siphash13(K0, K1, &m[..len]);
+            for a in 0..=len {
+                for b in a..=len {
+                    let parts: [&[u8]; 3] = [&m[..a], &m[a..b], &m[b..len]];
+                    assert_eq!(siphash13_parts(K0, K1, &parts), whole, "{len} {a} {b}");
+                }
+            }
+            assert_eq!(siphash13_parts(K0, K1, &[&m[..len]]), whole);
+        }
+        assert_eq!(siphash13_parts(K0, K1, &[]), siphash13(K0, K1, &[]));
+        let h = FlowHasher::from_words(K0, K1);
+        assert_eq!(h.hash_parts(&[b"ab", b"cd"]), h.hash_bytes(b"abcd"));
     }
 
     #[test]
