@@ -49,7 +49,7 @@ for i in $(seq "$N"); do
     echo " SARA's flows from port $((15060 + i)): $(sarectl flows | grep -F ":$((15060 + i)) " | tr -s ' ' | head -n 3)"
   fi
 done
-[ "$bad" = 0 ] || { sarectl stats | grep -vw 0; for ns in $SERVERS; do echo "UAS on $ns:"; tail -n 5 "/tmp/sip-uas-$ns.err" "/tmp/sip-uas-$ns.out" 2>/dev/null; done
+[ "$bad" = 0 ] || { sarectl stats | grep -vw 0; for ns in $SERVERS; do echo "UAS on $ns (its whole error trace, at most 200 lines: why it dropped or aborted a call):"; head -n 200 "/tmp/sip-uas-$ns.err" 2>/dev/null; tail -n 5 "/tmp/sip-uas-$ns.out" 2>/dev/null; done
   fail "$bad of $N SIP calls failed"; }
 info "$N SIPp calls (INVITE/SDP, ${SECS} s of RTP, BYE) in $(( $(date +%s) - t0 )) s"
 capture_stop
