@@ -5,25 +5,14 @@
 //! flows), filled to 100 % of its slots for the lookups, and kept full for the inserts by removing a
 //! flow before each insert.
 
+mod common;
+
+use common::{key, spread, HASHER, TIMEOUT};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use sara_core::flow::{FlowHasher, FlowKey, Wildcard, PROTO_UDP};
+use sara_core::flow::{FlowKey, Wildcard};
 use sara_core::table::{ignore, Placement, Shard, Slot};
 use std::hint::black_box;
 use std::time::Duration;
-
-const HASHER: FlowHasher = FlowHasher::from_words(0x0706_0504_0302_0100, 0x0f0e_0d0c_0b0a_0908);
-const TIMEOUT: u32 = 30_000;
-
-fn key(i: u32) -> FlowKey {
-    let [a, b, c, d] = i.to_be_bytes();
-    FlowKey::new(
-        [10, a, b, c],
-        1024 + u16::from(d),
-        [192, 0, 2, 1],
-        5060,
-        PROTO_UDP,
-    )
-}
 
 /// A record for `k` on server 1 with the benchmarks' timeout, at time `now`.
 fn at(k: &FlowKey, now: u32) -> Placement<'_> {
@@ -43,12 +32,6 @@ fn filled(n: u32) -> Shard<Vec<Slot>> {
         s.insert_signalling(at(&k, 0), i, 100, &mut ignore).unwrap();
     }
     s
-}
-
-/// A cheap permutation of 0..n (odd multiplier mod 2^32, then reduce) so lookups miss the cache the way
-/// packets of many flows do.
-fn spread(i: u32, n: u32) -> u32 {
-    ((u64::from(i.wrapping_mul(0x9e37_79b1)) * u64::from(n)) >> 32) as u32
 }
 
 fn bench(c: &mut Criterion) {
