@@ -196,6 +196,23 @@ struct Sender {
 }
 
 impl Sender {
+    /// A datagram received from `from`: opened by the link (refused ones are counted there), handed to
+    /// the node, and the node's answers sent.
+    fn deliver(
+        &mut self,
+        d: &[u8],
+        from: SocketAddr,
+        node: &mut Node,
+        k: &mut dyn node::Kernel,
+        v: &mut dyn node::Vip,
+    ) {
+        let now = Instant::now();
+        if let Some(msg) = self.link.open(d, from, now, &mut node.totals.garbage) {
+            let out = node.receive(msg, now, k, v);
+            self.send(out);
+        }
+    }
+
     fn send(&mut self, out: Vec<Vec<u8>>) {
         for (i, d) in out.into_iter().enumerate() {
             // Decided on the message (a batch with records), before its trailer is added.
@@ -363,11 +380,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             // stall the socket can hold heartbeats the loop has not read yet.
             let _ = sock.set_nonblocking(true);
             while let Ok((n, from)) = sock.recv_from(&mut buf) {
-                let at = Instant::now();
-                if let Some(msg) = s.link.open(&buf[..n], from, at, &mut node.totals.garbage) {
-                    let out = node.receive(msg, at, &mut k, &mut v);
-                    s.send(out);
-                }
+                s.deliver(&buf[..n], from, &mut node, &mut k, &mut v);
             }
             let _ = sock.set_nonblocking(false);
             let now = Instant::now();
@@ -426,14 +439,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             .max(Duration::from_millis(1));
         let _ = sock.set_read_timeout(Some(wait));
         match sock.recv_from(&mut buf) {
-            Ok((n, from)) => {
-                let now = Instant::now();
-                let Some(msg) = s.link.open(&buf[..n], from, now, &mut node.totals.garbage) else {
-                    continue;
-                };
-                let out = node.receive(msg, now, &mut k, &mut v);
-                s.send(out);
-            }
+            Ok((n, from)) => s.deliver(&buf[..n], from, &mut node, &mut k, &mut v),
             Err(e)
                 if matches!(
                     e.kind(),
