@@ -85,6 +85,11 @@ if [ "$mode" = bench ]; then
   mkdir -p "$build/bench"
   gcc -O2 -o "$build/bench/bench_gen" "$here/tools/bench_gen.c" || exit 1
 fi
+# The netlink fuzzer of tests/21-netlink-fuzz.sh, compiled here for every run as bench_gen is for
+# --bench (it is small; gcc under TCG is slow): build/tools/nl_fuzz, which the guest sees at the same
+# path. A compile error is the test's failure, not the run's (the test tries again and says why).
+"$here/tools/build-nl-fuzz.sh" "$build/tools" \
+  || echo "[vm] warning: tools/nl_fuzz.c does not compile: 21-netlink-fuzz will fail" >&2
 log="$build/vm-$mode.log"; [ "$memcheck" = 1 ] && log="$build/vm-memcheck.log"
 # The guest writes each test's whole log here (a second, writable 9p share).
 rm -rf "$build/$logs.prev"; [ -d "$build/$logs" ] && mv "$build/$logs" "$build/$logs.prev"   # the previous run's, kept once
