@@ -1145,8 +1145,8 @@ static void gen_push(struct msg *m)
 	if (chance(600)) m_u16(m, -1, SARA_A_LOAD_DISPATCHER, pick_permille());
 	if (chance(600)) m_u16(m, -1, SARA_A_LOAD_CLUSTER, pick_permille());
 	if (chance(400)) m_u16(m, -1, SARA_A_INCREMENT, pick_permille());
-	if (chance(30)) /* a server's state changes now and then; mostly it is up */
-		state_hint[rnd(8)] = chance(600) ? SARA_STATE_UP : (uint8_t)(1 + rnd(SARA_STATE_DRAINING));
+	if (chance(15)) /* a server's state changes now and then; mostly it is up */
+		state_hint[rnd(8)] = chance(700) ? SARA_STATE_UP : (uint8_t)(1 + rnd(SARA_STATE_DRAINING));
 	for (uint32_t i = 0, n = rnd(4); i < n; i++) {
 		int s = m_nest(m, -1, SARA_A_SERVER);
 		uint32_t id = pick_server_id();
@@ -1200,7 +1200,7 @@ static void gen_request(struct msg *m, unsigned cmd)
 			gen_server(m, m_nest(m, -1, SARA_A_SERVER));
 		break;
 	case SARA_CMD_HA_SET:
-		if (chance(30))
+		if (chance(15))
 			role_hint = (uint8_t)rnd(SARA_HA_BACKUP + 1);
 		m_attr(m, -1, SARA_A_HA_ROLE);
 		break;
