@@ -12,6 +12,9 @@
 # scans and fails on any unreferenced object. Its logs are in build/vm-memcheck-logs/ (console:
 # build/vm-memcheck.log). `make test` runs the tests' boot, then this one.
 #
+# 21-netlink-fuzz reads SARA_FUZZ_MSGS, SARA_FUZZ_MIN, SARA_FUZZ_SEED, SARA_FUZZ_SECONDS and
+# SARA_FUZZ_VALID from the environment of this script (passed on the guest's command line).
+#
 # --bench runs qemu-tests/bench.sh instead of the tests and writes its results to build/bench/results.md
 # (knobs from the environment: BENCH_FLOWS=1000,100000,1000000 BENCH_SECONDS=10 BENCH_JOBS=1
 # BENCH_PROTOS=udp,tcp BENCH_NEW_MAX=120 BENCH_BUDGET=1500).
@@ -77,6 +80,11 @@ kernel_args+=" sara_logs=$logs"
 # The kernel log (CONFIG_LOG_BUF_SHIFT=17: 128 KiB) must hold the whole run for guest.sh's final
 # kernel-log check; 21-netlink-fuzz alone logs tens of KiB (rate-limited netlink warnings).
 kernel_args+=" log_buf_len=2M"
+# 21-netlink-fuzz's knobs, when set here (SARA_FUZZ_MSGS=30000 qemu-tests/run.sh --tests '21*').
+for knob in MSGS MIN SEED SECONDS VALID; do
+  var=SARA_FUZZ_$knob
+  if [ -n "${!var:-}" ]; then kernel_args+=" sara_fuzz_${knob,,}=${!var}"; fi
+done
 # kmemleak is built in (scripts/kernel.config) but on only in the memory-checking boot.
 if [ "$memcheck" = 1 ]; then kernel_args+=" sara_memcheck=1"; else kernel_args+=" kmemleak=off"; fi
 if [ "$mode" = bench ]; then

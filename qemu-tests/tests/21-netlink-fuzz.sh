@@ -9,20 +9,30 @@
 # configuration plus a replay of exactly the requests the kernel accepted (recorded byte for byte)
 # gives the configuration the fuzzing left: the refused requests changed nothing.
 #
-# Knobs: SARA_FUZZ_MSGS (total datagrams), SARA_FUZZ_SEED, SARA_FUZZ_SECONDS (root part's time bound,
-# default 60; the unprivileged part gets a third of it), SARA_FUZZ_VALID (per mille of built requests
-# sent unmutated, default 30: each accepted configuration change costs an RCU grace period).
+# Knobs (from the environment, or from run.sh's environment through the guest's command line as
+# sara_fuzz_msgs=... etc.): SARA_FUZZ_MSGS (total datagrams, default 100000), SARA_FUZZ_MIN (fewer
+# within the time bounds fails; default SARA_FUZZ_MSGS), SARA_FUZZ_SEED, SARA_FUZZ_SECONDS (the root
+# part's time bound, default 60; the unprivileged part gets a third of it), SARA_FUZZ_VALID (per mille
+# of built requests sent unmutated, default 30: each accepted configuration change costs an RCU grace
+# period).
 . "$REPO/qemu-tests/lib.sh"
+knob() {  # knob NAME DEFAULT: $SARA_FUZZ_NAME, else sara_fuzz_name= of the kernel command line
+  local var=SARA_FUZZ_$1 v
+  v=${!var:-$(sed -n "s/.*\bsara_fuzz_${1,,}=\([^ ]*\).*/\1/p" /proc/cmdline)}
+  v=${v:-$2}
+  [[ "$v" =~ ^[0-9]+$ ]] || fail "$var=$v is not a number"
+  echo "$v"
+}
 NS=fz
 REC=/tmp/fuzz-accepted.hex
-MSGS=${SARA_FUZZ_MSGS:-100000}
-MIN=${SARA_FUZZ_MIN:-$MSGS}   # fewer datagrams than this within the time bounds fails the test
+MSGS=$(knob MSGS 100000) || exit 1
+MIN=$(knob MIN "$MSGS") || exit 1
 ROOT_MSGS=$(( MSGS * 4 / 5 ))
 UNPRIV_MSGS=$(( MSGS - ROOT_MSGS ))
-ROOT_SECS=${SARA_FUZZ_SECONDS:-60}
+ROOT_SECS=$(knob SECONDS 60) || exit 1
 UNPRIV_SECS=$(( ROOT_SECS / 3 > 5 ? ROOT_SECS / 3 : 5 ))
-VALID=${SARA_FUZZ_VALID:-30}
-SEED=${SARA_FUZZ_SEED:-$(date +%s)}
+VALID=$(knob VALID 30) || exit 1
+SEED=$(knob SEED "$(date +%s)") || exit 1
 
 # The fuzzer: built on the host by run.sh (gcc under TCG takes long), else here.
 FUZZ=$REPO/build/tools/nl_fuzz
