@@ -12,6 +12,9 @@
 # scans and fails on any unreferenced object. Its logs are in build/vm-memcheck-logs/ (console:
 # build/vm-memcheck.log). `make test` runs the tests' boot, then this one.
 #
+# 21-netlink-fuzz reads SARA_FUZZ_MSGS, SARA_FUZZ_MIN, SARA_FUZZ_SEED, SARA_FUZZ_SECONDS and
+# SARA_FUZZ_VALID from the environment of this script (passed on the guest's command line).
+#
 # --bench runs qemu-tests/bench.sh instead of the tests and writes its results to build/bench/results.md
 # (knobs from the environment: BENCH_FLOWS=1000,100000,1000000 BENCH_SECONDS=10 BENCH_JOBS=1
 # BENCH_PROTOS=udp,tcp BENCH_NEW_MAX=120 BENCH_BUDGET=1500).
@@ -74,6 +77,14 @@ if [ "$memcheck" = 1 ]; then
 fi
 kernel_args="console=ttyS0 panic=-1 loglevel=4 sara_repo=$top sara_mode=$mode sara_kdir=$kdir sara_tests=${tests// /,} sara_repeat=$repeat"
 kernel_args+=" sara_logs=$logs"
+# The kernel log (CONFIG_LOG_BUF_SHIFT=17: 128 KiB) must hold the whole run for guest.sh's final
+# kernel-log check; 21-netlink-fuzz alone logs tens of KiB (rate-limited netlink warnings).
+kernel_args+=" log_buf_len=2M"
+# 21-netlink-fuzz's knobs, when set here (SARA_FUZZ_MSGS=30000 qemu-tests/run.sh --tests '21*').
+for knob in MSGS MIN SEED SECONDS VALID; do
+  var=SARA_FUZZ_$knob
+  if [ -n "${!var:-}" ]; then kernel_args+=" sara_fuzz_${knob,,}=${!var}"; fi
+done
 # kmemleak is built in (scripts/kernel.config) but on only in the memory-checking boot.
 if [ "$memcheck" = 1 ]; then kernel_args+=" sara_memcheck=1"; else kernel_args+=" kmemleak=off"; fi
 if [ "$mode" = bench ]; then
@@ -85,6 +96,11 @@ if [ "$mode" = bench ]; then
   mkdir -p "$build/bench"
   gcc -O2 -o "$build/bench/bench_gen" "$here/tools/bench_gen.c" || exit 1
 fi
+# The netlink fuzzer of tests/21-netlink-fuzz.sh, compiled here for every run as bench_gen is for
+# --bench (it is small; gcc under TCG is slow): build/tools/nl_fuzz, which the guest sees at the same
+# path. A compile error is the test's failure, not the run's (the test tries again and says why).
+"$here/tools/build-nl-fuzz.sh" "$build/tools" \
+  || echo "[vm] warning: tools/nl_fuzz.c does not compile: 21-netlink-fuzz will fail" >&2
 log="$build/vm-$mode.log"; [ "$memcheck" = 1 ] && log="$build/vm-memcheck.log"
 # The guest writes each test's whole log here (a second, writable 9p share).
 rm -rf "$build/$logs.prev"; [ -d "$build/$logs" ] && mv "$build/$logs" "$build/$logs.prev"   # the previous run's, kept once
