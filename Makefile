@@ -5,7 +5,9 @@
 #                (results in build/bench/results.md), then the policy simulator (build/bench/sim/)
 #   make bench-host  the core on the host, no VM (about 2 minutes): instructions per operation under
 #                Callgrind (flow table, purge, DPI) and lookup time against hashbrown at 10^6 keys
-#                (results in build/bench-host/)
+#                (results in build/bench-host/); first the icount self-test
+#   make icount-selftest  checks make bench's instruction-counting QEMU plugin under qemu-x86_64
+#                (qemu-tests/bench/icount/selftest.sh, about a second, no VM)
 #   make fmt     formats every Rust file (scripts/fmt.sh; settings in rustfmt.toml)
 #   make lint    what CI checks before `make test`: fmt-check (scripts/fmt.sh --check), imports (no circle) and clippy
 #                (cargo clippy --workspace --all-targets, warnings are errors)
@@ -22,7 +24,7 @@ CARGO ?= cargo
 # compiled dependencies (CI runs every submission in a fresh clone).
 export CARGO_TARGET_DIR ?= $(shell . scripts/env.sh; echo $$SARA_CACHE)/cargo-target
 
-.PHONY: all setup kernel module sarectl host-test vm-test test demo bench bench-host fmt fmt-check clippy lint imports fuzz clean
+.PHONY: all setup kernel module sarectl host-test vm-test test demo bench bench-host icount-selftest fmt fmt-check clippy lint imports fuzz clean
 
 all: module sarectl
 
@@ -60,12 +62,17 @@ bench: module sarectl
 # The runner of the instruction-count benchmarks is the one scripts/setup.sh --bench installs.
 bench-host:
 	@scripts/setup.sh --bench
+	qemu-tests/bench/icount/selftest.sh
 	@mkdir -p build/bench-host
 	GUNGRAUN_RUNNER="$$(. scripts/env.sh; echo $$SARA_GUNGRAUN_RUNNER)" \
 	  $(CARGO) bench -p sara_core --bench instructions -- --output-format=json >build/bench-host/instructions.jsonl
 	$(CARGO) bench -p sara_core --bench vs_hashbrown >build/bench-host/vs_hashbrown.txt
 	@{ scripts/bench-host-summary.py build/bench-host/instructions.jsonl sara_kmod/core/benches/instructions.rs && \
 	  echo && sed -n '/^lookup at 10^6 flows, per lookup/,$$p' build/bench-host/vs_hashbrown.txt; } | tee build/bench-host/summary.txt
+
+# The plugin that counts make bench's guest instructions, checked on the host (qemu-user).
+icount-selftest:
+	qemu-tests/bench/icount/selftest.sh
 
 fmt: setup
 	scripts/fmt.sh

@@ -17,7 +17,11 @@
 #
 # --bench runs qemu-tests/bench.sh instead of the tests and writes its results to build/bench/results.md
 # (knobs from the environment: BENCH_FLOWS=1000,100000,1000000 BENCH_SECONDS=10 BENCH_JOBS=1
-# BENCH_PROTOS=udp,tcp BENCH_NEW_MAX=120 BENCH_BUDGET=1500).
+# BENCH_PROTOS=udp,tcp BENCH_NEW_MAX=120 BENCH_BUDGET=1500). It also loads the instruction-counting
+# plugin (qemu-tests/bench/icount: counts by address range, written at the guest's markers to
+# build/bench/icount.tsv); BENCH_ICOUNT=cb (default: a callback per translation block, exact with
+# both vCPUs in their own threads), inline (cheaper inline counters; QEMU then runs both vCPUs in
+# one thread, -accel tcg,thread=single) or 0 (no plugin).
 #
 # The guest mounts this machine's root read-only over 9p and chroots into it, so it runs the very
 # sara.ko, sarectl and test scripts of this checkout with the host's tools. It prints one line per
@@ -34,6 +38,8 @@ memcheck=0
 tests=all
 repeat=1
 timeout_s=${SARA_VM_TIMEOUT:-3600}
+accel=tcg
+plugin_args=()   # --bench: the instruction-counting plugin
 while [ $# -gt 0 ]; do
   case "$1" in
     --demo) mode=demo; shift;;
@@ -95,6 +101,21 @@ if [ "$mode" = bench ]; then
   # The generator is compiled here: gcc under TCG takes a minute.
   mkdir -p "$build/bench"
   gcc -O2 -o "$build/bench/bench_gen" "$here/tools/bench_gen.c" || exit 1
+  # The instruction counter: the plugin (host) and the guest's marker program, which the guest finds
+  # through sara_icount= (qemu-tests/bench/icount/marks.sh). Without them the benchmarks run as before.
+  icount=${BENCH_ICOUNT:-cb}
+  case "$icount" in
+    0) ;;
+    cb|inline)
+      if "$here/bench/icount/build.sh" "$build/bench/icount"; then
+        plugin_args=(-plugin "$build/bench/icount/sara-icount.so,out=$build/bench/icount.tsv,count=$icount")
+        [ "$icount" = inline ] && accel=tcg,thread=single
+        kernel_args+=" sara_icount=$build/bench/icount/mark"
+      else
+        echo "[vm] the instruction-counting plugin did not build: benchmarks without it" >&2
+      fi;;
+    *) echo "BENCH_ICOUNT is cb, inline or 0" >&2; exit 2;;
+  esac
 fi
 # The netlink fuzzer of tests/21-netlink-fuzz.sh, compiled here for every run as bench_gen is for
 # --bench (it is small; gcc under TCG is slow): build/tools/nl_fuzz, which the guest sees at the same
@@ -108,7 +129,7 @@ mkdir -p "$build/$logs"
 echo "[vm] booting $(basename "$(dirname "$(dirname "$kdir")")") under QEMU/TCG; serial log: $log"
 set +e
 timeout --foreground "$timeout_s" qemu-system-x86_64 \
-  -accel tcg -m 2048 -smp 2 -nographic -no-reboot -nic none \
+  -accel "$accel" -m 2048 -smp 2 -nographic -no-reboot -nic none "${plugin_args[@]}" \
   -kernel "$bzimage" -initrd "$initrd" -append "$kernel_args" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
   -virtfs local,path="$build/$logs",mount_tag=hostlogs,security_model=none \
@@ -137,6 +158,7 @@ if [ "$mode" = bench ]; then
   cat "$build/bench/results.md"
   echo
   echo "[vm] results: $build/bench/results.md (raw: $build/bench/raw.tsv, log: $log)"
+  [ ${#plugin_args[@]} -gt 0 ] && echo "[vm] instruction counts at the guest's markers: $build/bench/icount.tsv"
   exit 0
 fi
 summary=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 | tr -d '\r')

@@ -5,7 +5,8 @@
 #   - linux-source-6.12, pinned (scripts/env.sh)
 #   - the Rust toolchain pinned in rust-toolchain.toml, with rust-src, rustfmt, clippy
 #   - bindgen-cli, pinned, into $SARA_TOOLS (outside the clone, reused across clones)
-#   - with --bench (make bench-host): also valgrind, and gungraun-runner, the runner of the
+#   - with --bench (make bench-host): also valgrind, qemu-user (qemu-x86_64, for the self-test of
+#     make bench's instruction-counting plugin), and gungraun-runner, the runner of the
 #     instruction-count benchmarks (sara_kmod/core/benches/instructions.rs), of the gungraun version
 #     in Cargo.lock, into $SARA_TOOLS
 set -euo pipefail
@@ -36,8 +37,9 @@ packages=(
   # the policy simulator's plots (sara-sim, make bench)
   fonts-dejavu-core
 )
-# the core's instruction-count benchmarks (Callgrind; make bench-host)
-if [ $bench = 1 ]; then packages+=(valgrind); fi
+# the core's instruction-count benchmarks (Callgrind; make bench-host), and the self-test of the
+# VM benchmarks' instruction-counting QEMU plugin (qemu-tests/bench/icount/selftest.sh)
+if [ $bench = 1 ]; then packages+=(valgrind qemu-user); fi
 
 missing=()
 for p in "${packages[@]}"; do
