@@ -17,11 +17,11 @@
 #
 # --bench runs qemu-tests/bench.sh instead of the tests and writes its results to build/bench/results.md
 # (knobs from the environment: BENCH_FLOWS=1000,100000,1000000 BENCH_SECONDS=10 BENCH_JOBS=1
-# BENCH_PROTOS=udp,tcp BENCH_NEW_MAX=120 BENCH_BUDGET=1500). It also loads the instruction-counting
-# plugin (qemu-tests/bench/icount: counts by address range, written at the guest's markers to
-# build/bench/icount.tsv); BENCH_ICOUNT=cb (default: a callback per translation block, exact with
-# both vCPUs in their own threads), inline (cheaper inline counters; QEMU then runs both vCPUs in
-# one thread, -accel tcg,thread=single) or 0 (no plugin).
+# BENCH_PROTOS=udp,tcp BENCH_NEW_MAX=120 BENCH_BUDGET=1500). BENCH_ICOUNT=cb also loads the
+# instruction-counting plugin (qemu-tests/bench/icount: counts by address range, written at the
+# guest's markers to build/bench/icount.tsv; a callback per translation block, exact with both vCPUs
+# in their own threads), BENCH_ICOUNT=inline with cheaper inline counters (QEMU then runs both vCPUs
+# in one thread, -accel tcg,thread=single); 0, the default until bench.sh emits its markers, none.
 #
 # The guest mounts this machine's root read-only over 9p and chroots into it, so it runs the very
 # sara.ko, sarectl and test scripts of this checkout with the host's tools. It prints one line per
@@ -103,7 +103,7 @@ if [ "$mode" = bench ]; then
   gcc -O2 -o "$build/bench/bench_gen" "$here/tools/bench_gen.c" || exit 1
   # The instruction counter: the plugin (host) and the guest's marker program, which the guest finds
   # through sara_icount= (qemu-tests/bench/icount/marks.sh). Without them the benchmarks run as before.
-  icount=${BENCH_ICOUNT:-cb}
+  icount=${BENCH_ICOUNT:-0}
   case "$icount" in
     0) ;;
     cb|inline)
