@@ -253,17 +253,17 @@ static const struct {
 	bool publishes;
 	unsigned weight; /* share of the built requests */
 } cmd_info[] = {
-	{ SARA_CMD_SERVICE_ADD, "SERVICE_ADD", true, true, true, 6 },
-	{ SARA_CMD_SERVICE_DEL, "SERVICE_DEL", true, true, true, 4 },
+	{ SARA_CMD_SERVICE_ADD, "SERVICE_ADD", true, true, true, 3 },
+	{ SARA_CMD_SERVICE_DEL, "SERVICE_DEL", true, true, true, 2 },
 	{ SARA_CMD_SERVICE_GET, "SERVICE_GET", false, true, false, 3 },
-	{ SARA_CMD_SERVER_ADD, "SERVER_ADD", true, true, true, 6 },
-	{ SARA_CMD_SERVER_DEL, "SERVER_DEL", true, true, true, 4 },
+	{ SARA_CMD_SERVER_ADD, "SERVER_ADD", true, true, true, 3 },
+	{ SARA_CMD_SERVER_DEL, "SERVER_DEL", true, true, true, 2 },
 	{ SARA_CMD_SERVER_GET, "SERVER_GET", false, true, false, 3 },
 	{ SARA_CMD_STATS_GET, "STATS_GET", false, true, false, 3 },
 	{ SARA_CMD_PUSH, "PUSH", true, true, false, 10 },
 	{ SARA_CMD_FLOW_GET, "FLOW_GET", false, true, false, 4 },
 	{ SARA_CMD_ANNOUNCE, "ANNOUNCE", true, false, false, 5 },
-	{ SARA_CMD_CONFIG_SET, "CONFIG_SET", true, true, true, 5 },
+	{ SARA_CMD_CONFIG_SET, "CONFIG_SET", true, true, true, 3 },
 	{ SARA_CMD_HA_SET, "HA_SET", true, true, false, 4 },
 	{ SARA_CMD_HA_GET, "HA_GET", false, true, false, 2 },
 	{ SARA_CMD_REPL_GET, "REPL_GET", false, true, false, 4 },
