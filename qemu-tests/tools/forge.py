@@ -35,7 +35,9 @@ before the tag)[:16], all big-endian). Modes:
   forge.py rtsp-client --vip V --port P --session LOCAL:CLIENT_PORT ... --stop-file F
       Opens one RTSP connection per --session from TCP port LOCAL, sends SETUP with
       client_port=CLIENT_PORT-(CLIENT_PORT+1), prints the reply, holds the connections until F
-      exists, then TEARDOWN (the server closes).
+      exists, then TEARDOWN (the server closes). With --session-file G, also opens one more session
+      for each LOCAL:CLIENT_PORT line appended to G meanwhile (a failed one prints its error and
+      does not end the others).
   forge.py vectors      Prints the pinned datagrams of sara_ctl/tests/forge_vectors.rs.
   forge.py selftest     Checks the encoders against sara_core's golden bytes and the trailer's known
                         answer (sara_ctl::auth::trailer), the pinned vectors, the pcap reader and
@@ -592,8 +594,7 @@ def rtsp_server(a):
 
 
 def rtsp_client(a):
-    conns = []
-    for spec in a.session:
+    def setup(spec):
         local, cport = (int(x) for x in spec.split(":"))
         c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -609,9 +610,25 @@ def rtsp_client(a):
                 raise SystemExit("rtsp-client: connection from port %d closed before the SETUP reply" % local)
             reply += d
         print(json.dumps({"local_port": local, "client_port": cport, "reply": reply.decode("latin-1")}), flush=True)
-        conns.append(c)
+        return c
+
+    conns = [setup(spec) for spec in a.session]
+    taken = 0  # complete lines of --session-file already opened
     end = time.monotonic() + a.max_wait
     while not os.path.exists(a.stop_file) and time.monotonic() < end:
+        if a.session_file:
+            try:
+                with open(a.session_file) as f:
+                    lines = f.read().split("\n")[:-1]  # the last piece is not a whole line yet
+            except OSError:
+                lines = []
+            for spec in lines[taken:]:
+                taken += 1
+                try:
+                    conns.append(setup(spec.strip()))
+                except (OSError, ValueError, SystemExit) as e:
+                    # One failed session does not end the others: the test sees it missing.
+                    print(json.dumps({"session": spec, "error": str(e)}), flush=True)
         time.sleep(0.1)
     for c in conns:
         try:
@@ -781,6 +798,8 @@ def main():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--session", action="append", required=True, metavar="LOCAL_PORT:CLIENT_PORT")
     p.add_argument("--stop-file", required=True)
+    p.add_argument("--session-file", metavar="FILE",
+                   help="while holding the sessions, open one more for each LOCAL_PORT:CLIENT_PORT line added to FILE")
     p.add_argument("--max-wait", type=float, default=300)
     sub.add_parser("vectors")
     sub.add_parser("selftest")
