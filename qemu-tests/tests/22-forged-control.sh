@@ -38,6 +38,9 @@ SVC="$VIP:$RPORT/tcp"
 # forged claims, if believed, act at once whatever the period.
 HA_PERIOD=${SARA_FC_HA_PERIOD_MS:-100}
 HA_MISSES=${SARA_FC_HA_MISSES:-10}
+# Each daemon's own key file (copies of the cluster key), in the order a key rotation visits them.
+KEYS=/tmp/fc-keys
+ROT_ORDER="s1 s2 manager ha1 ha2 gateway"
 T0=$(date +%s)
 step() { echo "[+$(( $(date +%s) - T0 )) s] $*"; }
 now_ms() { date +%s%3N; }
@@ -70,7 +73,7 @@ HA_PIDS=()
 ha_start() {  # N NS ADDR PEER PRIORITY
   ip netns exec "$2" "$SARECTL" ha run --id "$1" --priority "$5" --listen "$3:$HAPORT" --peer "$4:$HAPORT" \
     --vip "$VIP" --dev eth0 --period-ms "$HA_PERIOD" --misses "$HA_MISSES" --status-file "/tmp/fc-ha$1.json" \
-    --key-file /tmp/sara.key 2>>"/tmp/fc-ha$1.log" &
+    --key-file "$KEYS/ha$1.key" 2>>"/tmp/fc-ha$1.log" &
   HA_PIDS[$1]=$!
 }
 wait_ha() {  # N NS JQ_CONDITION SECONDS
@@ -102,13 +105,14 @@ fc_teardown() {
   restore_disp
   sarectl service del "$SVC" >/dev/null 2>&1
   del_servers
+  rm -rf "$KEYS"
   # shellcheck disable=SC2086 # one NAME=VALUE word each
   [ -n "$GW_SYSCTL" ] && in_ns gw sysctl -qw $GW_SYSCTL
   in_ns disp ping -c1 -W2 10.0.0.1 >/dev/null 2>&1
   true
 }
 trap fc_teardown EXIT
-rm -f /tmp/fc-*
+rm -rf /tmp/fc-*
 
 # --- the cluster: services, servers, the second dispatcher ------------------------------------
 # gw must forward the attacker's datagrams, whose sources are cluster addresses (gw's own among them:
@@ -139,7 +143,11 @@ for ns in $SERVERS; do
 done
 
 # --- the daemons, all with the cluster key --------------------------------------------------------
+# Each daemon has its own copy of the cluster key (same content: the attack below is unchanged), so
+# that a key rotation can change them one at a time.
 sara_key
+rm -rf "$KEYS"; mkdir -m 700 "$KEYS" || fail "mkdir $KEYS"
+for d in $ROT_ORDER; do install -m 600 /tmp/sara.key "$KEYS/$d.key" || fail "cannot copy /tmp/sara.key to $KEYS/$d.key"; done
 in_ns disp ip addr del "$VIP/32" dev eth0 2>/dev/null
 ha_start 1 disp 10.0.0.2 10.0.0.3 200
 wait_ha 1 disp '.daemon.role == "active" and .kernel_role == "active"' 60
@@ -152,15 +160,15 @@ cat >/tmp/fc-cluster.json <<'JSON'
  "thresholds": {"t1": 960, "t2": 975, "t3": 990, "c": 1000}}
 JSON
 bg in_ns disp "$SARECTL" manager --listen "$MGR" --config /tmp/fc-cluster.json --status-file /tmp/fc-manager.json \
-  --key-file /tmp/sara.key 2>/tmp/fc-manager.log
+  --key-file "$KEYS/manager.key" 2>/tmp/fc-manager.log
 i=1
 for ns in $SERVERS; do
   bg in_ns "$ns" "$SARECTL" agent --manager "$MGR" --id "$i" --delta-ms 500 --heartbeat-ms 300 \
-    --drain-file "/tmp/fc-$ns.drain" --key-file /tmp/sara.key 2>"/tmp/fc-agent-$ns.log"
+    --drain-file "/tmp/fc-$ns.drain" --key-file "$KEYS/$ns.key" 2>"/tmp/fc-agent-$ns.log"
   i=$((i + 1))
 done
 bg in_ns gw "$SARECTL" gateway --dispatcher "$MGR" --dev eth0 --vip "$VIP" --service "$RPORT/tcp:rtsp" \
-  --key-file /tmp/sara.key 2>/tmp/fc-gateway.log
+  --key-file "$KEYS/gateway.key" 2>/tmp/fc-gateway.log
 WAIT_DETAIL='tail -n 5 /tmp/fc-gateway.log /tmp/fc-manager.log /tmp/fc-agent-s1.log'
 wait_until 60 "sarectl gateway capturing" grep -q 'capturing on' /tmp/fc-gateway.log
 live_up() { [ "$(sarectl server list --json | jq '[.[] | select(.load_known == true and .state == "up")] | length')" = 2 ]; }
