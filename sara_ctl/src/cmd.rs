@@ -1,6 +1,7 @@
 //! The commands behind `sarectl service|server|apply|show|stats|flows|sessions|announce|debug`:
 //! open the kernel client, call its typed function, and return the text to print; and those of
-//! `sarectl key` (key files, no kernel). `main.rs` maps its clap arguments onto these.
+//! `sarectl key` (key files, no kernel) and `sarectl status` (the manager's status file). `main.rs`
+//! maps its clap arguments onto these.
 
 use std::io::Read;
 use std::path::Path;
@@ -138,6 +139,16 @@ pub fn stats(format: Format) -> Result<Done, Error> {
     Ok(Done::ok(match format {
         Format::Prometheus => output::stats_prometheus(&stats),
         f => output::render(&stats, f),
+    }))
+}
+
+/// `sarectl status`: the manager's status file as a table, JSON or Prometheus text.
+pub fn status(status_file: &Path, format: Format) -> Result<Done, Error> {
+    let st =
+        crate::control::manager::read_status(status_file).map_err(|e| Error::Io(e.to_string()))?;
+    Ok(Done::ok(match format {
+        Format::Prometheus => output::status_prometheus(&st),
+        f => output::render(&st, f),
     }))
 }
 

@@ -18,7 +18,7 @@ use sara_ctl::cli::{self, Endpoint};
 use sara_ctl::cmd::{self, Done, RawAttr, RawRequest};
 use sara_ctl::error::{Error, EXIT_STATUS_HELP};
 use sara_ctl::kernel::{ServerAdd, ServiceAdd, ServiceKey, MAX_SERVER_ID, MAX_WEIGHT};
-use sara_ctl::output::{self, Format};
+use sara_ctl::output::Format;
 
 const ABOUT: &str = "Configure and inspect SARA, the session-aware load balancer (sara.ko)";
 
@@ -165,10 +165,7 @@ Examples:
     Key(KeyCmd),
 
     /// Show the manager's view of the cluster: servers, loads, forecasts, thresholds
-    #[command(after_help = "\
-Examples:
-  sarectl status
-  sarectl status --json --status-file /run/sara/manager.json")]
+    #[command(after_help = STATUS_AFTER_HELP)]
     Status(StatusArgs),
 
     /// Tools for testing sara.ko itself (not for operators)
@@ -181,6 +178,41 @@ Example:
     )]
     Debug(DebugCmd),
 }
+
+const STATUS_AFTER_HELP: &str = "\
+Reads the status file that `sarectl manager` rewrites every interval (it does not ask the manager):
+the manager must be running with the same --status-file on this machine.
+
+With --prometheus, the Prometheus text format (loads and thresholds per-mille, 1000 = full, as in
+the cluster file; times in seconds). Per server (labels server=ID, and name= when the cluster file
+gives one):
+  sara_manager_server_state{state=up|draining|down|unknown}   1 for its state, 0 for the others
+  sara_manager_server_load_known                               1 while its load monitor is alive
+  sara_manager_server_load_permille, _forecast_permille, _damped_permille
+  sara_manager_server_heartbeats_total, _heartbeats_lost_total, _agent_restarts_total
+  sara_manager_server_heartbeat_age_seconds
+For the manager:
+  sara_manager_servers{state=...}                              how many servers are in each state
+  sara_manager_dispatcher_load_permille, _cluster_load_permille, _admission_load_permille
+  sara_manager_threshold_permille{threshold=t1|t2|t3|c}        the thresholds in force
+  sara_manager_heartbeats_total, _load_vectors_total, _datagrams_total, _garbage_total,
+  _unknown_server_total, _pushes_total, _push_failures_total, sara_manager_last_push_failed
+  sara_manager_announce_*_total (gateway reports), sara_manager_announce_max_latency_seconds
+  sara_auth_refused_total{daemon=\"manager\",reason=...}      refused datagrams, every reason
+  sara_auth_insecure{daemon=\"manager\"}                      1 when run with --insecure
+  sara_status_written_timestamp_seconds{daemon=\"manager\"}   when the file was written
+The same families from `sarectl ha status --prometheus` have daemon=\"ha\", so both files can sit
+in one textfile directory. Write the file atomically (node_exporter may read it at any moment):
+  f=/var/lib/node_exporter/textfile/sara-manager.prom
+  sarectl status --prometheus > $f.$$ && mv $f.$$ $f
+and alert, for example, on rate(sara_auth_refused_total[5m]) > 0 (someone sends forged or replayed
+datagrams, or a node has another key), sara_manager_servers{state=\"down\"} > 0, or
+time() - sara_status_written_timestamp_seconds > 30 (the manager stopped).
+
+Examples:
+  sarectl status
+  sarectl status --json --status-file /run/sara/manager.json
+  sarectl status --prometheus";
 
 const KEY_AFTER_HELP: &str = "\
 The SARA daemons talk over UDP: each agent sends heartbeats and loads to the manager, the gateway
@@ -647,8 +679,9 @@ struct SendRawArgs {
     dump: bool,
 }
 
-/// `--json` given before the subcommand escapes clap's conflict check: refuse it here.
-fn stats_format(json: bool, prometheus: bool) -> Result<Format, Error> {
+/// The format of `stats`, `status` and `ha status`: a table, `--json` or `--prometheus`, never
+/// both (`--json` given before the subcommand escapes clap's conflict check: refused here).
+fn output_format(json: bool, prometheus: bool) -> Result<Format, Error> {
     match (json, prometheus) {
         (true, true) => Err(Error::Usage(
             "--json and --prometheus cannot be used together: choose one output format".into(),
@@ -666,6 +699,13 @@ struct StatusArgs {
     /// The file the running manager writes its state to (its --status-file)
     #[arg(long, default_value = "/run/sara/manager.json")]
     status_file: std::path::PathBuf,
+
+    /// Print the Prometheus text format instead of a table (for node_exporter's textfile
+    /// collector): refused datagrams by reason, servers by state, each server's load, forecast and
+    /// heartbeats, the cluster's load and the thresholds; the metrics are listed below. Not with
+    /// --json
+    #[arg(long, conflicts_with = "json")]
+    prometheus: bool,
 }
 
 fn control(r: sara_ctl::control::Result<()>) -> Result<Done, Error> {
@@ -687,18 +727,16 @@ fn run(cli: Cli) -> Result<Done, Error> {
         Command::Manager(a) => control(sara_ctl::control::manager::run(a)),
         Command::Gateway(a) => control(sara_ctl::gateway::run(a)),
         Command::Ha(sara_ctl::ha::HaCmd::Run(a)) => control(sara_ctl::ha::run(a)),
-        Command::Ha(sara_ctl::ha::HaCmd::Status(a)) => control(sara_ctl::ha::status(&a, cli.json)),
+        Command::Ha(sara_ctl::ha::HaCmd::Status(a)) => {
+            let format = output_format(cli.json, a.prometheus)?;
+            control(sara_ctl::ha::status(&a, format))
+        }
         Command::Ha(sara_ctl::ha::HaCmd::Role(a)) => control(sara_ctl::ha::set_role(&a)),
         Command::Key(KeyCmd::Generate(a)) => {
             cmd::key_generate(&a.file, a.id, a.force, table_or_json)
         }
         Command::Key(KeyCmd::Show(a)) => cmd::key_show(&a.file, table_or_json),
-        Command::Status(a) => {
-            let st = sara_ctl::control::manager::read_status(&a.status_file)
-                .map_err(|e| Error::Io(e.to_string()))?;
-            let stdout = output::render(&st, table_or_json);
-            Ok(Done { stdout, exit: 0 })
-        }
+        Command::Status(a) => cmd::status(&a.status_file, output_format(cli.json, a.prometheus)?),
         Command::Service(c) => match c {
             ServiceCmd::Add(a) => cmd::service_add(
                 &ServiceAdd {
@@ -729,7 +767,7 @@ fn run(cli: Cli) -> Result<Done, Error> {
         },
         Command::Apply(a) => cmd::apply(&a.file, a.dry_run, table_or_json),
         Command::Show => cmd::show(),
-        Command::Stats(a) => cmd::stats(stats_format(cli.json, a.prometheus)?),
+        Command::Stats(a) => cmd::stats(output_format(cli.json, a.prometheus)?),
         Command::Flows(a) => cmd::flows(
             &cmd::FlowFilter {
                 server: a.server,
@@ -934,9 +972,38 @@ mod tests {
         let e = run(cli).unwrap_err();
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().contains("cannot be used together"));
-        assert_eq!(stats_format(false, false).unwrap(), Format::Table);
-        assert_eq!(stats_format(true, false).unwrap(), Format::Json);
-        assert_eq!(stats_format(false, true).unwrap(), Format::Prometheus);
+        // The manager's and the failover daemon's status take the same flag, with the same rule.
+        let cli = parse(&["status", "--prometheus"]).unwrap();
+        let Command::Status(a) = cli.command else {
+            panic!()
+        };
+        assert!(a.prometheus);
+        let e = parse(&["status", "--json", "--prometheus"]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ArgumentConflict);
+        let cli = parse(&["ha", "status", "--prometheus"]).unwrap();
+        let Command::Ha(sara_ctl::ha::HaCmd::Status(a)) = cli.command else {
+            panic!()
+        };
+        assert!(a.prometheus);
+        // Refused before any file or sara.ko is read.
+        for args in [
+            &[
+                "--json",
+                "status",
+                "--prometheus",
+                "--status-file",
+                "/nonexistent",
+            ][..],
+            &["ha", "status", "--json", "--prometheus"],
+            &["--json", "ha", "status", "--prometheus"],
+        ] {
+            let e = run(parse(args).unwrap()).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{args:?}");
+            assert!(e.to_string().contains("cannot be used together"), "{e}");
+        }
+        assert_eq!(output_format(false, false).unwrap(), Format::Table);
+        assert_eq!(output_format(true, false).unwrap(), Format::Json);
+        assert_eq!(output_format(false, true).unwrap(), Format::Prometheus);
     }
 
     #[test]

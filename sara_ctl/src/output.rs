@@ -5,7 +5,8 @@
 //! ([`ServiceRow`], [`ServerRow`], [`FlowRow`], [`SessionRow`], made from the kernel client's typed
 //! replies with the names of [`crate::cli`]), the counters ([`Stats`]), the manager's status
 //! ([`Status`]), the failover status ([`HaStatus`]), `sarectl apply --dry-run` ([`DryRun`]), a key
-//! file ([`KeyFileReport`]).
+//! file ([`KeyFileReport`]). The counters and the two daemons' status also have a Prometheus text
+//! form ([`stats_prometheus`], [`status_prometheus`], [`ha_status_prometheus`]).
 
 use std::borrow::Cow;
 use std::net::Ipv4Addr;
@@ -29,7 +30,8 @@ pub enum Format {
     Table,
     /// JSON (pretty, one document).
     Json,
-    /// Prometheus text exposition format (stats only).
+    /// Prometheus text exposition format (`sarectl stats`, `status`, `ha status`:
+    /// [`stats_prometheus`], [`status_prometheus`], [`ha_status_prometheus`]).
     Prometheus,
 }
 
@@ -98,8 +100,8 @@ pub trait Output {
     fn text(&self) -> String;
 }
 
-/// `v` as JSON or as text (a table: [`Format::Table`]; Prometheus text is the counters' own,
-/// [`stats_prometheus`]).
+/// `v` as JSON or as text (a table: [`Format::Table`]; the Prometheus text is each command's own,
+/// [`stats_prometheus`], [`status_prometheus`], [`ha_status_prometheus`]).
 pub fn render<T: Output + ?Sized>(v: &T, format: Format) -> String {
     match format {
         Format::Json => v.json(),
@@ -593,30 +595,603 @@ pub fn stats_table(stats: &Stats) -> String {
     )
 }
 
+// ---- Prometheus text ------------------------------------------------------------------------
+
 /// Escape a `# HELP` text for the Prometheus text format.
 fn prom_escape_help(s: &str) -> String {
     s.replace('\\', "\\\\").replace('\n', "\\n")
+}
+
+/// Escape a label value for the Prometheus text format: backslash, double quote, line feed.
+fn prom_escape_label(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// A float as the Prometheus text format writes it (`NaN`, `+Inf`, `-Inf`; never an exponent).
+fn prom_f64(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
+    } else {
+        v.to_string()
+    }
+}
+
+/// `v / 10^digits` exactly, without trailing zeros: milliseconds (3) or microseconds (6) as
+/// seconds, `1500` ms -> `1.5`.
+fn prom_scaled(v: u64, digits: u32) -> String {
+    let unit = 10u64.pow(digits);
+    let frac = v % unit;
+    if frac == 0 {
+        return (v / unit).to_string();
+    }
+    let f = format!("{frac:0width$}", width = digits as usize);
+    format!("{}.{}", v / unit, f.trim_end_matches('0'))
+}
+
+/// `1` or `0`.
+fn prom_bool(b: bool) -> String {
+    u8::from(b).to_string()
+}
+
+const COUNTER: &str = "counter";
+const GAUGE: &str = "gauge";
+
+/// A Prometheus text exposition being written: each metric family's `# HELP` and `# TYPE`, then all
+/// its samples together (the format wants a family's samples in one group).
+#[derive(Default)]
+struct Prom(String);
+
+impl Prom {
+    /// The `# HELP` and `# TYPE` lines of a family; its samples follow.
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        self.0.push_str(&format!(
+            "# HELP {name} {}\n# TYPE {name} {kind}\n",
+            prom_escape_help(help)
+        ));
+    }
+
+    /// One sample: `name{label="value",...} value`.
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: &str) {
+        self.0.push_str(name);
+        if !labels.is_empty() {
+            let l: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", prom_escape_label(v)))
+                .collect();
+            self.0.push_str(&format!("{{{}}}", l.join(",")));
+        }
+        self.0.push(' ');
+        self.0.push_str(value);
+        self.0.push('\n');
+    }
+
+    /// A family of one sample.
+    fn one(&mut self, name: &str, kind: &str, help: &str, labels: &[(&str, &str)], value: &str) {
+        self.family(name, kind, help);
+        self.sample(name, labels, value);
+    }
+
+    /// A state set: one sample per state, 1 for `now` and 0 for the others (`now` is added when it
+    /// is none of `states`), so that every state's series exists whatever the state.
+    fn states<'a>(
+        &mut self,
+        name: &str,
+        labels: &[(&'a str, &'a str)],
+        key: &'a str,
+        states: &[&'a str],
+        now: &'a str,
+    ) {
+        let extra = (!states.contains(&now)).then_some(now);
+        for st in states.iter().copied().chain(extra) {
+            let mut l = labels.to_vec();
+            l.push((key, st));
+            self.sample(name, &l, &prom_bool(st == now));
+        }
+    }
 }
 
 /// `sarectl stats --prometheus`, with HELP and TYPE for each metric: a running total as
 /// `sara_<name>_total` of type counter, a gauge (`counters::is_gauge`: a value now, such as the
 /// number of flows in the table) as `sara_<name>` of type gauge.
 pub fn stats_prometheus(stats: &Stats) -> String {
-    let mut out = String::new();
+    let mut p = Prom::default();
     for c in &stats.counters {
         let (metric, kind) = if counters::is_gauge(c.id) {
-            (format!("sara_{}", counter_name(c)), "gauge")
+            (format!("sara_{}", counter_name(c)), GAUGE)
         } else {
-            (format!("sara_{}_total", counter_name(c)), "counter")
+            (format!("sara_{}_total", counter_name(c)), COUNTER)
         };
-        out.push_str(&format!(
-            "# HELP {metric} {}\n",
-            prom_escape_help(&counter_help(c))
-        ));
-        out.push_str(&format!("# TYPE {metric} {kind}\n"));
-        out.push_str(&format!("{metric} {}\n", c.value));
+        p.one(&metric, kind, &counter_help(c), &[], &c.value.to_string());
     }
-    out
+    p.0
+}
+
+// The families both daemons write, with the label `daemon`: their HELP must be the same in both
+// (node_exporter's textfile collector refuses a family whose HELP differs between two files).
+
+const HELP_WRITTEN: &str = "when the daemon last wrote its status file, Unix time in seconds \
+     (the daemon rewrites it every interval: an old value means it has stopped)";
+const HELP_INSECURE: &str = "1 when the daemon runs with --insecure (control datagrams neither \
+     sealed nor verified), 0 with a key file";
+const HELP_REFUSED: &str = "control datagrams the daemon refused, by reason (malformed, \
+     unknown_key, bad_tag, unknown_sender, wrong_source, replay, too_old, too_many_senders; \
+     see sarectl key --help)";
+
+/// `sara_status_written_timestamp_seconds{daemon}`.
+fn prom_written(p: &mut Prom, daemon: &str, unix_ms: u64) {
+    p.one(
+        "sara_status_written_timestamp_seconds",
+        GAUGE,
+        HELP_WRITTEN,
+        &[("daemon", daemon)],
+        &prom_scaled(unix_ms, 3),
+    );
+}
+
+/// `sara_auth_insecure{daemon}` and `sara_auth_refused_total{daemon,reason}`, every reason
+/// (zeros too, so that `rate()` has a series from the start).
+fn prom_auth(p: &mut Prom, daemon: &str, a: &crate::control::secure::AuthStatus) {
+    p.one(
+        "sara_auth_insecure",
+        GAUGE,
+        HELP_INSECURE,
+        &[("daemon", daemon)],
+        &prom_bool(a.mode == "insecure"),
+    );
+    p.family("sara_auth_refused_total", COUNTER, HELP_REFUSED);
+    for (r, n) in a.rejections.by_reason() {
+        p.sample(
+            "sara_auth_refused_total",
+            &[("daemon", daemon), ("reason", r.name())],
+            &n.to_string(),
+        );
+    }
+}
+
+/// The server states of the manager's status, in the order `sarectl status --prometheus` lists
+/// them.
+const SERVER_STATES: [&str; 4] = ["up", "draining", "down", "unknown"];
+
+/// `sarectl status --prometheus`: the manager's status file as Prometheus metrics, `sara_manager_*`
+/// and the daemons' `sara_auth_*` and `sara_status_written_timestamp_seconds` with
+/// `daemon="manager"`. Loads are per-mille, as in the cluster file's thresholds; per-server metrics
+/// have the labels `server` (its id) and `name` (when the cluster file gives one).
+pub fn status_prometheus(s: &Status) -> String {
+    let mut p = Prom::default();
+    prom_written(&mut p, "manager", s.time_unix_ms);
+
+    p.family(
+        "sara_manager_servers",
+        GAUGE,
+        "servers of the manager's configuration in each state (up, draining, down, unknown: \
+         nothing heard yet)",
+    );
+    let mut states: Vec<&str> = SERVER_STATES.to_vec();
+    for v in &s.servers {
+        if !states.contains(&v.state.as_str()) {
+            states.push(&v.state);
+        }
+    }
+    for st in states {
+        let n = s.servers.iter().filter(|v| v.state == st).count();
+        p.sample("sara_manager_servers", &[("state", st)], &n.to_string());
+    }
+
+    let ids: Vec<String> = s.servers.iter().map(|v| v.id.to_string()).collect();
+    let labels: Vec<Vec<(&str, &str)>> = s
+        .servers
+        .iter()
+        .zip(&ids)
+        .map(|(v, id)| {
+            let mut l = vec![("server", id.as_str())];
+            if let Some(n) = &v.name {
+                l.push(("name", n.as_str()));
+            }
+            l
+        })
+        .collect();
+    p.family(
+        "sara_manager_server_state",
+        GAUGE,
+        "1 for the server's state as the manager decided it (pushed to sara.ko), 0 for the others",
+    );
+    for (i, v) in s.servers.iter().enumerate() {
+        p.states(
+            "sara_manager_server_state",
+            &labels[i],
+            "state",
+            &SERVER_STATES,
+            &v.state,
+        );
+    }
+    type PerServer = fn(&crate::control::manager::ServerStatus) -> Option<String>;
+    let per_server: [(&str, &str, &str, PerServer); 8] = [
+        (
+            "sara_manager_server_load_known",
+            GAUGE,
+            "1 when the server's load monitor is alive (its load is known), 0 otherwise",
+            |v| Some(prom_bool(v.load_known)),
+        ),
+        (
+            "sara_manager_server_load_permille",
+            GAUGE,
+            "the server's last measured load l, per-mille",
+            |v| v.load.map(|l| l.to_string()),
+        ),
+        (
+            "sara_manager_server_forecast_permille",
+            GAUGE,
+            "the server's load forecast l^ (next interval), per-mille",
+            |v| v.forecast.map(prom_f64),
+        ),
+        (
+            "sara_manager_server_damped_permille",
+            GAUGE,
+            "the server's damped load estimate l~, per-mille: the FORECAST column of sarectl \
+             status, pushed to sara.ko",
+            |v| v.damped.map(prom_f64),
+        ),
+        (
+            "sara_manager_server_heartbeats_total",
+            COUNTER,
+            "heartbeats received from the server's agent",
+            |v| Some(v.heartbeats.to_string()),
+        ),
+        (
+            "sara_manager_server_heartbeats_lost_total",
+            COUNTER,
+            "heartbeats of the server's agent that never came (gaps in their sequence numbers)",
+            |v| Some(v.lost.to_string()),
+        ),
+        (
+            "sara_manager_server_heartbeat_age_seconds",
+            GAUGE,
+            "seconds since the server's last heartbeat, when the status was written",
+            |v| v.last_heartbeat_ago_ms.map(|ms| prom_scaled(ms, 3)),
+        ),
+        (
+            "sara_manager_server_agent_restarts_total",
+            COUNTER,
+            "restarts of the server's agent seen by the manager",
+            |v| Some(v.restarts.to_string()),
+        ),
+    ];
+    for (name, kind, help, value) in per_server {
+        let values: Vec<(usize, String)> = s
+            .servers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| value(v).map(|x| (i, x)))
+            .collect();
+        if values.is_empty() {
+            continue;
+        }
+        p.family(name, kind, help);
+        for (i, x) in values {
+            p.sample(name, &labels[i], &x);
+        }
+    }
+
+    let k = &s.counters;
+    let totals: [(&str, &str, u64); 13] = [
+        (
+            "sara_manager_datagrams_total",
+            "datagrams received on the manager's port",
+            k.datagrams,
+        ),
+        (
+            "sara_manager_heartbeats_total",
+            "heartbeats taken into account, all servers (late and duplicate ones included)",
+            k.heartbeats,
+        ),
+        (
+            "sara_manager_load_vectors_total",
+            "load vectors taken into account, all servers",
+            k.load_vectors,
+        ),
+        (
+            "sara_manager_garbage_total",
+            "authenticated datagrams that are not monitoring messages (ignored)",
+            k.garbage,
+        ),
+        (
+            "sara_manager_unknown_server_total",
+            "messages from server ids not in the manager's configuration (ignored)",
+            k.unknown_server,
+        ),
+        (
+            "sara_manager_pushes_total",
+            "pushes of states, loads and thresholds to sara.ko",
+            k.pushes,
+        ),
+        (
+            "sara_manager_push_failures_total",
+            "pushes that sara.ko refused or that could not be sent",
+            k.push_failures,
+        ),
+        (
+            "sara_manager_announce_datagrams_total",
+            "gateway report datagrams taken",
+            k.announce_datagrams,
+        ),
+        (
+            "sara_manager_announce_lost_total",
+            "gateway report datagrams lost (gaps in their sequence numbers)",
+            k.announce_lost,
+        ),
+        (
+            "sara_manager_announce_entries_total",
+            "flows reported in the gateway reports",
+            k.announce_entries,
+        ),
+        (
+            "sara_manager_announce_completed_total",
+            "reported flows that sara.ko completed",
+            k.announce_completed,
+        ),
+        (
+            "sara_manager_announce_rejected_total",
+            "reported flows that sara.ko refused (no announced flow waiting for them)",
+            k.announce_rejected,
+        ),
+        (
+            "sara_manager_announce_failed_total",
+            "reported flows that could not be sent to sara.ko",
+            k.announce_failed,
+        ),
+    ];
+    for (name, help, v) in totals {
+        p.one(name, COUNTER, help, &[], &v.to_string());
+    }
+    p.one(
+        "sara_manager_announce_max_latency_seconds",
+        GAUGE,
+        "longest time from receiving a gateway report to sara.ko's answer, since the manager started",
+        &[],
+        &prom_scaled(k.announce_max_us, 6),
+    );
+    p.one(
+        "sara_manager_last_push_failed",
+        GAUGE,
+        "1 when the last push to sara.ko failed (sarectl status shows the error), 0 otherwise",
+        &[],
+        &prom_bool(s.last_push_error.is_some()),
+    );
+
+    p.one(
+        "sara_manager_dispatcher_load_permille",
+        GAUGE,
+        "the dispatcher's own load l_d, per-mille",
+        &[],
+        &s.load_dispatcher.to_string(),
+    );
+    p.one(
+        "sara_manager_cluster_load_permille",
+        GAUGE,
+        "the cluster's load l_c (from the forecasts when they are known), per-mille",
+        &[],
+        &s.load_cluster.to_string(),
+    );
+    p.one(
+        "sara_manager_admission_load_permille",
+        GAUGE,
+        "x = max(l_d, l_c), per-mille: what admission control compares with the thresholds",
+        &[],
+        &s.x.to_string(),
+    );
+    p.family(
+        "sara_manager_threshold_permille",
+        GAUGE,
+        "the admission thresholds in force (T2 and T3 move under overload), per-mille: new \
+         sessions refused from t1 (all above t2), established ones from t3, everything at c",
+    );
+    let t = s.thresholds_in_force;
+    for (name, v) in [("t1", t.t1), ("t2", t.t2), ("t3", t.t3), ("c", t.c)] {
+        p.sample(
+            "sara_manager_threshold_permille",
+            &[("threshold", name)],
+            &v.to_string(),
+        );
+    }
+
+    if let Some(a) = &s.auth {
+        prom_auth(&mut p, "manager", a);
+    }
+    p.0
+}
+
+/// The roles of the failover daemon.
+const HA_ROLES: [&str; 2] = ["active", "backup"];
+/// sara.ko's roles.
+const KERNEL_HA_ROLES: [&str; 3] = ["standalone", "active", "backup"];
+
+/// The running totals of the failover daemon's status (`totals.<field>`), as
+/// `sara_failover_<field>_total`.
+const HA_TOTALS: [(&str, &str); 13] = [
+    (
+        "takeovers",
+        "times this dispatcher took the VIP (became active)",
+    ),
+    (
+        "stepdowns",
+        "times this dispatcher gave the VIP up (became backup)",
+    ),
+    (
+        "late_ticks",
+        "heartbeat ticks that came over two periods late (the daemon was not run): no takeover is \
+         decided on them",
+    ),
+    (
+        "batches_sent",
+        "replication batches (with records) sent to the peer",
+    ),
+    (
+        "batches_received",
+        "replication batches (with records) taken from the peer",
+    ),
+    (
+        "batches_lost",
+        "replication batches from the peer that never came (each makes the backup resynchronise)",
+    ),
+    ("records_sent", "replication records sent to the peer"),
+    (
+        "records_applied",
+        "replication records from the peer installed in sara.ko",
+    ),
+    (
+        "records_failed",
+        "replication records from the peer that sara.ko could not install",
+    ),
+    (
+        "resyncs_requested",
+        "full copies of the sessions asked of the peer",
+    ),
+    (
+        "resyncs_sent",
+        "full copies of the sessions sent to the peer",
+    ),
+    (
+        "garbage",
+        "authenticated datagrams from the peer that are not failover messages (ignored)",
+    ),
+    (
+        "send_errors",
+        "datagrams that could not be sent to the peer",
+    ),
+];
+
+/// `sarectl ha status --prometheus`: the failover daemon's status file as Prometheus metrics,
+/// `sara_failover_*` and the daemons' `sara_auth_*` and `sara_status_written_timestamp_seconds`
+/// with `daemon="ha"`, and sara.ko's role as read now. A number missing from the file (an older
+/// daemon, or a figure of the other role) gives no sample.
+pub fn ha_status_prometheus(st: &HaStatus) -> String {
+    let mut p = Prom::default();
+    let d = st.daemon.as_ref();
+    let num = |v: &Value| v.as_u64();
+    if let Some(w) = d.and_then(|d| num(&d["written_unix_ms"])) {
+        prom_written(&mut p, "ha", w);
+    }
+    if let Some(role) = d.and_then(|d| d["role"].as_str()) {
+        p.family(
+            "sara_failover_role",
+            GAUGE,
+            "1 for the failover daemon's role (active: holds the VIP and forwards; backup), 0 \
+             for the other",
+        );
+        p.states("sara_failover_role", &[], "role", &HA_ROLES, role);
+    }
+    if let Some(k) = st.kernel {
+        p.family(
+            "sara_failover_kernel_role",
+            GAUGE,
+            "1 for sara.ko's role as sarectl read it (standalone: no failover), 0 for the others",
+        );
+        p.states(
+            "sara_failover_kernel_role",
+            &[],
+            "role",
+            &KERNEL_HA_ROLES,
+            cli::ha_role_name(k.role),
+        );
+    }
+    let Some(d) = d else {
+        return p.0;
+    };
+    if let Some(b) = d["synced"].as_bool() {
+        p.one(
+            "sara_failover_synced",
+            GAUGE,
+            "1 when this dispatcher holds every session of the active one (always 1 on the \
+             active), 0 while it resynchronises: a takeover now would lose sessions",
+            &[],
+            &prom_bool(b),
+        );
+    }
+    if let Some(n) = num(&d["sessions_known"]) {
+        p.one(
+            "sara_failover_sessions_known",
+            GAUGE,
+            "sessions replicated from the active dispatcher that this backup holds",
+            &[],
+            &n.to_string(),
+        );
+    }
+    let peer = d["peer"].as_object();
+    p.one(
+        "sara_failover_peer_alive",
+        GAUGE,
+        "1 when the peer's heartbeats are coming, 0 when it is silent (failed?) or was never heard",
+        &[],
+        &prom_bool(peer.is_some_and(|p| p["alive"] == true)),
+    );
+    if let Some(ms) = peer.and_then(|p| num(&p["heard_ms_ago"])) {
+        p.one(
+            "sara_failover_peer_heartbeat_age_seconds",
+            GAUGE,
+            "seconds since the peer's last datagram, when the status was written",
+            &[],
+            &prom_scaled(ms, 3),
+        );
+    }
+    let l = &d["lag"];
+    let lag: [(&str, &str, Option<String>); 4] = [
+        (
+            "sara_failover_records_unread",
+            "records of sara.ko's replication ring not read yet (active)",
+            num(&l["records_unread"]).map(|n| n.to_string()),
+        ),
+        (
+            "sara_failover_batches_unacked",
+            "replication batches the backup has not acknowledged yet (active)",
+            num(&l["batches_unacked"]).map(|n| n.to_string()),
+        ),
+        (
+            "sara_failover_ack_age_seconds",
+            "seconds since the backup's last acknowledgement (active)",
+            num(&l["ack_age_ms"]).map(|ms| prom_scaled(ms, 3)),
+        ),
+        (
+            "sara_failover_last_batch_age_seconds",
+            "seconds since the last replication batch from the active dispatcher (backup)",
+            num(&l["last_batch_ms_ago"]).map(|ms| prom_scaled(ms, 3)),
+        ),
+    ];
+    for (name, help, v) in lag {
+        if let Some(v) = v {
+            p.one(name, GAUGE, help, &[], &v);
+        }
+    }
+    if let Some(ms) = num(&d["last_takeover"]["at_unix_ms"]) {
+        p.one(
+            "sara_failover_last_takeover_timestamp_seconds",
+            GAUGE,
+            "when this dispatcher last took the VIP, Unix time in seconds",
+            &[],
+            &prom_scaled(ms, 3),
+        );
+    }
+    for (field, help) in HA_TOTALS {
+        if let Some(n) = num(&d["totals"][field]) {
+            p.one(
+                &format!("sara_failover_{field}_total"),
+                COUNTER,
+                help,
+                &[],
+                &n.to_string(),
+            );
+        }
+    }
+    if let Some(a) = d
+        .get("auth")
+        .and_then(|a| serde_json::from_value::<crate::control::secure::AuthStatus>(a.clone()).ok())
+    {
+        prom_auth(&mut p, "ha", &a);
+    }
+    p.0
 }
 
 // ---- what the commands print ----------------------------------------------------------------
@@ -1733,5 +2308,596 @@ totals:         10 batches sent, 0 received, 0 lost; 0 resyncs asked, 1 sent; 0 
             "{}",
             odd.text()
         );
+    }
+
+    // ---- Prometheus text of the daemons' status ----
+
+    fn manager_status() -> Status {
+        use crate::auth::Reject;
+        use crate::control::manager::{Counters, ServerStatus};
+        use crate::control::thresholds::{MoveParams, Thresholds};
+        let server = |id, name: Option<&str>, state: &str| ServerStatus {
+            id,
+            name: name.map(String::from),
+            state: state.into(),
+            reason: "x".into(),
+            last_heartbeat_ago_ms: None,
+            flag: None,
+            planned_failure: None,
+            heartbeats: 0,
+            lost: 0,
+            late: 0,
+            restarts: 0,
+            clock_skew_s: None,
+            load_monitor: "waiting".into(),
+            load_known: false,
+            last_vector_ago_ms: None,
+            vectors: 0,
+            components: None,
+            load: None,
+            forecast: None,
+            err: None,
+            damped: None,
+        };
+        let up = ServerStatus {
+            last_heartbeat_ago_ms: Some(40),
+            heartbeats: 120,
+            lost: 2,
+            restarts: 1,
+            load_known: true,
+            load: Some(420),
+            forecast: Some(430.5),
+            damped: Some(425.25),
+            ..server(1, Some("rtsp \"a\"\\\nx"), "up")
+        };
+        let mut auth = crate::control::secure::AuthStatus {
+            mode: "keys".into(),
+            key_file: Some("/etc/sara/key".into()),
+            key_ids: vec![1],
+            sender_id: 0xFFFF_0000,
+            ..Default::default()
+        };
+        for r in [
+            Reject::BadTag,
+            Reject::BadTag,
+            Reject::BadTag,
+            Reject::Replay,
+        ] {
+            auth.rejections.count(r);
+        }
+        auth.rejected = auth.rejections.total();
+        Status {
+            version: 1,
+            time_unix_ms: 1_700_000_000_250,
+            listen: "10.0.0.2:7400".into(),
+            uptime_ms: 5000,
+            counters: Counters {
+                datagrams: 131,
+                heartbeats: 120,
+                load_vectors: 10,
+                unknown_server: 1,
+                pushes: 50,
+                push_failures: 1,
+                announce_max_us: 1500,
+                ..Default::default()
+            },
+            last_push_error: Some("EPERM".into()),
+            load_dispatcher: 100,
+            load_cluster: 430,
+            forecast: true,
+            x: 430,
+            thresholds_operator: Thresholds::default(),
+            thresholds_in_force: Thresholds {
+                t2: 740,
+                ..Thresholds::default()
+            },
+            moving: MoveParams::default(),
+            servers: vec![up, server(2, None, "down")],
+            auth: Some(auth),
+        }
+    }
+
+    #[test]
+    fn manager_status_as_prometheus() {
+        assert_eq!(
+            status_prometheus(&manager_status()),
+            r##"# HELP sara_status_written_timestamp_seconds when the daemon last wrote its status file, Unix time in seconds (the daemon rewrites it every interval: an old value means it has stopped)
+# TYPE sara_status_written_timestamp_seconds gauge
+sara_status_written_timestamp_seconds{daemon="manager"} 1700000000.25
+# HELP sara_manager_servers servers of the manager's configuration in each state (up, draining, down, unknown: nothing heard yet)
+# TYPE sara_manager_servers gauge
+sara_manager_servers{state="up"} 1
+sara_manager_servers{state="draining"} 0
+sara_manager_servers{state="down"} 1
+sara_manager_servers{state="unknown"} 0
+# HELP sara_manager_server_state 1 for the server's state as the manager decided it (pushed to sara.ko), 0 for the others
+# TYPE sara_manager_server_state gauge
+sara_manager_server_state{server="1",name="rtsp \"a\"\\\nx",state="up"} 1
+sara_manager_server_state{server="1",name="rtsp \"a\"\\\nx",state="draining"} 0
+sara_manager_server_state{server="1",name="rtsp \"a\"\\\nx",state="down"} 0
+sara_manager_server_state{server="1",name="rtsp \"a\"\\\nx",state="unknown"} 0
+sara_manager_server_state{server="2",state="up"} 0
+sara_manager_server_state{server="2",state="draining"} 0
+sara_manager_server_state{server="2",state="down"} 1
+sara_manager_server_state{server="2",state="unknown"} 0
+# HELP sara_manager_server_load_known 1 when the server's load monitor is alive (its load is known), 0 otherwise
+# TYPE sara_manager_server_load_known gauge
+sara_manager_server_load_known{server="1",name="rtsp \"a\"\\\nx"} 1
+sara_manager_server_load_known{server="2"} 0
+# HELP sara_manager_server_load_permille the server's last measured load l, per-mille
+# TYPE sara_manager_server_load_permille gauge
+sara_manager_server_load_permille{server="1",name="rtsp \"a\"\\\nx"} 420
+# HELP sara_manager_server_forecast_permille the server's load forecast l^ (next interval), per-mille
+# TYPE sara_manager_server_forecast_permille gauge
+sara_manager_server_forecast_permille{server="1",name="rtsp \"a\"\\\nx"} 430.5
+# HELP sara_manager_server_damped_permille the server's damped load estimate l~, per-mille: the FORECAST column of sarectl status, pushed to sara.ko
+# TYPE sara_manager_server_damped_permille gauge
+sara_manager_server_damped_permille{server="1",name="rtsp \"a\"\\\nx"} 425.25
+# HELP sara_manager_server_heartbeats_total heartbeats received from the server's agent
+# TYPE sara_manager_server_heartbeats_total counter
+sara_manager_server_heartbeats_total{server="1",name="rtsp \"a\"\\\nx"} 120
+sara_manager_server_heartbeats_total{server="2"} 0
+# HELP sara_manager_server_heartbeats_lost_total heartbeats of the server's agent that never came (gaps in their sequence numbers)
+# TYPE sara_manager_server_heartbeats_lost_total counter
+sara_manager_server_heartbeats_lost_total{server="1",name="rtsp \"a\"\\\nx"} 2
+sara_manager_server_heartbeats_lost_total{server="2"} 0
+# HELP sara_manager_server_heartbeat_age_seconds seconds since the server's last heartbeat, when the status was written
+# TYPE sara_manager_server_heartbeat_age_seconds gauge
+sara_manager_server_heartbeat_age_seconds{server="1",name="rtsp \"a\"\\\nx"} 0.04
+# HELP sara_manager_server_agent_restarts_total restarts of the server's agent seen by the manager
+# TYPE sara_manager_server_agent_restarts_total counter
+sara_manager_server_agent_restarts_total{server="1",name="rtsp \"a\"\\\nx"} 1
+sara_manager_server_agent_restarts_total{server="2"} 0
+# HELP sara_manager_datagrams_total datagrams received on the manager's port
+# TYPE sara_manager_datagrams_total counter
+sara_manager_datagrams_total 131
+# HELP sara_manager_heartbeats_total heartbeats taken into account, all servers (late and duplicate ones included)
+# TYPE sara_manager_heartbeats_total counter
+sara_manager_heartbeats_total 120
+# HELP sara_manager_load_vectors_total load vectors taken into account, all servers
+# TYPE sara_manager_load_vectors_total counter
+sara_manager_load_vectors_total 10
+# HELP sara_manager_garbage_total authenticated datagrams that are not monitoring messages (ignored)
+# TYPE sara_manager_garbage_total counter
+sara_manager_garbage_total 0
+# HELP sara_manager_unknown_server_total messages from server ids not in the manager's configuration (ignored)
+# TYPE sara_manager_unknown_server_total counter
+sara_manager_unknown_server_total 1
+# HELP sara_manager_pushes_total pushes of states, loads and thresholds to sara.ko
+# TYPE sara_manager_pushes_total counter
+sara_manager_pushes_total 50
+# HELP sara_manager_push_failures_total pushes that sara.ko refused or that could not be sent
+# TYPE sara_manager_push_failures_total counter
+sara_manager_push_failures_total 1
+# HELP sara_manager_announce_datagrams_total gateway report datagrams taken
+# TYPE sara_manager_announce_datagrams_total counter
+sara_manager_announce_datagrams_total 0
+# HELP sara_manager_announce_lost_total gateway report datagrams lost (gaps in their sequence numbers)
+# TYPE sara_manager_announce_lost_total counter
+sara_manager_announce_lost_total 0
+# HELP sara_manager_announce_entries_total flows reported in the gateway reports
+# TYPE sara_manager_announce_entries_total counter
+sara_manager_announce_entries_total 0
+# HELP sara_manager_announce_completed_total reported flows that sara.ko completed
+# TYPE sara_manager_announce_completed_total counter
+sara_manager_announce_completed_total 0
+# HELP sara_manager_announce_rejected_total reported flows that sara.ko refused (no announced flow waiting for them)
+# TYPE sara_manager_announce_rejected_total counter
+sara_manager_announce_rejected_total 0
+# HELP sara_manager_announce_failed_total reported flows that could not be sent to sara.ko
+# TYPE sara_manager_announce_failed_total counter
+sara_manager_announce_failed_total 0
+# HELP sara_manager_announce_max_latency_seconds longest time from receiving a gateway report to sara.ko's answer, since the manager started
+# TYPE sara_manager_announce_max_latency_seconds gauge
+sara_manager_announce_max_latency_seconds 0.0015
+# HELP sara_manager_last_push_failed 1 when the last push to sara.ko failed (sarectl status shows the error), 0 otherwise
+# TYPE sara_manager_last_push_failed gauge
+sara_manager_last_push_failed 1
+# HELP sara_manager_dispatcher_load_permille the dispatcher's own load l_d, per-mille
+# TYPE sara_manager_dispatcher_load_permille gauge
+sara_manager_dispatcher_load_permille 100
+# HELP sara_manager_cluster_load_permille the cluster's load l_c (from the forecasts when they are known), per-mille
+# TYPE sara_manager_cluster_load_permille gauge
+sara_manager_cluster_load_permille 430
+# HELP sara_manager_admission_load_permille x = max(l_d, l_c), per-mille: what admission control compares with the thresholds
+# TYPE sara_manager_admission_load_permille gauge
+sara_manager_admission_load_permille 430
+# HELP sara_manager_threshold_permille the admission thresholds in force (T2 and T3 move under overload), per-mille: new sessions refused from t1 (all above t2), established ones from t3, everything at c
+# TYPE sara_manager_threshold_permille gauge
+sara_manager_threshold_permille{threshold="t1"} 600
+sara_manager_threshold_permille{threshold="t2"} 740
+sara_manager_threshold_permille{threshold="t3"} 900
+sara_manager_threshold_permille{threshold="c"} 1000
+# HELP sara_auth_insecure 1 when the daemon runs with --insecure (control datagrams neither sealed nor verified), 0 with a key file
+# TYPE sara_auth_insecure gauge
+sara_auth_insecure{daemon="manager"} 0
+# HELP sara_auth_refused_total control datagrams the daemon refused, by reason (malformed, unknown_key, bad_tag, unknown_sender, wrong_source, replay, too_old, too_many_senders; see sarectl key --help)
+# TYPE sara_auth_refused_total counter
+sara_auth_refused_total{daemon="manager",reason="malformed"} 0
+sara_auth_refused_total{daemon="manager",reason="unknown_key"} 0
+sara_auth_refused_total{daemon="manager",reason="bad_tag"} 3
+sara_auth_refused_total{daemon="manager",reason="unknown_sender"} 0
+sara_auth_refused_total{daemon="manager",reason="wrong_source"} 0
+sara_auth_refused_total{daemon="manager",reason="replay"} 1
+sara_auth_refused_total{daemon="manager",reason="too_old"} 0
+sara_auth_refused_total{daemon="manager",reason="too_many_senders"} 0
+"##
+        );
+    }
+
+    #[test]
+    fn every_refusal_reason_is_exported_even_at_zero() {
+        use crate::auth::Reject;
+        // An insecure manager that refused nothing, and one whose status file predates the keys.
+        let mut st = manager_status();
+        st.auth = Some(crate::control::secure::AuthStatus {
+            mode: "insecure".into(),
+            ..Default::default()
+        });
+        let p = status_prometheus(&st);
+        assert!(
+            p.contains("\nsara_auth_insecure{daemon=\"manager\"} 1\n"),
+            "{p}"
+        );
+        let refused: Vec<&str> = p
+            .lines()
+            .filter(|l| l.starts_with("sara_auth_refused_total{"))
+            .collect();
+        let want: Vec<String> = Reject::ALL
+            .iter()
+            .map(|r| {
+                format!(
+                    "sara_auth_refused_total{{daemon=\"manager\",reason=\"{}\"}} 0",
+                    r.name()
+                )
+            })
+            .collect();
+        assert_eq!(refused, want);
+        st.auth = None;
+        assert!(!status_prometheus(&st).contains("sara_auth_"));
+        // A state newer than this sarectl is exported too, besides the four known ones.
+        st.servers[1].state = "quarantined".into();
+        let p = status_prometheus(&st);
+        assert!(
+            p.contains("\nsara_manager_servers{state=\"quarantined\"} 1\n"),
+            "{p}"
+        );
+        assert!(
+            p.contains("\nsara_manager_servers{state=\"down\"} 0\n"),
+            "{p}"
+        );
+        assert!(
+            p.contains("\nsara_manager_server_state{server=\"2\",state=\"quarantined\"} 1\n"),
+            "{p}"
+        );
+        assert!(
+            p.contains("\nsara_manager_server_state{server=\"2\",state=\"down\"} 0\n"),
+            "{p}"
+        );
+        check_exposition(&p);
+    }
+
+    #[test]
+    fn prometheus_labels_and_numbers_are_escaped_and_spelt_per_the_format() {
+        assert_eq!(prom_escape_label(r#"a\b"c"#), r#"a\\b\"c"#);
+        assert_eq!(prom_escape_label("line\nnext"), "line\\nnext");
+        assert_eq!(prom_escape_label("plain é"), "plain é");
+        let mut p = Prom::default();
+        p.sample("m", &[("a", "x\"y"), ("b", "\\")], "1");
+        p.sample("m", &[], "2");
+        assert_eq!(p.0, "m{a=\"x\\\"y\",b=\"\\\\\"} 1\nm 2\n");
+        assert_eq!(prom_scaled(0, 3), "0");
+        assert_eq!(prom_scaled(1500, 3), "1.5");
+        assert_eq!(prom_scaled(40, 3), "0.04");
+        assert_eq!(prom_scaled(1_700_000_000_000, 3), "1700000000");
+        assert_eq!(prom_scaled(7, 6), "0.000007");
+        assert_eq!(prom_scaled(u64::MAX, 3), "18446744073709551.615");
+        assert_eq!(prom_f64(430.5), "430.5");
+        assert_eq!(prom_f64(400.0), "400");
+        assert_eq!(prom_f64(1e-7), "0.0000001");
+        assert_eq!(prom_f64(f64::NAN), "NaN");
+        assert_eq!(prom_f64(f64::INFINITY), "+Inf");
+        assert_eq!(prom_f64(f64::NEG_INFINITY), "-Inf");
+    }
+
+    fn ha_daemon() -> Value {
+        serde_json::json!({
+            "id": 1, "priority": 200, "preempt": true, "role": "active",
+            "peer": {"addr": "10.0.0.3:7410", "id": 2, "role": "backup", "priority": 100,
+                     "heard_ms_ago": 12, "alive": true},
+            "epoch": 3, "seq": 40, "synced": true, "sessions_known": 0,
+            "lag": {"records_unread": 0, "batches_unacked": 1, "ack_age_ms": 7},
+            "last_takeover": {"at_unix_ms": 1700000000000u64, "reason": "peer silent"},
+            "totals": {"batches_sent": 10, "batches_received": 0, "batches_lost": 0,
+                       "records_sent": 25, "records_applied": 0, "records_failed": 0,
+                       "resyncs_requested": 0, "resyncs_sent": 1, "takeovers": 1,
+                       "stepdowns": 0, "garbage": 0, "late_ticks": 2,
+                       "dropped_for_test": 0, "send_errors": 0},
+            "auth": {"mode": "keys", "key_file": "/etc/sara/key", "key_ids": [2, 1],
+                     "sender_id": 1, "accept_from": [],
+                     "rejections": {"wrong_source": 5}, "rejected": 5},
+            "written_unix_ms": 1700000001000u64,
+        })
+    }
+
+    #[test]
+    fn ha_status_as_prometheus() {
+        use crate::kernel::HaRole;
+        let st = HaStatus {
+            kernel: Some(HaState {
+                role: HaRole::Active,
+                head: 42,
+                capacity: 4096,
+            }),
+            daemon: Some(ha_daemon()),
+            daemon_age_ms: Some(100),
+        };
+        assert_eq!(
+            ha_status_prometheus(&st),
+            r##"# HELP sara_status_written_timestamp_seconds when the daemon last wrote its status file, Unix time in seconds (the daemon rewrites it every interval: an old value means it has stopped)
+# TYPE sara_status_written_timestamp_seconds gauge
+sara_status_written_timestamp_seconds{daemon="ha"} 1700000001
+# HELP sara_failover_role 1 for the failover daemon's role (active: holds the VIP and forwards; backup), 0 for the other
+# TYPE sara_failover_role gauge
+sara_failover_role{role="active"} 1
+sara_failover_role{role="backup"} 0
+# HELP sara_failover_kernel_role 1 for sara.ko's role as sarectl read it (standalone: no failover), 0 for the others
+# TYPE sara_failover_kernel_role gauge
+sara_failover_kernel_role{role="standalone"} 0
+sara_failover_kernel_role{role="active"} 1
+sara_failover_kernel_role{role="backup"} 0
+# HELP sara_failover_synced 1 when this dispatcher holds every session of the active one (always 1 on the active), 0 while it resynchronises: a takeover now would lose sessions
+# TYPE sara_failover_synced gauge
+sara_failover_synced 1
+# HELP sara_failover_sessions_known sessions replicated from the active dispatcher that this backup holds
+# TYPE sara_failover_sessions_known gauge
+sara_failover_sessions_known 0
+# HELP sara_failover_peer_alive 1 when the peer's heartbeats are coming, 0 when it is silent (failed?) or was never heard
+# TYPE sara_failover_peer_alive gauge
+sara_failover_peer_alive 1
+# HELP sara_failover_peer_heartbeat_age_seconds seconds since the peer's last datagram, when the status was written
+# TYPE sara_failover_peer_heartbeat_age_seconds gauge
+sara_failover_peer_heartbeat_age_seconds 0.012
+# HELP sara_failover_records_unread records of sara.ko's replication ring not read yet (active)
+# TYPE sara_failover_records_unread gauge
+sara_failover_records_unread 0
+# HELP sara_failover_batches_unacked replication batches the backup has not acknowledged yet (active)
+# TYPE sara_failover_batches_unacked gauge
+sara_failover_batches_unacked 1
+# HELP sara_failover_ack_age_seconds seconds since the backup's last acknowledgement (active)
+# TYPE sara_failover_ack_age_seconds gauge
+sara_failover_ack_age_seconds 0.007
+# HELP sara_failover_last_takeover_timestamp_seconds when this dispatcher last took the VIP, Unix time in seconds
+# TYPE sara_failover_last_takeover_timestamp_seconds gauge
+sara_failover_last_takeover_timestamp_seconds 1700000000
+# HELP sara_failover_takeovers_total times this dispatcher took the VIP (became active)
+# TYPE sara_failover_takeovers_total counter
+sara_failover_takeovers_total 1
+# HELP sara_failover_stepdowns_total times this dispatcher gave the VIP up (became backup)
+# TYPE sara_failover_stepdowns_total counter
+sara_failover_stepdowns_total 0
+# HELP sara_failover_late_ticks_total heartbeat ticks that came over two periods late (the daemon was not run): no takeover is decided on them
+# TYPE sara_failover_late_ticks_total counter
+sara_failover_late_ticks_total 2
+# HELP sara_failover_batches_sent_total replication batches (with records) sent to the peer
+# TYPE sara_failover_batches_sent_total counter
+sara_failover_batches_sent_total 10
+# HELP sara_failover_batches_received_total replication batches (with records) taken from the peer
+# TYPE sara_failover_batches_received_total counter
+sara_failover_batches_received_total 0
+# HELP sara_failover_batches_lost_total replication batches from the peer that never came (each makes the backup resynchronise)
+# TYPE sara_failover_batches_lost_total counter
+sara_failover_batches_lost_total 0
+# HELP sara_failover_records_sent_total replication records sent to the peer
+# TYPE sara_failover_records_sent_total counter
+sara_failover_records_sent_total 25
+# HELP sara_failover_records_applied_total replication records from the peer installed in sara.ko
+# TYPE sara_failover_records_applied_total counter
+sara_failover_records_applied_total 0
+# HELP sara_failover_records_failed_total replication records from the peer that sara.ko could not install
+# TYPE sara_failover_records_failed_total counter
+sara_failover_records_failed_total 0
+# HELP sara_failover_resyncs_requested_total full copies of the sessions asked of the peer
+# TYPE sara_failover_resyncs_requested_total counter
+sara_failover_resyncs_requested_total 0
+# HELP sara_failover_resyncs_sent_total full copies of the sessions sent to the peer
+# TYPE sara_failover_resyncs_sent_total counter
+sara_failover_resyncs_sent_total 1
+# HELP sara_failover_garbage_total authenticated datagrams from the peer that are not failover messages (ignored)
+# TYPE sara_failover_garbage_total counter
+sara_failover_garbage_total 0
+# HELP sara_failover_send_errors_total datagrams that could not be sent to the peer
+# TYPE sara_failover_send_errors_total counter
+sara_failover_send_errors_total 0
+# HELP sara_auth_insecure 1 when the daemon runs with --insecure (control datagrams neither sealed nor verified), 0 with a key file
+# TYPE sara_auth_insecure gauge
+sara_auth_insecure{daemon="ha"} 0
+# HELP sara_auth_refused_total control datagrams the daemon refused, by reason (malformed, unknown_key, bad_tag, unknown_sender, wrong_source, replay, too_old, too_many_senders; see sarectl key --help)
+# TYPE sara_auth_refused_total counter
+sara_auth_refused_total{daemon="ha",reason="malformed"} 0
+sara_auth_refused_total{daemon="ha",reason="unknown_key"} 0
+sara_auth_refused_total{daemon="ha",reason="bad_tag"} 0
+sara_auth_refused_total{daemon="ha",reason="unknown_sender"} 0
+sara_auth_refused_total{daemon="ha",reason="wrong_source"} 5
+sara_auth_refused_total{daemon="ha",reason="replay"} 0
+sara_auth_refused_total{daemon="ha",reason="too_old"} 0
+sara_auth_refused_total{daemon="ha",reason="too_many_senders"} 0
+"##
+        );
+    }
+
+    #[test]
+    fn ha_prometheus_leaves_out_what_the_file_does_not_hold() {
+        // Nothing at all: no sample (and no HELP without samples).
+        let none = HaStatus {
+            kernel: None,
+            daemon: None,
+            daemon_age_ms: None,
+        };
+        assert_eq!(ha_status_prometheus(&none), "");
+        // sara.ko only (no daemon): its role, nothing else.
+        let kernel_only = HaStatus {
+            kernel: Some(HaState {
+                role: crate::kernel::HaRole::Unknown(9),
+                head: 0,
+                capacity: 0,
+            }),
+            ..none.clone()
+        };
+        let p = ha_status_prometheus(&kernel_only);
+        assert!(p.ends_with("sara_failover_kernel_role{role=\"backup\"} 0\nsara_failover_kernel_role{role=\"?\"} 1\n"), "{p}");
+        assert_eq!(p.lines().filter(|l| !l.starts_with('#')).count(), 4, "{p}");
+        // A backup, never having heard its peer, from a daemon older than late_ticks and keys.
+        let d = serde_json::json!({
+            "role": "backup", "peer": null, "synced": false, "sessions_known": 7,
+            "lag": {"last_batch_ms_ago": null, "synced": false}, "last_takeover": null,
+            "totals": {"batches_received": 3}, "written_unix_ms": 1700000001500u64,
+        });
+        let p = ha_status_prometheus(&HaStatus {
+            daemon: Some(d),
+            ..none
+        });
+        let samples: Vec<&str> = p.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            samples,
+            [
+                "sara_status_written_timestamp_seconds{daemon=\"ha\"} 1700000001.5",
+                "sara_failover_role{role=\"active\"} 0",
+                "sara_failover_role{role=\"backup\"} 1",
+                "sara_failover_synced 0",
+                "sara_failover_sessions_known 7",
+                "sara_failover_peer_alive 0",
+                "sara_failover_batches_received_total 3",
+            ]
+        );
+        check_exposition(&p);
+    }
+
+    /// Checks a text exposition against the format: every family has one `# HELP` then one `# TYPE`
+    /// line before its samples, all its samples together; names and label names are valid, label
+    /// values use only the format's escapes, values are numbers; counters end with `_total` and
+    /// gauges do not; no series twice. Returns each family's HELP and TYPE lines.
+    fn check_exposition(text: &str) -> Vec<(String, String)> {
+        let name_ok = |n: &str| {
+            !n.is_empty()
+                && !n.starts_with(|c: char| c.is_ascii_digit())
+                && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        assert!(text.is_empty() || text.ends_with('\n'));
+        let mut families: Vec<(String, String)> = Vec::new();
+        let mut series = std::collections::BTreeSet::new();
+        let mut current: Option<(String, String)> = None;
+        let mut lines = text.lines().peekable();
+        while let Some(line) = lines.next() {
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                let name = rest.split(' ').next().unwrap().to_string();
+                assert!(name_ok(&name), "{line}");
+                let ty = lines.next().expect("TYPE after HELP");
+                let kind = ty
+                    .strip_prefix(&format!("# TYPE {name} "))
+                    .unwrap_or_else(|| panic!("{ty} after {line}"));
+                assert!(kind == "counter" || kind == "gauge", "{ty}");
+                assert_eq!(name.ends_with("_total"), kind == "counter", "{name} {kind}");
+                assert!(
+                    families
+                        .iter()
+                        .all(|(h, _)| !h.starts_with(&format!("# HELP {name} "))),
+                    "{name} twice"
+                );
+                families.push((line.to_string(), ty.to_string()));
+                current = Some((name, kind.to_string()));
+                assert!(
+                    lines.peek().is_some_and(|l| !l.starts_with('#')),
+                    "{line}: no sample"
+                );
+                continue;
+            }
+            assert!(!line.starts_with('#'), "{line}");
+            let (name, _) = current.as_ref().expect("a sample before any HELP");
+            let (series_id, value) = line.rsplit_once(' ').unwrap();
+            // A plain decimal (Rust would also parse "inf" or "1e3": not what is written here).
+            let decimal = value.parse::<f64>().is_ok()
+                && value
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '.' || c == '-');
+            assert!(
+                decimal || ["NaN", "+Inf", "-Inf"].contains(&value),
+                "{line}"
+            );
+            let (metric, labels) = match series_id.split_once('{') {
+                Some((m, l)) => (m, l.strip_suffix('}').expect("closing brace")),
+                None => (series_id, ""),
+            };
+            assert_eq!(metric, name, "{line}: not in its family");
+            // The labels: name="value" pairs, comma-separated, with only \\ \" \n escapes.
+            let mut rest = labels;
+            while !rest.is_empty() {
+                let (lname, after) = rest.split_once("=\"").expect("label=\"");
+                assert!(name_ok(lname), "{line}: label {lname}");
+                let mut chars = after.char_indices();
+                let end = loop {
+                    match chars.next().expect("closing quote") {
+                        (_, '\\') => {
+                            let (_, e) = chars.next().unwrap();
+                            assert!(matches!(e, '\\' | '"' | 'n'), "{line}: escape \\{e}");
+                        }
+                        (i, '"') => break i,
+                        (_, '\n') => panic!("{line}: raw newline"),
+                        _ => {}
+                    }
+                };
+                rest = &after[end + 1..];
+                rest = rest.strip_prefix(',').unwrap_or(rest);
+            }
+            assert!(series.insert(series_id.to_string()), "{line}: twice");
+        }
+        families
+    }
+
+    #[test]
+    fn every_export_is_valid_and_the_shared_families_agree() {
+        use sara_core::counters::NUM_COUNTERS;
+        check_exposition(&stats_prometheus(&Stats {
+            counters: (0..NUM_COUNTERS)
+                .map(|id| Counter { id, value: 1 })
+                .collect(),
+        }));
+        let manager = check_exposition(&status_prometheus(&manager_status()));
+        let ha = check_exposition(&ha_status_prometheus(&HaStatus {
+            kernel: None,
+            daemon: Some(ha_daemon()),
+            daemon_age_ms: None,
+        }));
+        // The families both daemons write have the same HELP and TYPE (node_exporter's textfile
+        // collector refuses two files that disagree), and no other name is shared.
+        let name = |f: &(String, String)| f.1.split(' ').nth(2).unwrap().to_string();
+        let shared: Vec<&(String, String)> = manager
+            .iter()
+            .filter(|m| ha.iter().any(|h| name(h) == name(m)))
+            .collect();
+        let names: Vec<String> = shared.iter().map(|f| name(f)).collect();
+        assert_eq!(
+            names,
+            [
+                "sara_status_written_timestamp_seconds",
+                "sara_auth_insecure",
+                "sara_auth_refused_total"
+            ]
+        );
+        for m in shared {
+            assert!(ha.contains(m), "{m:?}");
+        }
+        // No daemon metric takes a name of sara.ko's counters (sarectl stats --prometheus).
+        let kernel = check_exposition(&stats_prometheus(&Stats {
+            counters: (0..NUM_COUNTERS)
+                .map(|id| Counter { id, value: 1 })
+                .collect(),
+        }));
+        for k in &kernel {
+            assert!(
+                !manager.iter().chain(&ha).any(|d| name(d) == name(k)),
+                "{k:?}"
+            );
+        }
     }
 }

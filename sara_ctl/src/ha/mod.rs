@@ -24,12 +24,48 @@ use crate::cli;
 use crate::control::secure::{AuthArgs, Cidr, DaemonAuth};
 use crate::control::{unix_ms_now, Error, Result};
 use crate::kernel::HaRole;
-use crate::output::{HaStatus, Output};
+use crate::output::{Format, HaStatus, Output};
 use link::Link;
 use node::{Config, Node};
 
 /// Default status file.
 pub const DEFAULT_STATUS_FILE: &str = "/run/sara/ha.json";
+
+const STATUS_AFTER_HELP: &str = "\
+Reads the status file that `sarectl ha run` rewrites every 200 ms, and sara.ko's role in this
+network namespace. Exit status 4 when there is no status file (the daemon is not running, or has
+another --status-file), except with --json.
+
+With --prometheus, the Prometheus text format (times in seconds; a figure the file does not hold,
+such as the backup's lag on the active dispatcher, is left out):
+  sara_failover_role{role=active|backup}         1 for the daemon's role, 0 for the other
+  sara_failover_kernel_role{role=standalone|active|backup}  sara.ko's role, read now
+  sara_failover_synced                           1 when the backup holds every session (1 on
+                                                 the active)
+  sara_failover_sessions_known                   sessions the backup holds
+  sara_failover_peer_alive                       1 while the peer's heartbeats come
+  sara_failover_peer_heartbeat_age_seconds       since the peer's last datagram
+  sara_failover_records_unread, _batches_unacked, _ack_age_seconds   the active's lag
+  sara_failover_last_batch_age_seconds           the backup's: since the last batch
+  sara_failover_last_takeover_timestamp_seconds  when this dispatcher last took the VIP
+  sara_failover_takeovers_total, _stepdowns_total, _late_ticks_total, _batches_sent_total,
+  _batches_received_total, _batches_lost_total, _records_sent_total, _records_applied_total,
+  _records_failed_total, _resyncs_requested_total, _resyncs_sent_total, _garbage_total,
+  _send_errors_total
+  sara_auth_refused_total{daemon=\"ha\",reason=...}         refused datagrams, every reason
+  sara_auth_insecure{daemon=\"ha\"}                         1 when run with --insecure
+  sara_status_written_timestamp_seconds{daemon=\"ha\"}      when the file was written
+The same families from `sarectl status --prometheus` have daemon=\"manager\". Write the file
+atomically (node_exporter may read it at any moment):
+  f=/var/lib/node_exporter/textfile/sara-ha.prom
+  sarectl ha status --prometheus > $f.$$ && mv $f.$$ $f
+and alert, for example, on sum(sara_failover_role{role=\"active\"}) != 1 over both dispatchers,
+sara_failover_synced == 0 on the backup for long, or rate(sara_auth_refused_total[5m]) > 0.
+
+Examples:
+  sarectl ha status
+  sarectl ha status --json --status-file /run/sara/ha.json
+  sarectl ha status --prometheus";
 
 const RUN_AFTER_HELP: &str = "\
 Run one on each of the two dispatchers. Both need sara.ko with the same services and servers (same
@@ -65,12 +101,7 @@ pub enum HaCmd {
     #[command(after_help = RUN_AFTER_HELP)]
     Run(RunArgs),
     /// Show this dispatcher's role, its peer, the replication lag and the last takeover
-    #[command(after_help = "\
-Reads the daemon's status file and sara.ko's role in this network namespace.
-
-Examples:
-  sarectl ha status
-  sarectl ha status --json --status-file /run/sara/ha.json")]
+    #[command(after_help = STATUS_AFTER_HELP)]
     Status(StatusArgs),
     /// Set sara.ko's role by hand (maintenance; `ha run` manages it while it runs)
     #[command(after_help = "\
@@ -159,6 +190,13 @@ pub struct StatusArgs {
     /// The daemon's status file
     #[arg(long, default_value = DEFAULT_STATUS_FILE)]
     pub status_file: PathBuf,
+    /// Print the Prometheus text format instead of text (for node_exporter's textfile collector):
+    /// role, peer, replication lag, takeovers, batches and records, refused datagrams by reason;
+    /// the metrics are listed below. Not with --json.
+    // No `conflicts_with = "json"`: --json is sarectl's global flag, unknown to this crate's own
+    // parsers (tests); main.rs refuses the pair.
+    #[arg(long)]
+    pub prometheus: bool,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -466,8 +504,10 @@ pub fn run(args: RunArgs) -> Result<()> {
     Ok(())
 }
 
-/// `sarectl ha status`.
-pub fn status(args: &StatusArgs, json_out: bool) -> Result<()> {
+/// `sarectl ha status`: text, JSON or Prometheus text ([`crate::output::ha_status_prometheus`]).
+/// Without a daemon status file, the text and the Prometheus text (sara.ko's role only) are an
+/// error; the JSON is not (its `daemon` is null).
+pub fn status(args: &StatusArgs, format: Format) -> Result<()> {
     // Written at once; a closed pipe (`sarectl ha status | head -1`) is not an error.
     let emit = |out: &str| {
         let _ = io::Write::write_all(&mut io::stdout().lock(), out.as_bytes());
@@ -489,11 +529,14 @@ pub fn status(args: &StatusArgs, json_out: bool) -> Result<()> {
         daemon,
         daemon_age_ms,
     };
-    if json_out {
-        emit(&st.json());
-        return Ok(());
+    match format {
+        Format::Json => {
+            emit(&st.json());
+            return Ok(());
+        }
+        Format::Prometheus => emit(&crate::output::ha_status_prometheus(&st)),
+        Format::Table => emit(&st.text()),
     }
-    emit(&st.text());
     if st.daemon.is_none() {
         return Err(Error::new(format!(
             "no daemon status in {}: is `sarectl ha run` running (with this --status-file)?",
