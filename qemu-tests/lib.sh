@@ -186,6 +186,17 @@ sip_failed_call_trace() {
 }
 # The dispatcher as the tests start from: no second dispatcher, disp's link up with the VIP and its
 # default route (a failover test takes the link down, which drops the route, and moves the VIP).
+# The second dispatcher of the failover tests: namespace disp2 on the cluster segment as 10.0.0.3,
+# default route via gw, and gw reachable (a fresh namespace each time).
+disp2_up() {
+  ip netns del disp2 2>/dev/null
+  ip netns add disp2 || fail "cannot create namespace disp2"
+  in_ns disp2 ip link set lo up
+  attach disp2 10.0.0.3
+  in_ns disp2 ip route add default via 10.0.0.1
+  in_ns disp2 ping -c1 -W2 10.0.0.1 >/dev/null || fail "ping gw from disp2"
+}
+
 restore_disp() {
   ip netns del disp2 2>/dev/null
   in_ns disp ip link set eth0 up 2>/dev/null

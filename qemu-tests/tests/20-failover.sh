@@ -77,11 +77,7 @@ trap ha_teardown EXIT
 rm -f /tmp/ha1.json /tmp/ha2.json /tmp/ha1.log /tmp/ha2.log /tmp/ha-stop /tmp/ha-phase
 
 # --- the second dispatcher, and the same configuration on both --------------------------------
-ip netns add disp2
-in_ns disp2 ip link set lo up
-attach disp2 10.0.0.3
-in_ns disp2 ip route add default via 10.0.0.1
-in_ns disp2 ping -c1 -W2 10.0.0.1 >/dev/null || fail "ping gw from disp2"
+disp2_up
 fresh_servers
 for s in sarectl sarectl2; do
   $s service add "$VIP:$UPORT/udp" --timeout 300 || fail "$s: service add udp"

@@ -139,12 +139,7 @@ GW_SYSCTL=$(in_ns gw sysctl -e net.ipv4.conf.all.rp_filter net.ipv4.conf.eth1.rp
 in_ns gw sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth1.rp_filter=0 net.ipv4.conf.eth1.accept_local=1 \
   || fail "gw: cannot turn rp_filter off / accept_local on"
 info "gw forwards spoofed cluster sources from the client side for this test: rp_filter 0 (all, eth1), accept_local 1 (eth1); before: $GW_SYSCTL"
-ip netns del disp2 2>/dev/null
-ip netns add disp2
-in_ns disp2 ip link set lo up
-attach disp2 10.0.0.3
-in_ns disp2 ip route add default via 10.0.0.1
-in_ns disp2 ping -c1 -W2 10.0.0.1 >/dev/null || fail "ping gw from disp2"
+disp2_up
 fresh_servers
 sarectl service del "$SVC" >/dev/null 2>&1
 sarectl service del "$VIP:$UPORT/udp" >/dev/null 2>&1
