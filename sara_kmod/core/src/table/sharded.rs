@@ -495,6 +495,26 @@ impl<'a, T: ShardSet + ?Sized> Table<'a, T> {
             .flatten()
     }
 
+    /// The packet path's refresh of a session it reached without a flow lookup (a SIP call found in the
+    /// Call-ID index): session `r`'s signalling record is refreshed as a member's packet refreshes it
+    /// with `keep_alive`. Returns its server; `None` if the session is not alive (ended, expired, or
+    /// its record reused).
+    pub fn touch_session<F: FnMut(&FlowInfo, Removal)>(
+        &self,
+        r: SessionRef,
+        now: Millis,
+        on_remove: &mut F,
+    ) -> Option<u16> {
+        self.session(r, now, true, on_remove)
+    }
+
+    /// The signalling record of session `r` if it still holds that session, alive, ended (lingering)
+    /// or expired but not yet removed; changes nothing.
+    pub fn session_record(&self, r: SessionRef) -> Option<FlowInfo> {
+        self.get_at(r.loc)
+            .filter(|f| f.identity == Identity::Signalling && f.session == r)
+    }
+
     /// Moves session `r` to `server` (see [`Shard::reassign`]).
     pub fn reassign(&self, r: SessionRef, server: u16, now: Millis) -> bool {
         self.with(r.loc.shard(), |s| s.reassign(r, server, now))
