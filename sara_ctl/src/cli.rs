@@ -27,6 +27,7 @@ pub fn proto_name(p: u8) -> Cow<'static, str> {
     match p {
         PROTO_TCP => "tcp".into(),
         PROTO_UDP => "udp".into(),
+        sara_core::calls::PROTO_SIP_CALL => "sip-call".into(),
         other => other.to_string().into(),
     }
 }

@@ -287,9 +287,15 @@ impl FlowRow {
     pub fn destination(&self) -> String {
         format!("{}:{}", self.dst, cli::port_text(self.dport))
     }
-    /// `10.0.0.100:554/tcp`: the destination with the protocol, as services are written.
+    /// `10.0.0.100:554/tcp`: the destination with the protocol, as services are written (a SIP
+    /// call's own session record, protocol `sip-call`, belongs to the UDP service).
     pub fn service(&self) -> String {
-        format!("{}/{}", self.destination(), self.proto)
+        let proto = if self.proto == cli::proto_name(sara_core::calls::PROTO_SIP_CALL) {
+            "udp"
+        } else {
+            self.proto.as_str()
+        };
+        format!("{}/{}", self.destination(), proto)
     }
     fn identity_rank(&self) -> usize {
         cli::FLOW_IDENTITIES
