@@ -487,8 +487,28 @@ impl Path<'_> {
         let t = self.table.table();
         let h = calls.hash(&key);
         let mut ev = self.ev();
-        let found = calls.find(&t, &key, h, self.now, &mut |f, w| ev.removed(f, w));
-        let d = classify(&msg, found != Found::No);
+        let bytes = u32::try_from(self.l4.ip_total_len).unwrap_or(u32::MAX);
+        let found = calls.find(&t, &key, h, self.now, bytes, &mut |f, w| ev.removed(f, w));
+        let mut d = classify(&msg, found != Found::No);
+        let mut found = found;
+        if d == Dispatch::UnknownCall {
+            // After a takeover: the 5-tuple's replicated session is this call's (see `Calls::adopt`).
+            let repl = self.st.replicated_ids.load(Ordering::Relaxed);
+            let adopted = calls.adopt(
+                &t,
+                &self.l4.key,
+                &key,
+                h,
+                self.now,
+                bytes,
+                |id| id <= repl,
+                &mut |f, w| ev.removed(f, w),
+            );
+            if let Some(f) = adopted {
+                found = f;
+                d = classify(&msg, true);
+            }
+        }
         let kind = admission_kind(d);
         if !self.admit(kind) {
             return Err(if kind == PacketKind::NewSession {
@@ -600,7 +620,7 @@ impl Path<'_> {
             Err(OpenCallError::IndexFull) => Err(c::CALL_INDEX_FULL),
             Err(OpenCallError::Raced) => {
                 // Another CPU opened this call a moment ago: follow it.
-                match calls.find(&t, key, h, self.now, &mut |f, w| ev.removed(f, w)) {
+                match calls.find(&t, key, h, self.now, bytes, &mut |f, w| ev.removed(f, w)) {
                     Found::Live { session, server } | Found::Ended { session, server } => {
                         self.count(c::SIP_BY_CALL_ID);
                         self.server_for(session, server).ok_or(c::DROP_NO_SERVER)

@@ -150,22 +150,25 @@ impl<'a, C: CallShards + ?Sized> Calls<'a, C> {
             .flatten()
     }
 
-    /// Finds the call of `key` and its session: the entry is refreshed, and so is the session (a
-    /// call's signalling keeps it alive as a member's packet does). An entry whose session has gone
-    /// is removed and the call reported as not indexed.
+    /// Finds the call of `key` and its session: the entry is refreshed, and the datagram (`bytes`) is
+    /// counted on the session's signalling record, which it refreshes (0 bytes: a lookup that counts
+    /// nothing, e.g. after a race). An entry whose session has gone is removed and the call reported
+    /// as not indexed.
+    #[allow(clippy::too_many_arguments)]
     pub fn find<T: ShardSet + ?Sized, F: FnMut(&FlowInfo, Removal)>(
         &self,
         table: &Table<'_, T>,
         key: &CallKey<'_>,
         hash: u64,
         now: Millis,
+        bytes: u32,
         on_remove: &mut F,
     ) -> Found {
         let Some(e) = self.entry(key, hash, now) else {
             return Found::No;
         };
         let session = e.value;
-        if let Some(server) = table.touch_session(session, now, on_remove) {
+        if let Some(server) = table.touch_session(session, now, bytes, on_remove) {
             return Found::Live { session, server };
         }
         if let Some(f) = table.session_record(session).filter(|f| f.ended) {
@@ -252,6 +255,42 @@ impl<'a, C: CallShards + ?Sized> Calls<'a, C> {
                     CallInsertError::Exists(_) => OpenCallError::Raced,
                 })
             }
+        }
+    }
+
+    /// An in-dialog message of a call not indexed here ([`super::Dispatch::UnknownCall`]) on a
+    /// signalling 5-tuple `socket` whose record is the live session of a call this dispatcher did not
+    /// open — one installed by replication (`replicated(session id)`): the Call-ID bindings are not
+    /// replicated yet, so after a takeover (or a handback) the session of a UA socket's call is known
+    /// only by its 5-tuple. The call is bound to that session (indexed) and found again: its BYE
+    /// then reaches its server and ends its session, as before #14. `None`: nothing to adopt.
+    #[allow(clippy::too_many_arguments)]
+    pub fn adopt<T: ShardSet + ?Sized, F: FnMut(&FlowInfo, Removal), R: Fn(u32) -> bool>(
+        &self,
+        table: &Table<'_, T>,
+        socket: &FlowKey,
+        key: &CallKey<'_>,
+        hash: u64,
+        now: Millis,
+        bytes: u32,
+        replicated: R,
+        on_remove: &mut F,
+    ) -> Option<Found> {
+        let f = table.get(socket, Wildcard::Exact)?;
+        if f.identity != super::super::table::Identity::Signalling
+            || f.ended
+            || f.session.loc != f.loc
+            || !replicated(f.session.id)
+        {
+            return None;
+        }
+        self.with(self.shard(hash), |x| {
+            x.insert(key, hash, f.session, ENTRY_TIMEOUT_MS, now)
+        })?
+        .ok()?;
+        match self.find(table, key, hash, now, bytes, on_remove) {
+            Found::No => None,
+            found => Some(found),
         }
     }
 

@@ -8,7 +8,7 @@ use super::super::dpi::sip;
 use super::super::flow::{FlowHasher, FlowKey, Wildcard, PROTO_UDP};
 use super::super::table::{
     ignore, Classified, FlowInfo, Identity, Millis, PacketOpts, Removal, SessionRef, Shard, Slot,
-    Table,
+    Status, Table,
 };
 use super::*;
 use core::cell::RefCell;
@@ -113,7 +113,7 @@ fn datagram(fx: &Fx, payload: &str, now: Millis, pick: u16) -> Did {
     };
     let h = c.hash(&key);
     let mut on_remove = |f: &FlowInfo, _w: Removal| fx.ended.borrow_mut().push(*f);
-    let found = c.find(&t, &key, h, now, &mut on_remove);
+    let found = c.find(&t, &key, h, now, 100, &mut on_remove);
     let d = classify(&msg, found != Found::No);
     match (d, found) {
         (Dispatch::NewCall, _) => {
@@ -197,6 +197,13 @@ fn the_first_call_takes_the_socket_the_next_ones_get_their_own_records() {
         datagram(&fx, &invite("call-2@a", 7002), 3, 9),
         Did::ToCall(s2, 2, false)
     );
+    // Each datagram of a call is counted on its own session record, which is Established.
+    let r2 = fx.t().session_record(s2).unwrap();
+    assert_eq!(
+        (r2.packets, r2.bytes, r2.status),
+        (3, 300, Status::Established)
+    );
+    assert_eq!(fx.t().session_record(s1).unwrap().packets, 2);
     // Media follows each call.
     assert_eq!(media(&fx, 7000, 4), Some(1));
     assert_eq!(media(&fx, 7002, 4), Some(2));
@@ -464,4 +471,44 @@ fn rendezvous_is_stable_even_and_moves_only_the_leaving_servers_share() {
     for id in all {
         assert!((800..1200).contains(&per[&id]), "{per:?}");
     }
+}
+
+#[test]
+fn after_a_takeover_a_replicated_socket_session_adopts_its_calls_in_dialog_messages() {
+    let fx = Fx::new(2, 64, 16);
+    let (t, c) = (fx.t(), fx.c());
+    // Installed by replication: the socket's session, id 40, no Call-ID binding.
+    let r = t
+        .open_session(&socket(), 40, 2, T, 0, 0, &mut ignore)
+        .unwrap();
+    let k = CallKey::new(client_v4(CLIENT), b"old-call").unwrap();
+    let h = c.hash(&k);
+    assert_eq!(c.find(&t, &k, h, 1, 0, &mut ignore), Found::No);
+    // A session this dispatcher opened itself is never adopted.
+    assert_eq!(
+        c.adopt(&t, &socket(), &k, h, 1, 0, |id| id > 40, &mut ignore),
+        None
+    );
+    assert_eq!(c.fill().0, 0);
+    let found = c.adopt(&t, &socket(), &k, h, 1, 0, |id| id <= 40, &mut ignore);
+    assert_eq!(
+        found,
+        Some(Found::Live {
+            session: r,
+            server: 2
+        })
+    );
+    // From now on the call is indexed: its BYE reaches server 2 and ends only this session.
+    assert_eq!(
+        datagram(&fx, &request("BYE", "old-call"), 2, 9),
+        Did::ToCall(r, 2, true)
+    );
+    // An ended socket session is not adopted.
+    let k2 = CallKey::new(client_v4(CLIENT), b"other").unwrap();
+    let h2 = c.hash(&k2);
+    assert_eq!(
+        c.adopt(&t, &socket(), &k2, h2, 3, 0, |_| true, &mut ignore),
+        None
+    );
+    fx.check();
 }

@@ -495,17 +495,22 @@ impl<'a, T: ShardSet + ?Sized> Table<'a, T> {
             .flatten()
     }
 
-    /// The packet path's refresh of a session it reached without a flow lookup (a SIP call found in the
-    /// Call-ID index): session `r`'s signalling record is refreshed as a member's packet refreshes it
-    /// with `keep_alive`. Returns its server; `None` if the session is not alive (ended, expired, or
-    /// its record reused).
+    /// A packet of session `r` reached without a flow lookup (a SIP call found in the Call-ID index):
+    /// counted on the session's signalling record, refreshed, Established (see
+    /// [`Shard::session_packet`]). Returns its server; `None` if the session is not alive (ended,
+    /// expired, or its record reused).
     pub fn touch_session<F: FnMut(&FlowInfo, Removal)>(
         &self,
         r: SessionRef,
         now: Millis,
+        bytes: u32,
         on_remove: &mut F,
     ) -> Option<u16> {
-        self.session(r, now, true, on_remove)
+        self.with(r.loc.shard(), |s| {
+            s.session_packet(r, now, bytes, on_remove)
+        })
+        .flatten()
+        .map(|i| i.server)
     }
 
     /// The signalling record of session `r` if it still holds that session, alive, ended (lingering)
