@@ -21,8 +21,8 @@ use crate::conn::{Events, FlowTable, LINGER_MS};
 use crate::netns::{Config, NetState, Server, Service};
 use crate::sara_core::admission::{load_index, PacketKind, Thresholds};
 use crate::sara_core::calls::{
-    admission_kind, classify, client_v4, rendezvous, service_protocol, CallKey, Dispatch, Found,
-    OpenCallError,
+    admission_kind, classify, client_v4, rendezvous, service_protocol, CallKey, Dispatch, Fallback,
+    Found, OpenCallError,
 };
 use crate::sara_core::counters as c;
 use crate::sara_core::dpi::{self, sip, Announcement, Direction, Reason, Sig};
@@ -472,16 +472,11 @@ impl Path<'_> {
     fn sip_dispatch(&self, payload: &[u8], svc: &Service) -> Result<&Server, usize> {
         let msg = match sip::parse(payload) {
             Ok(m) => m,
-            Err(_) => {
-                return self.sip_hashed(
-                    Dispatch::Fallback(crate::sara_core::calls::Fallback::NotSip),
-                    0,
-                )
-            }
+            Err(_) => return self.sip_fallback(Fallback::NotSip),
         };
         let key = match CallKey::of_message(client_v4(self.l4.key.src_addr), &msg) {
             Ok(k) => k,
-            Err(e) => return self.sip_hashed(Dispatch::Fallback(e.into()), 0),
+            Err(e) => return self.sip_fallback(e.into()),
         };
         let calls = self.table.calls();
         let t = self.table.table();
@@ -537,6 +532,15 @@ impl Path<'_> {
             }
             (d, _) => self.sip_hashed(d, h),
         }
+    }
+
+    /// A datagram with no usable Call-ID: admitted as established traffic, then by the 5-tuple's hash.
+    fn sip_fallback(&self, why: Fallback) -> Result<&Server, usize> {
+        let d = Dispatch::Fallback(why);
+        if !self.admit(admission_kind(d)) {
+            return Err(c::DROP_ADMISSION_EST);
+        }
+        self.sip_hashed(d, 0)
     }
 
     /// A SIP message outside any indexed call: counted, and sent by rendezvous hashing over the
