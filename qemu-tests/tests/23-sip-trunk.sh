@@ -8,7 +8,7 @@
 . "$REPO/qemu-tests/lib.sh"
 load_sara; topo_up
 PORT=5060
-N=${SARA_TRUNK_CALLS:-60}    # calls, all concurrent (-l N)
+N=${SARA_TRUNK_CALLS:-50}    # calls, all concurrent (-l N)
 RATE=${SARA_TRUNK_RATE:-10}  # new calls a second
 HOLD=${SARA_TRUNK_HOLD:-15}  # seconds each call lasts (RTP for all of it, 10 packets a second)
 SVC="$VIP:$PORT/udp"
