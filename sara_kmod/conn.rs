@@ -6,11 +6,15 @@
 //!
 //! Memory: the whole table is allocated once, with `GFP_KERNEL` on the control path, when the
 //! namespace's first service is added: `capacity × size_of::<Slot>()` bytes (56 per flow) plus one
-//! lock per shard. The packet path never allocates for the table; when a shard is full a new session
-//! is refused (`dropped_table_full`) and established flows are never evicted.
+//! lock per shard; with it the Call-ID index of the namespace's SIP calls (`sara_core::calls`):
+//! `call_capacity(capacity)` entries of 64 bytes over as many shards, each with its own lock. The
+//! packet path never allocates for either; when a shard is full a new session (a new call) is
+//! refused (`dropped_table_full`, `call_index_full`) and established flows are never evicted.
 //!
-//! Locking: the core's [`Table`] takes one shard lock at a time through [`ShardSet`]; SARA never holds
-//! two of its shard or scheduler locks together (see `sara_core::table`, "Concurrency contract").
+//! Locking: the core's [`Table`] takes one shard lock at a time through [`ShardSet`], and its
+//! `Calls` one Call-ID index lock at a time, never while it holds a table lock or the other way
+//! round; SARA never holds two of its shard, index or scheduler locks together (see
+//! `sara_core::table`, "Concurrency contract").
 //! The one lock taken inside a shard lock is the replication ring's (`repl`, its own lockdep
 //! class): a removal callback that ends a session queues the end for the backup.
 
