@@ -2208,6 +2208,20 @@ SESSION  SERVER  CLIENT          SERVICE             STATUS               FLOWS 
         );
         assert_eq!(row.source(), "10.0.1.2:40000");
         assert_eq!(row.service(), "10.0.0.100:554/tcp");
+        // A SIP call's own session record belongs to the UDP service of its destination.
+        let call = Flow {
+            key: FlowKey::new(
+                [10, 0, 1, 2],
+                0x1234,
+                [10, 0, 0, 100],
+                5060,
+                sara_core::calls::PROTO_SIP_CALL,
+            ),
+            ..f
+        };
+        let row = FlowRow::from(&call);
+        assert_eq!(row.proto, "sip-call");
+        assert_eq!(row.service(), "10.0.0.100:5060/udp");
     }
 
     #[test]
