@@ -273,7 +273,7 @@ if [ "$applied" -lt "$n_back" ]; then
   echo "returning primary (disp):"; in_ns disp "$SARECTL" ha status --status-file /tmp/ha1.json
   grep -E "sync|resync|records|epoch" /tmp/ha1.log | tail -n 20
   echo "backup (disp2):"; in_ns disp2 "$SARECTL" ha status --status-file /tmp/ha2.json
-  grep -E "sync|resync|records|epoch" /tmp/ha2.log | tail -n 20
+  grep -E "sync|resync|records|epoch|dumping" /tmp/ha2.log | tail -n 20
   echo "sessions now: disp $(sessions_of disp | wc -l), disp2 $(sessions_of disp2 | wc -l)"
   fail "the returning primary took the VIP back after installing only $applied records (disp2 held $n_back sessions before it returned; $n_sess at the kill): not resynchronised"
 fi

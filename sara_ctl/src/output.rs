@@ -1017,7 +1017,7 @@ const KERNEL_HA_ROLES: [&str; 3] = ["standalone", "active", "backup"];
 
 /// The running totals of the failover daemon's status (`totals.<field>`), as
 /// `sara_failover_<field>_total`.
-const HA_TOTALS: [(&str, &str); 13] = [
+const HA_TOTALS: [(&str, &str); 14] = [
     (
         "takeovers",
         "times this dispatcher took the VIP (became active)",
@@ -1059,6 +1059,10 @@ const HA_TOTALS: [(&str, &str); 13] = [
     (
         "resyncs_sent",
         "full copies of the sessions sent to the peer",
+    ),
+    (
+        "resyncs_failed",
+        "full copies asked of this daemon that it could not send (the flow table could not be read whole); the peer asks again",
     ),
     (
         "garbage",
@@ -1594,6 +1598,12 @@ impl Output for HaStatus {
             t["batches_sent"], t["batches_received"], t["batches_lost"], t["resyncs_requested"], t["resyncs_sent"],
             t["records_applied"], t["records_failed"]
         );
+        if t["resyncs_failed"].as_u64().is_some_and(|n| n > 0) {
+            say!(
+                "resyncs:        {} full copies asked of this daemon could not be sent (sara.ko's flow table changed during every read); the peer asked again",
+                t["resyncs_failed"]
+            );
+        }
         if t["late_ticks"].as_u64().is_some_and(|n| n > 0) {
             say!(
                 "stalls:         {} heartbeat ticks came over two periods late (this daemon was not run); no takeover was decided on them",

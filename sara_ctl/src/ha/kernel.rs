@@ -125,6 +125,16 @@ impl Kernel for NlKernel {
             .client
             .flows(None, None)
             .map_err(|e| msg("dumping sara.ko's flow table", e))?;
+        if dump.interrupted {
+            // A flow that moved between table entries during every read may be missing: a
+            // resynchronisation from it would leave the backup short of sessions while it believes
+            // itself in sync. The node sends none; the backup asks again.
+            return Err(format!(
+                "dumping sara.ko's flow table: the table changed during each of {} reads (flows \
+                 moving between entries); no resynchronisation from an incomplete table",
+                crate::kernel::DUMP_TRIES
+            ));
+        }
         let mut sessions = Vec::new();
         let mut flows = Vec::new();
         let mut live = HashSet::new();

@@ -50,8 +50,8 @@ such as the backup's lag on the active dispatcher, is left out):
   sara_failover_last_takeover_timestamp_seconds  when this dispatcher last took the VIP
   sara_failover_takeovers_total, _stepdowns_total, _late_ticks_total, _batches_sent_total,
   _batches_received_total, _batches_lost_total, _records_sent_total, _records_applied_total,
-  _records_failed_total, _resyncs_requested_total, _resyncs_sent_total, _garbage_total,
-  _send_errors_total
+  _records_failed_total, _resyncs_requested_total, _resyncs_sent_total, _resyncs_failed_total,
+  _garbage_total, _send_errors_total
   sara_auth_refused_total{daemon=\"ha\",reason=...}         refused datagrams, every reason
   sara_auth_insecure{daemon=\"ha\"}                         1 when run with --insecure
   sara_status_written_timestamp_seconds{daemon=\"ha\"}      when the file was written
@@ -336,6 +336,7 @@ fn status_json(
             "batches_lost": t.batches_lost, "records_sent": t.records_sent,
             "records_applied": t.records_applied, "records_failed": t.records_failed,
             "resyncs_requested": t.resyncs_requested, "resyncs_sent": t.resyncs_sent,
+            "resyncs_failed": t.resyncs_failed,
             "takeovers": t.takeovers, "stepdowns": t.stepdowns, "garbage": t.garbage,
             "late_ticks": t.late_ticks,
             "dropped_for_test": s.dropped, "send_errors": s.send_errors,

@@ -126,6 +126,8 @@ pub struct Totals {
     pub records_failed: u64,
     pub resyncs_requested: u64,
     pub resyncs_sent: u64,
+    /// Resynchronisations asked for but not sent (the table could not be read whole).
+    pub resyncs_failed: u64,
     pub takeovers: u64,
     pub stepdowns: u64,
     pub garbage: u64,
@@ -454,7 +456,13 @@ impl Node {
         let table = match k.dump() {
             Ok(t) => t,
             Err(e) => {
-                self.log.push(e);
+                // No resync this time. A new epoch makes sure the backup does not take the batches
+                // that follow for a complete history (after a ring overrun it lacks records): it
+                // sees the epoch change without a ResyncBegin and asks again.
+                self.log.push(format!("{e}: the backup will ask again"));
+                self.epoch = self.epoch.wrapping_add(1).max(1);
+                self.next_seq = 0;
+                self.totals.resyncs_failed += 1;
                 return;
             }
         };

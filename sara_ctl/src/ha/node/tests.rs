@@ -13,6 +13,8 @@ use std::net::SocketAddr;
 
 #[derive(Default)]
 struct FakeKernel {
+    /// The next this many dumps fail (as an interrupted dump of sara.ko's table does).
+    failing_dumps: u32,
     active: bool,
     ring: Vec<Record>,
     /// session id → (server, members)
@@ -115,6 +117,10 @@ impl Kernel for FakeKernel {
         Ok((a, f))
     }
     fn dump(&mut self) -> Result<Vec<Record>, String> {
+        if self.failing_dumps > 0 {
+            self.failing_dumps -= 1;
+            return Err("the table changed during each read".to_string());
+        }
         let mut v: Vec<Record> = self
             .table
             .values()
@@ -540,4 +546,37 @@ fn sealed_dispatchers_replicate_and_refuse_forged_and_replayed_datagrams() {
     assert_eq!(n.b.k.view(), n.a.k.view());
     assert!(!n.both_active_seen);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_resync_from_a_table_that_cannot_be_read_whole_is_not_sent_and_the_backup_asks_again() {
+    let mut n = Net::new();
+    n.run(500);
+    for id in 1..=10 {
+        n.a.k.open(id, 1);
+    }
+    n.run(200);
+    n.a.alive = false;
+    n.run(400);
+    assert_eq!(n.b.node.role(), Role::Active);
+    for id in 11..=20 {
+        n.b.k.open(id, 2);
+    }
+    // The new active's first two dumps fail: the returning primary must not take the VIP back
+    // before it has every session.
+    n.b.k.failing_dumps = 2;
+    let now = n.now;
+    n.a = Side {
+        node: Node::new(cfg(1, 200, true), now),
+        k: FakeKernel::default(),
+        v: FakeVip::default(),
+        alive: true,
+    };
+    n.a.node.start(&mut n.a.k, &mut n.a.v);
+    n.run(5000);
+    assert_eq!(n.b.node.totals.resyncs_failed, 2);
+    assert_eq!(n.a.node.role(), Role::Active);
+    assert_eq!(n.a.k.view().len(), 20, "{:?}", n.a.k.view());
+    assert!(n.a.node.totals.records_applied >= 20);
+    assert!(!n.both_active_seen, "two active dispatchers at once");
 }
