@@ -6,20 +6,25 @@
 //!
 //! Memory: the whole table is allocated once, with `GFP_KERNEL` on the control path, when the
 //! namespace's first service is added: `capacity × size_of::<Slot>()` bytes (56 per flow) plus one
-//! lock per shard. The packet path never allocates for the table; when a shard is full a new session
-//! is refused (`dropped_table_full`) and established flows are never evicted.
+//! lock per shard; with it the Call-ID index of the namespace's SIP calls (`sara_core::calls`):
+//! `call_capacity(capacity)` entries of 64 bytes over as many shards, each with its own lock. The
+//! packet path never allocates for either; when a shard is full a new session (a new call) is
+//! refused (`dropped_table_full`, `call_index_full`) and established flows are never evicted.
 //!
-//! Locking: the core's [`Table`] takes one shard lock at a time through [`ShardSet`]; SARA never holds
-//! two of its shard or scheduler locks together (see `sara_core::table`, "Concurrency contract").
+//! Locking: the core's [`Table`] takes one shard lock at a time through [`ShardSet`], and its
+//! `Calls` one Call-ID index lock at a time, never while it holds a table lock or the other way
+//! round; SARA never holds two of its shard, index or scheduler locks together (see
+//! `sara_core::table`, "Concurrency contract").
 //! The one lock taken inside a shard lock is the replication ring's (`repl`, its own lockdep
 //! class): a removal callback that ends a session queues the end for the backup.
 
 use crate::config::Config;
+use crate::sara_core::calls::{call_capacity, CallIndex, CallShards, CallSlot, Calls};
 use crate::sara_core::counters as c;
 use crate::sara_core::flow::FlowHasher;
 use crate::sara_core::msg::repl::Record;
 use crate::sara_core::table::{
-    FlowInfo, Identity, Millis, Moves, Removal, Shard, ShardSet, Slot, Table,
+    FlowInfo, Identity, Millis, Moves, Removal, SessionRef, Shard, ShardSet, Slot, Table,
 };
 use crate::sys::lock::BhLocks;
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVVec};
@@ -48,9 +53,32 @@ impl ShardSet for Shards {
     }
 }
 
-/// A namespace's flow table.
+type CallShardLocks = BhLocks<CallIndex<KVVec<CallSlot<SessionRef>>, SessionRef>>;
+
+impl CallShards for CallShardLocks {
+    type Storage = KVVec<CallSlot<SessionRef>>;
+
+    fn shard_count(&self) -> usize {
+        self.len()
+    }
+
+    fn with_shard<R, F: FnOnce(&mut CallIndex<Self::Storage, SessionRef>) -> R>(
+        &self,
+        i: usize,
+        f: F,
+    ) -> Option<R> {
+        self.get(i).map(|l| l.with(f))
+    }
+}
+
+/// A namespace's flow table, and beside it the Call-ID index of its SIP calls (`sara_core::calls`):
+/// as many shards as the table, each behind its own BH-safe lock, never held with another.
 pub(crate) struct FlowTable {
     shards: Shards,
+    calls: CallShardLocks,
+    call_capacity: u32,
+    /// Call-ID index slots each purge step visits per shard (expiry; a full pass about every second).
+    call_purge_budget: usize,
     hasher: FlowHasher,
     capacity: u32,
     /// Slots each purge step visits per shard (a full pass about every second).
@@ -71,17 +99,33 @@ impl FlowTable {
         })?;
         let capacity = u32::try_from(n.saturating_mul(per)).unwrap_or(u32::MAX);
         let purge_budget = (per / (1000 / PURGE_INTERVAL_MS as usize)).max(64);
+        // The Call-ID index: `call_capacity(flows)` entries over the same number of shards.
+        let call_per = (call_capacity(n.saturating_mul(per)) / n)
+            .clamp(1, crate::sara_core::table::MAX_SHARD_SLOTS);
+        let calls = BhLocks::new(n, |i| {
+            let storage = KVVec::from_elem(CallSlot::vacant(), call_per, GFP_KERNEL)?;
+            CallIndex::new(storage, i).map_err(|_| EINVAL)
+        })?;
+        let call_capacity = u32::try_from(n.saturating_mul(call_per)).unwrap_or(u32::MAX);
+        let call_purge_budget = (call_per / (1000 / PURGE_INTERVAL_MS as usize)).max(64);
         pr_info!(
-            "flow table: {} flows in {} shards, {} KiB\n",
+            "flow table: {} flows in {} shards, {} KiB; Call-ID index: {} calls, {} KiB\n",
             capacity,
             n,
             n.saturating_mul(per)
                 .saturating_mul(core::mem::size_of::<Slot>())
+                / 1024,
+            call_capacity,
+            n.saturating_mul(call_per)
+                .saturating_mul(core::mem::size_of::<CallSlot<SessionRef>>())
                 / 1024
         );
         Ok(KBox::new(
             Self {
                 shards,
+                calls,
+                call_capacity,
+                call_purge_budget,
                 hasher,
                 capacity,
                 purge_budget,
@@ -94,6 +138,16 @@ impl FlowTable {
     /// The core's table over our shards.
     pub(crate) fn table(&self) -> Table<'_, Shards> {
         Table::new(&self.shards, self.hasher).with_moves(&self.moves)
+    }
+
+    /// The Call-ID index over our call shards (the table's hasher).
+    pub(crate) fn calls(&self) -> Calls<'_, CallShardLocks> {
+        Calls::new(&self.calls, self.hasher)
+    }
+
+    /// Calls the Call-ID index can hold.
+    pub(crate) fn call_capacity(&self) -> u32 {
+        self.call_capacity
     }
 
     /// The table's move clock (see `sara_core::table::Moves`).
@@ -111,6 +165,11 @@ impl FlowTable {
         let mut ev = Events { st, cfg };
         self.table()
             .purge_step(now, self.purge_budget, &mut |f, why| ev.removed(f, why));
+        // The Call-ID index: expired entries (ended calls after their linger), then the entries of
+        // calls whose session has gone (a tenth of each shard per step: a full pass every second).
+        let calls = self.calls();
+        calls.purge_step(now, self.call_purge_budget);
+        calls.sweep_step(&self.table(), self.call_purge_budget);
     }
 }
 

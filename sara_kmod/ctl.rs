@@ -484,6 +484,11 @@ fn value(st: &NetState, id: usize, counts: Option<&crate::sara_core::table::Coun
         return st.counters.get(id);
     }
     let Some(t) = st.table() else { return 0 };
+    match id {
+        cn::GAUGE_CALLS => return u64::try_from(t.calls().fill().0).unwrap_or(u64::MAX),
+        cn::GAUGE_CALL_CAPACITY => return u64::from(t.call_capacity()),
+        _ => {}
+    }
     let owned;
     let k = match counts {
         Some(k) => k,

@@ -11,14 +11,21 @@
 //!    server selection by the service's policy, a new Signalling flow in the table;
 //! 3. everything else is left to the stack.
 //!
+//! A datagram of a UDP SIP service skips the flow lookup: it is dispatched by its call (Call-ID
+//! index, `sara_core::calls`; see [`Path::sip_udp`]), each call a session of its own.
+//!
 //! Forwarding is direct routing: the Ethernet destination becomes the server's MAC, the IP packet is
 //! unchanged. Nothing here allocates except what `pskb_may_pull` may need to make headers linear.
 
 use crate::conn::{Events, FlowTable, LINGER_MS};
 use crate::netns::{Config, NetState, Server, Service};
 use crate::sara_core::admission::{load_index, PacketKind, Thresholds};
+use crate::sara_core::calls::{
+    admission_kind, classify, client_v4, rendezvous, service_protocol, CallKey, Dispatch, Fallback,
+    Found, OpenCallError,
+};
 use crate::sara_core::counters as c;
-use crate::sara_core::dpi::{self, Direction, Sig};
+use crate::sara_core::dpi::{self, sip, Announcement, Direction, Reason, Sig};
 use crate::sara_core::flow::{Wildcard, PROTO_TCP, PROTO_UDP};
 use crate::sara_core::genl::{DOWN_KEEP, STATE_DOWN};
 use crate::sara_core::select::{hash::score, Input};
@@ -141,11 +148,16 @@ impl Path<'_> {
     fn run(&self, skb: Skb) -> Verdict {
         let key = self.l4.key;
         let bytes = u32::try_from(self.l4.ip_total_len).unwrap_or(u32::MAX);
+        let svc = self.service();
+        if let Some(s) = svc {
+            if key.protocol == PROTO_UDP && Sig::from_genl(s.sig) == Some(Sig::Sip) {
+                return self.sip_udp(skb, s);
+            }
+        }
         let mut ev = self.ev();
         let t = self.table.table();
         // A flow to a service port opens a session of its own: announced flows (media, FTP data)
         // never go to service ports, so their wildcard entries are not tried (also saves 3 lookups).
-        let svc = self.service();
         let opts = PacketOpts {
             probe_wildcards: svc.is_none(),
             ..PacketOpts::default()
@@ -260,8 +272,11 @@ impl Path<'_> {
         let t = self.table.table();
         let sig = t.get_at(session.loc);
         sig.and_then(|f| {
-            self.cfg
-                .service(f.key.dst_addr, f.key.dst_port, f.key.protocol)
+            self.cfg.service(
+                f.key.dst_addr,
+                f.key.dst_port,
+                service_protocol(f.key.protocol),
+            )
         })
         .is_some_and(|svc| svc.down_action == DOWN_KEEP)
     }
@@ -379,8 +394,18 @@ impl Path<'_> {
         let head = skb.linear().0;
         let end = want.min(head.len());
         let payload = head.get(self.l4.payload_offset..end).unwrap_or(&[]);
+        self.apply(
+            svc,
+            session,
+            dpi::inspect(sig, Direction::FromClient, payload),
+        );
+    }
+
+    /// What DPI found in a signalling payload of `svc` in `session` (counted): the flows it announces
+    /// are stored, a BYE/TEARDOWN ends the session.
+    fn apply(&self, svc: &Service, session: SessionRef, found: Result<Announcement, Reason>) {
         self.count(c::DPI_INSPECTED);
-        let ann = match dpi::inspect(sig, Direction::FromClient, payload) {
+        let ann = match found {
             Ok(a) => a,
             Err(reason) => {
                 self.count(c::dpi_reason(reason.index()));
@@ -414,6 +439,199 @@ impl Path<'_> {
             self.count(c::DPI_SESSION_END);
             let ended = t.end_session(session, self.now, LINGER_MS, &mut |f, w| ev.removed(f, w));
             ev.ended(ended);
+        }
+    }
+
+    /// A datagram on a UDP SIP service's port (issue #14, decisions.md "A SIP call over UDP is a
+    /// session"): dispatched by its call, never by its 5-tuple's record.
+    fn sip_udp(&self, mut skb: Skb, svc: &Service) -> Verdict {
+        let want = self
+            .l4
+            .payload_offset
+            .saturating_add(self.l4.payload_len.min(dpi::text::MAX_SCAN));
+        // Best effort, as for DPI: what stays non-linear is not inspected (a Call-ID past it makes
+        // the datagram a fallback).
+        let _ = skb.pull(u32::try_from(want).unwrap_or(u32::MAX));
+        let to = {
+            let head = skb.linear().0;
+            let end = want.min(head.len());
+            let payload = head.get(self.l4.payload_offset..end).unwrap_or(&[]);
+            self.sip_dispatch(payload, svc)
+        };
+        match to {
+            Ok(server) => self.xmit(skb, server),
+            Err(counter) => {
+                self.count(counter);
+                Verdict::Drop
+            }
+        }
+    }
+
+    /// The server of one SIP datagram, with every change it makes (new call, refresh, media flows,
+    /// end of its call); `Err(counter)`: dropped, counted there.
+    fn sip_dispatch(&self, payload: &[u8], svc: &Service) -> Result<&Server, usize> {
+        let msg = match sip::parse(payload) {
+            Ok(m) => m,
+            Err(_) => return self.sip_fallback(Fallback::NotSip),
+        };
+        let key = match CallKey::of_message(client_v4(self.l4.key.src_addr), &msg) {
+            Ok(k) => k,
+            Err(e) => return self.sip_fallback(e.into()),
+        };
+        let calls = self.table.calls();
+        let t = self.table.table();
+        let h = calls.hash(&key);
+        let mut ev = self.ev();
+        let bytes = u32::try_from(self.l4.ip_total_len).unwrap_or(u32::MAX);
+        let found = calls.find(&t, &key, h, self.now, bytes, &mut |f, w| ev.removed(f, w));
+        let mut d = classify(&msg, found != Found::No);
+        let mut found = found;
+        if d == Dispatch::UnknownCall {
+            // After a takeover: the 5-tuple's replicated session is this call's (see `Calls::adopt`).
+            let repl = self.st.replicated_ids.load(Ordering::Relaxed);
+            let adopted = calls.adopt(
+                &t,
+                &self.l4.key,
+                &key,
+                h,
+                self.now,
+                bytes,
+                |id| id <= repl,
+                &mut |f, w| ev.removed(f, w),
+            );
+            if let Some(f) = adopted {
+                found = f;
+                d = classify(&msg, true);
+            }
+        }
+        let kind = admission_kind(d);
+        if !self.admit(kind) {
+            return Err(if kind == PacketKind::NewSession {
+                c::DROP_ADMISSION_NEW
+            } else {
+                c::DROP_ADMISSION_EST
+            });
+        }
+        match (d, found) {
+            (Dispatch::NewCall, _) => self.new_call(&msg, &key, h, svc),
+            (Dispatch::Call { end }, Found::Live { session, server }) => {
+                self.count(c::SIP_BY_CALL_ID);
+                let to = self.server_for(session, server).ok_or(c::DROP_NO_SERVER)?;
+                self.apply(svc, session, msg.announce(Direction::FromClient));
+                if end && calls.end(&key, h, self.now, LINGER_MS).is_some() {
+                    self.count(c::CALLS_ENDED);
+                }
+                Ok(to)
+            }
+            (Dispatch::Call { .. }, Found::Ended { server, .. }) => {
+                self.count(c::SIP_BY_CALL_ID);
+                match self.cfg.server(server) {
+                    Some(s) => Ok(s),
+                    None => self.sip_hashed(Dispatch::UnknownCall, h),
+                }
+            }
+            (d, _) => self.sip_hashed(d, h),
+        }
+    }
+
+    /// A datagram with no usable Call-ID: admitted as established traffic, then by the 5-tuple's hash.
+    fn sip_fallback(&self, why: Fallback) -> Result<&Server, usize> {
+        let d = Dispatch::Fallback(why);
+        if !self.admit(admission_kind(d)) {
+            return Err(c::DROP_ADMISSION_EST);
+        }
+        self.sip_hashed(d, 0)
+    }
+
+    /// A SIP message outside any indexed call: counted, and sent by rendezvous hashing over the
+    /// servers that are up — of `call_hash` (out-of-dialog requests, unknown Call-IDs: every
+    /// retransmission reaches the same server) or, with no usable Call-ID, of the 5-tuple.
+    fn sip_hashed(&self, d: Dispatch, call_hash: u64) -> Result<&Server, usize> {
+        let h = match d {
+            Dispatch::Fallback(r) => {
+                self.count(c::sip_fallback(r));
+                self.table.table().hash(&self.l4.key)
+            }
+            Dispatch::OutOfDialog => {
+                self.count(c::SIP_OUT_OF_DIALOG);
+                call_hash
+            }
+            Dispatch::UnknownCall | Dispatch::Call { .. } | Dispatch::NewCall => {
+                self.count(c::SIP_UNKNOWN_CALL_ID);
+                call_hash
+            }
+        };
+        let up = self
+            .cfg
+            .servers
+            .iter()
+            .filter(|s| s.live.is_up())
+            .map(|s| s.id);
+        rendezvous(h, up)
+            .and_then(|id| self.cfg.server(id))
+            .ok_or(c::DROP_NO_SERVER)
+    }
+
+    /// An INVITE of a call not indexed yet: admitted already; selection by the service's policy (the
+    /// call's hash as the flow hash), the call's session opened and indexed, its SDP's flows announced.
+    fn new_call(
+        &self,
+        msg: &sip::SipMessage<'_>,
+        key: &CallKey<'_>,
+        h: u64,
+        svc: &Service,
+    ) -> Result<&Server, usize> {
+        let cfg = self.cfg;
+        let input = Input {
+            flow_hash: h,
+            rand: crate::sys::random_u32(),
+        };
+        let chosen = self
+            .svc
+            .and_then(|idx| cfg.sched.get(idx))
+            .and_then(|l| l.with(|s| s.select(&cfg.servers, &self.st.loads, input)));
+        let server = chosen
+            .and_then(|id| cfg.server(id))
+            .ok_or(c::DROP_NO_SERVER)?;
+        let id = self.st.next_session_id();
+        let timeout_ms = svc.timeout_s.saturating_mul(1000);
+        let bytes = u32::try_from(self.l4.ip_total_len).unwrap_or(u32::MAX);
+        let calls = self.table.calls();
+        let t = self.table.table();
+        let mut ev = self.ev();
+        let opened = calls.open(
+            &t,
+            &self.l4.key,
+            key,
+            h,
+            id,
+            server.id,
+            timeout_ms,
+            self.now,
+            bytes,
+            &mut |f, w| ev.removed(f, w),
+        );
+        match opened {
+            Ok(o) => {
+                self.count(c::SESSIONS_CREATED);
+                self.count(c::CALLS_OPENED);
+                server.live.sessions.fetch_add(1, Ordering::Relaxed);
+                self.st.replicate_session(&o.key, id, server.id, timeout_ms);
+                self.apply(svc, o.session, msg.announce(Direction::FromClient));
+                Ok(server)
+            }
+            Err(OpenCallError::TableFull) => Err(c::DROP_TABLE_FULL),
+            Err(OpenCallError::IndexFull) => Err(c::CALL_INDEX_FULL),
+            Err(OpenCallError::Raced) => {
+                // Another CPU opened this call a moment ago: follow it.
+                match calls.find(&t, key, h, self.now, bytes, &mut |f, w| ev.removed(f, w)) {
+                    Found::Live { session, server } | Found::Ended { session, server } => {
+                        self.count(c::SIP_BY_CALL_ID);
+                        self.server_for(session, server).ok_or(c::DROP_NO_SERVER)
+                    }
+                    Found::No => Err(c::DROP_TABLE_FULL),
+                }
+            }
         }
     }
 

@@ -64,6 +64,9 @@ pub(crate) struct NetState {
     table: OnceBox<FlowTable>,
     /// The last session id handed out.
     pub(crate) session_ids: AtomicU32,
+    /// The largest session id installed from the active dispatcher (0: none). Sessions up to it were
+    /// opened elsewhere: a SIP call's in-dialog message may adopt such a session (`hook`, #14).
+    pub(crate) replicated_ids: AtomicU32,
     /// High-availability role (`genl::HA_*`; see `repl`).
     pub(crate) role: AtomicU8,
     /// The replication ring: allocated when an HA role is first set.
@@ -84,6 +87,7 @@ impl NetState {
                 hasher: FlowHasher::new(key),
                 table: OnceBox::new(),
                 session_ids: AtomicU32::new(0),
+                replicated_ids: AtomicU32::new(0),
                 role: AtomicU8::new(crate::sara_core::genl::HA_STANDALONE),
                 repl: OnceBox::new(),
             },
@@ -235,5 +239,6 @@ impl crate::conn::Sink for NetState {
     }
     fn session_id_seen(&self, id: u32) {
         self.session_ids.fetch_max(id, Ordering::Relaxed);
+        self.replicated_ids.fetch_max(id, Ordering::Relaxed);
     }
 }

@@ -167,6 +167,8 @@ pub(crate) fn apply(
     let mut ev = Events { st, cfg };
     if flush {
         t.clear(&mut |f, w| ev.removed(f, w));
+        // The Call-ID bindings are not replicated yet (#14): a flushed table has no call left.
+        ft.calls().clear();
     }
     let mut out = Applied::default();
     // The session the following Flow / SessionEnded records belong to.

@@ -27,6 +27,7 @@ pub fn proto_name(p: u8) -> Cow<'static, str> {
     match p {
         PROTO_TCP => "tcp".into(),
         PROTO_UDP => "udp".into(),
+        sara_core::calls::PROTO_SIP_CALL => "sip-call".into(),
         other => other.to_string().into(),
     }
 }
@@ -500,6 +501,7 @@ mod tests {
         assert_eq!(proto_name(PROTO_TCP), "tcp");
         assert_eq!(proto_name(PROTO_UDP), "udp");
         assert_eq!(proto_name(47), "47");
+        assert_eq!(proto_name(sara_core::calls::PROTO_SIP_CALL), "sip-call");
         let k = FlowKey::new([10, 0, 1, 2], 7624, [10, 0, 0, 100], 42182, PROTO_UDP);
         assert_eq!(show_key(&k), "udp 10.0.1.2:7624 -> 10.0.0.100:42182");
     }

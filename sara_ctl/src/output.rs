@@ -287,9 +287,15 @@ impl FlowRow {
     pub fn destination(&self) -> String {
         format!("{}:{}", self.dst, cli::port_text(self.dport))
     }
-    /// `10.0.0.100:554/tcp`: the destination with the protocol, as services are written.
+    /// `10.0.0.100:554/tcp`: the destination with the protocol, as services are written (a SIP
+    /// call's own session record, protocol `sip-call`, belongs to the UDP service).
     pub fn service(&self) -> String {
-        format!("{}/{}", self.destination(), self.proto)
+        let proto = if self.proto == cli::proto_name(sara_core::calls::PROTO_SIP_CALL) {
+            "udp"
+        } else {
+            self.proto.as_str()
+        };
+        format!("{}/{}", self.destination(), proto)
     }
     fn identity_rank(&self) -> usize {
         cli::FLOW_IDENTITIES
@@ -2212,6 +2218,20 @@ SESSION  SERVER  CLIENT          SERVICE             STATUS               FLOWS 
         );
         assert_eq!(row.source(), "10.0.1.2:40000");
         assert_eq!(row.service(), "10.0.0.100:554/tcp");
+        // A SIP call's own session record belongs to the UDP service of its destination.
+        let call = Flow {
+            key: FlowKey::new(
+                [10, 0, 1, 2],
+                0x1234,
+                [10, 0, 0, 100],
+                5060,
+                sara_core::calls::PROTO_SIP_CALL,
+            ),
+            ..f
+        };
+        let row = FlowRow::from(&call);
+        assert_eq!(row.proto, "sip-call");
+        assert_eq!(row.service(), "10.0.0.100:5060/udp");
     }
 
     #[test]

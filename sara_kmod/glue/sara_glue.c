@@ -45,7 +45,7 @@ struct sara_net {
 static unsigned int flow_capacity = 262144;
 module_param(flow_capacity, uint, 0444);
 MODULE_PARM_DESC(flow_capacity,
-		 "flows each network namespace's table holds (56 bytes each, allocated with the first service; default 262144)");
+		 "flows each network namespace's table holds (56 bytes each, plus 32 for the Call-ID index of its SIP calls: one 64-byte entry per two flows; allocated with the first service; default 262144)");
 
 u32 sara_flow_capacity(void)
 {

@@ -79,6 +79,17 @@ counters! {
     REPL_APPLIED = 50, "repl_applied", "replication records installed from the active dispatcher";
     REPL_REJECTED = 51, "repl_rejected", "replication records that could not be installed (unknown session, table full)";
     HA_TAKEOVERS = 52, "ha_takeovers", "times this dispatcher became active after being the backup";
+    CALLS_OPENED = 53, "calls_opened", "SIP calls opened as sessions of their own (an INVITE with a new Call-ID on a UDP SIP service)";
+    CALLS_ENDED = 54, "calls_ended", "SIP calls ended by their BYE";
+    SIP_BY_CALL_ID = 55, "sip_by_call_id", "SIP datagrams dispatched by Call-ID to the server of their call";
+    SIP_UNKNOWN_CALL_ID = 56, "sip_unknown_call_id", "in-dialog SIP messages (ACK, BYE, CANCEL, PRACK, UPDATE, INFO, responses) whose Call-ID is not indexed, sent by the Call-ID hash";
+    SIP_OUT_OF_DIALOG = 57, "sip_out_of_dialog", "SIP requests outside any call (OPTIONS, REGISTER, ...) sent by the Call-ID hash";
+    SIP_FALLBACK_NOT_SIP = 58, "sip_fallback_not_sip", "datagrams on a UDP SIP service that are no SIP message (keep-alives, truncated), sent by the 5-tuple hash";
+    SIP_FALLBACK_NO_CALL_ID = 59, "sip_fallback_no_call_id", "SIP messages without a Call-ID in the bytes inspected, sent by the 5-tuple hash";
+    SIP_FALLBACK_CALL_ID_TOO_LONG = 60, "sip_fallback_call_id_too_long", "SIP messages whose Call-ID is too long to index, sent by the 5-tuple hash";
+    CALL_INDEX_FULL = 61, "call_index_full", "new SIP calls refused because the Call-ID index was full";
+    GAUGE_CALLS = 62, "calls_indexed", "Call-ID index entries in use now (gauge)";
+    GAUGE_CALL_CAPACITY = 63, "call_index_capacity", "calls the Call-ID index can hold (gauge; 0 until the first service)";
 }
 
 /// Counters from this id to [`LAST_GAUGE`] are gauges (values now, computed when read), not running
@@ -87,9 +98,21 @@ pub const FIRST_GAUGE: usize = GAUGE_FLOWS;
 /// The last gauge.
 pub const LAST_GAUGE: usize = GAUGE_CAPACITY;
 
+/// The Call-ID index's gauges (a second range, appended after the running totals of #14).
+pub const CALL_GAUGES: [usize; 2] = [GAUGE_CALLS, GAUGE_CALL_CAPACITY];
+
 /// Whether counter `id` is a gauge.
 pub const fn is_gauge(id: usize) -> bool {
-    id >= FIRST_GAUGE && id <= LAST_GAUGE
+    (id >= FIRST_GAUGE && id <= LAST_GAUGE) || id == GAUGE_CALLS || id == GAUGE_CALL_CAPACITY
+}
+
+/// The counter of a SIP fallback reason.
+pub const fn sip_fallback(reason: super::calls::Fallback) -> usize {
+    match reason {
+        super::calls::Fallback::NotSip => SIP_FALLBACK_NOT_SIP,
+        super::calls::Fallback::NoCallId => SIP_FALLBACK_NO_CALL_ID,
+        super::calls::Fallback::CallIdTooLong => SIP_FALLBACK_CALL_ID_TOO_LONG,
+    }
 }
 
 /// The counter of a DPI failure reason (index `dpi::Reason::index`).
@@ -126,6 +149,23 @@ mod tests {
         }
         assert!(is_gauge(GAUGE_CAPACITY) && !is_gauge(ANNOUNCE_REJECTED));
         assert!(!is_gauge(DROP_BACKUP) && !is_gauge(HA_TAKEOVERS));
-        assert_eq!(HA_TAKEOVERS, NUM_COUNTERS - 1);
+        assert!(
+            is_gauge(GAUGE_CALLS) && is_gauge(GAUGE_CALL_CAPACITY) && !is_gauge(CALL_INDEX_FULL)
+        );
+        assert!(!is_gauge(CALLS_OPENED) && !is_gauge(HA_TAKEOVERS + 1));
+        assert_eq!(GAUGE_CALL_CAPACITY, NUM_COUNTERS - 1);
+        use super::super::calls::Fallback;
+        assert_eq!(
+            COUNTERS[sip_fallback(Fallback::NotSip)].name,
+            "sip_fallback_not_sip"
+        );
+        assert_eq!(
+            COUNTERS[sip_fallback(Fallback::NoCallId)].name,
+            "sip_fallback_no_call_id"
+        );
+        assert_eq!(
+            COUNTERS[sip_fallback(Fallback::CallIdTooLong)].name,
+            "sip_fallback_call_id_too_long"
+        );
     }
 }

@@ -49,6 +49,10 @@
 //! with media; the index is never the tighter limit for them.
 
 mod dispatch;
+mod route;
+mod sessions;
+#[cfg(test)]
+mod sessions_tests;
 #[cfg(test)]
 mod tests;
 
@@ -56,6 +60,15 @@ mod tests;
 // `unused_imports` under -Dwarnings.
 #[allow(unused_imports)]
 pub use dispatch::{classify, Dispatch, Fallback};
+#[allow(unused_imports)]
+pub use route::{
+    admission_kind, call_record_key, home_of_new_call, rendezvous, service_protocol, Home,
+    CALL_RECORD_PROBES, PROTO_SIP_CALL,
+};
+#[allow(unused_imports)]
+pub use sessions::{
+    CallShards, Calls, Found, OpenCallError, OpenedCall, SweepReport, ENTRY_TIMEOUT_MS, SWEEP_BATCH,
+};
 
 use super::dpi::sip::SipMessage;
 use super::flow::{reduce, FlowHasher};
@@ -298,8 +311,20 @@ pub struct CallIndex<S, V> {
     free: u32,
     len: u32,
     purge_cursor: u32,
+    sweep_cursor: u32,
     stats: CallStats,
     _value: PhantomData<V>,
+}
+
+/// What one [`CallIndex::sweep_collect`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CallSweep {
+    /// Slots visited.
+    pub visited: u32,
+    /// Entries handed out (the first `found` of the output).
+    pub found: usize,
+    /// The cursor went past the last slot back to 0.
+    pub wrapped: bool,
 }
 
 impl<V: Copy + Default + PartialEq, S: DerefMut<Target = [CallSlot<V>]>> CallIndex<S, V> {
@@ -335,6 +360,7 @@ impl<V: Copy + Default + PartialEq, S: DerefMut<Target = [CallSlot<V>]>> CallInd
             free: 0,
             len: 0,
             purge_cursor: 0,
+            sweep_cursor: 0,
             stats: CallStats::default(),
             _value: PhantomData,
         })
@@ -756,6 +782,37 @@ impl<V: Copy + Default + PartialEq, S: DerefMut<Target = [CallSlot<V>]>> CallInd
             rep.visited = rep.visited.saturating_add(1);
             let next = i.saturating_add(1);
             self.purge_cursor = if next >= self.cap {
+                rep.wrapped = true;
+                0
+            } else {
+                next
+            };
+        }
+        rep
+    }
+
+    /// The sweep's step, which removes the entries of calls whose session has gone (an entry lives
+    /// while its session does, so a call whose BYE was lost goes with its session): visits at most
+    /// `budget` slots from the sweep cursor and copies the (location, value) of each entry in use into
+    /// `out`, stopping early once `out` is full (the cursor then stays on the next slot). The caller
+    /// checks each value under the other lock, then removes the dead ones with
+    /// [`CallIndex::remove_at`] (which re-checks the value). Entries never move: one pass visits every
+    /// slot once.
+    pub fn sweep_collect(&mut self, budget: usize, out: &mut [(Loc, V)]) -> CallSweep {
+        let mut rep = CallSweep::default();
+        let mut left = budget.min(self.capacity());
+        while left > 0 && rep.found < out.len() {
+            let i = self.sweep_cursor;
+            if let Some(info) = self.info(i) {
+                if let Some(o) = out.get_mut(rep.found) {
+                    *o = (info.loc, info.value);
+                    rep.found = rep.found.saturating_add(1);
+                }
+            }
+            left = left.saturating_sub(1);
+            rep.visited = rep.visited.saturating_add(1);
+            let next = i.saturating_add(1);
+            self.sweep_cursor = if next >= self.cap {
                 rep.wrapped = true;
                 0
             } else {

@@ -103,6 +103,7 @@
 //! the count with what it applied and asks again if they differ. A returning dispatcher sends
 //! `ResyncRequest` before it may take the virtual IP back.
 
+use super::super::calls::PROTO_SIP_CALL;
 use super::super::flow::{FlowKey, Wildcard, PROTO_TCP, PROTO_UDP};
 use super::super::genl::MAX_TIMEOUT_S;
 use super::{seq_after, Error, MsgType, Reader, Writer, HEADER_LEN, MAX_DATAGRAM, MAX_MESSAGE};
@@ -291,10 +292,13 @@ impl Record {
         let proto_ok = |k: &FlowKey| k.protocol == PROTO_TCP || k.protocol == PROTO_UDP;
         match self {
             Record::Session(s) => {
-                let ports_ok = s.flow.src_port != 0 && s.flow.dst_port != 0;
+                // A SIP call's own session record (`calls::PROTO_SIP_CALL`) carries a 16-bit tag,
+                // possibly 0, as its source port.
+                let call = s.flow.protocol == PROTO_SIP_CALL;
+                let ports_ok = (call || s.flow.src_port != 0) && s.flow.dst_port != 0;
                 if s.server_id == 0
                     || s.timeout_s > MAX_TIMEOUT_S
-                    || !proto_ok(&s.flow)
+                    || !(proto_ok(&s.flow) || call)
                     || !ports_ok
                 {
                     return Err(Error::BadValue);
@@ -972,6 +976,42 @@ mod tests {
                 "{r:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_sip_calls_own_session_record_is_valid_with_any_tag() {
+        let Record::Session(s) = session(1) else {
+            unreachable!()
+        };
+        let mut b = [0u8; 256];
+        for tag in [0u16, 1, 65535] {
+            let r = Record::Session(SessionRecord {
+                flow: FlowKey {
+                    protocol: PROTO_SIP_CALL,
+                    src_port: tag,
+                    ..s.flow
+                },
+                ..s
+            });
+            let batch = Batch {
+                header: H,
+                records: &[r],
+            };
+            assert!(emit(&batch, &mut b).is_ok(), "{r:?}");
+        }
+        // A TCP or UDP session still needs both ports.
+        let r = Record::Session(SessionRecord {
+            flow: FlowKey {
+                src_port: 0,
+                ..s.flow
+            },
+            ..s
+        });
+        let batch = Batch {
+            header: H,
+            records: &[r],
+        };
+        assert_eq!(emit(&batch, &mut b), Err(Error::BadValue));
     }
 
     #[test]

@@ -803,6 +803,37 @@ impl<S: DerefMut<Target = [Slot]>> Shard<S> {
         })
     }
 
+    /// A packet of live session `r` reached without a lookup of its key (a SIP call found in the
+    /// Call-ID index): counted on the session's signalling record, which is refreshed and
+    /// Established, as if the packet had matched it. `None` if the session is not alive here.
+    pub fn session_packet<F: FnMut(&FlowInfo, Removal)>(
+        &mut self,
+        r: SessionRef,
+        now: Millis,
+        bytes: u32,
+        on_remove: &mut F,
+    ) -> Option<SessionInfo> {
+        let i = self.live_session(r, now, on_remove)?;
+        let s = self.slot_mut(i)?;
+        s.last_seen = now;
+        s.count(bytes);
+        let flags = s.flags;
+        let nf = make_flags(
+            Status::Established,
+            Identity::Signalling,
+            Wildcard::Exact,
+            false,
+        );
+        if nf != flags {
+            self.set_flags(i, nf);
+        }
+        let s = self.slot(i)?;
+        Some(SessionInfo {
+            session: r,
+            server: s.server,
+        })
+    }
+
     /// Moves live session `r` to `server` (its members follow on their next packet). False if the
     /// session is not alive here.
     pub fn reassign(&mut self, r: SessionRef, server: u16, now: Millis) -> bool {

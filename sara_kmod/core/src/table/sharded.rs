@@ -495,6 +495,31 @@ impl<'a, T: ShardSet + ?Sized> Table<'a, T> {
             .flatten()
     }
 
+    /// A packet of session `r` reached without a flow lookup (a SIP call found in the Call-ID index):
+    /// counted on the session's signalling record, refreshed, Established (see
+    /// [`Shard::session_packet`]). Returns its server; `None` if the session is not alive (ended,
+    /// expired, or its record reused).
+    pub fn touch_session<F: FnMut(&FlowInfo, Removal)>(
+        &self,
+        r: SessionRef,
+        now: Millis,
+        bytes: u32,
+        on_remove: &mut F,
+    ) -> Option<u16> {
+        self.with(r.loc.shard(), |s| {
+            s.session_packet(r, now, bytes, on_remove)
+        })
+        .flatten()
+        .map(|i| i.server)
+    }
+
+    /// The signalling record of session `r` if it still holds that session, alive, ended (lingering)
+    /// or expired but not yet removed; changes nothing.
+    pub fn session_record(&self, r: SessionRef) -> Option<FlowInfo> {
+        self.get_at(r.loc)
+            .filter(|f| f.identity == Identity::Signalling && f.session == r)
+    }
+
     /// Moves session `r` to `server` (see [`Shard::reassign`]).
     pub fn reassign(&self, r: SessionRef, server: u16, now: Millis) -> bool {
         self.with(r.loc.shard(), |s| s.reassign(r, server, now))

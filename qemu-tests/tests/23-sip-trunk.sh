@@ -1,0 +1,88 @@
+# A SIP trunk (issue #14): ONE SIPp UAC in single-socket mode (`-t u1`: every call from 10.0.1.2:5060)
+# places N concurrent calls, each with RTP from a media port of its own (tools/sipp-uac-trunk.xml),
+# to SIPp UASs on both servers through the VIP. SARA must balance the trunk call by call: each
+# server gets 35–65 % of the calls; every call's INVITE, ACK, BYE and RTP reach one and the same
+# server (captures at the servers, tools/trunk_check.py); SIPp reports 0 failed calls; the calls
+# start over N/RATE s and each lasts HOLD s, so the first BYE comes while the other calls still
+# send RTP, and their media must keep reaching their servers after it.
+. "$REPO/qemu-tests/lib.sh"
+load_sara; topo_up
+PORT=5060
+N=${SARA_TRUNK_CALLS:-50}    # calls, all concurrent (-l N)
+RATE=${SARA_TRUNK_RATE:-10}  # new calls a second
+HOLD=${SARA_TRUNK_HOLD:-15}  # seconds each call lasts (RTP for all of it, 10 packets a second)
+SVC="$VIP:$PORT/udp"
+
+fresh_servers
+sarectl service add "$SVC" --sig sip --policy rr --timeout 30 || fail "service add $SVC --sig sip"
+"$PY" "$TOOLS/rtp_pcap.py" /tmp/sara-trunk-rtp.pcap $((HOLD + 5)) 10 || fail "rtp_pcap.py"
+for ns in $SERVERS; do
+  bg in_ns "$ns" sipp -sn uas -i "$VIP" -p "$PORT" -mi "$VIP" -mp 6000 -rtp_echo -nostdin -max_socket 200 \
+    -trace_err -error_file "/tmp/trunk-uas-$ns.err" >"/tmp/trunk-uas-$ns.out" 2>&1
+done
+for ns in $SERVERS; do wait_listen "$ns" "$PORT" u; done
+for ns in $SERVERS; do capture_start "trunk-$ns" "$ns" "udp and dst host $VIP"; done
+c0() { counter "$1"; }
+opened0=$(c0 calls_opened); ended0=$(c0 calls_ended); by0=$(c0 sip_by_call_id); unk0=$(c0 sip_unknown_call_id)
+full0=$(c0 call_index_full); fb0=$(( $(c0 sip_fallback_not_sip) + $(c0 sip_fallback_no_call_id) + $(c0 sip_fallback_call_id_too_long) ))
+indexed0=$(c0 calls_indexed)
+
+bg in_ns cl sipp -sf "$TOOLS/sipp-uac-trunk.xml" "$VIP:$PORT" -i 10.0.1.2 -p "$PORT" -t u1 \
+  -mi 10.0.1.2 -mp 20000 -m "$N" -l "$N" -r "$RATE" -d $((HOLD * 1000)) -nostdin -max_socket 200 \
+  -trace_err -error_file /tmp/trunk-uac.err >/tmp/trunk-uac.out 2>&1
+uac=${BG_PIDS[-1]}
+# SARA's view while the calls last: one live session per call (the highest count seen).
+live_of() { sarectl sessions --json 2>/dev/null | jq "[.[] | select(.service == \"$SVC\" and .ended == false)] | length"; }
+t0=$(date +%s); max_live=0
+while any_alive "$uac"; do
+  n=$(live_of); [ "${n:-0}" -gt "$max_live" ] && max_live=$n
+  [ $(( $(date +%s) - t0 )) -lt 240 ] || fail "the SIPp trunk still runs after 240 s"
+  sleep 0.5
+done
+if ! wait "$uac"; then
+  grep -E 'Successful call|Failed call' /tmp/trunk-uac.out | tail -n 2; tail -n 20 /tmp/trunk-uac.err 2>/dev/null
+  sarectl stats | grep -vw 0
+  for ns in $SERVERS; do echo "UAS on $ns:"; head -n 50 "/tmp/trunk-uas-$ns.err" 2>/dev/null; done
+  fail "SIPp trunk: $(grep -E 'Failed call' /tmp/trunk-uac.out | tail -n 1 | tr -s ' ')"
+fi
+ok=$(grep -E 'Successful call' /tmp/trunk-uac.out | tail -n 1 | awk -F'|' '{print $3}' | tr -d ' ')
+failed=$(grep -E 'Failed call' /tmp/trunk-uac.out | tail -n 1 | awk -F'|' '{print $3}' | tr -d ' ')
+[ "$failed" = 0 ] && [ "$ok" = "$N" ] || fail "SIPp trunk: $ok successful, $failed failed of $N calls"
+info "SIPp trunk: $N calls on one socket (rate $RATE/s, ${HOLD} s each) in $(( $(date +%s) - t0 )) s, 0 failed; at most $max_live live sessions at once"
+capture_stop
+
+out=$("$PY" "$TOOLS/trunk_check.py" --vip "$VIP" --client 10.0.1.2 --sig-port "$PORT" \
+  s1=/tmp/trunk-s1.pcap s2=/tmp/trunk-s2.pcap)
+rc=$?
+echo "$out"
+[ "$rc" = 0 ] || fail "per-call affinity broken ($(echo "$out" | jq .error_count) errors): $(echo "$out" | jq -c '.errors[:5]')"
+[ "$(echo "$out" | jq .calls)" = "$N" ] || fail "the servers saw $(echo "$out" | jq .calls) calls, not $N"
+for ns in $SERVERS; do
+  got=$(echo "$out" | jq ".servers.$ns // 0")
+  [ $((got * 100)) -ge $((N * 35)) ] && [ $((got * 100)) -le $((N * 65)) ] \
+    || fail "server $ns took $got of $N calls (35–65 % wanted): $(echo "$out" | jq -c .servers)"
+done
+[ "$(echo "$out" | jq .calls_outliving_first_bye)" -gt 0 ] \
+  || fail "no call outlived the first BYE: the test did not exercise it ($(echo "$out" | jq -c '{first_bye, calls_outliving_first_bye}'))"
+info "at the servers: $(echo "$out" | jq -c .servers) calls, every call's INVITE, ACK, BYE and RTP at one server; $(echo "$out" | jq .with_media_after_first_bye) calls' media kept flowing after the first BYE"
+[ "$max_live" -ge $((N * 9 / 10)) ] || fail "SARA showed at most $max_live live sessions for $N concurrent calls (one session per call wanted)"
+
+# The counters: every call opened and ended by its own BYE, dispatched by Call-ID, none refused.
+opened=$(( $(c0 calls_opened) - opened0 )); ended=$(( $(c0 calls_ended) - ended0 ))
+by=$(( $(c0 sip_by_call_id) - by0 )); unk=$(( $(c0 sip_unknown_call_id) - unk0 ))
+full=$(( $(c0 call_index_full) - full0 ))
+fb=$(( $(c0 sip_fallback_not_sip) + $(c0 sip_fallback_no_call_id) + $(c0 sip_fallback_call_id_too_long) - fb0 ))
+[ "$opened" = "$N" ] || fail "calls_opened grew by $opened for $N calls"
+[ "$ended" -ge "$N" ] || fail "calls_ended grew by $ended after $N BYEs"
+[ "$by" -ge $((2 * N)) ] || fail "sip_by_call_id grew by $by for $N calls' ACK and BYE"
+[ "$full" = 0 ] || fail "call_index_full grew by $full"
+info "counters: calls_opened +$opened, calls_ended +$ended, sip_by_call_id +$by, sip_unknown_call_id +$unk, fallbacks +$fb, call_index_full +$full"
+# The ended calls leave the Call-ID index after their 5 s linger, and no session stays live.
+back() { [ "$(c0 calls_indexed)" -le "$indexed0" ] && [ "$(live_of)" = 0 ]; }
+WAIT_DETAIL='echo "calls_indexed $(c0 calls_indexed) (was $indexed0)"; sarectl sessions --json | jq -c "[.[] | select(.service == \"$SVC\" and .ended == false)][:3]"'
+wait_until 60 "the trunk's calls gone from the Call-ID index and no live session left" back
+unset WAIT_DETAIL
+info "Call-ID index back to $(c0 calls_indexed) entries (capacity $(c0 call_index_capacity)), no live session of $SVC"
+
+cleanup
+drop_config "$SVC"

@@ -1,0 +1,376 @@
+//! The Call-ID index as a set of shards beside the flow table, and the steps that span both (one lock
+//! at a time, as [`super::super::table::Table`] does): finding a call's session, opening a new call,
+//! ending one, and sweeping the entries of sessions that have gone.
+//!
+//! The kernel keeps one [`CallIndex`] per flow-table shard, each behind its own BH-safe lock, and
+//! implements [`CallShards`] over them; the host implementation over `[RefCell<…>]` is for tests.
+//! No method here holds an index lock while it takes a table lock, or the other way round: each step
+//! re-validates what the previous one found (session id + location, value check in
+//! [`CallIndex::remove_at`]).
+
+use super::super::flow::{shard_of, FlowHasher, FlowKey, Wildcard};
+use super::super::table::{
+    FlowInfo, InsertError, Loc, Millis, Removal, SessionRef, ShardSet, Table, MAX_TIMEOUT_MS,
+};
+use super::route::{call_record_key, home_of_new_call, Home, CALL_RECORD_PROBES};
+use super::{CallIndex, CallInfo, CallInsertError, CallKey, CallSlot, CallStats};
+use core::cell::RefCell;
+use core::ops::DerefMut;
+
+/// The index entry of a live call has this lifetime: it lives while its session does (the sweep
+/// removes it once the session has gone) or, after its BYE, for the linger time.
+pub const ENTRY_TIMEOUT_MS: u32 = MAX_TIMEOUT_MS;
+
+/// Entries one sweep batch checks against the table (a fixed array on the stack: 8 × 12 bytes).
+pub const SWEEP_BATCH: usize = 8;
+
+/// Access to the Call-ID index's shards, one at a time (as [`ShardSet`] for the table).
+pub trait CallShards {
+    /// The slot storage of each shard.
+    type Storage: DerefMut<Target = [CallSlot<SessionRef>]>;
+
+    /// Number of shards.
+    fn shard_count(&self) -> usize;
+
+    /// Runs `f` on shard `i` with exclusive access; `None` if there is no shard `i`.
+    fn with_shard<R, F: FnOnce(&mut CallIndex<Self::Storage, SessionRef>) -> R>(
+        &self,
+        i: usize,
+        f: F,
+    ) -> Option<R>;
+}
+
+impl<S: DerefMut<Target = [CallSlot<SessionRef>]>> CallShards
+    for [RefCell<CallIndex<S, SessionRef>>]
+{
+    type Storage = S;
+
+    fn shard_count(&self) -> usize {
+        self.len()
+    }
+
+    fn with_shard<R, F: FnOnce(&mut CallIndex<S, SessionRef>) -> R>(
+        &self,
+        i: usize,
+        f: F,
+    ) -> Option<R> {
+        let mut shard = self.get(i)?.try_borrow_mut().ok()?;
+        Some(f(&mut shard))
+    }
+}
+
+/// Where a call's datagram goes (from [`Calls::find`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// The call is indexed and its session is alive (refreshed): to `server`.
+    Live {
+        /// The call's session.
+        session: SessionRef,
+        /// Its server.
+        server: u16,
+    },
+    /// The call has ended (BYE) and its session record still lingers: to its server, no inspection
+    /// (a retransmitted BYE, the ACK of a late response).
+    Ended {
+        /// The session.
+        session: SessionRef,
+        /// Its server.
+        server: u16,
+    },
+    /// Not indexed, or its session has gone (the stale entry is removed here).
+    No,
+}
+
+/// Why a new call was not opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenCallError {
+    /// The flow table has no room for the call's session record (or every probe clashed).
+    TableFull,
+    /// The Call-ID index is full (no live call is ever evicted).
+    IndexFull,
+    /// Another CPU indexed the same call a moment ago: follow it (find the call again).
+    Raced,
+}
+
+/// What a new call got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenedCall {
+    /// Its session.
+    pub session: SessionRef,
+    /// Its session record's key (for replication: the signalling 5-tuple, or its own key).
+    pub key: FlowKey,
+    /// Where it went.
+    pub home: Home,
+    /// Location of its index entry.
+    pub entry: Loc,
+}
+
+/// What [`Calls::sweep_step`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SweepReport {
+    /// Slots visited.
+    pub visited: u32,
+    /// Entries removed because their session had gone.
+    pub removed: u32,
+}
+
+/// The Call-ID index: a hasher (the flow table's) and a set of shards.
+#[derive(Debug)]
+pub struct Calls<'a, C: CallShards + ?Sized> {
+    shards: &'a C,
+    hasher: FlowHasher,
+}
+
+impl<'a, C: CallShards + ?Sized> Calls<'a, C> {
+    /// The index over `shards` (shard `i` made with index `i`), hashing with the flow table's hasher.
+    pub fn new(shards: &'a C, hasher: FlowHasher) -> Self {
+        Calls { shards, hasher }
+    }
+
+    /// The keyed hash of `key`.
+    pub fn hash(&self, key: &CallKey<'_>) -> u64 {
+        key.hash(&self.hasher)
+    }
+
+    fn shard(&self, hash: u64) -> usize {
+        shard_of(hash, self.shards.shard_count())
+    }
+
+    fn with<R, F: FnOnce(&mut CallIndex<C::Storage, SessionRef>) -> R>(
+        &self,
+        i: usize,
+        f: F,
+    ) -> Option<R> {
+        self.shards.with_shard(i, f)
+    }
+
+    /// The live entry of `key`, refreshed, without looking at its session.
+    pub fn entry(&self, key: &CallKey<'_>, hash: u64, now: Millis) -> Option<CallInfo<SessionRef>> {
+        self.with(self.shard(hash), |x| x.refresh(key, hash, now))
+            .flatten()
+    }
+
+    /// Finds the call of `key` and its session: the entry is refreshed, and the datagram (`bytes`) is
+    /// counted on the session's signalling record, which it refreshes (0 bytes: a lookup that counts
+    /// nothing, e.g. after a race). An entry whose session has gone is removed and the call reported
+    /// as not indexed.
+    #[allow(clippy::too_many_arguments)]
+    pub fn find<T: ShardSet + ?Sized, F: FnMut(&FlowInfo, Removal)>(
+        &self,
+        table: &Table<'_, T>,
+        key: &CallKey<'_>,
+        hash: u64,
+        now: Millis,
+        bytes: u32,
+        on_remove: &mut F,
+    ) -> Found {
+        let Some(e) = self.entry(key, hash, now) else {
+            return Found::No;
+        };
+        let session = e.value;
+        if let Some(server) = table.touch_session(session, now, bytes, on_remove) {
+            return Found::Live { session, server };
+        }
+        if let Some(f) = table.session_record(session).filter(|f| f.ended) {
+            return Found::Ended {
+                session,
+                server: f.server,
+            };
+        }
+        self.with(e.loc.shard(), |x| x.remove_at(e.loc, &session));
+        Found::No
+    }
+
+    /// Opens a new call: its session record (see [`super::route`]: the signalling 5-tuple `socket`'s
+    /// record, or one of its own under the service at `socket`'s destination) on `server`, then its
+    /// index entry. On [`OpenCallError::IndexFull`] and [`OpenCallError::Raced`] the session record
+    /// just made is removed again (nothing was announced in it yet).
+    #[allow(clippy::too_many_arguments)]
+    pub fn open<T: ShardSet + ?Sized, F: FnMut(&FlowInfo, Removal)>(
+        &self,
+        table: &Table<'_, T>,
+        socket: &FlowKey,
+        key: &CallKey<'_>,
+        hash: u64,
+        session_id: u32,
+        server: u16,
+        timeout_ms: u32,
+        now: Millis,
+        bytes: u32,
+        on_remove: &mut F,
+    ) -> Result<OpenedCall, OpenCallError> {
+        let mut home = home_of_new_call(table.get(socket, Wildcard::Exact).as_ref(), now);
+        if home == Home::SocketReused {
+            table.remove(socket, Wildcard::Exact);
+        }
+        let mut opened = None;
+        if home != Home::Own {
+            match table.open_session(
+                socket, session_id, server, timeout_ms, now, bytes, on_remove,
+            ) {
+                Ok(r) => opened = Some((r, *socket)),
+                Err(InsertError::Full) => return Err(OpenCallError::TableFull),
+                // Another call took the socket's record a moment ago (another CPU).
+                Err(InsertError::Exists(_)) => home = Home::Own,
+            }
+        }
+        if opened.is_none() {
+            for probe in 0..CALL_RECORD_PROBES {
+                let k = call_record_key(
+                    socket.src_addr,
+                    socket.dst_addr,
+                    socket.dst_port,
+                    hash,
+                    probe,
+                );
+                match table.open_session(&k, session_id, server, timeout_ms, now, bytes, on_remove)
+                {
+                    Ok(r) => {
+                        opened = Some((r, k));
+                        break;
+                    }
+                    Err(InsertError::Full) => return Err(OpenCallError::TableFull),
+                    Err(InsertError::Exists(_)) => {}
+                }
+            }
+        }
+        let (session, rkey) = opened.ok_or(OpenCallError::TableFull)?;
+        let ins = self
+            .with(self.shard(hash), |x| {
+                x.insert(key, hash, session, ENTRY_TIMEOUT_MS, now)
+            })
+            .unwrap_or(Err(CallInsertError::Full));
+        match ins {
+            Ok(entry) => Ok(OpenedCall {
+                session,
+                key: rkey,
+                home,
+                entry,
+            }),
+            Err(e) => {
+                // Not a session after all: gone without a trace (no session end is reported).
+                table.remove(&rkey, Wildcard::Exact);
+                Err(match e {
+                    CallInsertError::Full => OpenCallError::IndexFull,
+                    CallInsertError::Exists(_) => OpenCallError::Raced,
+                })
+            }
+        }
+    }
+
+    /// An in-dialog message of a call not indexed here ([`super::Dispatch::UnknownCall`]) on a
+    /// signalling 5-tuple `socket` whose record is the live session of a call this dispatcher did not
+    /// open — one installed by replication (`replicated(session id)`): the Call-ID bindings are not
+    /// replicated yet, so after a takeover (or a handback) the session of a UA socket's call is known
+    /// only by its 5-tuple. The call is bound to that session (indexed) and found again: its BYE
+    /// then reaches its server and ends its session, as before #14. `None`: nothing to adopt.
+    #[allow(clippy::too_many_arguments)]
+    pub fn adopt<T: ShardSet + ?Sized, F: FnMut(&FlowInfo, Removal), R: Fn(u32) -> bool>(
+        &self,
+        table: &Table<'_, T>,
+        socket: &FlowKey,
+        key: &CallKey<'_>,
+        hash: u64,
+        now: Millis,
+        bytes: u32,
+        replicated: R,
+        on_remove: &mut F,
+    ) -> Option<Found> {
+        let f = table.get(socket, Wildcard::Exact)?;
+        if f.identity != super::super::table::Identity::Signalling
+            || f.ended
+            || f.session.loc != f.loc
+            || !replicated(f.session.id)
+        {
+            return None;
+        }
+        self.with(self.shard(hash), |x| {
+            x.insert(key, hash, f.session, ENTRY_TIMEOUT_MS, now)
+        })?
+        .ok()?;
+        match self.find(table, key, hash, now, bytes, on_remove) {
+            Found::No => None,
+            found => Some(found),
+        }
+    }
+
+    /// The call of `key` has ended (its BYE): its entry lingers `linger_ms` (retransmissions of the
+    /// BYE still reach its server). Ending its session is the caller's (DPI's) part.
+    pub fn end(
+        &self,
+        key: &CallKey<'_>,
+        hash: u64,
+        now: Millis,
+        linger_ms: u32,
+    ) -> Option<CallInfo<SessionRef>> {
+        self.with(self.shard(hash), |x| x.end(key, hash, now, linger_ms))
+            .flatten()
+    }
+
+    /// One purge step of every shard: dead entries removed (`budget` slots per shard).
+    pub fn purge_step(&self, now: Millis, budget: usize) -> u32 {
+        let mut removed = 0u32;
+        for i in 0..self.shards.shard_count() {
+            if let Some(p) = self.with(i, |x| x.purge_step(now, budget)) {
+                removed = removed.saturating_add(p.removed);
+            }
+        }
+        removed
+    }
+
+    /// One sweep step of every shard (`budget` slots per shard, in batches of [`SWEEP_BATCH`]):
+    /// entries whose session record no longer holds their session are removed. Ended sessions count
+    /// as present (their entries linger by their own timeout).
+    pub fn sweep_step<T: ShardSet + ?Sized>(
+        &self,
+        table: &Table<'_, T>,
+        budget: usize,
+    ) -> SweepReport {
+        let mut rep = SweepReport::default();
+        for i in 0..self.shards.shard_count() {
+            let mut left = budget;
+            while left > 0 {
+                let mut batch = [(Loc::default(), SessionRef::default()); SWEEP_BATCH];
+                let Some(s) = self.with(i, |x| x.sweep_collect(left, &mut batch)) else {
+                    break;
+                };
+                rep.visited = rep.visited.saturating_add(s.visited);
+                left = left.saturating_sub(s.visited as usize);
+                for (loc, r) in batch.iter().take(s.found) {
+                    if table.session_record(*r).is_none()
+                        && self.with(i, |x| x.remove_at(*loc, r)).flatten().is_some()
+                    {
+                        rep.removed = rep.removed.saturating_add(1);
+                    }
+                }
+                if s.visited == 0 || s.wrapped {
+                    break;
+                }
+            }
+        }
+        rep
+    }
+
+    /// Entries in use, capacity, and the counters summed over the shards.
+    pub fn fill(&self) -> (usize, usize, CallStats) {
+        let (mut len, mut cap, mut st) = (0usize, 0usize, CallStats::default());
+        for i in 0..self.shards.shard_count() {
+            if let Some((l, c, s)) = self.with(i, |x| (x.len(), x.capacity(), x.stats())) {
+                len = len.saturating_add(l);
+                cap = cap.saturating_add(c);
+                st.full = st.full.saturating_add(s.full);
+                st.expired = st.expired.saturating_add(s.expired);
+            }
+        }
+        (len, cap, st)
+    }
+
+    /// Removes every entry (a backup resynchronising, the table cleared).
+    pub fn clear(&self) -> usize {
+        let mut n = 0usize;
+        for i in 0..self.shards.shard_count() {
+            n = n.saturating_add(self.with(i, |x| x.clear()).unwrap_or(0));
+        }
+        n
+    }
+}

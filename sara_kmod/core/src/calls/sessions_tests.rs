@@ -1,0 +1,514 @@
+//! Host tests of the calls as sessions of the flow table (`sessions.rs`, `route.rs`): a SIP trunk —
+//! many calls on one signalling 5-tuple — simulated through the same steps as the kernel's hook.
+
+extern crate std;
+
+use super::super::admission::PacketKind;
+use super::super::dpi::sip;
+use super::super::flow::{FlowHasher, FlowKey, Wildcard, PROTO_UDP};
+use super::super::table::{
+    ignore, Classified, FlowInfo, Identity, Millis, PacketOpts, Removal, SessionRef, Shard, Slot,
+    Status, Table,
+};
+use super::*;
+use core::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::format;
+use std::string::String;
+use std::vec;
+use std::vec::Vec;
+
+const H: FlowHasher = FlowHasher::from_words(0x1111_2222_3333_4444, 0x5555_6666_7777_8888);
+const VIP: [u8; 4] = [192, 0, 2, 10];
+const CLIENT: [u8; 4] = [10, 0, 1, 2];
+const T: u32 = 30_000;
+const LINGER: u32 = 5_000;
+
+type Ix = CallIndex<Vec<CallSlot<SessionRef>>, SessionRef>;
+
+struct Fx {
+    flows: Vec<RefCell<Shard<Vec<Slot>>>>,
+    calls: Vec<RefCell<Ix>>,
+    next_id: RefCell<u32>,
+    ended: RefCell<Vec<FlowInfo>>,
+}
+
+impl Fx {
+    fn new(shards: usize, flows_per: usize, calls_per: usize) -> Fx {
+        Fx {
+            flows: (0..shards)
+                .map(|i| RefCell::new(Shard::new(vec![Slot::EMPTY; flows_per], i).unwrap()))
+                .collect(),
+            calls: (0..shards)
+                .map(|i| {
+                    RefCell::new(CallIndex::new(vec![CallSlot::vacant(); calls_per], i).unwrap())
+                })
+                .collect(),
+            next_id: RefCell::new(0),
+            ended: RefCell::new(Vec::new()),
+        }
+    }
+    fn t(&self) -> Table<'_, [RefCell<Shard<Vec<Slot>>>]> {
+        Table::new(&self.flows[..], H)
+    }
+    fn c(&self) -> Calls<'_, [RefCell<Ix>]> {
+        Calls::new(&self.calls[..], H)
+    }
+    fn check(&self) {
+        for s in &self.flows {
+            s.borrow().check_invariants().unwrap();
+        }
+        for s in &self.calls {
+            s.borrow().check_invariants().unwrap();
+        }
+    }
+    fn id(&self) -> u32 {
+        let mut n = self.next_id.borrow_mut();
+        *n += 1;
+        *n
+    }
+}
+
+fn socket() -> FlowKey {
+    FlowKey::new(CLIENT, 5060, VIP, 5060, PROTO_UDP)
+}
+
+fn invite(call_id: &str, media_port: u16) -> String {
+    let sdp = format!(
+        "v=0\r\no=- 1 1 IN IP4 10.0.1.2\r\ns=-\r\nc=IN IP4 10.0.1.2\r\nt=0 0\r\nm=audio {media_port} RTP/AVP 0\r\n"
+    );
+    format!(
+        "INVITE sip:svc@192.0.2.10 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.1.2:5060\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    )
+}
+
+fn request(method: &str, call_id: &str) -> String {
+    format!(
+        "{method} sip:svc@192.0.2.10 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.1.2:5060\r\nCall-ID: {call_id}\r\nCSeq: 2 {method}\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+/// What the kernel's hook did with one datagram of the trunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Did {
+    Opened(SessionRef, u16, Home),
+    ToCall(SessionRef, u16, bool),
+    ToEnded(u16),
+    Hashed(Dispatch),
+    Refused(OpenCallError),
+}
+
+/// The hook's SIP path over the core, `pick` standing for admission + selection.
+fn datagram(fx: &Fx, payload: &str, now: Millis, pick: u16) -> Did {
+    let t = fx.t();
+    let c = fx.c();
+    let msg = match sip::parse(payload.as_bytes()) {
+        Ok(m) => m,
+        Err(_) => return Did::Hashed(Dispatch::Fallback(Fallback::NotSip)),
+    };
+    let key = match CallKey::of_message(client_v4(CLIENT), &msg) {
+        Ok(k) => k,
+        Err(e) => return Did::Hashed(Dispatch::Fallback(e.into())),
+    };
+    let h = c.hash(&key);
+    let mut on_remove = |f: &FlowInfo, _w: Removal| fx.ended.borrow_mut().push(*f);
+    let found = c.find(&t, &key, h, now, 100, &mut on_remove);
+    let d = classify(&msg, found != Found::No);
+    match (d, found) {
+        (Dispatch::NewCall, _) => {
+            let id = fx.id();
+            match c.open(
+                &t,
+                &socket(),
+                &key,
+                h,
+                id,
+                pick,
+                T,
+                now,
+                100,
+                &mut on_remove,
+            ) {
+                Ok(o) => {
+                    if let Ok(a) = msg.announce(super::super::dpi::Direction::FromClient) {
+                        for f in a.flows() {
+                            let (k, w) = f.key(&socket());
+                            t.announce(&k, w, o.session, T, now, &mut on_remove)
+                                .unwrap();
+                        }
+                    }
+                    Did::Opened(o.session, pick, o.home)
+                }
+                Err(e) => Did::Refused(e),
+            }
+        }
+        (Dispatch::Call { end }, Found::Live { session, server }) => {
+            if end {
+                t.end_session(session, now, LINGER, &mut on_remove);
+                c.end(&key, h, now, LINGER);
+            }
+            Did::ToCall(session, server, end)
+        }
+        (Dispatch::Call { .. }, Found::Ended { server, .. }) => Did::ToEnded(server),
+        (d, _) => Did::Hashed(d),
+    }
+}
+
+fn media(fx: &Fx, port: u16, now: Millis) -> Option<u16> {
+    let k = FlowKey::new(CLIENT, port, VIP, 6000, PROTO_UDP);
+    match fx
+        .t()
+        .packet(&k, now, 100, PacketOpts::default(), &mut ignore)
+    {
+        Classified::Known(f) => Some(f.server),
+        Classified::Unknown => None,
+    }
+}
+
+#[test]
+fn the_first_call_takes_the_socket_the_next_ones_get_their_own_records() {
+    let fx = Fx::new(4, 256, 128);
+    let Did::Opened(s1, 1, Home::Socket) = datagram(&fx, &invite("call-1@a", 7000), 0, 1) else {
+        panic!()
+    };
+    let Did::Opened(s2, 2, Home::Own) = datagram(&fx, &invite("call-2@a", 7002), 1, 2) else {
+        panic!()
+    };
+    let r1 = fx.t().session_record(s1).unwrap();
+    assert_eq!(r1.key, socket());
+    let r2 = fx.t().session_record(s2).unwrap();
+    assert_eq!(r2.key.protocol, PROTO_SIP_CALL);
+    assert_eq!(
+        (r2.key.src_addr, r2.key.dst_addr, r2.key.dst_port),
+        (CLIENT, VIP, 5060)
+    );
+    assert_eq!(service_protocol(r2.key.protocol), PROTO_UDP);
+    // Every message of each call reaches its call's server, retransmitted INVITE included.
+    assert_eq!(
+        datagram(&fx, &request("ACK", "call-2@a"), 2, 9),
+        Did::ToCall(s2, 2, false)
+    );
+    assert_eq!(
+        datagram(&fx, &request("ACK", "call-1@a"), 2, 9),
+        Did::ToCall(s1, 1, false)
+    );
+    assert_eq!(
+        datagram(&fx, &invite("call-2@a", 7002), 3, 9),
+        Did::ToCall(s2, 2, false)
+    );
+    // Each datagram of a call is counted on its own session record, which is Established.
+    let r2 = fx.t().session_record(s2).unwrap();
+    assert_eq!(
+        (r2.packets, r2.bytes, r2.status),
+        (3, 300, Status::Established)
+    );
+    assert_eq!(fx.t().session_record(s1).unwrap().packets, 2);
+    // Media follows each call.
+    assert_eq!(media(&fx, 7000, 4), Some(1));
+    assert_eq!(media(&fx, 7002, 4), Some(2));
+    fx.check();
+}
+
+#[test]
+fn a_trunk_of_fifty_calls_and_the_bye_of_one_leaves_the_others_flowing() {
+    let fx = Fx::new(8, 1024, 256);
+    let mut sess = Vec::new();
+    for i in 0..50u16 {
+        let Did::Opened(s, _, _) = datagram(
+            &fx,
+            &invite(&format!("c{i}@trunk"), 8000 + 2 * i),
+            10,
+            1 + i % 2,
+        ) else {
+            panic!("call {i}")
+        };
+        sess.push(s);
+    }
+    assert_eq!(sess.iter().collect::<HashSet<_>>().len(), 50);
+    assert_eq!(fx.c().fill().0, 50);
+    // The BYE of call 0 (the socket's own record) and of call 7 (an own record).
+    for i in [0usize, 7] {
+        assert_eq!(
+            datagram(&fx, &request("BYE", &format!("c{i}@trunk")), 20, 9),
+            Did::ToCall(sess[i], 1 + (i as u16) % 2, true)
+        );
+        // A retransmitted BYE still reaches the call's server.
+        assert_eq!(
+            datagram(&fx, &request("BYE", &format!("c{i}@trunk")), 21, 9),
+            Did::ToEnded(1 + (i as u16) % 2)
+        );
+    }
+    for i in 0..50u16 {
+        let m = media(&fx, 8000 + 2 * i, 30);
+        if i == 0 || i == 7 {
+            assert_eq!(m, None, "media of ended call {i}");
+        } else {
+            assert_eq!(m, Some(1 + i % 2), "media of call {i}");
+            assert_eq!(
+                datagram(&fx, &request("INFO", &format!("c{i}@trunk")), 31, 9),
+                Did::ToCall(sess[usize::from(i)], 1 + i % 2, false)
+            );
+        }
+    }
+    // Exactly the two calls ended: no other session was reported over.
+    let ends: Vec<_> = fx
+        .ended
+        .borrow()
+        .iter()
+        .filter(|f| f.identity == Identity::Signalling)
+        .cloned()
+        .collect();
+    assert!(ends.is_empty(), "{ends:?}");
+    // The next call after the socket's call ended takes the socket again.
+    let Did::Opened(s, 2, Home::SocketReused) = datagram(&fx, &invite("c50@trunk", 9000), 40, 2)
+    else {
+        panic!()
+    };
+    assert_eq!(fx.t().session_record(s).unwrap().key, socket());
+    assert_eq!(media(&fx, 9000, 41), Some(2));
+    fx.check();
+}
+
+#[test]
+fn a_re_invite_that_moves_the_media_adds_flows_to_the_same_call() {
+    let fx = Fx::new(2, 128, 64);
+    let Did::Opened(s, 2, _) = datagram(&fx, &invite("mv@a", 7100), 0, 2) else {
+        panic!()
+    };
+    let _ = datagram(&fx, &invite("other@a", 7200), 0, 1);
+    // A re-INVITE of the call: the kernel inspects it in the call's session.
+    let re = invite("mv@a", 7300);
+    assert_eq!(datagram(&fx, &re, 5, 1), Did::ToCall(s, 2, false));
+    let msg = sip::parse(re.as_bytes()).unwrap();
+    for f in msg
+        .announce(super::super::dpi::Direction::FromClient)
+        .unwrap()
+        .flows()
+    {
+        let (k, w) = f.key(&socket());
+        fx.t().announce(&k, w, s, T, 5, &mut ignore).unwrap();
+    }
+    assert_eq!(media(&fx, 7300, 6), Some(2));
+    assert_eq!(media(&fx, 7100, 6), Some(2));
+}
+
+#[test]
+fn out_of_dialog_and_unknown_calls_are_not_indexed() {
+    let fx = Fx::new(2, 128, 64);
+    assert_eq!(
+        datagram(&fx, &request("OPTIONS", "ping-1"), 0, 1),
+        Did::Hashed(Dispatch::OutOfDialog)
+    );
+    assert_eq!(
+        datagram(&fx, &request("BYE", "never-seen"), 0, 1),
+        Did::Hashed(Dispatch::UnknownCall)
+    );
+    assert_eq!(
+        datagram(&fx, "\r\n\r\n", 0, 1),
+        Did::Hashed(Dispatch::Fallback(Fallback::NotSip))
+    );
+    assert_eq!(fx.c().fill().0, 0);
+    assert_eq!(fx.t().len(), 0);
+}
+
+#[test]
+fn a_full_index_refuses_a_new_call_and_leaves_no_record() {
+    let fx = Fx::new(1, 64, 2);
+    assert!(matches!(
+        datagram(&fx, &invite("a", 7000), 0, 1),
+        Did::Opened(..)
+    ));
+    assert!(matches!(
+        datagram(&fx, &invite("b", 7002), 0, 1),
+        Did::Opened(..)
+    ));
+    let before = fx.t().len();
+    assert_eq!(
+        datagram(&fx, &invite("c", 7004), 0, 1),
+        Did::Refused(OpenCallError::IndexFull)
+    );
+    assert_eq!(fx.t().len(), before);
+    assert_eq!(fx.c().fill().2.full, 1);
+    // Established calls are never evicted.
+    assert!(matches!(
+        datagram(&fx, &request("ACK", "a"), 1, 9),
+        Did::ToCall(_, 1, false)
+    ));
+    fx.check();
+}
+
+#[test]
+fn a_call_indexed_meanwhile_is_a_race_and_leaves_no_record() {
+    let fx = Fx::new(2, 64, 16);
+    let (t, c) = (fx.t(), fx.c());
+    let k = CallKey::new(client_v4(CLIENT), b"dup").unwrap();
+    let h = c.hash(&k);
+    let first = c
+        .open(&t, &socket(), &k, h, 1, 1, T, 0, 0, &mut ignore)
+        .unwrap();
+    assert_eq!(first.home, Home::Socket);
+    let n = t.len();
+    assert_eq!(
+        c.open(&t, &socket(), &k, h, 2, 2, T, 0, 0, &mut ignore),
+        Err(OpenCallError::Raced)
+    );
+    assert_eq!(t.len(), n);
+    fx.check();
+}
+
+#[test]
+fn a_call_whose_session_expired_is_found_no_more_and_swept() {
+    let fx = Fx::new(2, 128, 32);
+    let Did::Opened(_, 1, _) = datagram(&fx, &invite("x", 7000), 0, 1) else {
+        panic!()
+    };
+    let Did::Opened(_, 2, _) = datagram(&fx, &invite("y", 7002), 0, 2) else {
+        panic!()
+    };
+    // Signalling quiet, media alive: the calls stay (a member's packet keeps its session alive).
+    for now in (0..200_000).step_by(10_000) {
+        assert_eq!(media(&fx, 7002, now), Some(2));
+    }
+    assert!(matches!(
+        datagram(&fx, &request("BYE", "y"), 200_000, 9),
+        Did::ToCall(_, 2, true)
+    ));
+    // Call x saw nothing for 200 s: its session has expired; the sweep removes its entry.
+    let now = 200_000;
+    fx.t().purge_step(now, 1000, &mut ignore);
+    let rep = fx.c().sweep_step(&fx.t(), 1000);
+    assert_eq!(rep.removed, 1);
+    assert_eq!(fx.c().fill().0, 1); // y's entry lingers after its BYE
+    assert_eq!(fx.c().purge_step(now + LINGER + 1, 1000), 1);
+    assert_eq!(fx.c().fill().0, 0);
+    // A late ACK of x is an unknown call now.
+    assert_eq!(
+        datagram(&fx, &request("ACK", "x"), now + 1, 9),
+        Did::Hashed(Dispatch::UnknownCall)
+    );
+    fx.check();
+}
+
+#[test]
+fn a_stale_entry_is_removed_by_the_lookup_that_meets_it() {
+    let fx = Fx::new(1, 64, 8);
+    let Did::Opened(s, 1, _) = datagram(&fx, &invite("z", 7000), 0, 1) else {
+        panic!()
+    };
+    // The session record goes (e.g. removed by the control plane) while the entry stays.
+    fx.t()
+        .remove(&fx.t().session_record(s).unwrap().key, Wildcard::Exact);
+    assert_eq!(fx.c().fill().0, 1);
+    // Its retransmitted INVITE opens the call again.
+    assert!(matches!(
+        datagram(&fx, &invite("z", 7000), 1, 2),
+        Did::Opened(_, 2, Home::Socket)
+    ));
+    assert_eq!(fx.c().fill().0, 1);
+    fx.check();
+}
+
+#[test]
+fn record_keys_probe_and_the_socket_record_is_reused_only_when_gone() {
+    let k0 = call_record_key(CLIENT, VIP, 5060, 0xffff_0000, 0);
+    let k1 = call_record_key(CLIENT, VIP, 5060, 0xffff_0000, 1);
+    assert_eq!(k0.src_port, 0xffff);
+    assert_eq!(k1.src_port, 0);
+    assert_eq!(k0.protocol, PROTO_SIP_CALL);
+    assert_eq!(service_protocol(6), 6);
+    // A dead socket record (idle past twice its timeout) is taken over.
+    let fx = Fx::new(1, 16, 4);
+    let t = fx.t();
+    t.open_session(&socket(), 1, 1, T, 0, 0, &mut ignore)
+        .unwrap();
+    let rec = t.get(&socket(), Wildcard::Exact).unwrap();
+    assert_eq!(home_of_new_call(Some(&rec), 2 * T), Home::Own);
+    assert_eq!(home_of_new_call(Some(&rec), 2 * T + 1), Home::Socket);
+    assert_eq!(home_of_new_call(None, 0), Home::Socket);
+}
+
+#[test]
+fn admission_classes() {
+    assert_eq!(admission_kind(Dispatch::NewCall), PacketKind::NewSession);
+    assert_eq!(
+        admission_kind(Dispatch::OutOfDialog),
+        PacketKind::NewSession
+    );
+    assert_eq!(
+        admission_kind(Dispatch::Call { end: true }),
+        PacketKind::Established
+    );
+    assert_eq!(
+        admission_kind(Dispatch::UnknownCall),
+        PacketKind::Established
+    );
+    assert_eq!(
+        admission_kind(Dispatch::Fallback(Fallback::NotSip)),
+        PacketKind::Established
+    );
+}
+
+#[test]
+fn rendezvous_is_stable_even_and_moves_only_the_leaving_servers_share() {
+    assert_eq!(rendezvous(42, []), None);
+    let all = [1u16, 2, 3, 4];
+    let mut per: HashMap<u16, u32> = HashMap::new();
+    let mut moved = 0;
+    for i in 0..4000u64 {
+        let h = H.hash_bytes(&i.to_be_bytes());
+        let a = rendezvous(h, all).unwrap();
+        assert_eq!(rendezvous(h, all), Some(a));
+        *per.entry(a).or_default() += 1;
+        let b = rendezvous(h, [1u16, 2, 4]).unwrap();
+        if a != 3 {
+            assert_eq!(a, b, "a server leaving moved another's call");
+        } else {
+            moved += 1;
+        }
+    }
+    assert_eq!(moved, per[&3]);
+    for id in all {
+        assert!((800..1200).contains(&per[&id]), "{per:?}");
+    }
+}
+
+#[test]
+fn after_a_takeover_a_replicated_socket_session_adopts_its_calls_in_dialog_messages() {
+    let fx = Fx::new(2, 64, 16);
+    let (t, c) = (fx.t(), fx.c());
+    // Installed by replication: the socket's session, id 40, no Call-ID binding.
+    let r = t
+        .open_session(&socket(), 40, 2, T, 0, 0, &mut ignore)
+        .unwrap();
+    let k = CallKey::new(client_v4(CLIENT), b"old-call").unwrap();
+    let h = c.hash(&k);
+    assert_eq!(c.find(&t, &k, h, 1, 0, &mut ignore), Found::No);
+    // A session this dispatcher opened itself is never adopted.
+    assert_eq!(
+        c.adopt(&t, &socket(), &k, h, 1, 0, |id| id > 40, &mut ignore),
+        None
+    );
+    assert_eq!(c.fill().0, 0);
+    let found = c.adopt(&t, &socket(), &k, h, 1, 0, |id| id <= 40, &mut ignore);
+    assert_eq!(
+        found,
+        Some(Found::Live {
+            session: r,
+            server: 2
+        })
+    );
+    // From now on the call is indexed: its BYE reaches server 2 and ends only this session.
+    assert_eq!(
+        datagram(&fx, &request("BYE", "old-call"), 2, 9),
+        Did::ToCall(r, 2, true)
+    );
+    // An ended socket session is not adopted.
+    let k2 = CallKey::new(client_v4(CLIENT), b"other").unwrap();
+    let h2 = c.hash(&k2);
+    assert_eq!(
+        c.adopt(&t, &socket(), &k2, h2, 3, 0, |_| true, &mut ignore),
+        None
+    );
+    fx.check();
+}
