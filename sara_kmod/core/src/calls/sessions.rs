@@ -9,11 +9,14 @@
 //! [`CallIndex::remove_at`]).
 
 use super::super::flow::{shard_of, FlowHasher, FlowKey, Wildcard};
+use super::super::msg::repl::CallRecord;
 use super::super::table::{
-    FlowInfo, InsertError, Loc, Millis, Removal, SessionRef, ShardSet, Table, MAX_TIMEOUT_MS,
+    FlowInfo, InsertError, Loc, Millis, Removal, SessionRef, ShardSet, Table, Walk, MAX_TIMEOUT_MS,
 };
 use super::route::{call_record_key, home_of_new_call, Home, CALL_RECORD_PROBES};
-use super::{CallIndex, CallInfo, CallInsertError, CallKey, CallSlot, CallStats};
+use super::{
+    client_v4, CallIndex, CallInfo, CallInsertError, CallKey, CallMark, CallSlot, CallStats,
+};
 use core::cell::RefCell;
 use core::ops::DerefMut;
 
@@ -251,46 +254,90 @@ impl<'a, C: CallShards + ?Sized> Calls<'a, C> {
                 // Not a session after all: gone without a trace (no session end is reported).
                 table.remove(&rkey, Wildcard::Exact);
                 Err(match e {
-                    CallInsertError::Full => OpenCallError::IndexFull,
+                    // A key's mark is always valid: `Invalid` cannot happen here.
+                    CallInsertError::Full | CallInsertError::Invalid => OpenCallError::IndexFull,
                     CallInsertError::Exists(_) => OpenCallError::Raced,
                 })
             }
         }
     }
 
-    /// An in-dialog message of a call not indexed here ([`super::Dispatch::UnknownCall`]) on a
-    /// signalling 5-tuple `socket` whose record is the live session of a call this dispatcher did not
-    /// open — one installed by replication (`replicated(session id)`): the Call-ID bindings are not
-    /// replicated yet, so after a takeover (or a handback) the session of a UA socket's call is known
-    /// only by its 5-tuple. The call is bound to that session (indexed) and found again: its BYE
-    /// then reaches its server and ends its session, as before #14. `None`: nothing to adopt.
-    #[allow(clippy::too_many_arguments)]
-    pub fn adopt<T: ShardSet + ?Sized, F: FnMut(&FlowInfo, Removal), R: Fn(u32) -> bool>(
+    /// Binds a replicated call (its [`CallMark`], from the active dispatcher's `Call` record) to
+    /// `session` (the session its record was applied to): the call's messages then find that
+    /// session here, provided this index hashes with the sender's key (see `msg::repl`'s `CallKey`).
+    /// An entry of the same call bound to another session is replaced (the active dispatcher's view
+    /// wins). Refused: a mark no call can have, a full index.
+    pub fn bind(
+        &self,
+        mark: &CallMark,
+        session: SessionRef,
+        now: Millis,
+    ) -> Result<Loc, CallInsertError<SessionRef>> {
+        self.with(self.shard(mark.hash), |x| {
+            match x.insert_mark(mark, session, ENTRY_TIMEOUT_MS, now) {
+                Err(CallInsertError::Exists(e)) if e.value == session => Ok(e.loc),
+                Err(CallInsertError::Exists(e)) => {
+                    x.remove_at(e.loc, &e.value);
+                    x.insert_mark(mark, session, ENTRY_TIMEOUT_MS, now)
+                }
+                r => r,
+            }
+        })
+        .unwrap_or(Err(CallInsertError::Full))
+    }
+
+    /// Applies a replicated `Call` record on a backup: binds its call to `session` (the session of
+    /// the `Session` record before it), the client address being the source address of that
+    /// session's signalling record (a socket's 5-tuple or a call's own key). Refused: `session` has no
+    /// live record here, or [`Self::bind`] refuses.
+    pub fn bind_replicated<T: ShardSet + ?Sized>(
         &self,
         table: &Table<'_, T>,
-        socket: &FlowKey,
-        key: &CallKey<'_>,
-        hash: u64,
+        session: SessionRef,
+        rec: &CallRecord,
         now: Millis,
-        bytes: u32,
-        replicated: R,
-        on_remove: &mut F,
-    ) -> Option<Found> {
-        let f = table.get(socket, Wildcard::Exact)?;
-        if f.identity != super::super::table::Identity::Signalling
-            || f.ended
-            || f.session.loc != f.loc
-            || !replicated(f.session.id)
-        {
-            return None;
-        }
-        self.with(self.shard(hash), |x| {
-            x.insert(key, hash, f.session, ENTRY_TIMEOUT_MS, now)
-        })?
-        .ok()?;
-        match self.find(table, key, hash, now, bytes, on_remove) {
-            Found::No => None,
-            found => Some(found),
+    ) -> Result<Loc, CallInsertError<SessionRef>> {
+        let Some(f) = table.session_record(session).filter(|f| !f.ended) else {
+            return Err(CallInsertError::Invalid);
+        };
+        self.bind(&rec.mark(client_v4(f.key.src_addr)), session, now)
+    }
+
+    /// Hands the live entries to `f` from `*cursor` (shard in the high 32 bits, slot in the low; start
+    /// with 0), at most `budget` slots visited; stops early when `f` returns false (that entry comes
+    /// again next call). Returns [`Walk::Done`] when every shard has been walked. Entries never move
+    /// while they live, so one that lives throughout is handed exactly once.
+    pub fn dump<F: FnMut(&CallInfo<SessionRef>) -> bool>(
+        &self,
+        cursor: &mut u64,
+        budget: usize,
+        mut f: F,
+    ) -> Walk {
+        let mut left = budget;
+        loop {
+            let shard = (*cursor >> 32) as usize;
+            if shard >= self.shards.shard_count() {
+                return Walk::Done;
+            }
+            let mut slot = *cursor as u32;
+            let before = slot;
+            let walk = self
+                .with(shard, |x| x.dump(&mut slot, left, &mut f))
+                .unwrap_or(Walk::Done);
+            let visited = slot.saturating_sub(before) as usize;
+            left = left.saturating_sub(visited.max(1));
+            match walk {
+                Walk::Done => {
+                    *cursor = ((shard as u64).saturating_add(1)) << 32;
+                }
+                _ => {
+                    *cursor = ((shard as u64) << 32) | u64::from(slot);
+                    return walk;
+                }
+            }
+            if left == 0 {
+                return Walk::More;
+            }
         }
     }
 
