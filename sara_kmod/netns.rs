@@ -64,9 +64,6 @@ pub(crate) struct NetState {
     table: OnceBox<FlowTable>,
     /// The last session id handed out.
     pub(crate) session_ids: AtomicU32,
-    /// The largest session id installed from the active dispatcher (0: none). Sessions up to it were
-    /// opened elsewhere: a SIP call's in-dialog message may adopt such a session (`hook`, #14).
-    pub(crate) replicated_ids: AtomicU32,
     /// High-availability role (`genl::HA_*`; see `repl`).
     pub(crate) role: AtomicU8,
     /// The replication ring: allocated when an HA role is first set.
@@ -87,7 +84,6 @@ impl NetState {
                 hasher: FlowHasher::new(key),
                 table: OnceBox::new(),
                 session_ids: AtomicU32::new(0),
-                replicated_ids: AtomicU32::new(0),
                 role: AtomicU8::new(crate::sara_core::genl::HA_STANDALONE),
                 repl: OnceBox::new(),
             },
@@ -205,6 +201,14 @@ impl NetState {
         }));
     }
 
+    /// A SIP call was bound to session `id` (its Call-ID index entry, less the client address, which
+    /// is the session's).
+    pub(crate) fn replicate_call(&self, id: u32, mark: &crate::sara_core::calls::CallMark) {
+        self.replicate(Record::Call(crate::sara_core::msg::repl::CallRecord::of(
+            id, mark,
+        )));
+    }
+
     /// A flow joined session `id`: `key` with the ports named by `wild` unknown.
     pub(crate) fn replicate_flow(
         &self,
@@ -239,6 +243,5 @@ impl crate::conn::Sink for NetState {
     }
     fn session_id_seen(&self, id: u32) {
         self.session_ids.fetch_max(id, Ordering::Relaxed);
-        self.replicated_ids.fetch_max(id, Ordering::Relaxed);
     }
 }
