@@ -210,7 +210,14 @@ impl FlowTable {
         // calls whose session has gone (a tenth of each shard per step: a full pass every second).
         let calls = self.calls();
         calls.purge_step(now, self.call_purge_budget);
-        calls.sweep_step(&self.table(), self.call_purge_budget);
+        calls.sweep_step(&self.table(), self.call_purge_budget, false);
+    }
+
+    /// A backup's purge step (its flows are not aged): the Call-ID bindings of sessions that have
+    /// gone or ended (a replicated binding never sees its call's BYE, only its session's end).
+    pub(crate) fn sweep_backup(&self) {
+        self.calls()
+            .sweep_step(&self.table(), self.call_purge_budget, true);
     }
 }
 

@@ -142,6 +142,8 @@ impl NetState {
         // A backup's replicated flows see no packets here: they are aged from the takeover on.
         if !self.is_backup() {
             t.purge(self, self.config.read(g), crate::sys::now_ms());
+        } else {
+            t.sweep_backup();
         }
         crate::conn::PURGE_INTERVAL_MS
     }

@@ -367,11 +367,14 @@ impl<'a, C: CallShards + ?Sized> Calls<'a, C> {
 
     /// One sweep step of every shard (`budget` slots per shard, in batches of [`SWEEP_BATCH`]):
     /// entries whose session record no longer holds their session are removed. Ended sessions count
-    /// as present (their entries linger by their own timeout).
+    /// as present (their entries linger by their own timeout), except with `ended_too`: a backup
+    /// dispatcher's replicated bindings never see their call's BYE (only its session's end), and
+    /// its table is not aged, so there an ended session's binding goes with the end.
     pub fn sweep_step<T: ShardSet + ?Sized>(
         &self,
         table: &Table<'_, T>,
         budget: usize,
+        ended_too: bool,
     ) -> SweepReport {
         let mut rep = SweepReport::default();
         for i in 0..self.shards.shard_count() {
@@ -384,9 +387,11 @@ impl<'a, C: CallShards + ?Sized> Calls<'a, C> {
                 rep.visited = rep.visited.saturating_add(s.visited);
                 left = left.saturating_sub(s.visited as usize);
                 for (loc, r) in batch.iter().take(s.found) {
-                    if table.session_record(*r).is_none()
-                        && self.with(i, |x| x.remove_at(*loc, r)).flatten().is_some()
-                    {
+                    let gone = match table.session_record(*r) {
+                        None => true,
+                        Some(f) => ended_too && f.ended,
+                    };
+                    if gone && self.with(i, |x| x.remove_at(*loc, r)).flatten().is_some() {
                         rep.removed = rep.removed.saturating_add(1);
                     }
                 }

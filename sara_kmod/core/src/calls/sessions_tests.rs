@@ -380,7 +380,7 @@ fn a_call_whose_session_expired_is_found_no_more_and_swept() {
     // Call x saw nothing for 200 s: its session has expired; the sweep removes its entry.
     let now = 200_000;
     fx.t().purge_step(now, 1000, &mut ignore);
-    let rep = fx.c().sweep_step(&fx.t(), 1000);
+    let rep = fx.c().sweep_step(&fx.t(), 1000, false);
     assert_eq!(rep.removed, 1);
     assert_eq!(fx.c().fill().0, 1); // y's entry lingers after its BYE
     assert_eq!(fx.c().purge_step(now + LINGER + 1, 1000), 1);
@@ -646,5 +646,12 @@ fn a_replicated_binding_needs_the_senders_key_and_a_live_session() {
         Did::ToCall(other_session, 1, false)
     );
     assert_ne!(r, other_session);
+    // The active's SessionEnded: on a backup (no BYE seen, table not aged) the binding goes with
+    // the session's end at the next sweep; an active's sweep would keep it for its linger.
+    t.end_session(other_session, 20, LINGER, &mut ignore);
+    assert_eq!(backup.c().sweep_step(&t, 1000, false).removed, 0);
+    assert_eq!(backup.c().fill().0, 1);
+    assert_eq!(backup.c().sweep_step(&t, 1000, true).removed, 1);
+    assert_eq!(backup.c().fill().0, 0);
     backup.check();
 }
