@@ -1207,6 +1207,7 @@ static void gen_request(struct msg *m, unsigned cmd)
 		break;
 	case SARA_CMD_REPL_GET:
 		m_attr(m, -1, SARA_A_REPL_SEQ);
+		if (chance(250)) m_attr(m, -1, SARA_A_REPL_CALLS);  /* the Call-ID index's dump */
 		break;
 	case SARA_CMD_REPL_APPLY:
 		if (chance(850)) m_attr(m, -1, SARA_A_REPL_RECORDS);

@@ -311,6 +311,40 @@ mod tests {
     }
 
     #[test]
+    fn call_dump_request_and_reply() {
+        let req = repl_calls_request(0);
+        assert_eq!(req.cmd, genl::CMD_REPL_GET);
+        assert_eq!(
+            req.attrs,
+            vec![Attr::bytes(genl::A_REPL_CALLS, 0u64.to_ne_bytes())]
+        );
+        let call = Record::Call(sara_core::msg::repl::CallRecord {
+            session_id: 5,
+            len: 3,
+            hash: [1, 2],
+            head: *b"abc\0\0\0\0\0",
+            tail: *b"abc\0\0\0",
+        });
+        let run = run_bytes(&[Record::CallKey([4; 16]), call]);
+        let reply = genlmsg(
+            genl::CMD_REPL_GET,
+            &[
+                nla(genl::A_REPL_RECORDS, &run),
+                nla(genl::A_REPL_CALLS, &((3u64 << 32) | 17).to_ne_bytes()),
+            ],
+        );
+        let (got, next) = decode_repl_calls(&replies(&nlmsg(30, 0, 1, &reply)));
+        assert_eq!(got, run);
+        assert_eq!(next, Some((3u64 << 32) | 17));
+        // The last part: no cursor, the dump is over (as from an older sara.ko that ignores it).
+        let reply = genlmsg(genl::CMD_REPL_GET, &[nla(genl::A_REPL_RECORDS, &[])]);
+        assert_eq!(
+            decode_repl_calls(&replies(&nlmsg(30, 0, 1, &reply))),
+            (Vec::new(), None)
+        );
+    }
+
+    #[test]
     fn ring_read_request_and_reply() {
         let req = repl_get_request(1000);
         assert_eq!(req.cmd, genl::CMD_REPL_GET);
