@@ -770,9 +770,12 @@ const CALL_DUMP_BUDGET: usize = 4096;
 /// `A_REPL_CALLS` is where to go on, absent when the walk is done. An entry that lives throughout
 /// the walk is sent exactly once (entries never move); calls opened meanwhile reach the ring.
 fn repl_calls(st: &NetState, req: &Request<'_>, mut cursor: u64) -> Result {
-    let ft = st
-        .table()
-        .ok_or_else(|| req.error(ENOENT, 0, c_str!("no services are configured here")))?;
+    let Some(ft) = st.table() else {
+        // No services yet, so no calls (and no key: it comes with the table, see `ensure_table`).
+        let mut r = req.reply(64)?;
+        r.bytes(A_REPL_RECORDS, &[])?;
+        return r.send();
+    };
     let mut buf: KVec<u8> = KVec::from_elem(0u8, REPL_RUN_MAX as usize, GFP_KERNEL)?;
     let mut len = 0usize;
     if cursor == 0 {

@@ -103,6 +103,8 @@ impl NetState {
             return Ok(t);
         }
         let t = self.table.set(w, FlowTable::new(self.hasher)?);
+        // A new table has a new Call-ID key: an active's backup must hash its calls with it.
+        self.replicate_call_key();
         self.net.purge_kick();
         Ok(t)
     }
@@ -151,6 +153,11 @@ impl NetState {
     /// Role change (control path). Returns whether this was a takeover (backup → active).
     pub(crate) fn set_role(&self, role: u8) -> bool {
         let old = self.role.swap(role, Ordering::Relaxed);
+        // Becoming active: the backup hashes Call-IDs with this dispatcher's key from now on (a
+        // resync sends it too; this covers a backup that synchronised before, e.g. with no table).
+        if role == HA_ACTIVE && old != HA_ACTIVE {
+            self.replicate_call_key();
+        }
         if old == HA_BACKUP && role != HA_BACKUP {
             if let Some(t) = self.table() {
                 let n = t.table().touch_all(crate::sys::now_ms());
@@ -201,6 +208,13 @@ impl NetState {
             status: RStatus::Established,
             timeout_s: crate::repl::secs(timeout_ms),
         }));
+    }
+
+    /// The Call-ID index's key, for the backup (active role, once the table exists).
+    pub(crate) fn replicate_call_key(&self) {
+        if let Some(t) = self.table() {
+            self.replicate(Record::CallKey(t.call_key()));
+        }
     }
 
     /// A SIP call was bound to session `id` (its Call-ID index entry, less the client address, which

@@ -13,7 +13,8 @@
 //!   (`Session` again, new server), a flow announced by DPI or completed by a gateway report
 //!   (`Flow`, with its wildcard), an announced flow confirmed by its first packet (`Flow`, exact
 //!   key, secondary), a SIP call opened (`Session`, then `Call`: its Call-ID binding), a session
-//!   ended — closed or expired (`SessionEnded`).
+//!   ended — closed or expired (`SessionEnded`); the Call-ID key (`CallKey`) when the namespace
+//!   becomes active or makes its table.
 //! * The ring: [`RING_RECORDS`] records, preallocated when a role is first set (control path,
 //!   `GFP_KERNEL`), behind one BH-safe lock; record `n` (a 64-bit sequence number) sits in slot
 //!   `n mod RING_RECORDS`. The packet path only copies a record in. A reader that falls more than

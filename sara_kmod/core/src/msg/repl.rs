@@ -118,8 +118,8 @@
 //! A `Call` record is the call's index entry as the index stores it (`calls::CallMark`) less the
 //! client address, which is its session's: the source address of the session's signalling flow
 //! (a socket's 5-tuple, or a call's own `PROTO_SIP_CALL` key). The hash is keyed: a receiver indexes
-//! the call under it only with the sender's Call-ID key, which `CallKey` carries; a resync's table
-//! therefore begins with it. A receiver of this version refuses types it does not know (the whole
+//! the call under it only with the sender's Call-ID key, which `CallKey` carries: a resync's table
+//! begins with it, and the sender queues it when it becomes active or makes a new index. A receiver of this version refuses types it does not know (the whole
 //! batch, counted), as an older one refuses types 8 and 9.
 //!
 //! ## Loss and resynchronisation
