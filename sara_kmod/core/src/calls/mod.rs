@@ -14,7 +14,7 @@
 //!   parser has trimmed the header value). At most [`MAX_CALL_ID`] bytes: a longer Call-ID is not
 //!   indexed ([`CallIdError::TooLong`]; the classifier sends its message to the fallback rule).
 //! * An entry does not keep the whole Call-ID, to keep entries at one cache line: it keeps the 64-bit
-//!   keyed hash of (client, Call-ID) ([`CallKey::hash`], SipHash-1-3 under the flow table's secret),
+//!   keyed hash of (client, Call-ID) ([`CallKey::hash`], SipHash-1-3 under the Call-ID key),
 //!   the Call-ID's length, its first [`HEAD_BYTES`] and its last [`TAIL_BYTES`] bytes. Call-IDs of up
 //!   to 14 bytes are therefore compared exactly; two longer Call-IDs of one client are confused only if
 //!   they have the same length, the same 14 edge bytes and the same 64-bit keyed hash, which a client

@@ -125,7 +125,8 @@ pub struct Calls<'a, C: CallShards + ?Sized> {
 }
 
 impl<'a, C: CallShards + ?Sized> Calls<'a, C> {
-    /// The index over `shards` (shard `i` made with index `i`), hashing with the flow table's hasher.
+    /// The index over `shards` (shard `i` made with index `i`), hashing with `hasher` (the
+    /// kernel's Call-ID key: its own, shared by an HA pair; see `msg::repl`'s `CallKey`).
     pub fn new(shards: &'a C, hasher: FlowHasher) -> Self {
         Calls { shards, hasher }
     }
