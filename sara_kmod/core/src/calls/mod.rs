@@ -67,7 +67,8 @@ pub use route::{
 };
 #[allow(unused_imports)]
 pub use sessions::{
-    CallShards, Calls, Found, OpenCallError, OpenedCall, SweepReport, ENTRY_TIMEOUT_MS, SWEEP_BATCH,
+    CallShards, Calls, Found, OpenCallError, OpenedCall, SweepReport, DUMP_BATCH, ENTRY_TIMEOUT_MS,
+    SWEEP_BATCH,
 };
 
 use super::dpi::sip::SipMessage;

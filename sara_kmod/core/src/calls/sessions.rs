@@ -24,6 +24,9 @@ use core::ops::DerefMut;
 /// removes it once the session has gone) or, after its BYE, for the linger time.
 pub const ENTRY_TIMEOUT_MS: u32 = MAX_TIMEOUT_MS;
 
+/// Entries [`Calls::dump`] copies out under one lock (a fixed array on the stack: 8 × 80 bytes).
+pub const DUMP_BATCH: usize = 8;
+
 /// Entries one sweep batch checks against the table (a fixed array on the stack: 8 × 12 bytes).
 pub const SWEEP_BATCH: usize = 8;
 
@@ -304,10 +307,12 @@ impl<'a, C: CallShards + ?Sized> Calls<'a, C> {
         self.bind(&rec.mark(client_v4(f.key.src_addr)), session, now)
     }
 
-    /// Hands the live entries to `f` from `*cursor` (shard in the high 32 bits, slot in the low; start
-    /// with 0), at most `budget` slots visited; stops early when `f` returns false (that entry comes
-    /// again next call). Returns [`Walk::Done`] when every shard has been walked. Entries never move
-    /// while they live, so one that lives throughout is handed exactly once.
+    /// Hands the entries in use to `f` from `*cursor` (shard in the high 32 bits, slot in the low;
+    /// start with 0), at most `budget` slots visited; stops early when `f` returns false (that entry
+    /// comes again next call). Returns [`Walk::Done`] when every shard has been walked. Entries are
+    /// copied out under their shard's lock [`DUMP_BATCH`] at a time and `f` runs with no lock held,
+    /// so it may look at the table. Entries never move while they live, so one that lives
+    /// throughout is handed exactly once.
     pub fn dump<F: FnMut(&CallInfo<SessionRef>) -> bool>(
         &self,
         cursor: &mut u64,
@@ -315,30 +320,54 @@ impl<'a, C: CallShards + ?Sized> Calls<'a, C> {
         mut f: F,
     ) -> Walk {
         let mut left = budget;
-        loop {
+        while left > 0 {
             let shard = (*cursor >> 32) as usize;
             if shard >= self.shards.shard_count() {
                 return Walk::Done;
             }
-            let mut slot = *cursor as u32;
-            let before = slot;
+            let start = *cursor as u32;
+            let mut batch = [None::<CallInfo<SessionRef>>; DUMP_BATCH];
+            let mut slot = start;
+            let mut n = 0usize;
             let walk = self
-                .with(shard, |x| x.dump(&mut slot, left, &mut f))
+                .with(shard, |x| {
+                    // Stop when the batch is full: its last entry's slot is where to go on.
+                    x.dump(&mut slot, left, |e| {
+                        let Some(b) = batch.get_mut(n) else {
+                            return false;
+                        };
+                        *b = Some(*e);
+                        n = n.saturating_add(1);
+                        true
+                    })
+                })
                 .unwrap_or(Walk::Done);
-            let visited = slot.saturating_sub(before) as usize;
+            // `slot` is 0 after a whole shard (Walk::Done), else the first slot not visited.
+            let next = if walk == Walk::Done {
+                ((shard as u64).saturating_add(1)) << 32
+            } else {
+                ((shard as u64) << 32) | u64::from(slot)
+            };
+            // A finished shard counts one slot: the walk goes on to the next (at most the shard
+            // count of them per call).
+            let visited = if walk == Walk::Done {
+                1
+            } else {
+                slot.saturating_sub(start) as usize
+            };
+            for e in batch.iter().take(n).flatten() {
+                if !f(e) {
+                    *cursor = ((shard as u64) << 32) | e.loc.slot() as u64;
+                    return Walk::More;
+                }
+            }
+            *cursor = next;
             left = left.saturating_sub(visited.max(1));
-            match walk {
-                Walk::Done => {
-                    *cursor = ((shard as u64).saturating_add(1)) << 32;
-                }
-                _ => {
-                    *cursor = ((shard as u64) << 32) | u64::from(slot);
-                    return walk;
-                }
-            }
-            if left == 0 {
-                return Walk::More;
-            }
+        }
+        if (*cursor >> 32) as usize >= self.shards.shard_count() {
+            Walk::Done
+        } else {
+            Walk::More
         }
     }
 

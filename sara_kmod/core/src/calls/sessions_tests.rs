@@ -655,3 +655,51 @@ fn a_replicated_binding_needs_the_senders_key_and_a_live_session() {
     assert_eq!(backup.c().fill().0, 0);
     backup.check();
 }
+
+#[test]
+fn the_dump_hands_every_call_once_across_parts_and_refusals() {
+    let fx = Fx::new(4, 256, 32);
+    for i in 0..40u16 {
+        assert!(matches!(
+            datagram(&fx, &invite(&format!("d{i}@x"), 9000 + 2 * i), 1, 1),
+            Did::Opened(..)
+        ));
+    }
+    let c = fx.c();
+    let mut seen = Vec::new();
+    let mut cursor = 0u64;
+    let mut calls = 0;
+    let mut refused = 0;
+    loop {
+        calls += 1;
+        assert!(calls < 1000, "the dump does not end");
+        // A part that fills up after 3 entries (as a full record run does).
+        let mut room = 3;
+        let w = c.dump(&mut cursor, 5, |e| {
+            if room == 0 {
+                refused += 1;
+                return false;
+            }
+            room -= 1;
+            seen.push(e.value.id);
+            true
+        });
+        if w == Walk::Done {
+            break;
+        }
+    }
+    assert!(refused > 0);
+    seen.sort_unstable();
+    let mut want: Vec<u32> = (1..=40).collect();
+    want.sort_unstable();
+    assert_eq!(seen, want, "each call exactly once");
+    // The next walk starts over from 0.
+    let mut again = 0;
+    let mut cursor = 0u64;
+    while c.dump(&mut cursor, 1000, |_| {
+        again += 1;
+        true
+    }) == Walk::More
+    {}
+    assert_eq!(again, 40);
+}
