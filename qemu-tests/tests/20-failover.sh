@@ -29,8 +29,8 @@ N_RTSP=${SARA_HA_RTSP:-4}
 N_SIP=${SARA_HA_SIP:-3}
 N_TRUNK=${SARA_HA_TRUNK_CALLS:-20}   # concurrent calls of the SIP trunk, all on one client socket
 TRUNK_PORT=5070                      # its client socket; its calls' RTP from 20000, 20004, ...
-TRUNK_HOLD=$((MEDIA + 30))           # its calls' length, s: as the RTSP clients', well past the kill
 MEDIA=${SARA_HA_MEDIA_SECONDS:-60}   # SIP call length; RTSP clients play 30 s more (they start first)
+TRUNK_HOLD=$((MEDIA + 30))           # its calls' length, s: as the RTSP clients', well past the kill
 PROBE_N=40
 # Failure detection: 5 missed heartbeats of 50 ms (the default is 3). A guest under TCG on a loaded
 # host can leave one daemon unscheduled for over 150 ms; the backup then takes over from a live
