@@ -27,8 +27,14 @@ use crate::sara_core::table::{
     FlowInfo, Identity, Millis, Moves, Removal, SessionRef, Shard, ShardSet, Slot, Table,
 };
 use crate::sys::lock::BhLocks;
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVVec};
 use kernel::prelude::*;
+
+/// The two little-endian halves of a SipHash key (as `FlowHasher::new` reads it).
+fn key_words(key: &[u8; 16]) -> (u64, u64) {
+    FlowHasher::new(*key).words()
+}
 
 /// Most shards (each with its own lock).
 const MAX_SHARDS: usize = 64;
@@ -80,6 +86,9 @@ pub(crate) struct FlowTable {
     /// Call-ID index slots each purge step visits per shard (expiry; a full pass about every second).
     call_purge_budget: usize,
     hasher: FlowHasher,
+    /// The Call-ID index's SipHash key, two little-endian halves: random at first, then the active
+    /// dispatcher's on a backup (its `CallKey` record), so that replicated bindings hash alike.
+    call_key: [AtomicU64; 2],
     capacity: u32,
     /// Slots each purge step visits per shard (a full pass about every second).
     purge_budget: usize,
@@ -108,6 +117,10 @@ impl FlowTable {
         })?;
         let call_capacity = u32::try_from(n.saturating_mul(call_per)).unwrap_or(u32::MAX);
         let call_purge_budget = (call_per / (1000 / PURGE_INTERVAL_MS as usize)).max(64);
+        // Its own key, not the flow table's: it is sent to the backup (see `set_call_key`).
+        let mut key = [0u8; 16];
+        crate::sys::random_bytes(&mut key);
+        let (k0, k1) = key_words(&key);
         pr_info!(
             "flow table: {} flows in {} shards, {} KiB; Call-ID index: {} calls, {} KiB\n",
             capacity,
@@ -127,6 +140,7 @@ impl FlowTable {
                 call_capacity,
                 call_purge_budget,
                 hasher,
+                call_key: [AtomicU64::new(k0), AtomicU64::new(k1)],
                 capacity,
                 purge_budget,
                 moves: Moves::new(),
@@ -140,9 +154,36 @@ impl FlowTable {
         Table::new(&self.shards, self.hasher).with_moves(&self.moves)
     }
 
-    /// The Call-ID index over our call shards (the table's hasher).
+    /// The Call-ID index over our call shards, hashing with the Call-ID key.
     pub(crate) fn calls(&self) -> Calls<'_, CallShardLocks> {
-        Calls::new(&self.calls, self.hasher)
+        let k0 = self.call_key[0].load(Ordering::Relaxed);
+        let k1 = self.call_key[1].load(Ordering::Relaxed);
+        Calls::new(&self.calls, FlowHasher::from_words(k0, k1))
+    }
+
+    /// The Call-ID index's key (for the `CallKey` record of a resync).
+    pub(crate) fn call_key(&self) -> [u8; 16] {
+        let a = self.call_key[0].load(Ordering::Relaxed).to_le_bytes();
+        let b = self.call_key[1].load(Ordering::Relaxed).to_le_bytes();
+        let mut key = [0u8; 16];
+        for (k, v) in key.iter_mut().zip(Iterator::chain(a.iter(), b.iter())) {
+            *k = *v;
+        }
+        key
+    }
+
+    /// A backup takes the active dispatcher's Call-ID key (control path, backup role: no packet is
+    /// dispatched here meanwhile). Entries hashed under the old key could never be found again:
+    /// when the key changes, the index is emptied. Returns whether it changed.
+    pub(crate) fn set_call_key(&self, key: &[u8; 16]) -> bool {
+        if *key == self.call_key() {
+            return false;
+        }
+        let (k0, k1) = key_words(key);
+        self.call_key[0].store(k0, Ordering::Relaxed);
+        self.call_key[1].store(k1, Ordering::Relaxed);
+        self.calls().clear();
+        true
     }
 
     /// Calls the Call-ID index can hold.
@@ -169,7 +210,14 @@ impl FlowTable {
         // calls whose session has gone (a tenth of each shard per step: a full pass every second).
         let calls = self.calls();
         calls.purge_step(now, self.call_purge_budget);
-        calls.sweep_step(&self.table(), self.call_purge_budget);
+        calls.sweep_step(&self.table(), self.call_purge_budget, false);
+    }
+
+    /// A backup's purge step (its flows are not aged): the Call-ID bindings of sessions that have
+    /// gone or ended (a replicated binding never sees its call's BYE, only its session's end).
+    pub(crate) fn sweep_backup(&self) {
+        self.calls()
+            .sweep_step(&self.table(), self.call_purge_budget, true);
     }
 }
 

@@ -6,9 +6,11 @@
 
 use crate::netns::{Config, NetState, Server, ServerLive, Service};
 use crate::sara_core::admission::Thresholds;
+use crate::sara_core::calls::CallMark;
 use crate::sara_core::counters::{self as cn, COUNTERS};
 use crate::sara_core::flow::{FlowKey, Wildcard};
 use crate::sara_core::genl::*;
+use crate::sara_core::msg::repl::{self, CallRecord, Record};
 use crate::sara_core::table::{FlowInfo, Stamp, TableCursor, Walk};
 use crate::sys::genl::{Attrs, Dump, Request, Writer};
 use crate::sys::rcu::WriterToken;
@@ -726,8 +728,15 @@ fn ha_get(st: &NetState, req: &Request<'_>) -> Result {
     r.send()
 }
 
-/// `CMD_REPL_GET`: replication records from `A_REPL_SEQ` on.
+/// `CMD_REPL_GET`: replication records from `A_REPL_SEQ` on, or with `A_REPL_CALLS` the Call-ID
+/// index's calls.
 fn repl_get(st: &NetState, req: &Request<'_>) -> Result {
+    if let Some(cursor) = req
+        .bytes::<8>(A_REPL_CALLS)
+        .and_then(|(n, b)| (n == 8).then(|| u64::from_ne_bytes(b)))
+    {
+        return repl_calls(st, req, cursor);
+    }
     let from = req
         .bytes::<8>(A_REPL_SEQ)
         .and_then(|(n, b)| (n == 8).then(|| u64::from_ne_bytes(b)))
@@ -749,6 +758,68 @@ fn repl_get(st: &NetState, req: &Request<'_>) -> Result {
     r.u64(A_REPL_HEAD, out.head)?;
     r.u8(A_REPL_LOST, u8::from(out.lost))?;
     r.bytes(A_REPL_RECORDS, buf.get(..out.len).unwrap_or(&[]))?;
+    r.send()
+}
+
+/// Call-ID index entries one `CMD_REPL_GET` part visits at most (its locks are taken per shard, as
+/// the purge does).
+const CALL_DUMP_BUDGET: usize = 4096;
+
+/// `CMD_REPL_GET` with `A_REPL_CALLS`: the Call-ID index's live calls as `Call` records from
+/// `cursor` on (a `CallKey` record first when `cursor` is 0), as many as fit a record run; the reply's
+/// `A_REPL_CALLS` is where to go on, absent when the walk is done. An entry that lives throughout
+/// the walk is sent exactly once (entries never move); calls opened meanwhile reach the ring.
+fn repl_calls(st: &NetState, req: &Request<'_>, mut cursor: u64) -> Result {
+    let Some(ft) = st.table() else {
+        // No services yet, so no calls (and no key: it comes with the table, see `ensure_table`).
+        let mut r = req.reply(64)?;
+        r.bytes(A_REPL_RECORDS, &[])?;
+        return r.send();
+    };
+    let mut buf: KVec<u8> = KVec::from_elem(0u8, REPL_RUN_MAX as usize, GFP_KERNEL)?;
+    let mut len = 0usize;
+    if cursor == 0 {
+        let rec = Record::CallKey(ft.call_key());
+        if let Some(rest) = buf.get_mut(len..) {
+            if let Ok(n) = repl::encode_record(&rec, rest) {
+                len = len.saturating_add(n);
+            }
+        }
+    }
+    let t = ft.table();
+    let now = crate::sys::now_ms();
+    let walk = ft.calls().dump(&mut cursor, CALL_DUMP_BUDGET, |e| {
+        // A call whose session has gone (its entry not swept yet) or ended is not worth sending.
+        if !t.session_record(e.value).is_some_and(|f| !f.ended) || e.idle(now) > e.timeout_ms {
+            return true;
+        }
+        let mark = CallMark {
+            client: e.client,
+            hash: e.hash,
+            len: e.call_id_len,
+            head: e.call_id_head,
+            tail: e.call_id_tail,
+        };
+        let rec = Record::Call(CallRecord::of(e.value.id, &mark));
+        let Some(rest) = buf.get_mut(len..) else {
+            return false;
+        };
+        match repl::encode_record(&rec, rest) {
+            Ok(n) => {
+                len = len.saturating_add(n);
+                true
+            }
+            // The run is full: this entry comes first in the next part.
+            Err(crate::sara_core::msg::Error::BufferTooSmall) => false,
+            // Not a call's mark (none is made so): skipped.
+            Err(_) => true,
+        }
+    });
+    let mut r = req.reply(REPL_RUN_MAX.saturating_add(256))?;
+    r.bytes(A_REPL_RECORDS, buf.get(..len).unwrap_or(&[]))?;
+    if walk == Walk::More {
+        r.u64(A_REPL_CALLS, cursor)?;
+    }
     r.send()
 }
 

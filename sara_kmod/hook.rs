@@ -484,26 +484,7 @@ impl Path<'_> {
         let mut ev = self.ev();
         let bytes = u32::try_from(self.l4.ip_total_len).unwrap_or(u32::MAX);
         let found = calls.find(&t, &key, h, self.now, bytes, &mut |f, w| ev.removed(f, w));
-        let mut d = classify(&msg, found != Found::No);
-        let mut found = found;
-        if d == Dispatch::UnknownCall {
-            // After a takeover: the 5-tuple's replicated session is this call's (see `Calls::adopt`).
-            let repl = self.st.replicated_ids.load(Ordering::Relaxed);
-            let adopted = calls.adopt(
-                &t,
-                &self.l4.key,
-                &key,
-                h,
-                self.now,
-                bytes,
-                |id| id <= repl,
-                &mut |f, w| ev.removed(f, w),
-            );
-            if let Some(f) = adopted {
-                found = f;
-                d = classify(&msg, true);
-            }
-        }
+        let d = classify(&msg, found != Found::No);
         let kind = admission_kind(d);
         if !self.admit(kind) {
             return Err(if kind == PacketKind::NewSession {
@@ -617,6 +598,8 @@ impl Path<'_> {
                 self.count(c::CALLS_OPENED);
                 server.live.sessions.fetch_add(1, Ordering::Relaxed);
                 self.st.replicate_session(&o.key, id, server.id, timeout_ms);
+                // The call's binding follows its session record (`repl::apply` binds it to it).
+                self.st.replicate_call(id, &key.mark(h));
                 self.apply(svc, o.session, msg.announce(Direction::FromClient));
                 Ok(server)
             }

@@ -64,9 +64,6 @@ pub(crate) struct NetState {
     table: OnceBox<FlowTable>,
     /// The last session id handed out.
     pub(crate) session_ids: AtomicU32,
-    /// The largest session id installed from the active dispatcher (0: none). Sessions up to it were
-    /// opened elsewhere: a SIP call's in-dialog message may adopt such a session (`hook`, #14).
-    pub(crate) replicated_ids: AtomicU32,
     /// High-availability role (`genl::HA_*`; see `repl`).
     pub(crate) role: AtomicU8,
     /// The replication ring: allocated when an HA role is first set.
@@ -87,7 +84,6 @@ impl NetState {
                 hasher: FlowHasher::new(key),
                 table: OnceBox::new(),
                 session_ids: AtomicU32::new(0),
-                replicated_ids: AtomicU32::new(0),
                 role: AtomicU8::new(crate::sara_core::genl::HA_STANDALONE),
                 repl: OnceBox::new(),
             },
@@ -107,6 +103,8 @@ impl NetState {
             return Ok(t);
         }
         let t = self.table.set(w, FlowTable::new(self.hasher)?);
+        // A new table has a new Call-ID key: an active's backup must hash its calls with it.
+        self.replicate_call_key();
         self.net.purge_kick();
         Ok(t)
     }
@@ -146,6 +144,8 @@ impl NetState {
         // A backup's replicated flows see no packets here: they are aged from the takeover on.
         if !self.is_backup() {
             t.purge(self, self.config.read(g), crate::sys::now_ms());
+        } else {
+            t.sweep_backup();
         }
         crate::conn::PURGE_INTERVAL_MS
     }
@@ -153,6 +153,11 @@ impl NetState {
     /// Role change (control path). Returns whether this was a takeover (backup → active).
     pub(crate) fn set_role(&self, role: u8) -> bool {
         let old = self.role.swap(role, Ordering::Relaxed);
+        // Becoming active: the backup hashes Call-IDs with this dispatcher's key from now on (a
+        // resync sends it too; this covers a backup that synchronised before, e.g. with no table).
+        if role == HA_ACTIVE && old != HA_ACTIVE {
+            self.replicate_call_key();
+        }
         if old == HA_BACKUP && role != HA_BACKUP {
             if let Some(t) = self.table() {
                 let n = t.table().touch_all(crate::sys::now_ms());
@@ -205,6 +210,21 @@ impl NetState {
         }));
     }
 
+    /// The Call-ID index's key, for the backup (active role, once the table exists).
+    pub(crate) fn replicate_call_key(&self) {
+        if let Some(t) = self.table() {
+            self.replicate(Record::CallKey(t.call_key()));
+        }
+    }
+
+    /// A SIP call was bound to session `id` (its Call-ID index entry, less the client address, which
+    /// is the session's).
+    pub(crate) fn replicate_call(&self, id: u32, mark: &crate::sara_core::calls::CallMark) {
+        self.replicate(Record::Call(crate::sara_core::msg::repl::CallRecord::of(
+            id, mark,
+        )));
+    }
+
     /// A flow joined session `id`: `key` with the ports named by `wild` unknown.
     pub(crate) fn replicate_flow(
         &self,
@@ -239,6 +259,5 @@ impl crate::conn::Sink for NetState {
     }
     fn session_id_seen(&self, id: u32) {
         self.session_ids.fetch_max(id, Ordering::Relaxed);
-        self.replicated_ids.fetch_max(id, Ordering::Relaxed);
     }
 }

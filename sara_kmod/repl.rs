@@ -12,7 +12,9 @@
 //! * Events recorded on the active: a session opened (`Session`), moved to another server
 //!   (`Session` again, new server), a flow announced by DPI or completed by a gateway report
 //!   (`Flow`, with its wildcard), an announced flow confirmed by its first packet (`Flow`, exact
-//!   key, secondary), a session ended — closed or expired (`SessionEnded`).
+//!   key, secondary), a SIP call opened (`Session`, then `Call`: its Call-ID binding), a session
+//!   ended — closed or expired (`SessionEnded`); the Call-ID key (`CallKey`) when the namespace
+//!   becomes active or makes its table.
 //! * The ring: [`RING_RECORDS`] records, preallocated when a role is first set (control path,
 //!   `GFP_KERNEL`), behind one BH-safe lock; record `n` (a 64-bit sequence number) sits in slot
 //!   `n mod RING_RECORDS`. The packet path only copies a record in. A reader that falls more than
@@ -21,7 +23,9 @@
 //!   `Session` record before it in the same run with the same session id (`sarectl ha` puts the
 //!   session's record in front when it is not there). A `Session` record of a key that is already
 //!   the same session's signalling flow is a reassignment (or nothing); of a key held by something
-//!   else, a replacement.
+//!   else, a replacement. A `Call` record binds its SIP call to the session of the `Session`
+//!   record before it (its Call-ID index entry, under the active's Call-ID key, which a `CallKey`
+//!   record at the start of every resync sets here; a changed key empties the index).
 
 use crate::config::Config;
 use crate::conn::{Events, FlowTable, Sink, LINGER_MS};
@@ -167,7 +171,7 @@ pub(crate) fn apply(
     let mut ev = Events { st, cfg };
     if flush {
         t.clear(&mut |f, w| ev.removed(f, w));
-        // The Call-ID bindings are not replicated yet (#14): a flushed table has no call left.
+        // The resync brings the calls' bindings again (`Call` records after their sessions).
         ft.calls().clear();
     }
     let mut out = Applied::default();
@@ -194,6 +198,18 @@ pub(crate) fn apply(
                 }
                 _ => false,
             },
+            // A SIP call bound to the current session: indexed here under the active's key.
+            Record::Call(call) => match cur {
+                Some(r) if r.id == call.session_id => {
+                    ft.calls().bind_replicated(&t, r, &call, now).is_ok()
+                }
+                _ => false,
+            },
+            // The active dispatcher's Call-ID key: the bindings that follow hash as there.
+            Record::CallKey(key) => {
+                ft.set_call_key(&key);
+                true
+            }
             Record::SessionEnded { session_id } => match cur {
                 Some(r) if r.id == session_id => {
                     let ended = t.end_session(r, now, LINGER_MS, &mut |x, w| ev.removed(x, w));

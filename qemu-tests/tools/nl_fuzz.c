@@ -72,7 +72,7 @@
 #endif
 
 /* The tables below know every command and attribute of this genl.rs: a new one needs a line here. */
-_Static_assert(SARA_A_MAX == 53, "sara_genl_defs.h has new attributes: update attr_info[] in nl_fuzz.c");
+_Static_assert(SARA_A_MAX == 54, "sara_genl_defs.h has new attributes: update attr_info[] in nl_fuzz.c");
 _Static_assert(SARA_CMD_MAX == 15, "sara_genl_defs.h has new commands: update cmd_info[] in nl_fuzz.c");
 
 /* ---- limits ------------------------------------------------------------------------------------ */
@@ -233,6 +233,7 @@ static const struct {
 	[SARA_A_REPL_APPLIED] = { K_U32, true },
 	[SARA_A_REPL_FAILED] = { K_U32, true },
 	[SARA_A_HA_FLUSH] = { K_FLAG, false },
+	[SARA_A_REPL_CALLS] = { K_U64, false },
 };
 
 /*
@@ -1206,6 +1207,7 @@ static void gen_request(struct msg *m, unsigned cmd)
 		break;
 	case SARA_CMD_REPL_GET:
 		m_attr(m, -1, SARA_A_REPL_SEQ);
+		if (chance(250)) m_attr(m, -1, SARA_A_REPL_CALLS);  /* the Call-ID index's dump */
 		break;
 	case SARA_CMD_REPL_APPLY:
 		if (chance(850)) m_attr(m, -1, SARA_A_REPL_RECORDS);

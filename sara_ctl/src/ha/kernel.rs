@@ -40,6 +40,10 @@ impl NlKernel {
     }
 }
 
+/// Most `CMD_REPL_GET` parts of one Call-ID index dump: each visits up to 4096 entries (sara.ko's
+/// `CALL_DUMP_BUDGET`) or fills a record run (512 records), so this covers 16 M entries.
+const CALL_DUMP_PARTS: usize = 1 << 15;
+
 fn secs(ms: u32) -> u32 {
     ms.div_ceil(1000).min(genl::MAX_TIMEOUT_S)
 }
@@ -148,12 +152,30 @@ impl Kernel for NlKernel {
                 }
             }
         }
-        sessions.extend(
+        // The Call-ID key first (the backup hashes its calls with it), the sessions, their flows,
+        // then the SIP calls bound to them (decisions.md, "Failover keeps every call of a trunk").
+        let calls = self
+            .client
+            .repl_calls(CALL_DUMP_PARTS)
+            .map_err(|e| msg("dumping sara.ko's Call-ID index", e))?;
+        let mut out = Vec::with_capacity(sessions.len() + flows.len() + calls.len());
+        out.extend(
+            calls
+                .iter()
+                .filter(|r| matches!(r, Record::CallKey(_)))
+                .copied(),
+        );
+        out.extend(sessions);
+        out.extend(
             flows
                 .into_iter()
                 .filter(|(_, id)| live.contains(id))
                 .map(|(r, _)| r),
         );
-        Ok(sessions)
+        out.extend(calls.into_iter().filter(|r| match r {
+            Record::Call(c) => live.contains(&c.session_id),
+            _ => false,
+        }));
+        Ok(out)
     }
 }

@@ -742,6 +742,25 @@ impl Node {
                         None => unknown += 1,
                     }
                 }
+                // A SIP call's binding (sara.ko binds it to the session before it), as a flow.
+                Record::Call(c) => {
+                    self.count_resync();
+                    match self.sessions.get(&c.session_id) {
+                        Some(s) => {
+                            if last_session != Some(c.session_id) {
+                                run.push(Record::Session(*s));
+                                last_session = Some(c.session_id);
+                            }
+                            run.push(*r);
+                        }
+                        None => unknown += 1,
+                    }
+                }
+                // The active's Call-ID key: sara.ko hashes the calls that follow with it.
+                Record::CallKey(_) => {
+                    self.count_resync();
+                    run.push(*r);
+                }
                 Record::SessionEnded { session_id } => {
                     self.count_resync();
                     if let Some(s) = self.sessions.remove(&session_id) {
@@ -769,9 +788,30 @@ impl Node {
 
     fn hand(&mut self, run: &[Record], flush: bool, k: &mut dyn Kernel) {
         // A kernel request holds at most genl::REPL_RUN_MAX bytes: 400 records of 32 fit in 16 KiB.
+        // A chunk that begins with a session's flow, call or end gets that session's record in
+        // front (sara.ko applies them to the session before them in the same request).
         let mut first = true;
-        for chunk in run.chunks(400) {
-            match k.apply(chunk, flush && first) {
+        let mut start = 0;
+        while start < run.len() {
+            let end = (start + 400).min(run.len());
+            let mut chunk: Vec<Record> = Vec::with_capacity(end - start + 1);
+            let owner = match run[start] {
+                Record::Flow(f) => Some(f.session_id),
+                Record::Call(c) => Some(c.session_id),
+                Record::SessionEnded { session_id } => Some(session_id),
+                _ => None,
+            };
+            if let Some(id) = owner {
+                if let Some(s) = run[..start].iter().rev().find_map(|r| match r {
+                    Record::Session(s) if s.session_id == id => Some(*s),
+                    _ => None,
+                }) {
+                    chunk.push(Record::Session(s));
+                }
+            }
+            chunk.extend_from_slice(&run[start..end]);
+            start = end;
+            match k.apply(&chunk, flush && first) {
                 Ok((a, f)) => {
                     self.totals.records_applied += u64::from(a);
                     self.totals.records_failed += u64::from(f);

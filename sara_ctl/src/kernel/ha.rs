@@ -7,6 +7,9 @@
 //! CMD_REPL_GET   request: A_REPL_SEQ u64 (the first record wanted)
 //!                reply:   A_REPL_SEQ u64 (the first record returned) | A_REPL_HEAD u64 |
 //!                         A_REPL_RECORDS (a run of msg::repl records) [| A_REPL_LOST u8]
+//! CMD_REPL_GET   request: A_REPL_CALLS u64 (a cursor, 0 to start: the Call-ID index's calls)
+//!                reply:   A_REPL_RECORDS ([CallKey when the cursor was 0,] Call records)
+//!                         [| A_REPL_CALLS u64 (the cursor to ask with next; absent: done)]
 //! CMD_REPL_APPLY request: A_REPL_RECORDS [| A_HA_FLUSH flag]
 //!                reply:   A_REPL_APPLIED u32 | A_REPL_FAILED u32
 //! ```
@@ -99,6 +102,24 @@ fn repl_get_request(from: u64) -> Request {
     }
 }
 
+fn repl_calls_request(cursor: u64) -> Request {
+    Request {
+        cmd: genl::CMD_REPL_GET,
+        attrs: vec![Attr::bytes(genl::A_REPL_CALLS, cursor.to_ne_bytes())],
+    }
+}
+
+/// One part of the Call-ID index's dump: its records, and the cursor of the next part (`None`:
+/// done). A reply without `A_REPL_CALLS` ends the dump, so an older `sara.ko` (which answers with
+/// ring records, or refuses the attribute) is not asked again.
+fn decode_repl_calls(replies: &[super::Reply]) -> (Vec<u8>, Option<u64>) {
+    let run = find(replies, genl::A_REPL_RECORDS)
+        .map(|a| a.payload.clone())
+        .unwrap_or_default();
+    let next = find(replies, genl::A_REPL_CALLS).and_then(|a| a.get_u64().ok());
+    (run, next)
+}
+
 fn repl_apply_request(records: &[Record], flush: bool) -> Request {
     let mut attrs = vec![Attr::bytes(genl::A_REPL_RECORDS, run_bytes(records))];
     if flush {
@@ -173,6 +194,28 @@ impl Client {
     pub fn repl_get(&mut self, from: u64) -> Result<ReplRun, Error> {
         let replies = self.call(&repl_get_request(from))?;
         Ok(decode_repl_run(&replies, from))
+    }
+
+    /// `CMD_REPL_GET` with `A_REPL_CALLS`: every SIP call of the Call-ID index as a `Call` record,
+    /// after the index's `CallKey` record (for a resynchronisation). At most `max_parts` requests.
+    pub fn repl_calls(&mut self, max_parts: usize) -> Result<Vec<Record>, Error> {
+        let mut out = Vec::new();
+        let mut cursor = 0u64;
+        for _ in 0..max_parts {
+            let replies = self.call(&repl_calls_request(cursor))?;
+            let (run, next) = decode_repl_calls(&replies);
+            let recs = repl::parse_records(&run).map_err(|e| {
+                Error::Protocol(format!("sara.ko's call records do not parse: {e:?}"))
+            })?;
+            out.extend(recs.filter(|r| matches!(r, Record::Call(_) | Record::CallKey(_))));
+            match next {
+                Some(c) if c != cursor => cursor = c,
+                _ => return Ok(out),
+            }
+        }
+        Err(Error::Protocol(format!(
+            "the Call-ID index's dump did not end within {max_parts} requests"
+        )))
     }
 
     /// `CMD_REPL_APPLY`: install `records` on a backup; `flush` first removes every flow (a
@@ -265,6 +308,40 @@ mod tests {
             attrs: vec![Attr::u8(genl::A_HA_ROLE, 7)],
         }];
         assert_eq!(decode_ha_state(&r).role, HaRole::Unknown(7));
+    }
+
+    #[test]
+    fn call_dump_request_and_reply() {
+        let req = repl_calls_request(0);
+        assert_eq!(req.cmd, genl::CMD_REPL_GET);
+        assert_eq!(
+            req.attrs,
+            vec![Attr::bytes(genl::A_REPL_CALLS, 0u64.to_ne_bytes())]
+        );
+        let call = Record::Call(sara_core::msg::repl::CallRecord {
+            session_id: 5,
+            len: 3,
+            hash: [1, 2],
+            head: *b"abc\0\0\0\0\0",
+            tail: *b"abc\0\0\0",
+        });
+        let run = run_bytes(&[Record::CallKey([4; 16]), call]);
+        let reply = genlmsg(
+            genl::CMD_REPL_GET,
+            &[
+                nla(genl::A_REPL_RECORDS, &run),
+                nla(genl::A_REPL_CALLS, &((3u64 << 32) | 17).to_ne_bytes()),
+            ],
+        );
+        let (got, next) = decode_repl_calls(&replies(&nlmsg(30, 0, 1, &reply)));
+        assert_eq!(got, run);
+        assert_eq!(next, Some((3u64 << 32) | 17));
+        // The last part: no cursor, the dump is over (as from an older sara.ko that ignores it).
+        let reply = genlmsg(genl::CMD_REPL_GET, &[nla(genl::A_REPL_RECORDS, &[])]);
+        assert_eq!(
+            decode_repl_calls(&replies(&nlmsg(30, 0, 1, &reply))),
+            (Vec::new(), None)
+        );
     }
 
     #[test]

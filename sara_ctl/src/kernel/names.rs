@@ -60,6 +60,7 @@ pub fn attr_name(t: u16) -> Option<&'static str> {
         genl::A_REPL_APPLIED => "A_REPL_APPLIED",
         genl::A_REPL_FAILED => "A_REPL_FAILED",
         genl::A_HA_FLUSH => "A_HA_FLUSH",
+        genl::A_REPL_CALLS => "A_REPL_CALLS",
         _ => return None,
     })
 }

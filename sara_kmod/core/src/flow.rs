@@ -196,6 +196,12 @@ impl FlowHasher {
         FlowHasher { k0, k1 }
     }
 
+    /// The two 64-bit key halves (`from_words(h.words())` is `h`): for a key that is handed on, such
+    /// as the Call-ID index's to a backup dispatcher.
+    pub const fn words(&self) -> (u64, u64) {
+        (self.k0, self.k1)
+    }
+
     /// Hash of a flow key.
     #[inline]
     pub fn hash(&self, key: &FlowKey) -> u64 {

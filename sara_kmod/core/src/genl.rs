@@ -70,7 +70,10 @@ pub const CMD_HA_SET: u8 = 12;
 pub const CMD_HA_GET: u8 = 13;
 /// Read replication records from `A_REPL_SEQ` on (active role): reply `A_REPL_SEQ` (first record
 /// returned), `A_REPL_HEAD`, `A_REPL_RECORDS` (as many as fit `REPL_RUN_MAX`), `A_REPL_LOST` when
-/// records were overwritten unread.
+/// records were overwritten unread. With `A_REPL_CALLS` (a cursor, 0 to start) instead: the SIP
+/// calls of the Call-ID index as `Call` records (after a `CallKey` record when the cursor is 0), for
+/// a resynchronisation; reply `A_REPL_RECORDS` and, while more are left, `A_REPL_CALLS` (the cursor
+/// to ask with next).
 pub const CMD_REPL_GET: u8 = 14;
 /// Install replication records on a backup: `A_REPL_RECORDS` (a `Flow` or `SessionEnded` record
 /// applies to the session of the latest `Session` record before it with the same session id),
@@ -192,8 +195,10 @@ pub const A_REPL_APPLIED: u16 = 51;
 pub const A_REPL_FAILED: u16 = 52;
 /// In `CMD_REPL_APPLY`: first remove every flow of the table (a resynchronisation begins) (`NLA_FLAG`).
 pub const A_HA_FLUSH: u16 = 53;
+/// In `CMD_REPL_GET` and its reply: a cursor over the Call-ID index (`NLA_U64`; see `CMD_REPL_GET`).
+pub const A_REPL_CALLS: u16 = 54;
 /// Highest attribute number in use.
-pub const A_MAX: u16 = 53;
+pub const A_MAX: u16 = 54;
 
 // ---- values ---------------------------------------------------------------------------------
 /// No signalling inspection: every flow is its own session.
@@ -390,6 +395,7 @@ mod tests {
             A_REPL_APPLIED,
             A_REPL_FAILED,
             A_HA_FLUSH,
+            A_REPL_CALLS,
         ];
         for (i, a) in all.iter().enumerate() {
             assert_eq!(usize::from(*a), i + 1);

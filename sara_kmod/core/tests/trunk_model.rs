@@ -249,7 +249,7 @@ proptest! {
                 Op::Purge => {
                     w.t().purge_step(w.now, 64, &mut ignore);
                     w.c().purge_step(w.now, 64);
-                    w.c().sweep_step(&w.t(), 64);
+                    w.c().sweep_step(&w.t(), 64, false);
                 }
                 Op::Wait(ms) => w.now += ms,
             }

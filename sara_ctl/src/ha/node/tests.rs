@@ -7,7 +7,7 @@ use super::*;
 use crate::control::secure::{AuthMode, DaemonAuth};
 use crate::ha::link::Link;
 use sara_core::flow::{FlowKey, Wildcard, PROTO_TCP, PROTO_UDP};
-use sara_core::msg::repl::{FlowRecord, Identity, Status};
+use sara_core::msg::repl::{CallRecord, FlowRecord, Identity, Status};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
@@ -19,6 +19,10 @@ struct FakeKernel {
     ring: Vec<Record>,
     /// session id → (server, members)
     table: BTreeMap<u32, (SessionRecord, Vec<FlowRecord>)>,
+    /// The Call-ID index: session id → its SIP call's binding.
+    calls: BTreeMap<u32, CallRecord>,
+    /// The Call-ID index's key (sara.ko's is random until a backup takes the active's).
+    call_key: [u8; 16],
 }
 
 impl FakeKernel {
@@ -57,8 +61,24 @@ impl FakeKernel {
             self.ring.push(Record::Flow(f));
         }
     }
+    /// A SIP call of a trunk: its session (as `open`) and its Call-ID binding.
+    fn open_call(&mut self, id: u32, server: u16) {
+        self.open(id, server);
+        let c = CallRecord {
+            session_id: id,
+            len: 12,
+            hash: [id, id.wrapping_mul(2_654_435_761)],
+            head: *b"call-000",
+            tail: [b'@', b'h', b'o', b's', b't', (id % 250) as u8],
+        };
+        self.calls.insert(id, c);
+        if self.active {
+            self.ring.push(Record::Call(c));
+        }
+    }
     fn end(&mut self, id: u32) {
         self.table.remove(&id);
+        self.calls.remove(&id);
         if self.active {
             self.ring.push(Record::SessionEnded { session_id: id });
         }
@@ -88,6 +108,7 @@ impl Kernel for FakeKernel {
         assert!(!self.active, "records applied to an active kernel");
         if flush {
             self.table.clear();
+            self.calls.clear();
         }
         let (mut a, mut f) = (0, 0);
         let mut cur: Option<u32> = None;
@@ -106,8 +127,20 @@ impl Kernel for FakeKernel {
                     }
                     a += 1;
                 }
+                Record::Call(c) if cur == Some(c.session_id) => {
+                    self.calls.insert(c.session_id, *c);
+                    a += 1;
+                }
+                Record::CallKey(k) => {
+                    if *k != self.call_key {
+                        self.call_key = *k;
+                        self.calls.clear();
+                    }
+                    a += 1;
+                }
                 Record::SessionEnded { session_id } if cur == Some(*session_id) => {
                     self.table.remove(session_id);
+                    self.calls.remove(session_id);
                     cur = None;
                     a += 1;
                 }
@@ -121,16 +154,14 @@ impl Kernel for FakeKernel {
             self.failing_dumps -= 1;
             return Err("the table changed during each read".to_string());
         }
-        let mut v: Vec<Record> = self
-            .table
-            .values()
-            .map(|(s, _)| Record::Session(*s))
-            .collect();
+        let mut v = vec![Record::CallKey(self.call_key)];
+        v.extend(self.table.values().map(|(s, _)| Record::Session(*s)));
         v.extend(
             self.table
                 .values()
                 .flat_map(|(_, m)| m.iter().map(|f| Record::Flow(*f))),
         );
+        v.extend(self.calls.values().map(|c| Record::Call(*c)));
         Ok(v)
     }
 }
@@ -201,13 +232,19 @@ impl Net {
         let now = Instant::now();
         let mut a = Side {
             node: Node::new(cfg(1, 200, true), now),
-            k: FakeKernel::default(),
+            k: FakeKernel {
+                call_key: [1; 16],
+                ..FakeKernel::default()
+            },
             v: FakeVip::default(),
             alive: true,
         };
         let mut b = Side {
             node: Node::new(cfg(2, 100, false), now),
-            k: FakeKernel::default(),
+            k: FakeKernel {
+                call_key: [2; 16],
+                ..FakeKernel::default()
+            },
             v: FakeVip::default(),
             alive: true,
         };
@@ -375,6 +412,55 @@ fn a_backup_that_was_not_run_does_not_take_over_on_waking() {
     assert_eq!(n.b.node.role(), Role::Backup);
     n.run(50);
     assert_eq!(n.b.node.role(), Role::Active);
+}
+
+#[test]
+fn every_call_of_a_trunk_is_bound_on_the_backup_and_survives_a_takeover() {
+    let mut n = Net::new();
+    // Calls open while the backup catches up, with losses: events and resyncs both carry them.
+    n.run(500);
+    n.drop_every = 4;
+    for round in 0..5 {
+        for i in 1..=5 {
+            n.a.k.open_call(round * 5 + i, (i % 2 + 1) as u16);
+        }
+        n.run(50);
+    }
+    n.a.k.end(3);
+    n.drop_every = 0;
+    n.run(3000);
+    assert!(n.a.node.totals.resyncs_sent > 0);
+    assert!(n.b.node.synced());
+    // The backup hashes calls with the active's key, and holds every binding of every live call.
+    assert_eq!(n.b.k.call_key, n.a.k.call_key);
+    assert_eq!(n.b.k.calls.len(), 24);
+    assert_eq!(n.b.k.calls, n.a.k.calls);
+    assert_eq!(n.b.k.view(), n.a.k.view());
+    // A call opened now arrives as a ring event: its session's record, then its binding.
+    n.a.k.open_call(100, 2);
+    n.run(200);
+    assert_eq!(n.b.k.calls.get(&100), n.a.k.calls.get(&100));
+    // Takeover: the new active keeps them all.
+    n.a.alive = false;
+    n.run(1000);
+    assert_eq!(n.b.node.role(), Role::Active);
+    assert_eq!(n.b.k.calls.len(), 25);
+    assert_eq!(n.b.k.call_key, [1; 16]);
+}
+
+#[test]
+fn a_chunk_of_a_long_run_gets_its_sessions_record_in_front() {
+    let mut n = Net::new();
+    n.run(500);
+    // More than one kernel request's worth (400 records) in one resync.
+    for id in 1..=450 {
+        n.a.k.open_call(id, 1);
+    }
+    n.a.node.resync_wanted = true;
+    n.run(1000);
+    assert!(n.b.node.synced());
+    assert_eq!(n.b.k.calls.len(), 450);
+    assert_eq!(n.b.node.totals.records_failed, 0);
 }
 
 #[test]

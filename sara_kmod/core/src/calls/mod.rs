@@ -14,7 +14,7 @@
 //!   parser has trimmed the header value). At most [`MAX_CALL_ID`] bytes: a longer Call-ID is not
 //!   indexed ([`CallIdError::TooLong`]; the classifier sends its message to the fallback rule).
 //! * An entry does not keep the whole Call-ID, to keep entries at one cache line: it keeps the 64-bit
-//!   keyed hash of (client, Call-ID) ([`CallKey::hash`], SipHash-1-3 under the flow table's secret),
+//!   keyed hash of (client, Call-ID) ([`CallKey::hash`], SipHash-1-3 under the Call-ID key),
 //!   the Call-ID's length, its first [`HEAD_BYTES`] and its last [`TAIL_BYTES`] bytes. Call-IDs of up
 //!   to 14 bytes are therefore compared exactly; two longer Call-IDs of one client are confused only if
 //!   they have the same length, the same 14 edge bytes and the same 64-bit keyed hash, which a client
@@ -67,7 +67,8 @@ pub use route::{
 };
 #[allow(unused_imports)]
 pub use sessions::{
-    CallShards, Calls, Found, OpenCallError, OpenedCall, SweepReport, ENTRY_TIMEOUT_MS, SWEEP_BATCH,
+    CallShards, Calls, Found, OpenCallError, OpenedCall, SweepReport, DUMP_BATCH, ENTRY_TIMEOUT_MS,
+    SWEEP_BATCH,
 };
 
 use super::dpi::sip::SipMessage;
@@ -178,6 +179,42 @@ impl<'a> CallKey<'a> {
     fn len16(&self) -> u16 {
         u16::try_from(self.call_id.len()).unwrap_or(u16::MAX)
     }
+
+    /// The call as an index entry stores it, `hash` being `self.hash(…)`.
+    pub fn mark(&self, hash: u64) -> CallMark {
+        let (head, tail) = self.edges();
+        CallMark {
+            client: self.client,
+            hash,
+            len: self.len16(),
+            head,
+            tail,
+        }
+    }
+}
+
+/// A call as an index entry stores and compares it: client address, keyed hash, Call-ID length and
+/// edge bytes, not the Call-ID itself. What a replication `Call` record carries (`msg::repl`): an
+/// index whose hasher has the same key finds the call's messages by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct CallMark {
+    /// The client address.
+    pub client: ClientAddr,
+    /// The keyed hash of (client, Call-ID).
+    pub hash: u64,
+    /// Length of the Call-ID, 1..=[`MAX_CALL_ID`].
+    pub len: u16,
+    /// Its first [`HEAD_BYTES`] bytes, zero-padded.
+    pub head: [u8; HEAD_BYTES],
+    /// Its last `min(len, TAIL_BYTES)` bytes, zero-padded.
+    pub tail: [u8; TAIL_BYTES],
+}
+
+impl CallMark {
+    /// Whether this can be a call's mark: a length in 1..=[`MAX_CALL_ID`].
+    pub fn valid(&self) -> bool {
+        self.len != 0 && usize::from(self.len) <= MAX_CALL_ID
+    }
 }
 
 /// One slot of a [`CallIndex`]: an entry (when in use) and the head of one hash bucket.
@@ -278,6 +315,8 @@ impl<V> CallInfo<V> {
 pub enum CallInsertError<V> {
     /// No free slot even after reclaiming dead entries: live calls are never evicted.
     Full,
+    /// A [`CallMark`] that no call can have (length 0 or over [`MAX_CALL_ID`]).
+    Invalid,
     /// The call is already indexed (e.g. its INVITE was handled on another CPU a moment ago).
     Exists(CallInfo<V>),
 }
@@ -496,8 +535,11 @@ impl<V: Copy + Default + PartialEq, S: DerefMut<Target = [CallSlot<V>]>> CallInd
     }
 
     fn find(&self, key: &CallKey<'_>, hash: u64) -> Option<u32> {
-        let (first, last) = key.edges();
-        let len = key.len16();
+        self.find_mark(&key.mark(hash))
+    }
+
+    fn find_mark(&self, m: &CallMark) -> Option<u32> {
+        let (hash, len, first, last) = (m.hash, m.len, m.head, m.tail);
         let mut i = self.slots.get(self.bucket(hash))?.head;
         // A chain is never longer than the shard; the bound only guards against corruption.
         let mut guard = self.cap;
@@ -506,7 +548,7 @@ impl<V: Copy + Default + PartialEq, S: DerefMut<Target = [CallSlot<V>]>> CallInd
             if s.used()
                 && s.hash == hash
                 && s.len == len
-                && s.client == key.client
+                && s.client == m.client
                 && s.first == first
                 && s.last == last
             {
@@ -520,7 +562,11 @@ impl<V: Copy + Default + PartialEq, S: DerefMut<Target = [CallSlot<V>]>> CallInd
 
     /// The live entry of `key`; a dead one met is removed.
     fn find_live(&mut self, key: &CallKey<'_>, hash: u64, now: Millis) -> Option<u32> {
-        let i = self.find(key, hash)?;
+        self.find_live_mark(&key.mark(hash), now)
+    }
+
+    fn find_live_mark(&mut self, m: &CallMark, now: Millis) -> Option<u32> {
+        let i = self.find_mark(m)?;
         if self.slot(i)?.dead(now) {
             self.expire(i);
             return None;
@@ -664,7 +710,23 @@ impl<V: Copy + Default + PartialEq, S: DerefMut<Target = [CallSlot<V>]>> CallInd
         timeout_ms: u32,
         now: Millis,
     ) -> Result<Loc, CallInsertError<V>> {
-        if let Some(i) = self.find_live(key, hash, now) {
+        self.insert_mark(&key.mark(hash), value, timeout_ms, now)
+    }
+
+    /// [`Self::insert`] of a call known by its mark (a replicated binding). The mark's hash must be
+    /// the one this index's hasher gives the call, or its messages never find it.
+    pub fn insert_mark(
+        &mut self,
+        m: &CallMark,
+        value: V,
+        timeout_ms: u32,
+        now: Millis,
+    ) -> Result<Loc, CallInsertError<V>> {
+        let hash = m.hash;
+        if !m.valid() {
+            return Err(CallInsertError::Invalid);
+        }
+        if let Some(i) = self.find_live_mark(m, now) {
             return Err(self
                 .info(i)
                 .map_or(CallInsertError::Full, CallInsertError::Exists));
@@ -681,13 +743,12 @@ impl<V: Copy + Default + PartialEq, S: DerefMut<Target = [CallSlot<V>]>> CallInd
             return Err(CallInsertError::Full);
         };
         let head = self.slots.get(b).map_or(NIL, |h| h.head);
-        let (first, last) = key.edges();
-        let len = key.len16();
+        let (first, last, len) = (m.head, m.tail, m.len);
         let Some(s) = self.slot_mut(i) else {
             return Err(CallInsertError::Full);
         };
         s.hash = hash;
-        s.client = key.client;
+        s.client = m.client;
         s.value = value;
         s.last_seen = now;
         s.timeout = timeout_ms.clamp(1, MAX_TIMEOUT_MS);

@@ -9,17 +9,23 @@
 //! [`CallIndex::remove_at`]).
 
 use super::super::flow::{shard_of, FlowHasher, FlowKey, Wildcard};
+use super::super::msg::repl::CallRecord;
 use super::super::table::{
-    FlowInfo, InsertError, Loc, Millis, Removal, SessionRef, ShardSet, Table, MAX_TIMEOUT_MS,
+    FlowInfo, InsertError, Loc, Millis, Removal, SessionRef, ShardSet, Table, Walk, MAX_TIMEOUT_MS,
 };
 use super::route::{call_record_key, home_of_new_call, Home, CALL_RECORD_PROBES};
-use super::{CallIndex, CallInfo, CallInsertError, CallKey, CallSlot, CallStats};
+use super::{
+    client_v4, CallIndex, CallInfo, CallInsertError, CallKey, CallMark, CallSlot, CallStats,
+};
 use core::cell::RefCell;
 use core::ops::DerefMut;
 
 /// The index entry of a live call has this lifetime: it lives while its session does (the sweep
 /// removes it once the session has gone) or, after its BYE, for the linger time.
 pub const ENTRY_TIMEOUT_MS: u32 = MAX_TIMEOUT_MS;
+
+/// Entries [`Calls::dump`] copies out under one lock (a fixed array on the stack: 8 × 80 bytes).
+pub const DUMP_BATCH: usize = 8;
 
 /// Entries one sweep batch checks against the table (a fixed array on the stack: 8 × 12 bytes).
 pub const SWEEP_BATCH: usize = 8;
@@ -122,7 +128,8 @@ pub struct Calls<'a, C: CallShards + ?Sized> {
 }
 
 impl<'a, C: CallShards + ?Sized> Calls<'a, C> {
-    /// The index over `shards` (shard `i` made with index `i`), hashing with the flow table's hasher.
+    /// The index over `shards` (shard `i` made with index `i`), hashing with `hasher` (the
+    /// kernel's Call-ID key: its own, shared by an HA pair; see `msg::repl`'s `CallKey`).
     pub fn new(shards: &'a C, hasher: FlowHasher) -> Self {
         Calls { shards, hasher }
     }
@@ -251,46 +258,116 @@ impl<'a, C: CallShards + ?Sized> Calls<'a, C> {
                 // Not a session after all: gone without a trace (no session end is reported).
                 table.remove(&rkey, Wildcard::Exact);
                 Err(match e {
-                    CallInsertError::Full => OpenCallError::IndexFull,
+                    // A key's mark is always valid: `Invalid` cannot happen here.
+                    CallInsertError::Full | CallInsertError::Invalid => OpenCallError::IndexFull,
                     CallInsertError::Exists(_) => OpenCallError::Raced,
                 })
             }
         }
     }
 
-    /// An in-dialog message of a call not indexed here ([`super::Dispatch::UnknownCall`]) on a
-    /// signalling 5-tuple `socket` whose record is the live session of a call this dispatcher did not
-    /// open — one installed by replication (`replicated(session id)`): the Call-ID bindings are not
-    /// replicated yet, so after a takeover (or a handback) the session of a UA socket's call is known
-    /// only by its 5-tuple. The call is bound to that session (indexed) and found again: its BYE
-    /// then reaches its server and ends its session, as before #14. `None`: nothing to adopt.
-    #[allow(clippy::too_many_arguments)]
-    pub fn adopt<T: ShardSet + ?Sized, F: FnMut(&FlowInfo, Removal), R: Fn(u32) -> bool>(
+    /// Binds a replicated call (its [`CallMark`], from the active dispatcher's `Call` record) to
+    /// `session` (the session its record was applied to): the call's messages then find that
+    /// session here, provided this index hashes with the sender's key (see `msg::repl`'s `CallKey`).
+    /// An entry of the same call bound to another session is replaced (the active dispatcher's view
+    /// wins). Refused: a mark no call can have, a full index.
+    pub fn bind(
+        &self,
+        mark: &CallMark,
+        session: SessionRef,
+        now: Millis,
+    ) -> Result<Loc, CallInsertError<SessionRef>> {
+        self.with(self.shard(mark.hash), |x| {
+            match x.insert_mark(mark, session, ENTRY_TIMEOUT_MS, now) {
+                Err(CallInsertError::Exists(e)) if e.value == session => Ok(e.loc),
+                Err(CallInsertError::Exists(e)) => {
+                    x.remove_at(e.loc, &e.value);
+                    x.insert_mark(mark, session, ENTRY_TIMEOUT_MS, now)
+                }
+                r => r,
+            }
+        })
+        .unwrap_or(Err(CallInsertError::Full))
+    }
+
+    /// Applies a replicated `Call` record on a backup: binds its call to `session` (the session of
+    /// the `Session` record before it), the client address being the source address of that
+    /// session's signalling record (a socket's 5-tuple or a call's own key). Refused: `session` has no
+    /// live record here, or [`Self::bind`] refuses.
+    pub fn bind_replicated<T: ShardSet + ?Sized>(
         &self,
         table: &Table<'_, T>,
-        socket: &FlowKey,
-        key: &CallKey<'_>,
-        hash: u64,
+        session: SessionRef,
+        rec: &CallRecord,
         now: Millis,
-        bytes: u32,
-        replicated: R,
-        on_remove: &mut F,
-    ) -> Option<Found> {
-        let f = table.get(socket, Wildcard::Exact)?;
-        if f.identity != super::super::table::Identity::Signalling
-            || f.ended
-            || f.session.loc != f.loc
-            || !replicated(f.session.id)
-        {
-            return None;
+    ) -> Result<Loc, CallInsertError<SessionRef>> {
+        let Some(f) = table.session_record(session).filter(|f| !f.ended) else {
+            return Err(CallInsertError::Invalid);
+        };
+        self.bind(&rec.mark(client_v4(f.key.src_addr)), session, now)
+    }
+
+    /// Hands the entries in use to `f` from `*cursor` (shard in the high 32 bits, slot in the low;
+    /// start with 0), at most `budget` slots visited; stops early when `f` returns false (that entry
+    /// comes again next call). Returns [`Walk::Done`] when every shard has been walked. Entries are
+    /// copied out under their shard's lock [`DUMP_BATCH`] at a time and `f` runs with no lock held,
+    /// so it may look at the table. Entries never move while they live, so one that lives
+    /// throughout is handed exactly once.
+    pub fn dump<F: FnMut(&CallInfo<SessionRef>) -> bool>(
+        &self,
+        cursor: &mut u64,
+        budget: usize,
+        mut f: F,
+    ) -> Walk {
+        let mut left = budget;
+        while left > 0 {
+            let shard = (*cursor >> 32) as usize;
+            if shard >= self.shards.shard_count() {
+                return Walk::Done;
+            }
+            let start = *cursor as u32;
+            let mut batch = [None::<CallInfo<SessionRef>>; DUMP_BATCH];
+            let mut slot = start;
+            let mut n = 0usize;
+            let walk = self
+                .with(shard, |x| {
+                    // Stop when the batch is full: its last entry's slot is where to go on.
+                    x.dump(&mut slot, left, |e| {
+                        let Some(b) = batch.get_mut(n) else {
+                            return false;
+                        };
+                        *b = Some(*e);
+                        n = n.saturating_add(1);
+                        true
+                    })
+                })
+                .unwrap_or(Walk::Done);
+            // `slot` is 0 after a whole shard (Walk::Done), else the first slot not visited.
+            let next = if walk == Walk::Done {
+                ((shard as u64).saturating_add(1)) << 32
+            } else {
+                ((shard as u64) << 32) | u64::from(slot)
+            };
+            // A finished shard counts one slot: the walk goes on to the next (at most the shard
+            // count of them per call).
+            let visited = if walk == Walk::Done {
+                1
+            } else {
+                slot.saturating_sub(start) as usize
+            };
+            for e in batch.iter().take(n).flatten() {
+                if !f(e) {
+                    *cursor = ((shard as u64) << 32) | e.loc.slot() as u64;
+                    return Walk::More;
+                }
+            }
+            *cursor = next;
+            left = left.saturating_sub(visited.max(1));
         }
-        self.with(self.shard(hash), |x| {
-            x.insert(key, hash, f.session, ENTRY_TIMEOUT_MS, now)
-        })?
-        .ok()?;
-        match self.find(table, key, hash, now, bytes, on_remove) {
-            Found::No => None,
-            found => Some(found),
+        if (*cursor >> 32) as usize >= self.shards.shard_count() {
+            Walk::Done
+        } else {
+            Walk::More
         }
     }
 
@@ -320,11 +397,14 @@ impl<'a, C: CallShards + ?Sized> Calls<'a, C> {
 
     /// One sweep step of every shard (`budget` slots per shard, in batches of [`SWEEP_BATCH`]):
     /// entries whose session record no longer holds their session are removed. Ended sessions count
-    /// as present (their entries linger by their own timeout).
+    /// as present (their entries linger by their own timeout), except with `ended_too`: a backup
+    /// dispatcher's replicated bindings never see their call's BYE (only its session's end), and
+    /// its table is not aged, so there an ended session's binding goes with the end.
     pub fn sweep_step<T: ShardSet + ?Sized>(
         &self,
         table: &Table<'_, T>,
         budget: usize,
+        ended_too: bool,
     ) -> SweepReport {
         let mut rep = SweepReport::default();
         for i in 0..self.shards.shard_count() {
@@ -337,9 +417,11 @@ impl<'a, C: CallShards + ?Sized> Calls<'a, C> {
                 rep.visited = rep.visited.saturating_add(s.visited);
                 left = left.saturating_sub(s.visited as usize);
                 for (loc, r) in batch.iter().take(s.found) {
-                    if table.session_record(*r).is_none()
-                        && self.with(i, |x| x.remove_at(*loc, r)).flatten().is_some()
-                    {
+                    let gone = match table.session_record(*r) {
+                        None => true,
+                        Some(f) => ended_too && f.ended,
+                    };
+                    if gone && self.with(i, |x| x.remove_at(*loc, r)).flatten().is_some() {
                         rep.removed = rep.removed.saturating_add(1);
                     }
                 }

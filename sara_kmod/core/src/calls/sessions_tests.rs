@@ -6,9 +6,10 @@ extern crate std;
 use super::super::admission::PacketKind;
 use super::super::dpi::sip;
 use super::super::flow::{FlowHasher, FlowKey, Wildcard, PROTO_UDP};
+use super::super::msg::repl::{CallRecord, Record};
 use super::super::table::{
     ignore, Classified, FlowInfo, Identity, Millis, PacketOpts, Removal, SessionRef, Shard, Slot,
-    Status, Table,
+    Status, Table, Walk,
 };
 use super::*;
 use core::cell::RefCell;
@@ -29,6 +30,7 @@ type Ix = CallIndex<Vec<CallSlot<SessionRef>>, SessionRef>;
 struct Fx {
     flows: Vec<RefCell<Shard<Vec<Slot>>>>,
     calls: Vec<RefCell<Ix>>,
+    calls_key: FlowHasher,
     next_id: RefCell<u32>,
     ended: RefCell<Vec<FlowInfo>>,
 }
@@ -44,6 +46,7 @@ impl Fx {
                     RefCell::new(CallIndex::new(vec![CallSlot::vacant(); calls_per], i).unwrap())
                 })
                 .collect(),
+            calls_key: H,
             next_id: RefCell::new(0),
             ended: RefCell::new(Vec::new()),
         }
@@ -52,7 +55,7 @@ impl Fx {
         Table::new(&self.flows[..], H)
     }
     fn c(&self) -> Calls<'_, [RefCell<Ix>]> {
-        Calls::new(&self.calls[..], H)
+        Calls::new(&self.calls[..], self.calls_key)
     }
     fn check(&self) {
         for s in &self.flows {
@@ -377,7 +380,7 @@ fn a_call_whose_session_expired_is_found_no_more_and_swept() {
     // Call x saw nothing for 200 s: its session has expired; the sweep removes its entry.
     let now = 200_000;
     fx.t().purge_step(now, 1000, &mut ignore);
-    let rep = fx.c().sweep_step(&fx.t(), 1000);
+    let rep = fx.c().sweep_step(&fx.t(), 1000, false);
     assert_eq!(rep.removed, 1);
     assert_eq!(fx.c().fill().0, 1); // y's entry lingers after its BYE
     assert_eq!(fx.c().purge_step(now + LINGER + 1, 1000), 1);
@@ -473,42 +476,230 @@ fn rendezvous_is_stable_even_and_moves_only_the_leaving_servers_share() {
     }
 }
 
-#[test]
-fn after_a_takeover_a_replicated_socket_session_adopts_its_calls_in_dialog_messages() {
-    let fx = Fx::new(2, 64, 16);
+/// The active dispatcher's replication of a trunk as `sara.ko` queues it and dumps it: per call,
+/// its session's record (key, id, server) and its `Call` record (the index entry's mark).
+fn replicate(fx: &Fx) -> Vec<(FlowKey, u32, u16, CallRecord)> {
     let (t, c) = (fx.t(), fx.c());
-    // Installed by replication: the socket's session, id 40, no Call-ID binding.
-    let r = t
-        .open_session(&socket(), 40, 2, T, 0, 0, &mut ignore)
-        .unwrap();
-    let k = CallKey::new(client_v4(CLIENT), b"old-call").unwrap();
-    let h = c.hash(&k);
-    assert_eq!(c.find(&t, &k, h, 1, 0, &mut ignore), Found::No);
-    // A session this dispatcher opened itself is never adopted.
-    assert_eq!(
-        c.adopt(&t, &socket(), &k, h, 1, 0, |id| id > 40, &mut ignore),
-        None
-    );
-    assert_eq!(c.fill().0, 0);
-    let found = c.adopt(&t, &socket(), &k, h, 1, 0, |id| id <= 40, &mut ignore);
-    assert_eq!(
-        found,
-        Some(Found::Live {
-            session: r,
-            server: 2
+    let mut out = Vec::new();
+    let mut cursor = 0u64;
+    while c.dump(&mut cursor, 7, |e| {
+        let f = t.session_record(e.value).unwrap();
+        let m = CallMark {
+            client: e.client,
+            hash: e.hash,
+            len: e.call_id_len,
+            head: e.call_id_head,
+            tail: e.call_id_tail,
+        };
+        let rec = CallRecord::of(e.value.id, &m);
+        // The record crosses the wire.
+        let mut buf = [0u8; 32];
+        let n = super::super::msg::repl::encode_record(&Record::Call(rec), &mut buf).unwrap();
+        let back: Vec<Record> = super::super::msg::repl::parse_records(&buf[..n])
+            .unwrap()
+            .collect();
+        assert_eq!(back, vec![Record::Call(rec)]);
+        out.push((f.key, e.value.id, f.server, rec));
+        true
+    }) == Walk::More
+    {}
+    out
+}
+
+/// A backup applying the replication (as `repl::apply`): the session's record, then its call.
+fn apply(backup: &Fx, recs: &[(FlowKey, u32, u16, CallRecord)], now: Millis) -> Vec<SessionRef> {
+    let (t, c) = (backup.t(), backup.c());
+    recs.iter()
+        .map(|(key, id, server, rec)| {
+            let r = t
+                .open_session(key, *id, *server, T, now, 0, &mut ignore)
+                .unwrap();
+            c.bind_replicated(&t, r, rec, now).unwrap();
+            r
         })
-    );
-    // From now on the call is indexed: its BYE reaches server 2 and ends only this session.
+        .collect()
+}
+
+#[test]
+fn after_a_takeover_every_call_of_a_trunk_reaches_its_session_by_its_replicated_binding() {
+    let active = Fx::new(4, 256, 64);
+    let mut opened = HashMap::new();
+    for i in 0..24u16 {
+        let Did::Opened(s, server, _) = datagram(
+            &active,
+            &invite(&format!("{i}-4242@10.0.1.2"), 9000 + 2 * i),
+            1,
+            1 + i % 3,
+        ) else {
+            panic!("call {i}")
+        };
+        opened.insert(i, (s.id, server));
+    }
+    let recs = replicate(&active);
+    assert_eq!(recs.len(), 24);
+    // The backup, its index keyed as the active's (the `CallKey` record of the resync).
+    let backup = Fx::new(4, 256, 64);
+    let sessions = apply(&backup, &recs, 100);
+    assert_eq!(backup.c().fill().0, 24);
+    for i in 0..24u16 {
+        let (id, server) = opened[&i];
+        let r = *sessions.iter().find(|r| r.id == id).unwrap();
+        // In-dialog messages of each call, and its retransmitted INVITE, reach its own session.
+        assert_eq!(
+            datagram(
+                &backup,
+                &request("ACK", &format!("{i}-4242@10.0.1.2")),
+                200,
+                9
+            ),
+            Did::ToCall(r, server, false),
+            "call {i}"
+        );
+        assert_eq!(
+            datagram(
+                &backup,
+                &invite(&format!("{i}-4242@10.0.1.2"), 9000 + 2 * i),
+                201,
+                9
+            ),
+            Did::ToCall(r, server, false),
+            "call {i}"
+        );
+    }
+    // A BYE ends its own call only.
+    let (id0, server0) = opened[&0];
+    let r0 = *sessions.iter().find(|r| r.id == id0).unwrap();
     assert_eq!(
-        datagram(&fx, &request("BYE", "old-call"), 2, 9),
-        Did::ToCall(r, 2, true)
+        datagram(&backup, &request("BYE", "0-4242@10.0.1.2"), 300, 9),
+        Did::ToCall(r0, server0, true)
     );
-    // An ended socket session is not adopted.
-    let k2 = CallKey::new(client_v4(CLIENT), b"other").unwrap();
-    let h2 = c.hash(&k2);
+    let (id5, server5) = opened[&5];
+    let r5 = *sessions.iter().find(|r| r.id == id5).unwrap();
     assert_eq!(
-        c.adopt(&t, &socket(), &k2, h2, 3, 0, |_| true, &mut ignore),
-        None
+        datagram(&backup, &request("BYE", "5-4242@10.0.1.2"), 301, 9),
+        Did::ToCall(r5, server5, true)
     );
-    fx.check();
+    // Applying the same records again changes nothing (a resync after events).
+    let c = backup.c();
+    for (_, id, _, rec) in &recs {
+        if let Some(r) = sessions
+            .iter()
+            .find(|r| r.id == *id && r.id != id0 && r.id != id5)
+        {
+            c.bind_replicated(&backup.t(), *r, rec, 302).unwrap();
+        }
+    }
+    assert_eq!(c.fill().0, 24);
+    backup.check();
+}
+
+#[test]
+fn a_replicated_binding_needs_the_senders_key_and_a_live_session() {
+    let active = Fx::new(2, 64, 16);
+    let Did::Opened(s, 2, _) = datagram(&active, &invite("k@a", 9000), 1, 2) else {
+        panic!()
+    };
+    let recs = replicate(&active);
+    // A backup hashing under another key holds the binding but no message finds it.
+    let mut other = Fx::new(2, 64, 16);
+    other.calls_key = FlowHasher::from_words(1, 2);
+    let r = apply(&other, &recs, 10)[0];
+    assert_eq!(r.id, s.id);
+    assert!(matches!(
+        datagram(&other, &request("ACK", "k@a"), 11, 9),
+        Did::Hashed(Dispatch::UnknownCall)
+    ));
+    // No live session: refused. An invalid mark: refused.
+    let lone = Fx::new(2, 64, 16);
+    let ghost = SessionRef::default();
+    assert_eq!(
+        lone.c().bind_replicated(&lone.t(), ghost, &recs[0].3, 1),
+        Err(CallInsertError::Invalid)
+    );
+    let mut bad = recs[0].3;
+    bad.len = 0;
+    assert_eq!(
+        lone.c().bind(&bad.mark([0; 16]), ghost, 1),
+        Err(CallInsertError::Invalid)
+    );
+    // An entry of the same call bound to another session is rebound (the active's view wins).
+    let backup = Fx::new(2, 64, 16);
+    let r = apply(&backup, &recs, 10)[0];
+    let t = backup.t();
+    let other_session = t
+        .open_session(
+            &FlowKey::new(CLIENT, 5062, VIP, 5060, PROTO_UDP),
+            77,
+            1,
+            T,
+            10,
+            0,
+            &mut ignore,
+        )
+        .unwrap();
+    backup
+        .c()
+        .bind_replicated(&t, other_session, &recs[0].3, 11)
+        .unwrap();
+    assert_eq!(
+        datagram(&backup, &request("ACK", "k@a"), 12, 9),
+        Did::ToCall(other_session, 1, false)
+    );
+    assert_ne!(r, other_session);
+    // The active's SessionEnded: on a backup (no BYE seen, table not aged) the binding goes with
+    // the session's end at the next sweep; an active's sweep would keep it for its linger.
+    t.end_session(other_session, 20, LINGER, &mut ignore);
+    assert_eq!(backup.c().sweep_step(&t, 1000, false).removed, 0);
+    assert_eq!(backup.c().fill().0, 1);
+    assert_eq!(backup.c().sweep_step(&t, 1000, true).removed, 1);
+    assert_eq!(backup.c().fill().0, 0);
+    backup.check();
+}
+
+#[test]
+fn the_dump_hands_every_call_once_across_parts_and_refusals() {
+    let fx = Fx::new(4, 256, 32);
+    for i in 0..40u16 {
+        assert!(matches!(
+            datagram(&fx, &invite(&format!("d{i}@x"), 9000 + 2 * i), 1, 1),
+            Did::Opened(..)
+        ));
+    }
+    let c = fx.c();
+    let mut seen = Vec::new();
+    let mut cursor = 0u64;
+    let mut calls = 0;
+    let mut refused = 0;
+    loop {
+        calls += 1;
+        assert!(calls < 1000, "the dump does not end");
+        // A part that fills up after 3 entries (as a full record run does).
+        let mut room = 3;
+        let w = c.dump(&mut cursor, 5, |e| {
+            if room == 0 {
+                refused += 1;
+                return false;
+            }
+            room -= 1;
+            seen.push(e.value.id);
+            true
+        });
+        if w == Walk::Done {
+            break;
+        }
+    }
+    assert!(refused > 0);
+    seen.sort_unstable();
+    let mut want: Vec<u32> = (1..=40).collect();
+    want.sort_unstable();
+    assert_eq!(seen, want, "each call exactly once");
+    // The next walk starts over from 0.
+    let mut again = 0;
+    let mut cursor = 0u64;
+    while c.dump(&mut cursor, 1000, |_| {
+        again += 1;
+        true
+    }) == Walk::More
+    {}
+    assert_eq!(again, 40);
 }

@@ -63,6 +63,30 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! |              flow (16-byte flow block; wild ports 0)          |
 //!
+//! type 8, Call (32 bytes): a SIP call is bound to a session (its Call-ID index entry, issue #14)
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |   type = 8    |  length = 32  |      Call-ID length (1..=256)  |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |                          session id                           |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |          keyed hash of (client, Call-ID), 64 bits             |
+//! |                   (under the Call-ID key)                     |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |               first 8 bytes of the Call-ID                    |
+//! |                       (zero-padded)                           |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |        last min(length, 6) bytes of the Call-ID, zero-padded  |
+//! +                               +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |                               |         reserved (0)          |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//!
+//! type 9, CallKey (20 bytes): the sender's Call-ID key (first record of a resync's table)
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |   type = 9    |  length = 20  |         reserved (0)          |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |              SipHash key of the Call-ID index (16 bytes)      |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//!
 //! type 3, SessionEnded (8) / 5, ResyncBegin (8) / 6, ResyncEnd (8)
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! |     type      |  length = 8   |         reserved (0)          |
@@ -91,6 +115,13 @@
 //! session's signalling flow are never 0). Timeouts are at most
 //! `genl::MAX_TIMEOUT_S`; server ids are 1..=65535; flows are TCP or UDP.
 //!
+//! A `Call` record is the call's index entry as the index stores it (`calls::CallMark`) less the
+//! client address, which is its session's: the source address of the session's signalling flow
+//! (a socket's 5-tuple, or a call's own `PROTO_SIP_CALL` key). The hash is keyed: a receiver indexes
+//! the call under it only with the sender's Call-ID key, which `CallKey` carries: a resync's table
+//! begins with it, and the sender queues it when it becomes active or makes a new index. A receiver of this version refuses types it does not know (the whole
+//! batch, counted), as an older one refuses types 8 and 9.
+//!
 //! ## Loss and resynchronisation
 //!
 //! The backup keeps, per sender, the epoch and the next batch sequence it expects ([`SeqTracker`]).
@@ -103,7 +134,7 @@
 //! the count with what it applied and asks again if they differ. A returning dispatcher sends
 //! `ResyncRequest` before it may take the virtual IP back.
 
-use super::super::calls::PROTO_SIP_CALL;
+use super::super::calls::{CallMark, HEAD_BYTES, MAX_CALL_ID, PROTO_SIP_CALL, TAIL_BYTES};
 use super::super::flow::{FlowKey, Wildcard, PROTO_TCP, PROTO_UDP};
 use super::super::genl::MAX_TIMEOUT_S;
 use super::{seq_after, Error, MsgType, Reader, Writer, HEADER_LEN, MAX_DATAGRAM, MAX_MESSAGE};
@@ -125,6 +156,8 @@ const T_RESYNC_REQUEST: u8 = 4;
 const T_RESYNC_BEGIN: u8 = 5;
 const T_RESYNC_END: u8 = 6;
 const T_ACK: u8 = 7;
+const T_CALL: u8 = 8;
+const T_CALL_KEY: u8 = 9;
 
 /// Ack flag: the backup asks for the virtual IP.
 pub const ACK_WANTS_VIP: u8 = 1;
@@ -236,6 +269,52 @@ pub struct FlowRecord {
     pub timeout_s: u32,
 }
 
+/// A SIP call was bound to a session: its Call-ID index entry less the client address (see the
+/// module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CallRecord {
+    /// Session id.
+    pub session_id: u32,
+    /// Call-ID length, 1..=[`MAX_CALL_ID`].
+    pub len: u16,
+    /// The keyed hash of (client, Call-ID), as two halves (high, low): keeps the record's alignment
+    /// at 4 so the ring's records stay 32 bytes.
+    pub hash: [u32; 2],
+    /// First bytes of the Call-ID.
+    pub head: [u8; HEAD_BYTES],
+    /// Last bytes of the Call-ID.
+    pub tail: [u8; TAIL_BYTES],
+}
+
+impl CallRecord {
+    /// The record of `mark`'s call in session `session_id`.
+    pub fn of(session_id: u32, m: &CallMark) -> CallRecord {
+        CallRecord {
+            session_id,
+            len: m.len,
+            hash: [(m.hash >> 32) as u32, m.hash as u32],
+            head: m.head,
+            tail: m.tail,
+        }
+    }
+
+    /// The keyed hash.
+    pub fn hash(&self) -> u64 {
+        (u64::from(self.hash[0]) << 32) | u64::from(self.hash[1])
+    }
+
+    /// The call's index entry for `client` (its session's client address).
+    pub fn mark(&self, client: [u8; 16]) -> CallMark {
+        CallMark {
+            client,
+            hash: self.hash(),
+            len: self.len,
+            head: self.head,
+            tail: self.tail,
+        }
+    }
+}
+
 /// One replication record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Record {
@@ -265,6 +344,10 @@ pub enum Record {
         /// Records sent since `ResyncBegin` (not counting it or this one).
         records: u32,
     },
+    /// A SIP call bound to a session.
+    Call(CallRecord),
+    /// The sender's Call-ID key (SipHash key of its Call-ID index).
+    CallKey([u8; 16]),
     /// Backup → active: in sync up to here.
     Ack {
         /// `ACK_*` bits.
@@ -280,7 +363,8 @@ impl Record {
     /// Encoded size of this record.
     pub fn encoded_len(&self) -> usize {
         match self {
-            Record::Session(_) | Record::Flow(_) => 32,
+            Record::Session(_) | Record::Flow(_) | Record::Call(_) => 32,
+            Record::CallKey(_) => 20,
             Record::ResyncRequest { .. } | Record::Ack { .. } => 12,
             Record::SessionEnded { .. } | Record::ResyncBegin { .. } | Record::ResyncEnd { .. } => {
                 8
@@ -313,6 +397,20 @@ impl Record {
                     return Err(Error::BadValue);
                 }
             }
+            Record::Call(c) => {
+                // As the index stores it: the tail holds min(len, 6) bytes, zero-padded, and the
+                // head min(len, 8).
+                let len = usize::from(c.len);
+                let head_pad = c.head.get(len.min(HEAD_BYTES)..).unwrap_or(&[]);
+                let tail_pad = c.tail.get(len.min(TAIL_BYTES)..).unwrap_or(&[]);
+                if len == 0
+                    || len > MAX_CALL_ID
+                    || head_pad.iter().any(|b| *b != 0)
+                    || tail_pad.iter().any(|b| *b != 0)
+                {
+                    return Err(Error::BadValue);
+                }
+            }
             _ => {}
         }
         Ok(())
@@ -336,6 +434,20 @@ impl Record {
                 w.bytes(&[f.wildcard.bits(), 0, 0, 0])?;
                 w.u32(f.timeout_s)?;
                 w.flow(&f.flow)
+            }
+            Record::Call(c) => {
+                w.bytes(&[T_CALL, len])?;
+                w.u16(c.len)?;
+                w.u32(c.session_id)?;
+                w.u32(c.hash[0])?;
+                w.u32(c.hash[1])?;
+                w.bytes(&c.head)?;
+                w.bytes(&c.tail)?;
+                w.u16(0)
+            }
+            Record::CallKey(k) => {
+                w.bytes(&[T_CALL_KEY, len, 0, 0])?;
+                w.bytes(k)
             }
             Record::SessionEnded { session_id } => small(w, T_SESSION_ENDED, len, *session_id),
             Record::ResyncRequest { epoch, next_seq } => {
@@ -361,7 +473,8 @@ impl Record {
         let ty = r.u8()?;
         let len = r.u8()?;
         let want: u8 = match ty {
-            T_SESSION | T_FLOW => 32,
+            T_SESSION | T_FLOW | T_CALL => 32,
+            T_CALL_KEY => 20,
             T_RESYNC_REQUEST | T_ACK => 12,
             T_SESSION_ENDED | T_RESYNC_BEGIN | T_RESYNC_END => 8,
             _ => return Err(Error::BadType),
@@ -407,6 +520,25 @@ impl Record {
                     status,
                     timeout_s,
                 })
+            }
+            T_CALL => {
+                let len = r.u16()?;
+                let session_id = r.u32()?;
+                let hash = [r.u32()?, r.u32()?];
+                let head = r.array::<HEAD_BYTES>()?;
+                let tail = r.array::<TAIL_BYTES>()?;
+                r.reserved::<2>()?;
+                Record::Call(CallRecord {
+                    session_id,
+                    len,
+                    hash,
+                    head,
+                    tail,
+                })
+            }
+            T_CALL_KEY => {
+                r.reserved::<2>()?;
+                Record::CallKey(r.array::<16>()?)
             }
             T_ACK => {
                 let flags = r.u8()?;
@@ -802,7 +934,81 @@ mod tests {
                 epoch: 5,
                 next_seq: 43
             },
+            call(),
+            Record::CallKey([7; 16]),
         ]
+    }
+
+    fn call() -> Record {
+        Record::Call(CallRecord {
+            session_id: 77,
+            len: 10,
+            hash: [0x0102_0304, 0x0506_0708],
+            head: *b"1-42@10.",
+            tail: *b"0.0.12",
+        })
+    }
+
+    #[test]
+    fn call_records_golden_bytes_and_refusals() {
+        let mut b = [0u8; 64];
+        let n = encode_record(&call(), &mut b).unwrap();
+        assert_eq!(n, 32);
+        #[rustfmt::skip]
+        let golden: [u8; 32] = [
+            8, 32, 0, 10,
+            0, 0, 0, 77,
+            1, 2, 3, 4,
+            5, 6, 7, 8,
+            b'1', b'-', b'4', b'2', b'@', b'1', b'0', b'.',
+            b'0', b'.', b'0', b'.', b'1', b'2', 0, 0,
+        ];
+        assert_eq!(b[..n], golden);
+        assert_eq!(
+            parse_records(&golden).unwrap().collect::<Vec<_>>(),
+            [call()]
+        );
+        let Record::Call(c) = call() else { panic!() };
+        assert_eq!(c.hash(), 0x0102_0304_0506_0708);
+        let m = c.mark([1; 16]);
+        assert_eq!(CallRecord::of(77, &m), c);
+        let n = encode_record(&Record::CallKey([9; 16]), &mut b).unwrap();
+        assert_eq!(b[..4], [9, 20, 0, 0]);
+        assert_eq!(b[4..n], [9; 16]);
+        // Refused whole, never a crash: a length of 0 or over 256, padding that is not zero, a bad
+        // record length, reserved bytes set, a cut record.
+        let bad = |at: usize, v: u8| {
+            let mut x = golden;
+            x[at] = v;
+            parse_records(&x).map(|_| ())
+        };
+        assert_eq!(bad(3, 0), Err(Error::BadValue));
+        assert_eq!(bad(2, 1), Err(Error::BadValue)); // 266 bytes
+        assert_eq!(bad(30, 1), Err(Error::BadValue)); // reserved
+        assert_eq!(bad(1, 20), Err(Error::BadValue)); // record length
+        assert!(parse_records(&golden[..31]).is_err());
+        let mut short = golden;
+        short[3] = 4; // a 4-byte Call-ID keeps 4 head and 4 tail bytes, the rest zero
+        assert_eq!(parse_records(&short).map(|_| ()), Err(Error::BadValue));
+        let mut c4 = c;
+        c4.len = 4;
+        c4.head = *b"abcd\0\0\0\0";
+        c4.tail = *b"abcd\0\0";
+        assert!(encode_record(&Record::Call(c4), &mut b).is_ok());
+        c4.len = 257;
+        assert_eq!(
+            encode_record(&Record::Call(c4), &mut b),
+            Err(Error::BadValue)
+        );
+        let mut key = [0u8; 20];
+        encode_record(&Record::CallKey([1; 16]), &mut key).unwrap();
+        key[2] = 1;
+        assert_eq!(parse_records(&key).map(|_| ()), Err(Error::BadValue));
+    }
+
+    #[test]
+    fn a_ring_record_stays_32_bytes() {
+        assert!(core::mem::size_of::<Record>() <= 32);
     }
 
     #[test]
@@ -1044,7 +1250,7 @@ mod tests {
         assert_eq!(bad(6, 0), Err(Error::BadValue)); // role
         assert_eq!(bad(17, 43), Err(Error::BadValue)); // count > MAX_RECORDS
         assert_eq!(bad(17, 5), Err(Error::TooLong)); // count says fewer
-        assert_eq!(bad(17, 8), Err(Error::Truncated)); // count says more
+        assert_eq!(bad(17, 10), Err(Error::Truncated)); // count says more
         assert_eq!(bad(19, 1), Err(Error::BadValue)); // reserved
         assert_eq!(bad(20, 99), Err(Error::BadType)); // record type
         assert_eq!(bad(21, 12), Err(Error::BadValue)); // record length
