@@ -595,6 +595,14 @@ impl Node {
                         h.sender_id, h.priority
                     );
                     self.step_down(why, k, v, &mut out);
+                } else {
+                    // The other steps down, but its gratuitous ARP may have taken the VIP's
+                    // neighbour entries (a backup that took over from this live dispatcher during
+                    // a stall): announce the VIP again in the next heartbeats, or the gateway keeps
+                    // sending to the backup, which drops, until its entry ages out.
+                    self.garp_left = 2;
+                    let r = v.announce();
+                    self.note(r);
                 }
             }
             (Role::Active, Role::Backup) => {

@@ -666,3 +666,33 @@ fn a_resync_from_a_table_that_cannot_be_read_whole_is_not_sent_and_the_backup_as
     assert!(n.a.node.totals.records_applied >= 20);
     assert!(!n.both_active_seen, "two active dispatchers at once");
 }
+
+#[test]
+fn the_active_announces_the_vip_again_when_a_backup_took_it_during_a_stall() {
+    // disp2 took over from the live primary while the primary's daemon was not run (a stall): its
+    // gratuitous ARP moved the gateway's entry for the VIP. The primary, still active, must announce
+    // the VIP again when it hears the other active, or the gateway keeps sending to the backup.
+    let mut n = Net::new();
+    n.run(500);
+    assert_eq!(n.a.node.role(), Role::Active);
+    let h = repl::BatchHeader {
+        sender_id: 2,
+        role: Role::Active,
+        priority: 100,
+        epoch: 7,
+        seq: 0,
+    };
+    let mut b = vec![0u8; MAX_DATAGRAM];
+    let len = repl::BatchWriter::new(&h, &mut b).unwrap().finish();
+    b.truncate(len);
+    let garps = n.a.v.garps;
+    n.arrive(true, &b, addr(B_ADDR));
+    assert_eq!(n.a.node.role(), Role::Active);
+    assert!(n.a.v.garps > garps, "no announcement at once");
+    n.run(200);
+    assert!(
+        n.a.v.garps >= garps + 3,
+        "the VIP was not announced again in the next heartbeats ({garps} -> {})",
+        n.a.v.garps
+    );
+}
