@@ -281,10 +281,23 @@ impl Path<'_> {
         .is_some_and(|svc| svc.down_action == DOWN_KEEP)
     }
 
+    /// The server the policy of service `idx` picks for a new session whose flow hash is `flow_hash`
+    /// (a 5-tuple's, or a SIP call's keyed hash); `None` if no server is available.
+    fn select(&self, idx: usize, flow_hash: u64) -> Option<&Server> {
+        let cfg = self.cfg;
+        let input = Input {
+            flow_hash,
+            rand: crate::sys::random_u32(),
+        };
+        cfg.sched
+            .get(idx)
+            .and_then(|l| l.with(|s| s.select(&cfg.servers, &self.st.loads, input)))
+            .and_then(|id| cfg.server(id))
+    }
+
     /// Step 2: an unknown flow; opens a session if it is for a virtual service.
     fn unknown(&self, mut skb: Skb, bytes: u32) -> Verdict {
         let key = self.l4.key;
-        let cfg = self.cfg;
         let (Some(idx), Some(svc)) = (self.svc, self.service()) else {
             self.count(c::PKT_PASSED);
             return Verdict::Accept;
@@ -297,15 +310,7 @@ impl Path<'_> {
             self.count(c::DROP_ADMISSION_NEW);
             return Verdict::Drop;
         }
-        let input = Input {
-            flow_hash: self.table.table().hash(&key),
-            rand: crate::sys::random_u32(),
-        };
-        let chosen = cfg
-            .sched
-            .get(idx)
-            .and_then(|l| l.with(|s| s.select(&cfg.servers, &self.st.loads, input)));
-        let Some(server) = chosen.and_then(|id| cfg.server(id)) else {
+        let Some(server) = self.select(idx, self.table.table().hash(&key)) else {
             self.count(c::DROP_NO_SERVER);
             return Verdict::Drop;
         };
@@ -562,17 +567,9 @@ impl Path<'_> {
         h: u64,
         svc: &Service,
     ) -> Result<&Server, usize> {
-        let cfg = self.cfg;
-        let input = Input {
-            flow_hash: h,
-            rand: crate::sys::random_u32(),
-        };
-        let chosen = self
+        let server = self
             .svc
-            .and_then(|idx| cfg.sched.get(idx))
-            .and_then(|l| l.with(|s| s.select(&cfg.servers, &self.st.loads, input)));
-        let server = chosen
-            .and_then(|id| cfg.server(id))
+            .and_then(|idx| self.select(idx, h))
             .ok_or(c::DROP_NO_SERVER)?;
         let id = self.st.next_session_id();
         let timeout_ms = svc.timeout_s.saturating_mul(1000);
