@@ -11,11 +11,7 @@
 #     packets all at their session's server: tools/session_check.py on the servers' captures);
 #     new sessions during and after the takeover are admitted and spread over both servers; the
 #     takeover time is the daemon's takeover moment minus the kill, and the fast session's longest
-#     silence. A SIP trunk (issue #14: SIPp `-t u1`, N_TRUNK calls with RTP on ONE client socket,
-#     tools/sipp-uac-trunk.xml) runs across the kill: the backup holds every call's Call-ID binding
-#     before it (replicated), and after it every call's ACK/BYE/RTP reaches the server of its INVITE
-#     (tools/trunk_check.py on the servers' captures), its BYEs by Call-ID, none an unknown call;
-#     SIPp reports 0 failed calls.
+#     silence.
 #  3. disp comes back: it must resynchronise before taking the VIP back (preemption), and no datagram
 #     is answered twice (two dispatchers forwarding the same packet would make two answers).
 # vm-timeout: 900
@@ -27,10 +23,7 @@ RTSP=554
 SIP=5060
 N_RTSP=${SARA_HA_RTSP:-4}
 N_SIP=${SARA_HA_SIP:-3}
-N_TRUNK=${SARA_HA_TRUNK_CALLS:-20}   # concurrent calls of the SIP trunk, all on one client socket
-TRUNK_PORT=5070                      # its client socket; its calls' RTP from 20000, 20004, ...
 MEDIA=${SARA_HA_MEDIA_SECONDS:-60}   # SIP call length; RTSP clients play 30 s more (they start first)
-TRUNK_HOLD=$((MEDIA + 30))           # its calls' length, s: as the RTSP clients', well past the kill
 PROBE_N=40
 # Failure detection: 5 missed heartbeats of 50 ms (the default is 3). A guest under TCG on a loaded
 # host can leave one daemon unscheduled for over 150 ms; the backup then takes over from a live
@@ -108,13 +101,11 @@ done
 for ns in $SERVERS; do wait_listen "$ns" "$RTSP"; wait_listen "$ns" "$SIP" u; done
 ffmpeg -nostdin -loglevel error -y -f lavfi -i "sine=frequency=440:sample_rate=8000:duration=$MEDIA" \
   -ac 1 -c:a pcm_mulaw /tmp/sara-sipp-tone.wav || fail "ffmpeg cannot make the RTP file"
-"$PY" "$TOOLS/rtp_pcap.py" /tmp/sara-trunk-rtp.pcap $((TRUNK_HOLD + 5)) 10 || fail "rtp_pcap.py"
 # Per signalling protocol (session_check reads one protocol's traffic): RTSP's connection and media
 # (any UDP but SIP's and the probe's), SIP's signalling and RTP (the UAS's media port 6000).
 for ns in $SERVERS; do
   capture_start "ha-rtsp-$ns" "$ns" "dst host $VIP and (tcp port $RTSP or (udp and not dst port $SIP and not dst portrange 6000-6001 and not dst port $UPORT))"
-  capture_start "ha-sip-$ns" "$ns" "dst host $VIP and udp and (dst port $SIP or dst portrange 6000-6001) and not (src port $TRUNK_PORT or src portrange 20000-20199)"
-  capture_start "ha-trunk-$ns" "$ns" "dst host $VIP and udp and (src port $TRUNK_PORT or src portrange 20000-20199) and (dst port $SIP or dst portrange 6000-6001)"
+  capture_start "ha-sip-$ns" "$ns" "dst host $VIP and udp and (dst port $SIP or dst portrange 6000-6001)"
 done
 
 # Link level, for a failure's diagnosis: the frames the gateway sends towards the VIP (to which MAC)
@@ -162,17 +153,12 @@ for i in $(seq "$N_SIP"); do
     -trace_err -error_file "/tmp/ha-uac-$i.err" >"/tmp/ha-uac-$i.out" 2>&1
   media+=("${BG_PIDS[-1]}")
 done
-# The trunk: N_TRUNK calls from one socket, all started within N_TRUNK/10 s, each TRUNK_HOLD s long.
-bg in_ns cl sipp -sf "$TOOLS/sipp-uac-trunk.xml" "$VIP:$SIP" -i 10.0.1.2 -p "$TRUNK_PORT" -t u1 \
-  -mi 10.0.1.2 -mp 20000 -m "$N_TRUNK" -l "$N_TRUNK" -r 10 -d $((TRUNK_HOLD * 1000)) -nostdin -max_socket 200 \
-  -trace_err -error_file /tmp/ha-trunk-uac.err >/tmp/ha-trunk-uac.out 2>&1
-TRUNK=${BG_PIDS[-1]}
 # The probe: one datagram every 500 ms from each session, every 20 ms from the fast one.
 echo before >/tmp/ha-phase
 bg in_ns cl "$PY" "$TOOLS/ha_probe.py" --vip "$VIP" --port "$UPORT" --sessions "$PROBE_N" --base-port 24000 \
   --interval 500 --fast-interval 20 --stop-file /tmp/ha-stop --phase-file /tmp/ha-phase >/tmp/ha-probe.out
 PROBE=${BG_PIDS[-1]}
-want=$((PROBE_N + N_RTSP + N_SIP + N_TRUNK))
+want=$((PROBE_N + N_RTSP + N_SIP))
 end=$(( $(date +%s) + 60 ))
 k=0
 until [ "$(sessions_of disp | wc -l)" -ge "$want" ]; do
@@ -208,14 +194,6 @@ done
 lost=$(ha_field 2 .totals.batches_lost); resyncs=$(ha_field 1 .totals.resyncs_sent); dropped=$(ha_field 1 .totals.dropped_for_test)
 [ "$dropped" -gt 0 ] && [ "$lost" -gt 0 ] && [ "$resyncs" -gt 1 ] \
   || fail "the drop injection did not exercise resynchronisation: dropped $dropped, lost $lost, resyncs $resyncs"
-# Every call's Call-ID binding on the backup (the trunk's and the single calls'), replicated: its
-# Call-ID index holds at least as many calls as the trunk and the single calls have.
-calls2() { in_ns disp2 cat /sys/kernel/sara/calls_indexed; }
-WAIT_DETAIL='echo "calls_indexed: disp $(counter calls_indexed), disp2 $(calls2)"; in_ns disp2 cat /sys/kernel/sara/repl_rejected'
-wait_until 30 "the backup's Call-ID index holding the $N_TRUNK trunk calls and $N_SIP single calls" \
-  eval '[ "$(calls2)" -ge $((N_TRUNK + N_SIP)) ]'
-unset WAIT_DETAIL
-info "backup's Call-ID index: $(calls2) calls (primary: $(counter calls_indexed))"
 n_sess=$(sessions_of disp | wc -l)
 info "backup in sync: $n_sess sessions on the same servers as the primary; $dropped replication batches dropped on purpose, $lost detected lost, $resyncs resynchronisations"
 in_ns disp2 "$SARECTL" ha status --status-file /tmp/ha2.json
@@ -228,8 +206,6 @@ early=$(ha_field 2 .totals.takeovers)
 stalls="disp2 took over $early times from the live primary before the kill; late ticks (a daemon not run for over 2 heartbeats): disp $(ha_field 1 .totals.late_ticks), disp2 $(ha_field 2 .totals.late_ticks)"
 info "$stalls"
 echo after >/tmp/ha-phase
-unknown0=$(in_ns disp2 cat /sys/kernel/sara/sip_unknown_call_id)
-bycid0=$(in_ns disp2 cat /sys/kernel/sara/sip_by_call_id)
 t_kill=$(now_ms)
 in_ns disp ip link set eth0 down
 kill -9 "${HA_PIDS[1]}"; wait "${HA_PIDS[1]}" 2>/dev/null; unset 'HA_PIDS[1]'
@@ -249,7 +225,7 @@ in_ns disp2 "$SARECTL" ha status --status-file /tmp/ha2.json
 
 # The media sessions finish on the new active.
 t0=$(date +%s)
-while any_alive "${media[@]}" "$TRUNK"; do
+while any_alive "${media[@]}"; do
   [ $(( $(date +%s) - t0 )) -lt 200 ] || fail "media clients still running 200 s after the takeover"
   sleep 1
 done
@@ -264,10 +240,6 @@ for i in $(seq "$N_SIP"); do
     bad=$((bad + 1)); echo "SIP call $i:"; grep -E 'Successful call|Failed call' "/tmp/ha-uac-$i.out" | tail -n 2; tail -n 5 "/tmp/ha-uac-$i.err" 2>/dev/null
   fi
 done
-# The trunk, on the new active all along since the kill: its counters now (the handback is next).
-trunk_rc=0; wait "$TRUNK" || trunk_rc=$?
-unknown=$(( $(in_ns disp2 cat /sys/kernel/sara/sip_unknown_call_id) - unknown0 ))
-bycid=$(( $(in_ns disp2 cat /sys/kernel/sara/sip_by_call_id) - bycid0 ))
 
 # --- 3. the old primary returns: resync, then it takes the VIP back -----------------------------
 echo return >/tmp/ha-phase
@@ -318,26 +290,6 @@ in_ns disp "$SARECTL" ha status --status-file /tmp/ha1.json
 
 # --- verdicts ----------------------------------------------------------------------------------
 [ "$bad" = 0 ] || fail "$bad of $((N_RTSP + N_SIP)) RTSP/SIP sessions did not finish normally across the takeover"
-# The trunk: 0 failed calls; at the servers, every call's INVITE, ACK, BYE and RTP at one server
-# (so everything after the takeover at the server of its INVITE); its BYEs came after the kill; on
-# the new active each BYE found its call by Call-ID and no message was of an unknown call.
-t_ok=$(grep -E 'Successful call' /tmp/ha-trunk-uac.out | tail -n 1 | awk -F'|' '{print $3}' | tr -d ' ')
-t_failed=$(grep -E 'Failed call' /tmp/ha-trunk-uac.out | tail -n 1 | awk -F'|' '{print $3}' | tr -d ' ')
-if [ "$trunk_rc" != 0 ] || [ "$t_failed" != 0 ] || [ "$t_ok" != "$N_TRUNK" ]; then
-  tail -n 20 /tmp/ha-trunk-uac.err 2>/dev/null
-  fail "SIP trunk across the takeover: $t_ok successful, $t_failed failed of $N_TRUNK calls (sipp exit $trunk_rc; $stalls)"
-fi
-out=$("$PY" "$TOOLS/trunk_check.py" --vip "$VIP" --client 10.0.1.2 --sig-port "$SIP" \
-  s1=/tmp/ha-trunk-s1.pcap s2=/tmp/ha-trunk-s2.pcap)
-rc=$?
-echo "$out" | jq -c 'del(.errors)'
-[ "$rc" = 0 ] || fail "SIP trunk: per-call affinity broken across the takeover ($(echo "$out" | jq .error_count) errors): $(echo "$out" | jq -c '.errors[:5]') ($stalls)"
-[ "$(echo "$out" | jq .calls)" = "$N_TRUNK" ] || fail "SIP trunk: the servers saw $(echo "$out" | jq .calls) calls, not $N_TRUNK"
-first_bye_ms=$(echo "$out" | jq '.first_bye * 1000 | floor')
-[ "$first_bye_ms" -gt "$t_kill" ] || fail "SIP trunk: its first BYE came $(( t_kill - first_bye_ms )) ms before the kill: the takeover was not exercised (calls of $TRUNK_HOLD s too short?)"
-[ "$bycid" -ge "$N_TRUNK" ] || fail "SIP trunk: sip_by_call_id grew by $bycid on the new active for $N_TRUNK calls' BYEs: their bindings were not replicated"
-[ "$unknown" = 0 ] || fail "SIP trunk: sip_unknown_call_id grew by $unknown on the new active: in-dialog messages of calls it did not know"
-info "SIP trunk of $N_TRUNK calls on one socket across the takeover: 0 failed, every call's messages and RTP at one server $(echo "$out" | jq -c .servers); on the new active sip_by_call_id +$bycid, sip_unknown_call_id +$unknown"
 for sig in rtsp sip; do
   port=$RTSP; [ $sig = sip ] && port=$SIP
   out=$("$PY" "$TOOLS/session_check.py" --sig $sig --vip "$VIP" --client 10.0.1.2 --sig-port "$port" \
