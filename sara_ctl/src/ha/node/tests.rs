@@ -482,8 +482,9 @@ fn lost_batches_are_repaired_by_a_resync() {
     assert!(n.b.node.synced());
 }
 
-#[test]
-fn a_returning_primary_resyncs_then_takes_the_vip_back_without_overlap() {
+/// Sessions 1..=10 on the primary a, a killed, b takes over and opens 11..=20 (its next
+/// `failing_dumps` dumps fail), then a comes back with an empty kernel table (rebooted).
+fn primary_away_and_back(failing_dumps: u32) -> Net {
     let mut n = Net::new();
     n.run(500);
     for id in 1..=10 {
@@ -497,7 +498,7 @@ fn a_returning_primary_resyncs_then_takes_the_vip_back_without_overlap() {
     for id in 11..=20 {
         n.b.k.open(id, 2);
     }
-    // The primary comes back with an empty kernel table (rebooted).
+    n.b.k.failing_dumps = failing_dumps;
     let now = n.now;
     n.a = Side {
         node: Node::new(cfg(1, 200, true), now),
@@ -506,6 +507,12 @@ fn a_returning_primary_resyncs_then_takes_the_vip_back_without_overlap() {
         alive: true,
     };
     n.a.node.start(&mut n.a.k, &mut n.a.v);
+    n
+}
+
+#[test]
+fn a_returning_primary_resyncs_then_takes_the_vip_back_without_overlap() {
+    let mut n = primary_away_and_back(0);
     // It must not take the VIP before it is in sync.
     n.run(50);
     assert_eq!(n.a.node.role(), Role::Backup);
@@ -636,29 +643,9 @@ fn sealed_dispatchers_replicate_and_refuse_forged_and_replayed_datagrams() {
 
 #[test]
 fn a_resync_from_a_table_that_cannot_be_read_whole_is_not_sent_and_the_backup_asks_again() {
-    let mut n = Net::new();
-    n.run(500);
-    for id in 1..=10 {
-        n.a.k.open(id, 1);
-    }
-    n.run(200);
-    n.a.alive = false;
-    n.run(400);
-    assert_eq!(n.b.node.role(), Role::Active);
-    for id in 11..=20 {
-        n.b.k.open(id, 2);
-    }
     // The new active's first two dumps fail: the returning primary must not take the VIP back
     // before it has every session.
-    n.b.k.failing_dumps = 2;
-    let now = n.now;
-    n.a = Side {
-        node: Node::new(cfg(1, 200, true), now),
-        k: FakeKernel::default(),
-        v: FakeVip::default(),
-        alive: true,
-    };
-    n.a.node.start(&mut n.a.k, &mut n.a.v);
+    let mut n = primary_away_and_back(2);
     n.run(5000);
     assert_eq!(n.b.node.totals.resyncs_failed, 2);
     assert_eq!(n.a.node.role(), Role::Active);
