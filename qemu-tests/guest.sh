@@ -84,8 +84,17 @@ for round in $(seq "$repeat"); do
     start=$(date +%s.%N)
     # A test may ask for a longer bound than 480 s with a line "# vm-timeout: SECONDS".
     limit=$(sed -n 's/^# vm-timeout: \([0-9]*\)$/\1/p' "$t" | head -n 1)
+    # 20 s before the bound, what is still running goes into the log: a test that hangs (in a
+    # teardown, say) shows what it waits on.
+    ( sleep $(( ${limit:-480} - 20 )) && ps -eo pid,ppid,etimes,stat,wchan:24,args --forest >"$log.ps" 2>&1 ) &
+    watchdog=$!
     timeout -k 30 "${limit:-480}" bash "$t" >"$log" 2>&1
     rc=$?
+    pkill -P "$watchdog" 2>/dev/null; kill "$watchdog" 2>/dev/null; wait "$watchdog" 2>/dev/null
+    if [ -s "$log.ps" ]; then
+      { echo "=== harness: processes running 20 s before the test's ${limit:-480} s bound:"; cut -c1-300 "$log.ps"; } >>"$log"
+    fi
+    rm -f "$log.ps"
     took=$(printf '%5.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
     [ -n "$logdir" ] && cp "$log" "$logdir/"
     if [ "$rc" = 0 ]; then

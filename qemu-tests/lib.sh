@@ -92,10 +92,28 @@ bg() {
   if [ "$1" = in_ns ]; then shift; ip netns exec "$@" & else "$@" & fi
   BG_PIDS+=($!)
 }
+# Stop processes (PID ...): SIGTERM, then, for any still running 15 s later, SIGKILL (it and its
+# children) with a line saying which command did not stop — a teardown never waits without bound
+# (a peer that ignores SIGTERM would otherwise hold the test until the harness's time-out).
+stop_pids() {
+  local p end
+  for p; do kill "$p" 2>/dev/null; done
+  end=$(( $(date +%s) + 15 ))
+  for p; do
+    while kill -0 "$p" 2>/dev/null; do
+      if [ "$(date +%s)" -ge "$end" ]; then
+        echo "teardown: still running 15 s after SIGTERM, killed: pid $p: $(ps -o args= -p "$p" 2>/dev/null | cut -c1-200)" >&2
+        pkill -KILL -P "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null
+        break
+      fi
+      sleep 0.1
+    done
+    wait "$p" 2>/dev/null
+  done
+  return 0
+}
 cleanup() {
-  local p
-  for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  stop_pids "${BG_PIDS[@]}"
   BG_PIDS=()
 }
 trap cleanup EXIT
@@ -153,10 +171,8 @@ capture_raw() {
 }
 # Stop every capture (tcpdump writes out what it has on SIGTERM).
 capture_stop() {
-  local p
   sleep 0.5
-  for p in "${CAP_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${CAP_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  stop_pids "${CAP_PIDS[@]}"
   CAP_PIDS=()
 }
 

@@ -60,9 +60,7 @@ ha_start() {  # N NS ADDR PEER PRIORITY [extra args]
   HA_PIDS[$n]=$!
 }
 ha_teardown() {
-  local p
-  for p in "${HA_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${HA_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  stop_pids "${HA_PIDS[@]}"
   HA_PIDS=()
   cleanup
   capture_stop 2>/dev/null

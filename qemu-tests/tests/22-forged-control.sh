@@ -112,7 +112,7 @@ fc_teardown() {
   # The backup first: stopping the active first would hand it the VIP.
   for n in 2 1; do
     [ -n "${HA_PIDS[$n]:-}" ] || continue
-    kill "${HA_PIDS[$n]}" 2>/dev/null; wait "${HA_PIDS[$n]}" 2>/dev/null
+    stop_pids "${HA_PIDS[$n]}"
   done
   HA_PIDS=()
   cleanup
