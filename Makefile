@@ -3,6 +3,9 @@
 #   make demo    boots the VM cluster, sends traffic, shows sarectl stats and who served what
 #   make bench   SARA vs IPVS-DR vs no balancer in one VM boot: pkts/s, ns/pkt, sessions/s, bytes/flow
 #                (results in build/bench/results.md), then the policy simulator (build/bench/sim/)
+#   make memcheck-all  every VM test with kmemleak on (70-90 min, not in CI; `make test` runs four there)
+#   make soak    SOAK_MINUTES (default 30) of SIP, RTSP and UDP session churn with every daemon, on the
+#                memory-checking kernel: slab/vmalloc/table use at start and end, then kmemleak (not in CI)
 #   make bench-host  the core on the host, no VM (about 2 minutes): instructions per operation under
 #                Callgrind (flow table, purge, DPI) and lookup time against hashbrown at 10^6 keys
 #                (results in build/bench-host/); first the icount self-test
@@ -24,7 +27,7 @@ CARGO ?= cargo
 # compiled dependencies (CI runs every submission in a fresh clone).
 export CARGO_TARGET_DIR ?= $(shell . scripts/env.sh; echo $$SARA_CACHE)/cargo-target
 
-.PHONY: all setup kernel module sarectl host-test vm-test test demo bench bench-host icount-selftest fmt fmt-check clippy lint imports fuzz clean
+.PHONY: all setup kernel module sarectl host-test vm-test test memcheck-all soak demo bench bench-host icount-selftest fmt fmt-check clippy lint imports fuzz clean
 
 all: module sarectl
 
@@ -51,6 +54,14 @@ vm-test: module sarectl
 	@rc=0; qemu-tests/run.sh || rc=1; qemu-tests/run.sh --memcheck || rc=1; exit $$rc
 
 test: host-test vm-test
+
+# Not in CI (70-90 min): every VM test on the memory-checking boot (kmemleak on), then its leak check.
+memcheck-all: module sarectl
+	MEMCHECK_TESTS='*' qemu-tests/run.sh --memcheck
+
+# Not in CI: SOAK_MINUTES (default 30) of session churn on the memory-checking boot (qemu-tests/soak.sh).
+soak: module sarectl
+	qemu-tests/run.sh --soak
 
 demo: module sarectl
 	qemu-tests/run.sh --demo

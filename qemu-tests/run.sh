@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Boots SARA's kernel under QEMU (TCG: KVM does not work on these machines) and runs the VM tests.
 #
-#   qemu-tests/run.sh [--demo | --bench | --memcheck] [--tests 'glob …'] [--repeat N] [--timeout SECONDS]
+#   qemu-tests/run.sh [--demo | --bench | --memcheck | --soak] [--tests 'glob …'] [--repeat N] [--timeout SECONDS]
 #
 # --repeat N runs the selected tests N times in one boot and reports each test's pass count (to find
 # flaky tests: e.g. --repeat 3 --tests '19*,20*'). Every test's whole log is kept in build/vm-logs/.
 #
 # --memcheck boots with kmemleak on (every other boot passes kmemleak=off: tracking every allocation
-# makes some tests 3-4x slower), runs the tests named by MEMCHECK_TESTS (default: control errors,
-# rmmod/insmod under traffic, the control plane, SIP sessions with announced media) or --tests, then forces two kmemleak
-# scans and fails on any unreferenced object. Its logs are in build/vm-memcheck-logs/ (console:
-# build/vm-memcheck.log). `make test` runs the tests' boot, then this one.
+# makes some tests 3-4x slower; each test's time bound is 4x its usual one there), first checks that
+# kmemleak reports a planted leak (tools/leak_probe.c), runs the tests named by MEMCHECK_TESTS (default:
+# control errors, rmmod/insmod under traffic, the control plane, SIP sessions with announced media) or
+# --tests, then forces two kmemleak scans and fails on any unreferenced object. Its logs are in
+# build/vm-memcheck-logs/ (console: build/vm-memcheck.log). `make test` runs the tests' boot, then this
+# one; `make memcheck-all` (MEMCHECK_TESTS='*', not in CI: 70-90 min) runs the whole suite in it.
+#
+# --soak (`make soak`) runs qemu-tests/soak.sh instead of the tests, in the memory-checking boot:
+# SOAK_MINUTES (default 30) of session churn with every daemon, a report of slab, vmalloc and table
+# use at start and end, then the kernel-log and kmemleak checks. Logs in build/vm-soak-logs/.
 #
 # 21-netlink-fuzz reads SARA_FUZZ_MSGS, SARA_FUZZ_MIN, SARA_FUZZ_SEED, SARA_FUZZ_SECONDS and
 # SARA_FUZZ_VALID from the environment of this script (passed on the guest's command line).
@@ -37,7 +43,7 @@ mode=test
 memcheck=0
 tests=all
 repeat=1
-timeout_s=${SARA_VM_TIMEOUT:-3600}
+timeout_s=${SARA_VM_TIMEOUT:-}   # default: 3600 s; 4 h with kmemleak on (--memcheck), the soak's length + 30 min
 accel=tcg
 plugin_args=()   # --bench: the instruction-counting plugin
 while [ $# -gt 0 ]; do
@@ -45,11 +51,12 @@ while [ $# -gt 0 ]; do
     --demo) mode=demo; shift;;
     --bench) mode=bench; shift;;
     --memcheck) memcheck=1; shift;;
+    --soak) mode=soak; memcheck=1; shift;;
     --tests) tests=$2; shift 2;;
     --repeat) repeat=$2; shift 2
       [[ "$repeat" =~ ^[1-9][0-9]*$ ]] || { echo "--repeat needs a positive count" >&2; exit 2; };;
-    --timeout) timeout_s=$2; shift 2;;
-    *) echo "usage: $0 [--demo | --bench | --memcheck] [--tests 'glob …'] [--repeat N] [--timeout SECONDS]" >&2; exit 2;;
+    --timeout) timeout_s=$2; shift 2;;   # (empty: the mode's default, below)
+    *) echo "usage: $0 [--demo | --bench | --memcheck | --soak] [--tests 'glob …'] [--repeat N] [--timeout SECONDS]" >&2; exit 2;;
   esac
 done
 
@@ -77,12 +84,21 @@ fi
 # Where the guest finds things: the same absolute paths as here.
 logs=vm-logs
 if [ "$memcheck" = 1 ]; then
-  [ "$mode" = test ] || { echo "--memcheck runs tests: not with --demo or --bench" >&2; exit 2; }
-  [ "$tests" = all ] && tests=${MEMCHECK_TESTS:-06*,07*,09*,12*}
+  [ "$mode" = test ] || [ "$mode" = soak ] || { echo "--memcheck runs tests: not with --demo or --bench" >&2; exit 2; }
+  [ "$tests" = all ] && [ "$mode" = test ] && tests=${MEMCHECK_TESTS:-06*,07*,09*,12*}
   logs=vm-memcheck-logs
 fi
+if [ "$mode" = soak ]; then
+  soak_minutes=${SOAK_MINUTES:-30}
+  [[ "$soak_minutes" =~ ^[1-9][0-9]*$ ]] || { echo "SOAK_MINUTES must be a positive number of minutes" >&2; exit 2; }
+  logs=vm-soak-logs
+  timeout_s=${timeout_s:-$(( soak_minutes * 60 + 1800 ))}
+fi
+[ "$memcheck" = 1 ] && timeout_s=${timeout_s:-14400}
+timeout_s=${timeout_s:-3600}
 kernel_args="console=ttyS0 panic=-1 loglevel=4 sara_repo=$top sara_mode=$mode sara_kdir=$kdir sara_tests=${tests// /,} sara_repeat=$repeat"
 kernel_args+=" sara_logs=$logs"
+[ "$mode" = soak ] && kernel_args+=" sara_soak_minutes=$soak_minutes"
 # The kernel log (CONFIG_LOG_BUF_SHIFT=17: 128 KiB) must hold the whole run for guest.sh's final
 # kernel-log check; 21-netlink-fuzz alone logs tens of KiB (rate-limited netlink warnings).
 kernel_args+=" log_buf_len=2M"
@@ -122,7 +138,12 @@ fi
 # path. A compile error is the test's failure, not the run's (the test tries again and says why).
 "$here/tools/build-nl-fuzz.sh" "$build/tools" \
   || echo "[vm] warning: tools/nl_fuzz.c does not compile: 21-netlink-fuzz will fail" >&2
-log="$build/vm-$mode.log"; [ "$memcheck" = 1 ] && log="$build/vm-memcheck.log"
+# The memory check's planted leak (tools/leak_probe.c), a module built against the test kernel.
+if [ "$memcheck" = 1 ]; then
+  "$here/tools/build-leak-probe.sh" "$build/leak-probe" "$kdir" \
+    || echo "[vm] warning: tools/leak_probe.c does not build: the planted-leak check will fail" >&2
+fi
+log="$build/vm-$mode.log"; [ "$mode" = test ] && [ "$memcheck" = 1 ] && log="$build/vm-memcheck.log"
 # The guest writes each test's whole log here (a second, writable 9p share).
 rm -rf "$build/$logs.prev"; [ -d "$build/$logs" ] && mv "$build/$logs" "$build/$logs.prev"   # the previous run's, kept once
 mkdir -p "$build/$logs"

@@ -182,6 +182,14 @@ pub struct RunArgs {
     /// --peer address check; others are refused as wrong_source. Default: any network.
     #[arg(long, value_name = "CIDR[,CIDR…]", value_delimiter = ',')]
     pub accept_from: Vec<Cidr>,
+    /// Real-time priority of the daemon (SCHED_RR, 1-99), with its memory locked: a busy machine must
+    /// not delay its heartbeats, or the peer takes over from a live dispatcher. As corosync does.
+    /// Without the privilege it runs at normal priority and says so.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(1..=99))]
+    pub rt_priority: u8,
+    /// Run at normal priority, memory not locked (not recommended: see --rt-priority)
+    #[arg(long)]
+    pub no_realtime: bool,
 }
 
 /// `sarectl ha status`.
@@ -400,6 +408,19 @@ pub fn run(args: RunArgs) -> Result<()> {
         args.misses
     );
     eprintln!("sarectl ha: {}", s.link.start_line());
+    if args.no_realtime {
+        eprintln!("sarectl ha: normal scheduling priority (--no-realtime): a busy machine can delay heartbeats");
+    } else {
+        match crate::sys::realtime(args.rt_priority) {
+            Ok(()) => eprintln!(
+                "sarectl ha: real-time scheduling (SCHED_RR priority {}), memory locked",
+                args.rt_priority
+            ),
+            Err(e) => eprintln!(
+                "sarectl ha: warning: cannot run at real-time priority ({e}): heartbeats may be late on a busy machine"
+            ),
+        }
+    }
     let period = Duration::from_millis(args.period_ms);
     let repl_every = Duration::from_millis(args.repl_ms);
     let mut next_tick = start;

@@ -120,3 +120,23 @@ pub fn on_stop_signals(handler: extern "C" fn(libc::c_int)) {
         libc::signal(libc::SIGINT, h);
     }
 }
+
+/// Runs the calling process under SCHED_RR at `priority` (1-99) and locks its memory (current and
+/// future pages), so neither a CPU-bound neighbour nor paging delays it: the failover daemon's
+/// heartbeats. Both are tried; the first failure is returned (the scheduling change stays if only the
+/// lock failed).
+pub fn realtime(priority: u8) -> io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: libc::c_int::from(priority),
+    };
+    // SAFETY: `param` is a valid sched_param for the call's duration; pid 0 is this process.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_RR, &param) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: mlockall takes flags only.
+    if unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) } != 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(e.kind(), format!("memory not locked: {e}")));
+    }
+    Ok(())
+}
