@@ -11,6 +11,7 @@ use serde::Serialize;
 use sara_core::flow::FlowKey;
 use sara_core::genl;
 
+use crate::calls;
 use crate::cli::{self, show_key};
 use crate::config;
 use crate::error::{errno_name, Error, KernelError, PolicyHint, EXIT_KERNEL, EXIT_OK};
@@ -206,13 +207,51 @@ pub fn flows(filter: &FlowFilter, format: Format) -> Result<Done, Error> {
     Ok(Done::ok(output::render(flows.as_slice(), format)))
 }
 
-/// `sarectl sessions`.
-pub fn sessions(server: Option<u32>, format: Format) -> Result<Done, Error> {
+/// Why the Call-IDs are missing from `sarectl sessions` when the Call-ID index cannot be read for
+/// want of CAP_NET_ADMIN.
+pub const CALLS_NEED_ADMIN: &str =
+    "Call-IDs not shown: reading SARA's Call-ID index needs CAP_NET_ADMIN (its dump carries the \
+     index's hash key; run as root)";
+
+/// The calls of the Call-ID index. Without CAP_NET_ADMIN, or if the index cannot be read, `None`
+/// with one line on stderr — unless `needed` (`--call-id`), where that is the command's error.
+fn read_calls(needed: bool) -> Result<Option<calls::CallTable>, Error> {
+    let mut c = open()?;
+    let r = c.repl_calls(kernel::CALL_DUMP_PARTS);
+    warn(&mut c);
+    match r {
+        Ok(records) => Ok(Some(calls::CallTable::from_records(&records))),
+        Err(e) if needed => {
+            Err(e.context("--call-id cannot read SARA's Call-ID index (it needs CAP_NET_ADMIN)"))
+        }
+        Err(Error::Kernel { err, .. }) if matches!(err.errno, libc::EPERM | libc::EACCES) => {
+            eprintln!("sarectl: note: {CALLS_NEED_ADMIN}");
+            Ok(None)
+        }
+        Err(e) => {
+            eprintln!(
+                "sarectl: warning: Call-IDs not shown: cannot read SARA's Call-ID index: {e}"
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// `sarectl sessions [--server ID] [--call-id ID]`: the sessions of the flow dump, a SIP call's
+/// with its shortened Call-ID (`crate::calls`); with `call_id` only the session(s) of that call.
+pub fn sessions(server: Option<u32>, call_id: Option<&str>, format: Format) -> Result<Done, Error> {
     let flows = read_flows(&FlowFilter {
         server,
         ..Default::default()
     })?;
-    let sessions = output::group_sessions(&flows);
+    let mut sessions = output::group_sessions(&flows);
+    if let Some(table) = read_calls(call_id.is_some())? {
+        calls::annotate(&mut sessions, &table);
+        if let Some(id) = call_id {
+            let keep = calls::sessions_of_call(&flows, &table, id.as_bytes());
+            sessions.retain(|s| keep.contains(&s.session));
+        }
+    }
     Ok(Done::ok(output::render(sessions.as_slice(), format)))
 }
 
