@@ -324,6 +324,76 @@ mod tests {
         assert!(CallTable::default().is_empty());
     }
 
+    /// The whole path as sara.ko takes it: a call indexed by a `CallIndex` under the index's hasher,
+    /// its entry dumped as `ctl.rs` does (the `CallKey` record is the key's two halves, little
+    /// endian, as `conn.rs`'s `call_key`; the `Call` record made from the entry's copy), the records
+    /// encoded to bytes and parsed back as `Client::repl_calls` does: sarectl finds the call.
+    #[test]
+    fn a_call_indexed_and_dumped_as_the_kernel_does_is_found() {
+        use sara_core::calls::{CallIndex, CallMark, CallSlot};
+        use sara_core::msg::repl::{encode_record, parse_records, MAX_RECORD_LEN};
+        let hasher = FlowHasher::from_words(0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210);
+        let mut index: CallIndex<Vec<CallSlot<u32>>, u32> =
+            CallIndex::new(vec![CallSlot::vacant(); 16], 0).unwrap();
+        let client = client_v4(CLIENT);
+        let mut run = vec![0u8; 3 * MAX_RECORD_LEN];
+        let (k0, k1) = hasher.words();
+        let mut key = [0u8; 16];
+        key[..8].copy_from_slice(&k0.to_le_bytes());
+        key[8..].copy_from_slice(&k1.to_le_bytes());
+        let mut n = encode_record(&Record::CallKey(key), &mut run).unwrap();
+        for (session, id) in [(41u32, LONG), (42, &b"1-4242@10.0.1.2"[..])] {
+            let k = CallKey::new(client, id).unwrap();
+            let h = k.hash(&hasher);
+            index.insert(&k, h, session, 60_000, 0).unwrap();
+            let e = index.get(&k, h).unwrap();
+            let mark = CallMark {
+                client: e.client,
+                hash: e.hash,
+                len: e.call_id_len,
+                head: e.call_id_head,
+                tail: e.call_id_tail,
+            };
+            let rec = Record::Call(CallRecord::of(e.value, &mark));
+            n += encode_record(&rec, &mut run[n..]).unwrap();
+        }
+        let records: Vec<Record> = parse_records(&run[..n]).unwrap().collect();
+        let calls = CallTable::from_records(&records);
+        let flows = vec![
+            flow(41, "signalling", CLIENT, 0x2222, "sip-call"),
+            flow(42, "signalling", CLIENT, 5060, "udp"),
+        ];
+        let find = |id: &[u8]| sessions_of_call(&flows, &calls, id);
+        assert_eq!(find(LONG).into_iter().collect::<Vec<_>>(), vec![41]);
+        assert_eq!(
+            find(b"1-4242@10.0.1.2").into_iter().collect::<Vec<_>>(),
+            vec![42]
+        );
+        assert!(find(b"1-4242@10.0.1.3").is_empty());
+        assert_eq!(
+            short_call_id(calls.of_session(41).unwrap()).text,
+            "a84b4c76…ta.com"
+        );
+        // The shortening is the core's own (`CallInfo::short_call_id`), at every length around 14.
+        let ids: Vec<Vec<u8>> = (1..=20u8).map(|n| (b'a'..b'a' + n).collect()).collect();
+        for (i, id) in ids.iter().enumerate() {
+            let k = CallKey::new(client, id).unwrap();
+            let h = k.hash(&hasher);
+            let session = 100 + i as u32;
+            index.insert(&k, h, session, 60_000, 0).unwrap();
+            let e = index.get(&k, h).unwrap();
+            let (head, elided, tail) = e.short_call_id();
+            let mut want = String::from_utf8(head.to_vec()).unwrap();
+            if elided {
+                want.push('…');
+            }
+            want.push_str(std::str::from_utf8(tail).unwrap());
+            let got = short_call_id(&CallRecord::of(session, &k.mark(h)));
+            assert_eq!((got.text, got.exact), (want, !elided), "{id:?}");
+            index.remove(&k, h);
+        }
+    }
+
     #[test]
     fn records_of_no_call_are_left_out() {
         let mut bad = record(3, CLIENT, b"x");
