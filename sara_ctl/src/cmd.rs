@@ -222,9 +222,8 @@ pub fn calls_of_dump(
 ) -> Result<(Option<calls::CallTable>, Option<String>), Error> {
     match dump {
         Ok(records) => Ok((Some(calls::CallTable::from_records(&records)), None)),
-        Err(e) if needed => Err(e.context(
-            "--call-id cannot read SARA's Call-ID index (reading it needs CAP_NET_ADMIN)",
-        )),
+        // (A refusal for want of CAP_NET_ADMIN says so: `errno_words`.)
+        Err(e) if needed => Err(e.context("--call-id cannot read SARA's Call-ID index")),
         Err(Error::Kernel { err, .. }) if matches!(err.errno, libc::EPERM | libc::EACCES) => {
             Ok((None, Some(format!("sarectl: note: {CALLS_NEED_ADMIN}"))))
         }
