@@ -31,6 +31,45 @@ bg in_ns cl sipp -sf "$TOOLS/sipp-uac-trunk.xml" "$VIP:$PORT" -i 10.0.1.2 -p "$P
   -mi 10.0.1.2 -mp 20000 -m "$N" -l "$N" -r "$RATE" -d $((HOLD * 1000)) -nostdin -max_socket 200 \
   -trace_err -error_file /tmp/trunk-uac.err >/tmp/trunk-uac.out 2>&1
 uac=${BG_PIDS[-1]}
+# Operators see calls: the whole Call-ID of an INVITE a server's capture got finds exactly that
+# call's session, on that server, with `sarectl sessions --call-id` (the trunk's first call, which
+# holds the socket's own record, and the latest INVITE's call, one with a `sip-call` record of its
+# own); the text shows its Call-ID shortened. Checked while the calls are live.
+invites() { # "first NS CALL-ID" and "last NS CALL-ID" (another call's) of the INVITEs captured so far, once 3 are
+  "$PY" - "$TOOLS" "$PORT" $(for ns in $SERVERS; do echo "$ns=/tmp/trunk-$ns.pcap"; done) <<'PYEOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+from session_check import packets, sip_ports
+seen = []
+for arg in sys.argv[3:]:
+    ns, path = arg.split('=', 1)
+    for t, proto, _s, _sp, _d, dp, _f, pl in packets(path):
+        if proto == 17 and dp == int(sys.argv[2]) and pl.startswith(b'INVITE '):
+            cid, _ = sip_ports(pl)
+            if cid:
+                seen.append((t, ns, cid))
+seen.sort()
+later = [x for x in seen if x[2] != seen[0][2]] if len(seen) >= 3 else []
+if later:
+    print('first', *seen[0][1:])
+    print('last', *later[-1][1:])
+PYEOF
+}
+got_invites() { probes=$(invites) && [ -n "$probes" ]; }
+wait_until 60 "3 INVITEs of the trunk in the servers' captures" got_invites
+text=$(sarectl sessions) || fail "sarectl sessions failed"
+while read -r which ns id; do
+  len=${#id}; short=$id; cell=$id                        # as sarectl shows it: whole up to 14 bytes,
+  [ "$len" -le 14 ] || { short="${id:0:8}…${id: -6}"; cell="$short ($len)"; }  # else its edges
+  js=$(sarectl sessions --call-id "$id" --json) || fail "sarectl sessions --call-id $id failed"
+  [ "$(echo "$js" | jq length)" = 1 ] \
+    || fail "sarectl sessions --call-id $id ($which INVITE, at $ns): $(echo "$js" | jq length) sessions, not 1: $(echo "$js" | jq -c .)"
+  [ "$(echo "$js" | jq -r '.[0] | "\(.server) \(.call_id_short) \(.call_id_len) \(.service)"')" = "${ns#s} $short $len $SVC" ] \
+    || fail "call $id ($which INVITE) got by $ns (server ${ns#s}, shown as $short, $len bytes): sarectl sessions --call-id says $(echo "$js" | jq -c .)"
+  echo "$text" | grep -qF -- "  $cell" \
+    || fail "sarectl sessions does not show call $id as $cell: $(echo "$text" | head -n 5)"
+  info "sarectl sessions --call-id $id: its one session on server ${ns#s} ($which INVITE of the trunk), shown as $short"
+done <<<"$probes"
 # SARA's view while the calls last: one live session per call (the highest count seen).
 live_of() { sarectl sessions --json 2>/dev/null | jq "[.[] | select(.service == \"$SVC\" and .ended == false)] | length"; }
 t0=$(date +%s); max_live=0

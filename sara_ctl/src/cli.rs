@@ -239,6 +239,35 @@ pub fn parse_protocol(s: &str) -> Result<u8, String> {
     proto_from_name(s).ok_or_else(|| format!("unknown protocol '{s}': use tcp or udp"))
 }
 
+/// Parse a whole SIP Call-ID (`sarectl sessions --call-id`), as a SIP trace shows the header's value:
+/// surrounding white space is dropped (the Call-ID is compared byte for byte after that, as sara.ko
+/// does). The shortened form `sarectl sessions` shows (with `…`) is refused: its middle bytes are
+/// unknown, so it matches no call; a Call-ID longer than 256 bytes is refused too (sara.ko indexes
+/// none).
+pub fn parse_call_id(s: &str) -> Result<String, String> {
+    let id = s.trim();
+    if id.is_empty() {
+        return Err(
+            "a Call-ID is not empty: give the whole value of the call's Call-ID header".into(),
+        );
+    }
+    if id.contains('…') {
+        return Err(format!(
+            "'{id}' is a shortened Call-ID as sarectl sessions shows it, which cannot be matched: \
+             give the whole Call-ID (the value of the Call-ID header in a SIP trace)"
+        ));
+    }
+    if id.len() > sara_core::calls::MAX_CALL_ID {
+        return Err(format!(
+            "this Call-ID is {} bytes long: sara.ko indexes Call-IDs of at most {} bytes (longer \
+             ones are no call of their own)",
+            id.len(),
+            sara_core::calls::MAX_CALL_ID
+        ));
+    }
+    Ok(id.to_string())
+}
+
 /// Parse `aa:bb:cc:dd:ee:ff` (or with `-`) into a unicast MAC address.
 pub fn parse_mac(s: &str) -> Result<[u8; 6], String> {
     const FORM: &str = "expected six hex bytes like 52:54:00:12:34:56";

@@ -11,6 +11,7 @@ use serde::Serialize;
 use sara_core::flow::FlowKey;
 use sara_core::genl;
 
+use crate::calls;
 use crate::cli::{self, show_key};
 use crate::config;
 use crate::error::{errno_name, Error, KernelError, PolicyHint, EXIT_KERNEL, EXIT_OK};
@@ -206,13 +207,65 @@ pub fn flows(filter: &FlowFilter, format: Format) -> Result<Done, Error> {
     Ok(Done::ok(output::render(flows.as_slice(), format)))
 }
 
-/// `sarectl sessions`.
-pub fn sessions(server: Option<u32>, format: Format) -> Result<Done, Error> {
+/// Why the Call-IDs are missing from `sarectl sessions` when the Call-ID index cannot be read for
+/// want of CAP_NET_ADMIN.
+pub const CALLS_NEED_ADMIN: &str =
+    "Call-IDs not shown: reading SARA's Call-ID index needs CAP_NET_ADMIN (its dump carries the \
+     index's hash key; run as root)";
+
+/// What `sarectl sessions` makes of the Call-ID index's dump: its calls; or, when it could not be
+/// read, none and one line for stderr (a note without CAP_NET_ADMIN, a warning otherwise). With
+/// `--call-id` (`needed`) an unreadable dump is the command's error instead.
+pub fn calls_of_dump(
+    dump: Result<Vec<sara_core::msg::repl::Record>, Error>,
+    needed: bool,
+) -> Result<(Option<calls::CallTable>, Option<String>), Error> {
+    match dump {
+        Ok(records) => Ok((Some(calls::CallTable::from_records(&records)), None)),
+        // (A refusal for want of CAP_NET_ADMIN says so: `errno_words`.)
+        Err(e) if needed => Err(e.context("--call-id cannot read SARA's Call-ID index")),
+        Err(Error::Kernel { err, .. }) if matches!(err.errno, libc::EPERM | libc::EACCES) => {
+            Ok((None, Some(format!("sarectl: note: {CALLS_NEED_ADMIN}"))))
+        }
+        Err(e) => Ok((
+            None,
+            Some(format!(
+                "sarectl: warning: Call-IDs not shown: cannot read SARA's Call-ID index: {e}"
+            )),
+        )),
+    }
+}
+
+/// `sarectl sessions [--server ID] [--call-id ID]`: the sessions of the flow dump, a SIP call's
+/// with its shortened Call-ID (`crate::calls`); with `call_id` only the session(s) of that call.
+/// The Call-ID index is read only with `--call-id` or when a listed session is a UDP one (a SIP
+/// call's, possibly): a listing of TCP sessions needs no CAP_NET_ADMIN and prints no note.
+pub fn sessions(server: Option<u32>, call_id: Option<&str>, format: Format) -> Result<Done, Error> {
     let flows = read_flows(&FlowFilter {
         server,
         ..Default::default()
     })?;
-    let sessions = output::group_sessions(&flows);
+    let mut sessions = output::group_sessions(&flows);
+    let udp = sessions
+        .iter()
+        .any(|s| s.service.as_deref().is_some_and(|v| v.ends_with("/udp")));
+    if call_id.is_none() && !udp {
+        return Ok(Done::ok(output::render(sessions.as_slice(), format)));
+    }
+    let mut c = open()?;
+    let dump = c.repl_calls(kernel::CALL_DUMP_PARTS);
+    warn(&mut c);
+    let (table, line) = calls_of_dump(dump, call_id.is_some())?;
+    if let Some(l) = line {
+        eprintln!("{l}");
+    }
+    if let Some(table) = table {
+        calls::annotate(&mut sessions, &table);
+        if let Some(id) = call_id {
+            let keep = calls::sessions_of_call(&flows, &table, id.as_bytes());
+            sessions.retain(|s| keep.contains(&s.session));
+        }
+    }
     Ok(Done::ok(output::render(sessions.as_slice(), format)))
 }
 
@@ -644,6 +697,41 @@ pub fn send_raw(r: &RawRequest, format: Format) -> Result<Done, Error> {
 mod tests {
     use super::*;
     use crate::kernel::Attr;
+    use sara_core::msg::repl::Record;
+
+    #[test]
+    fn sessions_without_cap_net_admin_get_a_note_not_an_error() {
+        let eperm = || Error::Kernel {
+            context: String::new(),
+            err: Box::new(KernelError::from_errno(libc::EPERM)),
+        };
+        // Read: the calls, nothing on stderr.
+        let (t, line) = calls_of_dump(Ok(vec![Record::CallKey([1; 16])]), false).unwrap();
+        assert!(t.is_some_and(|t| t.is_empty()) && line.is_none());
+        // No CAP_NET_ADMIN: the sessions are listed without Call-IDs, with one note saying why.
+        let (t, line) = calls_of_dump(Err(eperm()), false).unwrap();
+        assert!(t.is_none());
+        let line = line.unwrap();
+        assert!(
+            line.starts_with("sarectl: note: Call-IDs not shown"),
+            "{line}"
+        );
+        assert!(
+            line.contains("CAP_NET_ADMIN") && !line.contains('\n'),
+            "{line}"
+        );
+        // Another failure: a warning that says what failed.
+        let (t, line) = calls_of_dump(Err(Error::Io("timed out".into())), false).unwrap();
+        assert!(t.is_none());
+        assert!(line
+            .unwrap()
+            .ends_with("cannot read SARA's Call-ID index: timed out"));
+        // --call-id cannot work without the index: the kernel's refusal is the command's (exit 1).
+        let e = calls_of_dump(Err(eperm()), true).unwrap_err();
+        assert_eq!(e.exit_code(), EXIT_KERNEL);
+        assert!(e.to_string().starts_with("--call-id cannot read"), "{e}");
+        assert!(e.to_string().contains("CAP_NET_ADMIN"), "{e}");
+    }
 
     #[test]
     fn raw_attr_syntax() {

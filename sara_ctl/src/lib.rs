@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 
 pub mod auth;
+pub mod calls;
 pub mod cli;
 pub mod cmd;
 pub mod config;

@@ -321,14 +321,29 @@ how many FLOWS the session has (the signalling flow included), how many of them 
 used flow. A session whose signalling flow is not in the table (it was purged while the table was
 read) shows - for CLIENT, SERVICE and STATUS (null in JSON).
 
+On a UDP SIP service each call is a session. Its CALL-ID is shortened from what SARA's Call-ID
+index keeps: the first 8 and last 6 bytes around …, then the Call-ID's length in bytes
+(a84b4c76…ta.com (31)); a Call-ID of at most 14 bytes is shown whole. A session that is no call,
+or a call that has ended (BYE) and only lingers, shows -. Reading the index needs CAP_NET_ADMIN
+(its dump carries the index's hash key): without it the sessions are listed without Call-IDs, and
+a note says so on stderr.
+
+--call-id lists only the session of that call. Give the whole Call-ID, e.g. from a SIP trace: it is
+matched exactly (the keyed hash of the session's client address and the Call-ID, its length and
+edge bytes, as sara.ko compares them), so the shortened form shown here is not accepted. No call
+with that Call-ID: an empty list, exit status 0 (as --server).
+
 With --json, an array of objects:
   {\"session\": 17, \"server\": 1, \"client\": \"10.0.1.2:40000\",
    \"service\": \"10.0.0.100:554/tcp\", \"status\": \"established\", \"ended\": false,
-   \"flows\": 3, \"announced\": 0, \"secondary\": 2, \"idle_ms\": 50}
+   \"flows\": 3, \"announced\": 0, \"secondary\": 2, \"idle_ms\": 50,
+   \"call_id_short\": null, \"call_id_len\": null}
+a SIP call's session has \"call_id_short\": \"a84b4c76…ta.com\", \"call_id_len\": 31.
 
 Examples:
   sarectl sessions
   sarectl sessions --server 2
+  sarectl sessions --call-id a84b4c76e66710@pc33.atlanta.com --json
   sarectl sessions --json";
 
 const ANNOUNCE_AFTER_HELP: &str = "\
@@ -389,6 +404,11 @@ struct SessionsArgs {
     /// Only the sessions on this server (id 1-65535)
     #[arg(long, value_name = "ID", value_parser = value_parser!(u32).range(1..=i64::from(MAX_SERVER_ID)))]
     server: Option<u32>,
+
+    /// Only the session of this SIP call: its whole Call-ID, as in a SIP trace (matched exactly;
+    /// the shortened form this command shows is not accepted). Needs CAP_NET_ADMIN
+    #[arg(long, value_name = "CALL-ID", value_parser = cli::parse_call_id)]
+    call_id: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -777,7 +797,7 @@ fn run(cli: Cli) -> Result<Done, Error> {
             },
             table_or_json,
         ),
-        Command::Sessions(a) => cmd::sessions(a.server, table_or_json),
+        Command::Sessions(a) => cmd::sessions(a.server, a.call_id.as_deref(), table_or_json),
         Command::Announce(a) => cmd::announce(&a.key(), table_or_json),
         Command::Debug(DebugCmd::SendRaw(a)) => cmd::send_raw(
             &RawRequest {
@@ -1345,6 +1365,33 @@ mod tests {
         assert_eq!(a.server, Some(3));
         assert!(parse(&["sessions", "--json"]).unwrap().json);
         err(&["sessions", "--server", "65536"]);
+        let Command::Sessions(a) = parse(&[
+            "sessions",
+            "--call-id",
+            " a84b4c76e66710@pc33.atlanta.com\r\n",
+            "--server",
+            "2",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!()
+        };
+        // White space around a pasted Call-ID is dropped; the rest is kept byte for byte.
+        assert_eq!(
+            (a.server, a.call_id.as_deref()),
+            (Some(2), Some("a84b4c76e66710@pc33.atlanta.com"))
+        );
+        let Command::Sessions(a) = parse(&["sessions"]).unwrap().command else {
+            panic!()
+        };
+        assert_eq!(a.call_id, None);
+        // The shortened form sarectl shows is refused, as are an empty and an unindexable Call-ID.
+        assert!(err(&["sessions", "--call-id", "a84b4c76…ta.com"]).contains("whole Call-ID"));
+        assert!(err(&["sessions", "--call-id", " "]).contains("not empty"));
+        assert!(err(&["sessions", "--call-id", &"x".repeat(257)]).contains("at most 256 bytes"));
+        assert!(parse(&["sessions", "--call-id", &"x".repeat(256)]).is_ok());
+        err(&["sessions", "--call-id"]);
 
         let cli = parse(&[
             "announce",
@@ -1407,6 +1454,17 @@ mod tests {
             .unwrap()
             .render_long_help()
             .to_string();
-        assert!(h.contains("\"client\": \"10.0.1.2:40000\""), "{h}");
+        for want in [
+            "\"client\": \"10.0.1.2:40000\"",
+            "\"call_id_short\": \"a84b4c76…ta.com\"",
+            "CAP_NET_ADMIN",
+            "the shortened form shown here is not accepted",
+            "sarectl sessions --call-id a84b4c76e66710@pc33.atlanta.com --json",
+        ] {
+            assert!(
+                h.contains(want),
+                "{want} missing from sessions --help:\n{h}"
+            );
+        }
     }
 }

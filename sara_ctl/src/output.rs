@@ -331,9 +331,15 @@ pub struct SessionRow {
     pub secondary: u32,
     /// Idle time of the session's most recently used flow, milliseconds.
     pub idle_ms: u32,
+    /// A SIP call's session: its Call-ID shortened (first 8 and last 6 bytes around `…`, the whole
+    /// Call-ID when it is at most 14 bytes; bytes outside printable ASCII as `\xNN`), from the
+    /// Call-ID index (`crate::calls`). Null for other sessions, or when the index was not read.
+    pub call_id_short: Option<String>,
+    /// The Call-ID's length in bytes (null as `call_id_short`).
+    pub call_id_len: Option<u16>,
 }
 
-/// Group flows by session id, in session id order.
+/// Group flows by session id, in session id order (no Call-IDs yet: `crate::calls::annotate`).
 pub fn group_sessions(flows: &[FlowRow]) -> Vec<SessionRow> {
     let signalling = cli::flow_identity_name(genl::FLOW_IDENTITY_SIGNALLING);
     let announced = cli::flow_identity_name(genl::FLOW_IDENTITY_ANNOUNCED);
@@ -363,6 +369,8 @@ pub fn group_sessions(flows: &[FlowRow]) -> Vec<SessionRow> {
                 announced: count(&announced),
                 secondary: count(&secondary),
                 idle_ms: fs.iter().map(|f| f.idle_ms).min().unwrap_or(0),
+                call_id_short: None,
+                call_id_len: None,
             }
         })
         .collect()
@@ -512,7 +520,22 @@ pub fn flows_table(flows: &[FlowRow]) -> String {
     )
 }
 
-/// `sarectl sessions`: one row per session; `-` where the signalling flow is not in the table.
+/// A session's CALL-ID cell: `-` when it is no SIP call (or the index was not read); the shortened
+/// Call-ID, followed by its length in bytes when bytes are left out: `a84b4c76…ta.com (31)`.
+fn call_id_text(short: Option<&str>, len: Option<u16>) -> String {
+    match (short, len) {
+        (Some(s), Some(n))
+            if usize::from(n) > sara_core::calls::HEAD_BYTES + sara_core::calls::TAIL_BYTES =>
+        {
+            format!("{s} ({n})")
+        }
+        (Some(s), _) => s.to_string(),
+        (None, _) => "-".into(),
+    }
+}
+
+/// `sarectl sessions`: one row per session; `-` where the signalling flow is not in the table, and
+/// for the CALL-ID of a session that is no SIP call.
 pub fn sessions_table(sessions: &[SessionRow]) -> String {
     use Align::*;
     let rows: Vec<Vec<String>> = sessions
@@ -531,6 +554,7 @@ pub fn sessions_table(sessions: &[SessionRow]) -> String {
                 s.announced.to_string(),
                 s.secondary.to_string(),
                 duration_ms(s.idle_ms),
+                call_id_text(s.call_id_short.as_deref(), s.call_id_len),
             ]
         })
         .collect();
@@ -545,8 +569,11 @@ pub fn sessions_table(sessions: &[SessionRow]) -> String {
             "ANNOUNCED",
             "SECONDARY",
             "IDLE",
+            "CALL-ID",
         ],
-        &[Right, Right, Left, Left, Left, Right, Right, Right, Right],
+        &[
+            Right, Right, Left, Left, Left, Right, Right, Right, Right, Left,
+        ],
         &rows,
     )
 }
@@ -1942,6 +1969,8 @@ tcp    10.0.1.2:40002  10.0.0.100:554       -       18  established (ended)  sig
             announced: 0,
             secondary: 2,
             idle_ms: 50,
+            call_id_short: None,
+            call_id_len: None,
         };
         let raced = SessionRow {
             session: 18,
@@ -1954,19 +1983,38 @@ tcp    10.0.1.2:40002  10.0.0.100:554       -       18  established (ended)  sig
             announced: 0,
             secondary: 1,
             idle_ms: 61_000,
+            call_id_short: None,
+            call_id_len: None,
         };
         let ended = SessionRow {
             session: 19,
             ended: Some(true),
             ..full.clone()
         };
+        // Two calls of a SIP trunk: a long Call-ID shortened, with its length; a short one whole.
+        let call = SessionRow {
+            session: 20,
+            client: Some("10.0.1.2:5060".into()),
+            service: Some("10.0.0.100:5060/udp".into()),
+            call_id_short: Some("a84b4c76…ta.com".into()),
+            call_id_len: Some(31),
+            ..full.clone()
+        };
+        let short = SessionRow {
+            session: 21,
+            call_id_short: Some("1-42@10.0.1.2".into()),
+            call_id_len: Some(13),
+            ..call.clone()
+        };
         assert_eq!(
-            sessions_table(&[full, raced, ended]),
+            sessions_table(&[full, raced, ended, call, short]),
             "\
-SESSION  SERVER  CLIENT          SERVICE             STATUS               FLOWS  ANNOUNCED  SECONDARY   IDLE
-     17       1  10.0.1.2:40000  10.0.0.100:554/tcp  established              3          0          2   50ms
-     18       2  -               -                   -                        1          0          1  1m01s
-     19       1  10.0.1.2:40000  10.0.0.100:554/tcp  established (ended)      3          0          2   50ms
+SESSION  SERVER  CLIENT          SERVICE              STATUS               FLOWS  ANNOUNCED  SECONDARY   IDLE  CALL-ID
+     17       1  10.0.1.2:40000  10.0.0.100:554/tcp   established              3          0          2   50ms  -
+     18       2  -               -                    -                        1          0          1  1m01s  -
+     19       1  10.0.1.2:40000  10.0.0.100:554/tcp   established (ended)      3          0          2   50ms  -
+     20       1  10.0.1.2:5060   10.0.0.100:5060/udp  established              3          0          2   50ms  a84b4c76…ta.com (31)
+     21       1  10.0.1.2:5060   10.0.0.100:5060/udp  established              3          0          2   50ms  1-42@10.0.1.2
 "
         );
     }
@@ -2001,11 +2049,20 @@ SESSION  SERVER  CLIENT          SERVICE             STATUS               FLOWS 
             serde_json::to_string(&sessions).unwrap(),
             concat!(
                 r#"[{"session":17,"server":1,"client":"10.0.1.2:40000","service":"10.0.0.100:554/tcp","#,
-                r#""status":"established","ended":false,"flows":3,"announced":0,"secondary":2,"idle_ms":50},"#,
+                r#""status":"established","ended":false,"flows":3,"announced":0,"secondary":2,"idle_ms":50,"#,
+                r#""call_id_short":null,"call_id_len":null},"#,
                 r#"{"session":18,"server":2,"client":null,"service":null,"status":null,"ended":null,"#,
-                r#""flows":1,"announced":1,"secondary":0,"idle_ms":123}]"#
+                r#""flows":1,"announced":1,"secondary":0,"idle_ms":123,"call_id_short":null,"call_id_len":null}]"#
             )
         );
+        // A SIP call's session carries its shortened Call-ID and the Call-ID's length.
+        let mut call = sessions[0].clone();
+        call.call_id_short = Some("a84b4c76…ta.com".into());
+        call.call_id_len = Some(31);
+        let v: serde_json::Value =
+            serde_json::from_str(&render(&[call][..], Format::Json)).unwrap();
+        assert_eq!(v[0]["call_id_short"], "a84b4c76…ta.com");
+        assert_eq!(v[0]["call_id_len"], 31);
         assert_eq!(json(&Vec::<FlowRow>::new()), "[]\n");
     }
 
@@ -2089,6 +2146,8 @@ SESSION  SERVER  CLIENT          SERVICE             STATUS               FLOWS 
                     announced: 0,
                     secondary: 1,
                     idle_ms: 10,
+                    call_id_short: None,
+                    call_id_len: None,
                 },
                 SessionRow {
                     session: 17,
@@ -2101,6 +2160,8 @@ SESSION  SERVER  CLIENT          SERVICE             STATUS               FLOWS 
                     announced: 1,
                     secondary: 2,
                     idle_ms: 50,
+                    call_id_short: None,
+                    call_id_len: None,
                 },
                 SessionRow {
                     session: 30,
@@ -2113,6 +2174,8 @@ SESSION  SERVER  CLIENT          SERVICE             STATUS               FLOWS 
                     announced: 0,
                     secondary: 0,
                     idle_ms: 1,
+                    call_id_short: None,
+                    call_id_len: None,
                 },
             ]
         );

@@ -9,7 +9,7 @@ use sara_core::msg::repl::{FlowRecord, Identity, Record, SessionRecord, Status};
 
 use super::node::Kernel;
 use crate::cli;
-use crate::kernel::{Client, Flow, FlowIdentity, HaRole, HaState};
+use crate::kernel::{Client, Flow, FlowIdentity, HaRole, HaState, CALL_DUMP_PARTS};
 
 /// The kernel of this network namespace.
 pub struct NlKernel {
@@ -39,10 +39,6 @@ impl NlKernel {
         &mut self.client
     }
 }
-
-/// Most `CMD_REPL_GET` parts of one Call-ID index dump: each visits up to 4096 entries (sara.ko's
-/// `CALL_DUMP_BUDGET`) or fills a record run (512 records), so this covers 16 M entries.
-const CALL_DUMP_PARTS: usize = 1 << 15;
 
 fn secs(ms: u32) -> u32 {
     ms.div_ceil(1000).min(genl::MAX_TIMEOUT_S)

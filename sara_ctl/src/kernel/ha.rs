@@ -47,6 +47,11 @@ pub struct HaState {
     pub capacity: u32,
 }
 
+/// Most `CMD_REPL_GET` parts of one Call-ID index dump ([`Client::repl_calls`]): each visits up to
+/// 4096 entries (sara.ko's `CALL_DUMP_BUDGET`) or fills a record run (512 records), so this covers
+/// 16 M entries.
+pub const CALL_DUMP_PARTS: usize = 1 << 15;
+
 /// Records read from the replication ring (`CMD_REPL_GET`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplRun {

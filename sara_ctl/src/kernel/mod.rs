@@ -66,7 +66,7 @@ pub mod stats;
 
 pub use attr::Attr;
 pub use flow::{Flow, FlowDump, FlowIdentity, FlowStatus, PortWildcard};
-pub use ha::{HaRole, HaState, ReplApplied, ReplRun};
+pub use ha::{HaRole, HaState, ReplApplied, ReplRun, CALL_DUMP_PARTS};
 pub use msg::{Outcome, Reply};
 pub use push::{Push, PushServer};
 pub use service::{
