@@ -42,7 +42,8 @@
 //!   ├── Skip: `left` body bytes passed over ◄────────────────────────────────┘
 //!   │
 //!   └── Lost ── a new segment (not an overlap) whose first bytes, CR/LF skipped, are a whole
-//!               SIP start line with a standard method in capitals, or `SIP/2.0 ddd ` (resync)
+//!               SIP start line with a standard method other than ACK (a segment cut after the
+//!               "PR" of a PRACK starts with one), in capitals, or `SIP/2.0 ddd` (resync)
 //!   To Lost: a gap outside a known body; a header block longer than CAP; a bad start line or
 //!   Content-Length; a segment handed in before the previous one was drained; a new stream
 //!   ([`SipStream::new`], [`SipStream::forget`]) until its first segment says where it is.
@@ -499,6 +500,7 @@ impl<'s, 'p, const CAP: usize> Segment<'s, 'p, CAP> {
                 None
             }
             _ => {
+                self.rest = &[];
                 self.too_long(cl, body_here);
                 Some(Framed::Head(head, Cut::TooLong))
             }
@@ -565,7 +567,8 @@ impl<'s, 'p, const CAP: usize> Segment<'s, 'p, CAP> {
         }
     }
 
-    /// A message too long to carry whose `body_here` body bytes have been used: skip the rest.
+    /// A message too long to carry whose first `body_here` body bytes have been used (and taken off
+    /// `rest` by the caller): skip the rest of its body.
     fn too_long(&mut self, cl: u32, body_here: usize) {
         let here = u32::try_from(body_here).unwrap_or(u32::MAX);
         self.report.skipped = self.report.skipped.saturating_add(here);
@@ -574,7 +577,6 @@ impl<'s, 'p, const CAP: usize> Segment<'s, 'p, CAP> {
             0 => State::Boundary,
             left => State::Skip { left },
         };
-        self.rest = &[];
     }
 
     /// A complete head in place that cannot be framed: the stream is lost.
@@ -636,7 +638,9 @@ fn frame(head: &[u8]) -> Result<u32, Unframable> {
 
 /// Whether `line` (without its line end) is a SIP start line: `SIP/2.0 ddd …` or
 /// `METHOD SP Request-URI SP SIP/2.0`. `strict` (a resync, where a false start would frame garbage):
-/// the method must be a standard one, in capitals, and the URI must not be empty.
+/// the line must start the segment's bytes (no leading whitespace), the method must be a standard
+/// one other than ACK, in capitals, the URI must not be empty, and a response must be written
+/// exactly `SIP/2.0 ddd`.
 fn start_line(line: &[u8], strict: bool) -> bool {
     if strict && line.first().is_none_or(|&b| text::is_lws(b)) {
         return false; // a continuation line, or nothing
@@ -663,9 +667,10 @@ fn start_line(line: &[u8], strict: bool) -> bool {
         return true;
     }
     let uri = rest.get(..rest.len().saturating_sub(7)).unwrap_or(&[]);
+    // ACK is no resync point: a segment cut after the "PR" of a PRACK starts with one.
     rest.ends_with(b" SIP/2.0")
         && method.iter().all(u8::is_ascii_uppercase)
-        && Method::from_token(method) != Method::Other
+        && !matches!(Method::from_token(method), Method::Other | Method::Ack)
         && !text::trim(uri).is_empty()
 }
 
