@@ -66,16 +66,27 @@
 //! segment is linear in its length (each byte is copied at most once and scanned for the empty line
 //! at most twice), every loop is bounded, nothing allocates, panics or overflows.
 //!
-//! ## Use (the kernel's TCP SIP path; not wired yet)
+//! ## Use (the kernel's TCP SIP path; not wired yet — docs/decisions.md, "SIP over TCP")
+//! The state does not fit the flow record (56 bytes): the glue keeps a per-namespace pool of
+//! streams made with the table (`kvmalloc`), each slot keyed by the connection's 5-tuple and
+//! session id, behind its shard's lock (taken before, never inside, a table shard's lock).
 //! ```text
-//! on SYN from the client (a session opens):  slot.stream.start(isn)   // data begins at isn + 1
-//! on each later segment with payload:        let mut seg = slot.stream.segment(seq, len, linear);
-//!                                            while let Some(m) = seg.next() { inspect(m.bytes()) }
-//!                                            count(seg.report())
-//! a stream met mid-connection (no slot at its SYN, after a takeover):  slot.stream.forget()
+//! SYN opening a session of a TCP service with --sig sip:  slot = pool.take(key, session.id)
+//!                                                          slot.start(tcp.seq_number())
+//! later segment with payload, slot found by key and id:   let mut seg = slot.segment(
+//!                                                              tcp.seq_number(),
+//!                                                              l4.payload_len,     // per headers
+//!                                                              linear_payload);    // readable
+//!                                                          while let Some(m) = seg.next() {
+//!                                                              apply(sip::parse(m.bytes())
+//!                                                                  .and_then(|p| p.announce(..)))
+//!                                                          }   // a BYE's session_end ignored
+//!                                                          count(seg.report())
+//! no slot at its SYN (pool full; after a takeover):       per-segment inspection as before, or a
+//!                                                          slot taken late with forget()
+//! session ended / record purged:                           slot freed
 //! ```
-//! where `linear` is the payload bytes the hook can read and `len` the payload's length per the
-//! headers (bytes past `linear` are a gap at the segment's end).
+//! Data on a SYN (TCP Fast Open) begins at `isn + 1`: `start(isn)`, then `segment(isn + 1, …)`.
 
 use super::sip::Method;
 use super::text;
