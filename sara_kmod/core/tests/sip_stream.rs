@@ -7,8 +7,10 @@
 //! Checked: any segmentation gives exactly the messages that framing the unsegmented stream gives,
 //! which are the messages written; retransmitted and repacked (overlapping) segments change
 //! nothing; with segments lost, every message handed out is one that was written (whole, or its
-//! head), in order — never a false start; with a small carry buffer, a message too long for it
-//! gives its head and the stream stays in step.
+//! head), in order — never a false start — and every message (but an ACK) that a kept segment
+//! starts with its whole start line, and kept segments hold, is handed out (the framing is found
+//! again); with a small carry buffer, a message too long for it gives its head and the stream stays
+//! in step.
 
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -123,19 +125,28 @@ fn render(s: &Spec) -> Vec<u8> {
 
 /// The messages and the stream that carries them (keep-alives between them).
 fn build(specs: &[(Spec, u8)]) -> (Vec<Vec<u8>>, Vec<u8>) {
+    let (msgs, stream, _) = build_at(specs);
+    (msgs, stream)
+}
+
+/// The same, and where each message's keep-alive, then the message itself, start in the stream.
+fn build_at(specs: &[(Spec, u8)]) -> (Vec<Vec<u8>>, Vec<u8>, Vec<(usize, usize)>) {
     let mut msgs = Vec::new();
     let mut stream = Vec::new();
+    let mut at = Vec::new();
     for (s, sep) in specs {
+        let before = stream.len();
         stream.extend_from_slice(match sep % 4 {
             0 | 1 => &b""[..],
             2 => b"\r\n",
             _ => b"\r\n\r\n",
         });
+        at.push((before, stream.len()));
         let m = render(s);
         stream.extend_from_slice(&m);
         msgs.push(m);
     }
-    (msgs, stream)
+    (msgs, stream, at)
 }
 
 fn head(m: &[u8]) -> &[u8] {
@@ -260,7 +271,7 @@ proptest! {
         isn in any::<u32>(),
         midway in any::<bool>(),
     ) {
-        let (msgs, stream) = build(&specs);
+        let (msgs, stream, at) = build_at(&specs);
         let data = isn.wrapping_add(1);
         let mut st: SipStream = SipStream::new();
         if !midway {
@@ -268,12 +279,30 @@ proptest! {
         }
         let mut got = Out::new();
         let segs = bounds(stream.len(), &cuts);
+        let kept = |i: usize| !lost[i % lost.len()] || i % 3 == 0;
         for (i, (a, b)) in segs.iter().enumerate() {
-            if lost[i % lost.len()] && i % 3 != 0 {
+            if kept(i) {
+                feed(&mut st, data.wrapping_add(*a as u32), &stream[*a..*b], &mut got);
+                prop_assert!(st.carried() <= sara_core::dpi::stream::CARRY);
+            }
+        }
+        // Found again: a message (not an ACK) whose kept segments start at its keep-alive or at
+        // itself, the first with its whole start line, and hold it all is handed out whole,
+        // whatever was lost before it.
+        let mut must = Vec::new();
+        for (k, &(sep, start)) in at.iter().enumerate() {
+            let end = start + msgs[k].len();
+            let Some(first) = segs.iter().position(|&(a, _)| sep <= a && a <= start) else {
+                continue;
+            };
+            let line_end = start + msgs[k].iter().position(|&b| b == b'\n').unwrap() + 1;
+            if segs[first].1 < line_end {
                 continue;
             }
-            feed(&mut st, data.wrapping_add(*a as u32), &stream[*a..*b], &mut got);
-            prop_assert!(st.carried() <= sara_core::dpi::stream::CARRY);
+            let covered = segs.iter().enumerate().skip(first).take_while(|(_, &(a, _))| a < end);
+            if specs[k].0.kind as u8 != Kind::Ack as u8 && covered.clone().all(|(i, _)| kept(i)) {
+                must.push(msgs[k].clone());
+            }
         }
         // A subsequence of the messages written, each whole or its head.
         let mut j = 0usize;
@@ -285,6 +314,13 @@ proptest! {
             });
             prop_assert!(found.is_some(), "not written: {:?}", String::from_utf8_lossy(bytes));
             j = found.unwrap() + 1;
+        }
+        for m in &must {
+            prop_assert!(
+                got.iter().any(|(b, c)| c.is_none() && b == m),
+                "not found again: {:?}",
+                String::from_utf8_lossy(m)
+            );
         }
     }
 

@@ -63,8 +63,10 @@
 //!   its Content-Length, is unknown) until a segment starts with a start line.
 //!
 //! A message wholly inside one segment is handed out in place whatever its length. Work per
-//! segment is linear in its length (each byte is copied at most once and scanned for the empty line
-//! at most twice), every loop is bounded, nothing allocates, panics or overflows.
+//! segment is linear: its bytes are scanned a bounded number of times, plus at most `CAP` bytes
+//! once more (a carried head takes up to the buffer's room before its end is known, and hands the
+//! bytes past it back to the segment); every loop is bounded; nothing allocates, panics or
+//! overflows.
 //!
 //! ## Use (the kernel's TCP SIP path; not wired yet — docs/decisions.md, "SIP over TCP")
 //! The state does not fit the flow record (56 bytes): the glue keeps a per-namespace pool of

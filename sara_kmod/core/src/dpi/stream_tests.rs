@@ -534,6 +534,6 @@ fn handed_out_messages_parse_as_the_datagrams_do() {
 
 #[test]
 fn the_state_is_the_carry_buffer_and_a_few_words() {
-    assert!(core::mem::size_of::<SipStream>() <= CARRY + 96);
+    assert!(core::mem::size_of::<SipStream>() <= CARRY + 64);
     assert_eq!(CARRY, 4096);
 }
