@@ -129,8 +129,11 @@ fn build(specs: &[(Spec, u8)]) -> (Vec<Vec<u8>>, Vec<u8>) {
     (msgs, stream)
 }
 
+/// Messages, their stream, and where each message's keep-alive, then the message itself, start.
+type Built = (Vec<Vec<u8>>, Vec<u8>, Vec<(usize, usize)>);
+
 /// The same, and where each message's keep-alive, then the message itself, start in the stream.
-fn build_at(specs: &[(Spec, u8)]) -> (Vec<Vec<u8>>, Vec<u8>, Vec<(usize, usize)>) {
+fn build_at(specs: &[(Spec, u8)]) -> Built {
     let mut msgs = Vec::new();
     let mut stream = Vec::new();
     let mut at = Vec::new();
@@ -279,7 +282,7 @@ proptest! {
         }
         let mut got = Out::new();
         let segs = bounds(stream.len(), &cuts);
-        let kept = |i: usize| !lost[i % lost.len()] || i % 3 == 0;
+        let kept = |i: usize| !lost[i % lost.len()] || i.is_multiple_of(3);
         for (i, (a, b)) in segs.iter().enumerate() {
             if kept(i) {
                 feed(&mut st, data.wrapping_add(*a as u32), &stream[*a..*b], &mut got);
