@@ -80,7 +80,7 @@ for t in "${targets[@]}"; do
   mkdir -p "fuzz/artifacts/$t"
   say "running $t for ${seconds}s"
   max_len=4096
-  case "$t" in rtsp | sip_sdp | ftp | wire) max_len=20000 ;; esac
+  case "$t" in rtsp | sip_sdp | ftp | wire | sip_stream | sip_calls) max_len=20000 ;; esac
   if nice -n "$nice_level" cargo +nightly fuzz run -O -a "$t" "fuzz/corpus/$t" -- \
       -max_total_time="$seconds" -max_len="$max_len" "${parallel[@]}" \
       -print_final_stats=1 >"$log" 2>&1; then

@@ -9,73 +9,23 @@
 //! session (same id, same server) by its Call-ID; an ended call finds none; the backup's index holds
 //! exactly the live calls; both structures' invariants hold.
 
+mod support;
+
 use proptest::prelude::*;
-use sara_core::calls::{client_v4, CallIndex, CallKey, CallMark, CallSlot, Calls, Found};
-use sara_core::flow::{FlowHasher, FlowKey, PROTO_UDP};
-use sara_core::msg::repl::{encode_record, parse_records, CallRecord, Record};
-use sara_core::table::{ignore, SessionRef, Shard, Slot, Table, Walk};
-use std::cell::RefCell;
+use sara_core::calls::{client_v4, CallKey, Found};
+use sara_core::flow::FlowHasher;
+use sara_core::msg::repl::{CallRecord, Record};
+use sara_core::table::{ignore, Walk};
 use std::collections::HashSet;
+use support::{socket, through_wire, Node, T};
 
 const ACTIVE_TABLE: FlowHasher =
     FlowHasher::from_words(0x0a0a_0000_0000_0001, 0x0a0a_0000_0000_0002);
 const BACKUP_TABLE: FlowHasher =
     FlowHasher::from_words(0x0b0b_0000_0000_0001, 0x0b0b_0000_0000_0002);
-const CALL_KEY: FlowHasher = FlowHasher::from_words(0xca11_0000_0000_0001, 0xca11_0000_0000_0002);
-const VIP: [u8; 4] = [192, 0, 2, 10];
-const T: u32 = 60_000;
-
-type Ix = CallIndex<Vec<CallSlot<SessionRef>>, SessionRef>;
-
-struct Node {
-    flows: Vec<RefCell<Shard<Vec<Slot>>>>,
-    calls: Vec<RefCell<Ix>>,
-    table_key: FlowHasher,
-}
-
-impl Node {
-    fn new(table_key: FlowHasher) -> Node {
-        Node {
-            flows: (0..4)
-                .map(|i| RefCell::new(Shard::new(vec![Slot::EMPTY; 256], i).unwrap()))
-                .collect(),
-            calls: (0..4)
-                .map(|i| RefCell::new(CallIndex::new(vec![CallSlot::vacant(); 64], i).unwrap()))
-                .collect(),
-            table_key,
-        }
-    }
-    fn t(&self) -> Table<'_, [RefCell<Shard<Vec<Slot>>>]> {
-        Table::new(&self.flows[..], self.table_key)
-    }
-    fn c(&self) -> Calls<'_, [RefCell<Ix>]> {
-        Calls::new(&self.calls[..], CALL_KEY)
-    }
-    fn check(&self) {
-        for s in &self.flows {
-            s.borrow().check_invariants().unwrap();
-        }
-        for s in &self.calls {
-            s.borrow().check_invariants().unwrap();
-        }
-    }
-}
 
 fn client(i: u8) -> [u8; 4] {
     [10, 0, 1, 2 + i % 3]
-}
-
-fn socket(i: u8) -> FlowKey {
-    FlowKey::new(client(i), 5060, VIP, 5060, PROTO_UDP)
-}
-
-/// Through the wire: one record encoded and parsed back.
-fn wire(r: Record) -> Record {
-    let mut buf = [0u8; 32];
-    let n = encode_record(&r, &mut buf).unwrap();
-    let back: Vec<Record> = parse_records(&buf[..n]).unwrap().collect();
-    assert_eq!(back, vec![r]);
-    back[0]
 }
 
 proptest! {
@@ -88,7 +38,7 @@ proptest! {
             1..40,
         )
     ) {
-        let active = Node::new(ACTIVE_TABLE);
+        let active = Node::keyed(ACTIVE_TABLE, 4, 256, 64);
         let (t, c) = (active.t(), active.c());
         // Opened on the active: (client, Call-ID, session, server, still live).
         let mut opened = Vec::new();
@@ -100,7 +50,7 @@ proptest! {
             let key = CallKey::new(client_v4(client(*cl)), id).unwrap();
             let h = c.hash(&key);
             let sid = i as u32 + 1;
-            let Ok(o) = c.open(&t, &socket(*cl), &key, h, sid, *server, T, 0, 100, &mut ignore) else {
+            let Ok(o) = c.open(&t, &socket(client(*cl)), &key, h, sid, *server, T, 0, 100, &mut ignore) else {
                 continue; // full: refused, nothing left behind
             };
             if *ends {
@@ -114,14 +64,8 @@ proptest! {
         let mut cursor = 0u64;
         while c.dump(&mut cursor, 5, |e| {
             if let Some(f) = t.session_record(e.value).filter(|f| !f.ended) {
-                let m = CallMark {
-                    client: e.client,
-                    hash: e.hash,
-                    len: e.call_id_len,
-                    head: e.call_id_head,
-                    tail: e.call_id_tail,
-                };
-                let Record::Call(rec) = wire(Record::Call(CallRecord::of(e.value.id, &m))) else {
+                let m = e.mark();
+                let Record::Call(rec) = through_wire(Record::Call(CallRecord::of(e.value.id, &m))) else {
                     unreachable!()
                 };
                 assert_eq!(rec.mark(e.client), m);
@@ -129,7 +73,7 @@ proptest! {
             }
             true
         }) == Walk::More {}
-        let backup = Node::new(BACKUP_TABLE);
+        let backup = Node::keyed(BACKUP_TABLE, 4, 256, 64);
         let (bt, bc) = (backup.t(), backup.c());
         for (key, id, server, rec) in &recs {
             let r = bt.open_session(key, *id, *server, T, 10, 0, &mut ignore).unwrap();

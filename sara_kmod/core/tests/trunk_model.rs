@@ -8,24 +8,15 @@
 //! their servers); a refused call leaves no record; both structures' invariants hold. Time moves in
 //! small steps so nothing expires (expiry is the unit tests' business).
 
+mod support;
+
 use proptest::prelude::*;
-use sara_core::calls::{
-    classify, client_v4, CallIndex, CallKey, CallSlot, Calls, Dispatch, Found, OpenCallError,
-};
-use sara_core::dpi::{sip, Direction};
-use sara_core::flow::{FlowHasher, FlowKey, PROTO_UDP};
-use sara_core::table::{ignore, Classified, PacketOpts, SessionRef, Shard, Slot, Table};
-use std::cell::RefCell;
+use sara_core::calls::{client_v4, CallKey, Dispatch};
+use sara_core::table::ignore;
 use std::collections::HashMap;
+use support::{invite, request, Node, CLIENT};
 
-const H: FlowHasher = FlowHasher::from_words(0x7777_0000_0000_0001, 0x7777_0000_0000_0002);
-const VIP: [u8; 4] = [192, 0, 2, 10];
-const CLIENT: [u8; 4] = [10, 0, 1, 2];
-const T: u32 = 60_000;
-const LINGER: u32 = 5_000;
 const CALLS: usize = 12;
-
-type Ix = CallIndex<Vec<CallSlot<SessionRef>>, SessionRef>;
 
 #[derive(Debug, Clone, Copy)]
 enum Op {
@@ -48,10 +39,6 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn socket() -> FlowKey {
-    FlowKey::new(CLIENT, 5060, VIP, 5060, PROTO_UDP)
-}
-
 fn call_id(c: usize) -> String {
     format!("{c}-trunk@10.0.1.2")
 }
@@ -59,24 +46,6 @@ fn call_id(c: usize) -> String {
 /// Each call's generation has its own media port, so a call opened again announces a new flow.
 fn media_port(c: usize, generation: u32) -> u16 {
     20_000 + (c as u16) * 64 + (generation % 16) as u16 * 2
-}
-
-fn invite(c: usize, port: u16) -> String {
-    let sdp = format!(
-        "v=0\r\no=- 1 1 IN IP4 10.0.1.2\r\ns=-\r\nc=IN IP4 10.0.1.2\r\nt=0 0\r\nm=audio {port} RTP/AVP 0\r\n"
-    );
-    format!(
-        "INVITE sip:s@192.0.2.10 SIP/2.0\r\nCall-ID: {}\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
-        call_id(c),
-        sdp.len()
-    )
-}
-
-fn request(method: &str, c: usize) -> String {
-    format!(
-        "{method} sip:s@192.0.2.10 SIP/2.0\r\nCall-ID: {}\r\nCSeq: 2 {method}\r\nContent-Length: 0\r\n\r\n",
-        call_id(c)
-    )
 }
 
 /// The model's view of one call.
@@ -88,87 +57,8 @@ enum Call {
 }
 
 struct World {
-    flows: Vec<RefCell<Shard<Vec<Slot>>>>,
-    calls: Vec<RefCell<Ix>>,
+    node: Node,
     now: u32,
-    next_id: u32,
-}
-
-impl World {
-    fn t(&self) -> Table<'_, [RefCell<Shard<Vec<Slot>>>]> {
-        Table::new(&self.flows[..], H)
-    }
-    fn c(&self) -> Calls<'_, [RefCell<Ix>]> {
-        Calls::new(&self.calls[..], H)
-    }
-}
-
-/// What the hook did with a datagram: the server, or None (dropped: a refused new call).
-fn datagram(w: &mut World, payload: &str, pick: u16) -> (Option<u16>, Dispatch) {
-    let msg = sip::parse(payload.as_bytes()).unwrap();
-    let key = CallKey::of_message(client_v4(CLIENT), &msg).unwrap();
-    w.next_id += 1;
-    let session_id = w.next_id;
-    let w: &World = w;
-    let (t, c) = (w.t(), w.c());
-    let h = c.hash(&key);
-    let found = c.find(&t, &key, h, w.now, 100, &mut ignore);
-    let d = classify(&msg, found != Found::No);
-    let to = match (d, found) {
-        (Dispatch::NewCall, _) => {
-            match c.open(
-                &t,
-                &socket(),
-                &key,
-                h,
-                session_id,
-                pick,
-                T,
-                w.now,
-                100,
-                &mut ignore,
-            ) {
-                Ok(o) => {
-                    for f in msg.announce(Direction::FromClient).unwrap().flows() {
-                        let (k, wild) = f.key(&socket());
-                        let _ = t.announce(&k, wild, o.session, T, w.now, &mut ignore);
-                    }
-                    Some(pick)
-                }
-                Err(OpenCallError::TableFull | OpenCallError::IndexFull) => None,
-                Err(OpenCallError::Raced) => unreachable!("one CPU"),
-            }
-        }
-        (Dispatch::Call { end }, Found::Live { session, server }) => {
-            if let Ok(a) = msg.announce(Direction::FromClient) {
-                for f in a.flows() {
-                    let (k, wild) = f.key(&socket());
-                    let _ = t.announce(&k, wild, session, T, w.now, &mut ignore);
-                }
-                if a.session_end {
-                    t.end_session(session, w.now, LINGER, &mut ignore);
-                }
-            }
-            if end {
-                c.end(&key, h, w.now, LINGER);
-            }
-            Some(server)
-        }
-        (Dispatch::Call { .. }, Found::Ended { server, .. }) => Some(server),
-        _ => Some(0), // hashed: server 0 stands for "by the stable hash"
-    };
-    (to, d)
-}
-
-fn rtp(w: &World, port: u16) -> Option<u16> {
-    let k = FlowKey::new(CLIENT, port, VIP, 6000, PROTO_UDP);
-    match w
-        .t()
-        .packet(&k, w.now, 100, PacketOpts::default(), &mut ignore)
-    {
-        Classified::Known(f) => Some(f.server),
-        Classified::Unknown => None,
-    }
 }
 
 proptest! {
@@ -180,12 +70,7 @@ proptest! {
         calls_per in 1usize..8,
         ops in prop::collection::vec(op(), 1..200),
     ) {
-        let mut w = World {
-            flows: (0..shards).map(|i| RefCell::new(Shard::new(vec![Slot::EMPTY; flows_per], i).unwrap())).collect(),
-            calls: (0..shards).map(|i| RefCell::new(CallIndex::new(vec![CallSlot::vacant(); calls_per], i).unwrap())).collect(),
-            now: 1,
-            next_id: 0,
-        };
+        let mut w = World { node: Node::new(shards, flows_per, calls_per), now: 1 };
         let mut model = [Call::None; CALLS];
         let mut generation = [0u32; CALLS];
         let mut ended_at: HashMap<usize, u32> = HashMap::new();
@@ -194,8 +79,9 @@ proptest! {
             match op {
                 Op::Invite(c, pick) => {
                     let port = match model[c] { Call::Live { port, .. } => port, _ => media_port(c, generation[c]) };
-                    let before = w.t().len();
-                    let (to, d) = datagram(&mut w, &invite(c, port), pick);
+                    let before = w.node.t().len();
+                    let did = w.node.datagram(&invite(&call_id(c), port), w.now, pick);
+                    let (to, d) = (did.server(), did.dispatch());
                     match model[c] {
                         Call::Live { server, .. } => prop_assert_eq!(to, Some(server), "retransmitted INVITE of call {}", c),
                         Call::Ended { server } if d != Dispatch::NewCall => prop_assert_eq!(to, Some(server)),
@@ -209,13 +95,14 @@ proptest! {
                                 }
                                 // A refused call leaves no session record behind (its media may
                                 // have been announced only after the open succeeded).
-                                None => prop_assert!(w.t().len() <= before, "refused call left a record"),
+                                None => prop_assert!(w.node.t().len() <= before, "refused call left a record"),
                             }
                         }
                     }
                 }
                 Op::Ack(c) => {
-                    let (to, d) = datagram(&mut w, &request("ACK", c), 9);
+                    let did = w.node.datagram(&request("ACK", &call_id(c)), w.now, 9);
+                    let (to, d) = (did.server(), did.dispatch());
                     match model[c] {
                         Call::Live { server, .. } => prop_assert_eq!(to, Some(server)),
                         Call::Ended { server } => prop_assert!(to == Some(server) || d == Dispatch::UnknownCall),
@@ -223,7 +110,8 @@ proptest! {
                     }
                 }
                 Op::Bye(c) => {
-                    let (to, d) = datagram(&mut w, &request("BYE", c), 9);
+                    let did = w.node.datagram(&request("BYE", &call_id(c)), w.now, 9);
+                    let (to, d) = (did.server(), did.dispatch());
                     match model[c] {
                         Call::Live { server, .. } => {
                             prop_assert_eq!(to, Some(server));
@@ -238,24 +126,24 @@ proptest! {
                 Op::Rtp(c) => {
                     if let Call::Live { server, port } = model[c] {
                         // The media flow may not have fit in a full table; when stored, it is the call's.
-                        if let Some(s) = rtp(&w, port) {
+                        if let Some(s) = w.node.media(port, w.now) {
                             prop_assert_eq!(s, server, "media of call {} on another server", c);
                         }
                     } else if let Call::Ended { .. } = model[c] {
                         let port = media_port(c, generation[c].wrapping_sub(1));
-                        prop_assert_eq!(rtp(&w, port), None, "media of ended call {} still forwarded", c);
+                        prop_assert_eq!(w.node.media(port, w.now), None, "media of ended call {} still forwarded", c);
                     }
                 }
                 Op::Purge => {
-                    w.t().purge_step(w.now, 64, &mut ignore);
-                    w.c().purge_step(w.now, 64);
-                    w.c().sweep_step(&w.t(), 64, false);
+                    w.node.t().purge_step(w.now, 64, &mut ignore);
+                    w.node.c().purge_step(w.now, 64);
+                    w.node.c().sweep_step(&w.node.t(), 64, false);
                 }
                 Op::Wait(ms) => w.now += ms,
             }
             // Live calls never share a session.
-            let t = w.t();
-            let c = w.c();
+            let t = w.node.t();
+            let c = w.node.c();
             let mut seen = HashMap::new();
             for (i, m) in model.iter().enumerate() {
                 if let Call::Live { .. } = m {
@@ -270,8 +158,7 @@ proptest! {
                     }
                 }
             }
-            for s in &w.flows { s.borrow().check_invariants().map_err(TestCaseError::fail)?; }
-            for s in &w.calls { s.borrow().check_invariants().map_err(TestCaseError::fail)?; }
+            w.node.check();
         }
     }
 }

@@ -52,8 +52,6 @@ mod dispatch;
 mod route;
 mod sessions;
 #[cfg(test)]
-mod sessions_tests;
-#[cfg(test)]
 mod tests;
 
 // In sara.ko the core is compiled in as a module: re-exports the kernel does not use yet would trip
@@ -290,6 +288,17 @@ pub struct CallInfo<V> {
 }
 
 impl<V> CallInfo<V> {
+    /// The call as the entry stores it (what a replication `Call` record carries).
+    pub const fn mark(&self) -> CallMark {
+        CallMark {
+            client: self.client,
+            hash: self.hash,
+            len: self.call_id_len,
+            head: self.call_id_head,
+            tail: self.call_id_tail,
+        }
+    }
+
     /// Milliseconds since the last refresh.
     pub const fn idle(&self, now: Millis) -> u32 {
         idle_ms(now, self.last_seen)

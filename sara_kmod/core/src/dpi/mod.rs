@@ -1,7 +1,9 @@
 //! Signalling inspection (DPI): what an RTSP, SIP/SDP or FTP message announces.
 //!
 //! Input is one L4 payload, which may be a partial message (the first segment of a TCP stream, or a
-//! message cut by the scan limit). Output is either what the message announces ([`Announcement`]:
+//! message cut by the scan limit). For SIP over TCP, [`stream::SipStream`] finds the messages of a
+//! connection's successive segments (split or several per segment) and hands each to the parsers
+//! whole, with a bounded carry buffer per connection. Output is either what the message announces ([`Announcement`]:
 //! flows that will appear, and whether the session ends), or why nothing is announced ([`Reason`],
 //! which the kernel counts).
 //!
@@ -22,6 +24,7 @@ pub mod ftp;
 pub mod rtsp;
 pub mod sdp;
 pub mod sip;
+pub mod stream;
 pub mod text;
 
 #[cfg(test)]

@@ -1,185 +1,34 @@
-//! Host tests of the calls as sessions of the flow table (`sessions.rs`, `route.rs`): a SIP trunk —
-//! many calls on one signalling 5-tuple — simulated through the same steps as the kernel's hook.
+//! Host tests of the calls as sessions of the flow table (`calls/sessions.rs`, `calls/route.rs`): a
+//! SIP trunk — many calls on one signalling 5-tuple — simulated through the same steps as the
+//! kernel's hook ([`support::Node::datagram`]).
 
-extern crate std;
+mod support;
 
-use super::super::admission::PacketKind;
-use super::super::dpi::sip;
-use super::super::flow::{FlowHasher, FlowKey, Wildcard, PROTO_UDP};
-use super::super::msg::repl::{CallRecord, Record};
-use super::super::table::{
-    ignore, Classified, FlowInfo, Identity, Millis, PacketOpts, Removal, SessionRef, Shard, Slot,
-    Status, Table, Walk,
+use sara_core::admission::PacketKind;
+use sara_core::calls::client_v4;
+use sara_core::calls::{
+    admission_kind, call_record_key, home_of_new_call, rendezvous, service_protocol,
+    CallInsertError, CallKey, Dispatch, Fallback, Home, OpenCallError, PROTO_SIP_CALL,
 };
-use super::*;
-use core::cell::RefCell;
+use sara_core::flow::{FlowHasher, FlowKey, Wildcard, PROTO_UDP};
+use sara_core::msg::repl::{CallRecord, Record};
+use sara_core::table::{ignore, Identity, Millis, SessionRef, Status, Walk};
 use std::collections::{HashMap, HashSet};
-use std::format;
-use std::string::String;
-use std::vec;
-use std::vec::Vec;
-
-const H: FlowHasher = FlowHasher::from_words(0x1111_2222_3333_4444, 0x5555_6666_7777_8888);
-const VIP: [u8; 4] = [192, 0, 2, 10];
-const CLIENT: [u8; 4] = [10, 0, 1, 2];
-const T: u32 = 30_000;
-const LINGER: u32 = 5_000;
-
-type Ix = CallIndex<Vec<CallSlot<SessionRef>>, SessionRef>;
-
-struct Fx {
-    flows: Vec<RefCell<Shard<Vec<Slot>>>>,
-    calls: Vec<RefCell<Ix>>,
-    calls_key: FlowHasher,
-    next_id: RefCell<u32>,
-    ended: RefCell<Vec<FlowInfo>>,
-}
-
-impl Fx {
-    fn new(shards: usize, flows_per: usize, calls_per: usize) -> Fx {
-        Fx {
-            flows: (0..shards)
-                .map(|i| RefCell::new(Shard::new(vec![Slot::EMPTY; flows_per], i).unwrap()))
-                .collect(),
-            calls: (0..shards)
-                .map(|i| {
-                    RefCell::new(CallIndex::new(vec![CallSlot::vacant(); calls_per], i).unwrap())
-                })
-                .collect(),
-            calls_key: H,
-            next_id: RefCell::new(0),
-            ended: RefCell::new(Vec::new()),
-        }
-    }
-    fn t(&self) -> Table<'_, [RefCell<Shard<Vec<Slot>>>]> {
-        Table::new(&self.flows[..], H)
-    }
-    fn c(&self) -> Calls<'_, [RefCell<Ix>]> {
-        Calls::new(&self.calls[..], self.calls_key)
-    }
-    fn check(&self) {
-        for s in &self.flows {
-            s.borrow().check_invariants().unwrap();
-        }
-        for s in &self.calls {
-            s.borrow().check_invariants().unwrap();
-        }
-    }
-    fn id(&self) -> u32 {
-        let mut n = self.next_id.borrow_mut();
-        *n += 1;
-        *n
-    }
-}
-
-fn socket() -> FlowKey {
-    FlowKey::new(CLIENT, 5060, VIP, 5060, PROTO_UDP)
-}
-
-fn invite(call_id: &str, media_port: u16) -> String {
-    let sdp = format!(
-        "v=0\r\no=- 1 1 IN IP4 10.0.1.2\r\ns=-\r\nc=IN IP4 10.0.1.2\r\nt=0 0\r\nm=audio {media_port} RTP/AVP 0\r\n"
-    );
-    format!(
-        "INVITE sip:svc@192.0.2.10 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.1.2:5060\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
-        sdp.len()
-    )
-}
-
-fn request(method: &str, call_id: &str) -> String {
-    format!(
-        "{method} sip:svc@192.0.2.10 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.1.2:5060\r\nCall-ID: {call_id}\r\nCSeq: 2 {method}\r\nContent-Length: 0\r\n\r\n"
-    )
-}
-
-/// What the kernel's hook did with one datagram of the trunk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Did {
-    Opened(SessionRef, u16, Home),
-    ToCall(SessionRef, u16, bool),
-    ToEnded(u16),
-    Hashed(Dispatch),
-    Refused(OpenCallError),
-}
-
-/// The hook's SIP path over the core, `pick` standing for admission + selection.
-fn datagram(fx: &Fx, payload: &str, now: Millis, pick: u16) -> Did {
-    let t = fx.t();
-    let c = fx.c();
-    let msg = match sip::parse(payload.as_bytes()) {
-        Ok(m) => m,
-        Err(_) => return Did::Hashed(Dispatch::Fallback(Fallback::NotSip)),
-    };
-    let key = match CallKey::of_message(client_v4(CLIENT), &msg) {
-        Ok(k) => k,
-        Err(e) => return Did::Hashed(Dispatch::Fallback(e.into())),
-    };
-    let h = c.hash(&key);
-    let mut on_remove = |f: &FlowInfo, _w: Removal| fx.ended.borrow_mut().push(*f);
-    let found = c.find(&t, &key, h, now, 100, &mut on_remove);
-    let d = classify(&msg, found != Found::No);
-    match (d, found) {
-        (Dispatch::NewCall, _) => {
-            let id = fx.id();
-            match c.open(
-                &t,
-                &socket(),
-                &key,
-                h,
-                id,
-                pick,
-                T,
-                now,
-                100,
-                &mut on_remove,
-            ) {
-                Ok(o) => {
-                    if let Ok(a) = msg.announce(super::super::dpi::Direction::FromClient) {
-                        for f in a.flows() {
-                            let (k, w) = f.key(&socket());
-                            t.announce(&k, w, o.session, T, now, &mut on_remove)
-                                .unwrap();
-                        }
-                    }
-                    Did::Opened(o.session, pick, o.home)
-                }
-                Err(e) => Did::Refused(e),
-            }
-        }
-        (Dispatch::Call { end }, Found::Live { session, server }) => {
-            if end {
-                t.end_session(session, now, LINGER, &mut on_remove);
-                c.end(&key, h, now, LINGER);
-            }
-            Did::ToCall(session, server, end)
-        }
-        (Dispatch::Call { .. }, Found::Ended { server, .. }) => Did::ToEnded(server),
-        (d, _) => Did::Hashed(d),
-    }
-}
-
-fn media(fx: &Fx, port: u16, now: Millis) -> Option<u16> {
-    let k = FlowKey::new(CLIENT, port, VIP, 6000, PROTO_UDP);
-    match fx
-        .t()
-        .packet(&k, now, 100, PacketOpts::default(), &mut ignore)
-    {
-        Classified::Known(f) => Some(f.server),
-        Classified::Unknown => None,
-    }
-}
+use support::{
+    invite, request, socket, through_wire, Did, Node, CLIENT, LINGER, T, TABLE_KEY, VIP,
+};
 
 #[test]
 fn the_first_call_takes_the_socket_the_next_ones_get_their_own_records() {
-    let fx = Fx::new(4, 256, 128);
-    let Did::Opened(s1, 1, Home::Socket) = datagram(&fx, &invite("call-1@a", 7000), 0, 1) else {
+    let fx = Node::new(4, 256, 128);
+    let Did::Opened(s1, 1, Home::Socket) = fx.datagram(&invite("call-1@a", 7000), 0, 1) else {
         panic!()
     };
-    let Did::Opened(s2, 2, Home::Own) = datagram(&fx, &invite("call-2@a", 7002), 1, 2) else {
+    let Did::Opened(s2, 2, Home::Own) = fx.datagram(&invite("call-2@a", 7002), 1, 2) else {
         panic!()
     };
     let r1 = fx.t().session_record(s1).unwrap();
-    assert_eq!(r1.key, socket());
+    assert_eq!(r1.key, socket(CLIENT));
     let r2 = fx.t().session_record(s2).unwrap();
     assert_eq!(r2.key.protocol, PROTO_SIP_CALL);
     assert_eq!(
@@ -189,15 +38,15 @@ fn the_first_call_takes_the_socket_the_next_ones_get_their_own_records() {
     assert_eq!(service_protocol(r2.key.protocol), PROTO_UDP);
     // Every message of each call reaches its call's server, retransmitted INVITE included.
     assert_eq!(
-        datagram(&fx, &request("ACK", "call-2@a"), 2, 9),
+        fx.datagram(&request("ACK", "call-2@a"), 2, 9),
         Did::ToCall(s2, 2, false)
     );
     assert_eq!(
-        datagram(&fx, &request("ACK", "call-1@a"), 2, 9),
+        fx.datagram(&request("ACK", "call-1@a"), 2, 9),
         Did::ToCall(s1, 1, false)
     );
     assert_eq!(
-        datagram(&fx, &invite("call-2@a", 7002), 3, 9),
+        fx.datagram(&invite("call-2@a", 7002), 3, 9),
         Did::ToCall(s2, 2, false)
     );
     // Each datagram of a call is counted on its own session record, which is Established.
@@ -208,22 +57,19 @@ fn the_first_call_takes_the_socket_the_next_ones_get_their_own_records() {
     );
     assert_eq!(fx.t().session_record(s1).unwrap().packets, 2);
     // Media follows each call.
-    assert_eq!(media(&fx, 7000, 4), Some(1));
-    assert_eq!(media(&fx, 7002, 4), Some(2));
+    assert_eq!(fx.media(7000, 4), Some(1));
+    assert_eq!(fx.media(7002, 4), Some(2));
     fx.check();
 }
 
 #[test]
 fn a_trunk_of_fifty_calls_and_the_bye_of_one_leaves_the_others_flowing() {
-    let fx = Fx::new(8, 1024, 256);
+    let fx = Node::new(8, 1024, 256);
     let mut sess = Vec::new();
     for i in 0..50u16 {
-        let Did::Opened(s, _, _) = datagram(
-            &fx,
-            &invite(&format!("c{i}@trunk"), 8000 + 2 * i),
-            10,
-            1 + i % 2,
-        ) else {
+        let Did::Opened(s, _, _) =
+            fx.datagram(&invite(&format!("c{i}@trunk"), 8000 + 2 * i), 10, 1 + i % 2)
+        else {
             panic!("call {i}")
         };
         sess.push(s);
@@ -233,30 +79,30 @@ fn a_trunk_of_fifty_calls_and_the_bye_of_one_leaves_the_others_flowing() {
     // The BYE of call 0 (the socket's own record) and of call 7 (an own record).
     for i in [0usize, 7] {
         assert_eq!(
-            datagram(&fx, &request("BYE", &format!("c{i}@trunk")), 20, 9),
+            fx.datagram(&request("BYE", &format!("c{i}@trunk")), 20, 9),
             Did::ToCall(sess[i], 1 + (i as u16) % 2, true)
         );
         // A retransmitted BYE still reaches the call's server.
         assert_eq!(
-            datagram(&fx, &request("BYE", &format!("c{i}@trunk")), 21, 9),
+            fx.datagram(&request("BYE", &format!("c{i}@trunk")), 21, 9),
             Did::ToEnded(1 + (i as u16) % 2)
         );
     }
     for i in 0..50u16 {
-        let m = media(&fx, 8000 + 2 * i, 30);
+        let m = fx.media(8000 + 2 * i, 30);
         if i == 0 || i == 7 {
             assert_eq!(m, None, "media of ended call {i}");
         } else {
             assert_eq!(m, Some(1 + i % 2), "media of call {i}");
             assert_eq!(
-                datagram(&fx, &request("INFO", &format!("c{i}@trunk")), 31, 9),
+                fx.datagram(&request("INFO", &format!("c{i}@trunk")), 31, 9),
                 Did::ToCall(sess[usize::from(i)], 1 + i % 2, false)
             );
         }
     }
     // Exactly the two calls ended: no other session was reported over.
     let ends: Vec<_> = fx
-        .ended
+        .removed
         .borrow()
         .iter()
         .filter(|f| f.identity == Identity::Signalling)
@@ -264,51 +110,44 @@ fn a_trunk_of_fifty_calls_and_the_bye_of_one_leaves_the_others_flowing() {
         .collect();
     assert!(ends.is_empty(), "{ends:?}");
     // The next call after the socket's call ended takes the socket again.
-    let Did::Opened(s, 2, Home::SocketReused) = datagram(&fx, &invite("c50@trunk", 9000), 40, 2)
+    let Did::Opened(s, 2, Home::SocketReused) = fx.datagram(&invite("c50@trunk", 9000), 40, 2)
     else {
         panic!()
     };
-    assert_eq!(fx.t().session_record(s).unwrap().key, socket());
-    assert_eq!(media(&fx, 9000, 41), Some(2));
+    assert_eq!(fx.t().session_record(s).unwrap().key, socket(CLIENT));
+    assert_eq!(fx.media(9000, 41), Some(2));
     fx.check();
 }
 
 #[test]
 fn a_re_invite_that_moves_the_media_adds_flows_to_the_same_call() {
-    let fx = Fx::new(2, 128, 64);
-    let Did::Opened(s, 2, _) = datagram(&fx, &invite("mv@a", 7100), 0, 2) else {
+    let fx = Node::new(2, 128, 64);
+    let Did::Opened(s, 2, _) = fx.datagram(&invite("mv@a", 7100), 0, 2) else {
         panic!()
     };
-    let _ = datagram(&fx, &invite("other@a", 7200), 0, 1);
-    // A re-INVITE of the call: the kernel inspects it in the call's session.
-    let re = invite("mv@a", 7300);
-    assert_eq!(datagram(&fx, &re, 5, 1), Did::ToCall(s, 2, false));
-    let msg = sip::parse(re.as_bytes()).unwrap();
-    for f in msg
-        .announce(super::super::dpi::Direction::FromClient)
-        .unwrap()
-        .flows()
-    {
-        let (k, w) = f.key(&socket());
-        fx.t().announce(&k, w, s, T, 5, &mut ignore).unwrap();
-    }
-    assert_eq!(media(&fx, 7300, 6), Some(2));
-    assert_eq!(media(&fx, 7100, 6), Some(2));
+    let _ = fx.datagram(&invite("other@a", 7200), 0, 1);
+    // A re-INVITE of the call: inspected in the call's session, its new media flow announced there.
+    assert_eq!(
+        fx.datagram(&invite("mv@a", 7300), 5, 1),
+        Did::ToCall(s, 2, false)
+    );
+    assert_eq!(fx.media(7300, 6), Some(2));
+    assert_eq!(fx.media(7100, 6), Some(2));
 }
 
 #[test]
 fn out_of_dialog_and_unknown_calls_are_not_indexed() {
-    let fx = Fx::new(2, 128, 64);
+    let fx = Node::new(2, 128, 64);
     assert_eq!(
-        datagram(&fx, &request("OPTIONS", "ping-1"), 0, 1),
+        fx.datagram(&request("OPTIONS", "ping-1"), 0, 1),
         Did::Hashed(Dispatch::OutOfDialog)
     );
     assert_eq!(
-        datagram(&fx, &request("BYE", "never-seen"), 0, 1),
+        fx.datagram(&request("BYE", "never-seen"), 0, 1),
         Did::Hashed(Dispatch::UnknownCall)
     );
     assert_eq!(
-        datagram(&fx, "\r\n\r\n", 0, 1),
+        fx.datagram("\r\n\r\n", 0, 1),
         Did::Hashed(Dispatch::Fallback(Fallback::NotSip))
     );
     assert_eq!(fx.c().fill().0, 0);
@@ -317,25 +156,25 @@ fn out_of_dialog_and_unknown_calls_are_not_indexed() {
 
 #[test]
 fn a_full_index_refuses_a_new_call_and_leaves_no_record() {
-    let fx = Fx::new(1, 64, 2);
+    let fx = Node::new(1, 64, 2);
     assert!(matches!(
-        datagram(&fx, &invite("a", 7000), 0, 1),
+        fx.datagram(&invite("a", 7000), 0, 1),
         Did::Opened(..)
     ));
     assert!(matches!(
-        datagram(&fx, &invite("b", 7002), 0, 1),
+        fx.datagram(&invite("b", 7002), 0, 1),
         Did::Opened(..)
     ));
     let before = fx.t().len();
     assert_eq!(
-        datagram(&fx, &invite("c", 7004), 0, 1),
+        fx.datagram(&invite("c", 7004), 0, 1),
         Did::Refused(OpenCallError::IndexFull)
     );
     assert_eq!(fx.t().len(), before);
     assert_eq!(fx.c().fill().2.full, 1);
     // Established calls are never evicted.
     assert!(matches!(
-        datagram(&fx, &request("ACK", "a"), 1, 9),
+        fx.datagram(&request("ACK", "a"), 1, 9),
         Did::ToCall(_, 1, false)
     ));
     fx.check();
@@ -343,17 +182,17 @@ fn a_full_index_refuses_a_new_call_and_leaves_no_record() {
 
 #[test]
 fn a_call_indexed_meanwhile_is_a_race_and_leaves_no_record() {
-    let fx = Fx::new(2, 64, 16);
+    let fx = Node::new(2, 64, 16);
     let (t, c) = (fx.t(), fx.c());
     let k = CallKey::new(client_v4(CLIENT), b"dup").unwrap();
     let h = c.hash(&k);
     let first = c
-        .open(&t, &socket(), &k, h, 1, 1, T, 0, 0, &mut ignore)
+        .open(&t, &socket(CLIENT), &k, h, 1, 1, T, 0, 0, &mut ignore)
         .unwrap();
     assert_eq!(first.home, Home::Socket);
     let n = t.len();
     assert_eq!(
-        c.open(&t, &socket(), &k, h, 2, 2, T, 0, 0, &mut ignore),
+        c.open(&t, &socket(CLIENT), &k, h, 2, 2, T, 0, 0, &mut ignore),
         Err(OpenCallError::Raced)
     );
     assert_eq!(t.len(), n);
@@ -362,19 +201,19 @@ fn a_call_indexed_meanwhile_is_a_race_and_leaves_no_record() {
 
 #[test]
 fn a_call_whose_session_expired_is_found_no_more_and_swept() {
-    let fx = Fx::new(2, 128, 32);
-    let Did::Opened(_, 1, _) = datagram(&fx, &invite("x", 7000), 0, 1) else {
+    let fx = Node::new(2, 128, 32);
+    let Did::Opened(_, 1, _) = fx.datagram(&invite("x", 7000), 0, 1) else {
         panic!()
     };
-    let Did::Opened(_, 2, _) = datagram(&fx, &invite("y", 7002), 0, 2) else {
+    let Did::Opened(_, 2, _) = fx.datagram(&invite("y", 7002), 0, 2) else {
         panic!()
     };
     // Signalling quiet, media alive: the calls stay (a member's packet keeps its session alive).
     for now in (0..200_000).step_by(10_000) {
-        assert_eq!(media(&fx, 7002, now), Some(2));
+        assert_eq!(fx.media(7002, now), Some(2));
     }
     assert!(matches!(
-        datagram(&fx, &request("BYE", "y"), 200_000, 9),
+        fx.datagram(&request("BYE", "y"), 200_000, 9),
         Did::ToCall(_, 2, true)
     ));
     // Call x saw nothing for 200 s: its session has expired; the sweep removes its entry.
@@ -387,7 +226,7 @@ fn a_call_whose_session_expired_is_found_no_more_and_swept() {
     assert_eq!(fx.c().fill().0, 0);
     // A late ACK of x is an unknown call now.
     assert_eq!(
-        datagram(&fx, &request("ACK", "x"), now + 1, 9),
+        fx.datagram(&request("ACK", "x"), now + 1, 9),
         Did::Hashed(Dispatch::UnknownCall)
     );
     fx.check();
@@ -395,8 +234,8 @@ fn a_call_whose_session_expired_is_found_no_more_and_swept() {
 
 #[test]
 fn a_stale_entry_is_removed_by_the_lookup_that_meets_it() {
-    let fx = Fx::new(1, 64, 8);
-    let Did::Opened(s, 1, _) = datagram(&fx, &invite("z", 7000), 0, 1) else {
+    let fx = Node::new(1, 64, 8);
+    let Did::Opened(s, 1, _) = fx.datagram(&invite("z", 7000), 0, 1) else {
         panic!()
     };
     // The session record goes (e.g. removed by the control plane) while the entry stays.
@@ -405,7 +244,7 @@ fn a_stale_entry_is_removed_by_the_lookup_that_meets_it() {
     assert_eq!(fx.c().fill().0, 1);
     // Its retransmitted INVITE opens the call again.
     assert!(matches!(
-        datagram(&fx, &invite("z", 7000), 1, 2),
+        fx.datagram(&invite("z", 7000), 1, 2),
         Did::Opened(_, 2, Home::Socket)
     ));
     assert_eq!(fx.c().fill().0, 1);
@@ -421,11 +260,11 @@ fn record_keys_probe_and_the_socket_record_is_reused_only_when_gone() {
     assert_eq!(k0.protocol, PROTO_SIP_CALL);
     assert_eq!(service_protocol(6), 6);
     // A dead socket record (idle past twice its timeout) is taken over.
-    let fx = Fx::new(1, 16, 4);
+    let fx = Node::new(1, 16, 4);
     let t = fx.t();
-    t.open_session(&socket(), 1, 1, T, 0, 0, &mut ignore)
+    t.open_session(&socket(CLIENT), 1, 1, T, 0, 0, &mut ignore)
         .unwrap();
-    let rec = t.get(&socket(), Wildcard::Exact).unwrap();
+    let rec = t.get(&socket(CLIENT), Wildcard::Exact).unwrap();
     assert_eq!(home_of_new_call(Some(&rec), 2 * T), Home::Own);
     assert_eq!(home_of_new_call(Some(&rec), 2 * T + 1), Home::Socket);
     assert_eq!(home_of_new_call(None, 0), Home::Socket);
@@ -459,7 +298,7 @@ fn rendezvous_is_stable_even_and_moves_only_the_leaving_servers_share() {
     let mut per: HashMap<u16, u32> = HashMap::new();
     let mut moved = 0;
     for i in 0..4000u64 {
-        let h = H.hash_bytes(&i.to_be_bytes());
+        let h = TABLE_KEY.hash_bytes(&i.to_be_bytes());
         let a = rendezvous(h, all).unwrap();
         assert_eq!(rendezvous(h, all), Some(a));
         *per.entry(a).or_default() += 1;
@@ -478,27 +317,17 @@ fn rendezvous_is_stable_even_and_moves_only_the_leaving_servers_share() {
 
 /// The active dispatcher's replication of a trunk as `sara.ko` queues it and dumps it: per call,
 /// its session's record (key, id, server) and its `Call` record (the index entry's mark).
-fn replicate(fx: &Fx) -> Vec<(FlowKey, u32, u16, CallRecord)> {
+fn replicate(fx: &Node) -> Vec<(FlowKey, u32, u16, CallRecord)> {
     let (t, c) = (fx.t(), fx.c());
     let mut out = Vec::new();
     let mut cursor = 0u64;
     while c.dump(&mut cursor, 7, |e| {
         let f = t.session_record(e.value).unwrap();
-        let m = CallMark {
-            client: e.client,
-            hash: e.hash,
-            len: e.call_id_len,
-            head: e.call_id_head,
-            tail: e.call_id_tail,
-        };
-        let rec = CallRecord::of(e.value.id, &m);
         // The record crosses the wire.
-        let mut buf = [0u8; 32];
-        let n = super::super::msg::repl::encode_record(&Record::Call(rec), &mut buf).unwrap();
-        let back: Vec<Record> = super::super::msg::repl::parse_records(&buf[..n])
-            .unwrap()
-            .collect();
-        assert_eq!(back, vec![Record::Call(rec)]);
+        let Record::Call(rec) = through_wire(Record::Call(CallRecord::of(e.value.id, &e.mark())))
+        else {
+            unreachable!()
+        };
         out.push((f.key, e.value.id, f.server, rec));
         true
     }) == Walk::More
@@ -507,7 +336,7 @@ fn replicate(fx: &Fx) -> Vec<(FlowKey, u32, u16, CallRecord)> {
 }
 
 /// A backup applying the replication (as `repl::apply`): the session's record, then its call.
-fn apply(backup: &Fx, recs: &[(FlowKey, u32, u16, CallRecord)], now: Millis) -> Vec<SessionRef> {
+fn apply(backup: &Node, recs: &[(FlowKey, u32, u16, CallRecord)], now: Millis) -> Vec<SessionRef> {
     let (t, c) = (backup.t(), backup.c());
     recs.iter()
         .map(|(key, id, server, rec)| {
@@ -522,11 +351,10 @@ fn apply(backup: &Fx, recs: &[(FlowKey, u32, u16, CallRecord)], now: Millis) -> 
 
 #[test]
 fn after_a_takeover_every_call_of_a_trunk_reaches_its_session_by_its_replicated_binding() {
-    let active = Fx::new(4, 256, 64);
+    let active = Node::new(4, 256, 64);
     let mut opened = HashMap::new();
     for i in 0..24u16 {
-        let Did::Opened(s, server, _) = datagram(
-            &active,
+        let Did::Opened(s, server, _) = active.datagram(
             &invite(&format!("{i}-4242@10.0.1.2"), 9000 + 2 * i),
             1,
             1 + i % 3,
@@ -538,7 +366,7 @@ fn after_a_takeover_every_call_of_a_trunk_reaches_its_session_by_its_replicated_
     let recs = replicate(&active);
     assert_eq!(recs.len(), 24);
     // The backup, its index keyed as the active's (the `CallKey` record of the resync).
-    let backup = Fx::new(4, 256, 64);
+    let backup = Node::new(4, 256, 64);
     let sessions = apply(&backup, &recs, 100);
     assert_eq!(backup.c().fill().0, 24);
     for i in 0..24u16 {
@@ -546,22 +374,12 @@ fn after_a_takeover_every_call_of_a_trunk_reaches_its_session_by_its_replicated_
         let r = *sessions.iter().find(|r| r.id == id).unwrap();
         // In-dialog messages of each call, and its retransmitted INVITE, reach its own session.
         assert_eq!(
-            datagram(
-                &backup,
-                &request("ACK", &format!("{i}-4242@10.0.1.2")),
-                200,
-                9
-            ),
+            backup.datagram(&request("ACK", &format!("{i}-4242@10.0.1.2")), 200, 9),
             Did::ToCall(r, server, false),
             "call {i}"
         );
         assert_eq!(
-            datagram(
-                &backup,
-                &invite(&format!("{i}-4242@10.0.1.2"), 9000 + 2 * i),
-                201,
-                9
-            ),
+            backup.datagram(&invite(&format!("{i}-4242@10.0.1.2"), 9000 + 2 * i), 201, 9),
             Did::ToCall(r, server, false),
             "call {i}"
         );
@@ -570,13 +388,13 @@ fn after_a_takeover_every_call_of_a_trunk_reaches_its_session_by_its_replicated_
     let (id0, server0) = opened[&0];
     let r0 = *sessions.iter().find(|r| r.id == id0).unwrap();
     assert_eq!(
-        datagram(&backup, &request("BYE", "0-4242@10.0.1.2"), 300, 9),
+        backup.datagram(&request("BYE", "0-4242@10.0.1.2"), 300, 9),
         Did::ToCall(r0, server0, true)
     );
     let (id5, server5) = opened[&5];
     let r5 = *sessions.iter().find(|r| r.id == id5).unwrap();
     assert_eq!(
-        datagram(&backup, &request("BYE", "5-4242@10.0.1.2"), 301, 9),
+        backup.datagram(&request("BYE", "5-4242@10.0.1.2"), 301, 9),
         Did::ToCall(r5, server5, true)
     );
     // Applying the same records again changes nothing (a resync after events).
@@ -595,22 +413,22 @@ fn after_a_takeover_every_call_of_a_trunk_reaches_its_session_by_its_replicated_
 
 #[test]
 fn a_replicated_binding_needs_the_senders_key_and_a_live_session() {
-    let active = Fx::new(2, 64, 16);
-    let Did::Opened(s, 2, _) = datagram(&active, &invite("k@a", 9000), 1, 2) else {
+    let active = Node::new(2, 64, 16);
+    let Did::Opened(s, 2, _) = active.datagram(&invite("k@a", 9000), 1, 2) else {
         panic!()
     };
     let recs = replicate(&active);
     // A backup hashing under another key holds the binding but no message finds it.
-    let mut other = Fx::new(2, 64, 16);
+    let mut other = Node::new(2, 64, 16);
     other.calls_key = FlowHasher::from_words(1, 2);
     let r = apply(&other, &recs, 10)[0];
     assert_eq!(r.id, s.id);
     assert!(matches!(
-        datagram(&other, &request("ACK", "k@a"), 11, 9),
+        other.datagram(&request("ACK", "k@a"), 11, 9),
         Did::Hashed(Dispatch::UnknownCall)
     ));
     // No live session: refused. An invalid mark: refused.
-    let lone = Fx::new(2, 64, 16);
+    let lone = Node::new(2, 64, 16);
     let ghost = SessionRef::default();
     assert_eq!(
         lone.c().bind_replicated(&lone.t(), ghost, &recs[0].3, 1),
@@ -623,7 +441,7 @@ fn a_replicated_binding_needs_the_senders_key_and_a_live_session() {
         Err(CallInsertError::Invalid)
     );
     // An entry of the same call bound to another session is rebound (the active's view wins).
-    let backup = Fx::new(2, 64, 16);
+    let backup = Node::new(2, 64, 16);
     let r = apply(&backup, &recs, 10)[0];
     let t = backup.t();
     let other_session = t
@@ -642,7 +460,7 @@ fn a_replicated_binding_needs_the_senders_key_and_a_live_session() {
         .bind_replicated(&t, other_session, &recs[0].3, 11)
         .unwrap();
     assert_eq!(
-        datagram(&backup, &request("ACK", "k@a"), 12, 9),
+        backup.datagram(&request("ACK", "k@a"), 12, 9),
         Did::ToCall(other_session, 1, false)
     );
     assert_ne!(r, other_session);
@@ -658,10 +476,10 @@ fn a_replicated_binding_needs_the_senders_key_and_a_live_session() {
 
 #[test]
 fn the_dump_hands_every_call_once_across_parts_and_refusals() {
-    let fx = Fx::new(4, 256, 32);
+    let fx = Node::new(4, 256, 32);
     for i in 0..40u16 {
         assert!(matches!(
-            datagram(&fx, &invite(&format!("d{i}@x"), 9000 + 2 * i), 1, 1),
+            fx.datagram(&invite(&format!("d{i}@x"), 9000 + 2 * i), 1, 1),
             Did::Opened(..)
         ));
     }
