@@ -10,7 +10,10 @@ load_sara; topo_up
 PORT=5060
 N=${SARA_TRUNK_CALLS:-50}    # calls, all concurrent (-l N)
 RATE=${SARA_TRUNK_RATE:-10}  # new calls a second
-HOLD=${SARA_TRUNK_HOLD:-15}  # seconds each call lasts (RTP for all of it, 10 packets a second)
+# Seconds each call lasts (RTP for all of it, 10 packets a second). Long enough that the first call
+# is still live when the --call-id check below has found it in the captures on a loaded host (at
+# 15 s it once ended first, and an ended call is not listed).
+HOLD=${SARA_TRUNK_HOLD:-30}
 SVC="$VIP:$PORT/udp"
 
 fresh_servers
@@ -31,6 +34,7 @@ bg in_ns cl sipp -sf "$TOOLS/sipp-uac-trunk.xml" "$VIP:$PORT" -i 10.0.1.2 -p "$P
   -mi 10.0.1.2 -mp 20000 -m "$N" -l "$N" -r "$RATE" -d $((HOLD * 1000)) -nostdin -max_socket 200 \
   -trace_err -error_file /tmp/trunk-uac.err >/tmp/trunk-uac.out 2>&1
 uac=${BG_PIDS[-1]}
+t_calls=$(date +%s)
 # Operators see calls: the whole Call-ID of an INVITE a server's capture got finds exactly that
 # call's session, on that server, with `sarectl sessions --call-id` (the trunk's first call, which
 # holds the socket's own record, and the latest INVITE's call, one with a `sip-call` record of its
@@ -63,7 +67,7 @@ while read -r which ns id; do
   [ "$len" -le 14 ] || { short="${id:0:8}…${id: -6}"; cell="$short ($len)"; }  # else its edges
   js=$(sarectl sessions --call-id "$id" --json) || fail "sarectl sessions --call-id $id failed"
   [ "$(echo "$js" | jq length)" = 1 ] \
-    || fail "sarectl sessions --call-id $id ($which INVITE, at $ns): $(echo "$js" | jq length) sessions, not 1: $(echo "$js" | jq -c .)"
+    || fail "sarectl sessions --call-id $id ($which INVITE, at $ns, $(( $(date +%s) - t_calls )) s after the trunk started): $(echo "$js" | jq length) sessions, not 1: $(echo "$js" | jq -c .); the call's messages at the servers so far:$(sip_call_trace "$id" trunk | tr '\n' ' '); sessions: $(sarectl sessions | head -n 8 | tr '\n' '|')"
   [ "$(echo "$js" | jq -r '.[0] | "\(.server) \(.call_id_short) \(.call_id_len) \(.service)"')" = "${ns#s} $short $len $SVC" ] \
     || fail "call $id ($which INVITE) got by $ns (server ${ns#s}, shown as $short, $len bytes): sarectl sessions --call-id says $(echo "$js" | jq -c .)"
   echo "$text" | grep -qF -- "  $cell" \

@@ -336,13 +336,18 @@ mod tests {
         let mut index: CallIndex<Vec<CallSlot<u32>>, u32> =
             CallIndex::new(vec![CallSlot::vacant(); 16], 0).unwrap();
         let client = client_v4(CLIENT);
-        let mut run = vec![0u8; 3 * MAX_RECORD_LEN];
+        let mut run = vec![0u8; 5 * MAX_RECORD_LEN];
         let (k0, k1) = hasher.words();
         let mut key = [0u8; 16];
         key[..8].copy_from_slice(&k0.to_le_bytes());
         key[8..].copy_from_slice(&k1.to_le_bytes());
         let mut n = encode_record(&Record::CallKey(key), &mut run).unwrap();
-        for (session, id) in [(41u32, LONG), (42, &b"1-4242@10.0.1.2"[..])] {
+        for (session, id) in [
+            (41u32, LONG),
+            (42, &b"1-4242@10.0.1.2"[..]),
+            (43, &b"1-838@10.0.1.2"[..]),
+            (44, &b"7@10.0.1.2"[..]),
+        ] {
             let k = CallKey::new(client, id).unwrap();
             let h = k.hash(&hasher);
             index.insert(&k, h, session, 60_000, 0).unwrap();
@@ -370,6 +375,18 @@ mod tests {
             vec![42]
         );
         assert!(find(b"1-4242@10.0.1.3").is_empty());
+        // 14 bytes and fewer: the whole Call-ID is in the record's edge bytes.
+        for (session, id) in [(43u32, &b"1-838@10.0.1.2"[..]), (44, &b"7@10.0.1.2"[..])] {
+            let flows = vec![flow(session, "signalling", CLIENT, 5060, "udp")];
+            assert_eq!(
+                sessions_of_call(&flows, &calls, id)
+                    .into_iter()
+                    .collect::<Vec<_>>(),
+                vec![session],
+                "{}",
+                String::from_utf8_lossy(id)
+            );
+        }
         assert_eq!(
             short_call_id(calls.of_session(41).unwrap()).text,
             "a84b4c76…ta.com"
