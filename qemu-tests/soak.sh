@@ -181,7 +181,7 @@ drained() {
   [ "$(c flows)" -le "$(echo "$start" | jq .flows)" ] && [ "$(c2 flows)" -le "$(echo "$start" | jq .flows_backup)" ] \
     && [ "$(c calls_indexed)" = 0 ] && [ "$(c2 calls_indexed)" = 0 ]
 }
-WAIT_DETAIL='sarectl flows | tail -n 20; echo "calls indexed $(c calls_indexed) / $(c2 calls_indexed)"' \
+WAIT_DETAIL='echo "flows $(c flows) / backup $(c2 flows), calls indexed $(c calls_indexed) / $(c2 calls_indexed)"; sarectl flows | tail -n 10; echo "the backup'"'"'s:"; sarectl2 flows | tail -n 10' \
   wait_until 120 "both tables drained back to their start (flows, Call-ID index)" drained
 unset WAIT_DETAIL
 finish=$(snapshot end)

@@ -213,9 +213,16 @@ impl FlowTable {
         calls.sweep_step(&self.table(), self.call_purge_budget, false);
     }
 
-    /// A backup's purge step (its flows are not aged): the Call-ID bindings of sessions that have
-    /// gone or ended (a replicated binding never sees its call's BYE, only its session's end).
-    pub(crate) fn sweep_backup(&self) {
+    /// A backup's purge step: its replicated records see no packets here, so none is aged by idle
+    /// time; what replication ended goes — sessions ended past their linger, members of gone or
+    /// ended sessions (`Table::purge_step_replicated`; without it a backup's table kept every
+    /// session it was ever told of until a resynchronisation) — and the Call-ID bindings of sessions
+    /// that have gone or ended (a replicated binding never sees its call's BYE, only its session's
+    /// end).
+    pub(crate) fn sweep_backup(&self, st: &dyn Sink, cfg: &Config, now: Millis) {
+        let mut ev = Events { st, cfg };
+        self.table()
+            .purge_step_replicated(now, self.purge_budget, &mut |f, why| ev.removed(f, why));
         self.calls()
             .sweep_step(&self.table(), self.call_purge_budget, true);
     }

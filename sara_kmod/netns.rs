@@ -141,11 +141,12 @@ impl NetState {
     /// while the namespace has no table.
     pub(crate) fn purge(&self, g: &crate::sys::rcu::RcuGuard) -> u32 {
         let Some(t) = self.table() else { return 0 };
-        // A backup's replicated flows see no packets here: they are aged from the takeover on.
+        // A backup's replicated flows see no packets here: they are aged from the takeover on;
+        // until then only what replication ended is purged.
         if !self.is_backup() {
             t.purge(self, self.config.read(g), crate::sys::now_ms());
         } else {
-            t.sweep_backup();
+            t.sweep_backup(self, self.config.read(g), crate::sys::now_ms());
         }
         crate::conn::PURGE_INTERVAL_MS
     }

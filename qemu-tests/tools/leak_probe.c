@@ -2,8 +2,8 @@
 /*
  * sara_leak_probe: a planted leak, for the memory-checking boot's self-check (qemu-tests/guest.sh).
  *
- * On load it allocates one object and forgets it: nothing in the kernel refers to it any more, which
- * is exactly what kmemleak must report. guest.sh loads it before the tests, waits until kmemleak's
+ * On load it allocates 16 objects and forgets them: nothing in the kernel refers to them any more,
+ * which is exactly what kmemleak must report (at least one: a stale stack word can hide the last). guest.sh loads it before the tests, waits until kmemleak's
  * report names this module's init function (so the boot is shown able to fail on a leak), then marks
  * the report as seen ("clear") and unloads the module; the run's own leak check comes at the end.
  * It is never loaded outside that boot.
@@ -12,11 +12,16 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
-/* The pointer passes through here once, so the compiler cannot drop the allocation; it is then
- * overwritten, and the object has no reference left. */
+/* Each pointer passes through here once, so the compiler cannot drop the allocation; it is then
+ * overwritten. */
 static void *sara_leak_probe_last;
 
-static int __init sara_leak_probe_init(void)
+#define SARA_LEAK_OBJECTS 16
+
+/* One object, forgotten. Not inlined: each call reuses the same stack slot, so of the objects only
+ * the last can still be found in a stale stack word (kmemleak scans task stacks, and a freed task
+ * stack may be kept in a cache; such a stale copy makes an object look referenced). */
+static noinline int sara_leak_probe_one(void)
 {
 	void *p = kmalloc(1000, GFP_KERNEL);
 
@@ -25,7 +30,18 @@ static int __init sara_leak_probe_init(void)
 	memset(p, 0x5a, 1000);	/* no pointer-like words inside: nothing it holds is kept alive */
 	WRITE_ONCE(sara_leak_probe_last, p);
 	WRITE_ONCE(sara_leak_probe_last, NULL);
-	pr_info("sara_leak_probe: one 1000-byte object allocated and forgotten (a planted leak)\n");
+	return 0;
+}
+
+static int __init sara_leak_probe_init(void)
+{
+	int i;
+
+	for (i = 0; i < SARA_LEAK_OBJECTS; i++)
+		if (sara_leak_probe_one())
+			return -ENOMEM;
+	pr_info("sara_leak_probe: %d objects of 1000 bytes allocated and forgotten (a planted leak)\n",
+		SARA_LEAK_OBJECTS);
 	return 0;
 }
 

@@ -574,6 +574,16 @@ impl<S: DerefMut<Target = [Slot]>> Shard<S> {
 
     /// Checks a session whose signalling flow lives here, without side effects other than removing an
     /// expired signalling flow.
+    /// Whether session `r`'s signalling record is here, with its id, not ended — however long idle
+    /// (a backup's view of a replicated session: see [`Shard::purge_step_replicated`]).
+    fn holds_session(&self, r: SessionRef) -> bool {
+        self.local(r.loc)
+            .and_then(|i| self.slot(i))
+            .is_some_and(|s| {
+                s.used() && s.identity() == Identity::Signalling && s.session == r.id && !s.ended()
+            })
+    }
+
     fn live_session<F: FnMut(&FlowInfo, Removal)>(
         &mut self,
         r: SessionRef,
@@ -956,11 +966,38 @@ impl<S: DerefMut<Target = [Slot]>> Shard<S> {
         pending: &mut PendingChecks,
         on_remove: &mut F,
     ) -> PurgeReport {
+        self.purge_walk(Aging::Idle, now, budget, pending, on_remove)
+    }
+
+    /// One step of a **backup's** purge (its records are replicated: they see no packets here, so
+    /// idle time says nothing of them): removes only what replication has ended — signalling records
+    /// of ended sessions past their linger, and members whose session is gone or ended (here, or in
+    /// `pending` for the caller when it lives in another shard). No record is aged, none marked
+    /// Inactive. Without it a backup's table keeps every session it was ever told of until a
+    /// resynchronisation empties it.
+    pub fn purge_step_replicated<F: FnMut(&FlowInfo, Removal)>(
+        &mut self,
+        now: Millis,
+        budget: usize,
+        pending: &mut PendingChecks,
+        on_remove: &mut F,
+    ) -> PurgeReport {
+        self.purge_walk(Aging::Replicated, now, budget, pending, on_remove)
+    }
+
+    fn purge_walk<F: FnMut(&FlowInfo, Removal)>(
+        &mut self,
+        aging: Aging,
+        now: Millis,
+        budget: usize,
+        pending: &mut PendingChecks,
+        on_remove: &mut F,
+    ) -> PurgeReport {
         let mut rep = PurgeReport::default();
         let mut left = budget.min(self.capacity());
         while left > 0 {
             let i = self.purge_cursor;
-            if !self.purge_slot(i, now, pending, &mut rep, on_remove) {
+            if !self.purge_slot(aging, i, now, pending, &mut rep, on_remove) {
                 break;
             }
             left = left.saturating_sub(1);
@@ -979,6 +1016,7 @@ impl<S: DerefMut<Target = [Slot]>> Shard<S> {
     /// Purges slot `i`; false if the step must stop here (pending full).
     fn purge_slot<F: FnMut(&FlowInfo, Removal)>(
         &mut self,
+        aging: Aging,
         i: u32,
         now: Millis,
         pending: &mut PendingChecks,
@@ -991,7 +1029,12 @@ impl<S: DerefMut<Target = [Slot]>> Shard<S> {
         if !s.used() {
             return true;
         }
-        if s.expired(now) {
+        // A replicated record dies only once ended (its linger runs from the end, applied here).
+        let dead = match aging {
+            Aging::Idle => s.expired(now),
+            Aging::Replicated => s.ended() && s.expired(now),
+        };
+        if dead {
             let why = if s.ended() {
                 Removal::Closed
             } else {
@@ -1004,7 +1047,11 @@ impl<S: DerefMut<Target = [Slot]>> Shard<S> {
         if s.identity() != Identity::Signalling {
             let r = s.session_ref();
             if r.loc.shard() == self.index() {
-                if self.live_session(r, now, on_remove).is_none() {
+                let gone = match aging {
+                    Aging::Idle => self.live_session(r, now, on_remove).is_none(),
+                    Aging::Replicated => !self.holds_session(r),
+                };
+                if gone {
                     self.release_and_tell(i, Removal::Orphaned, on_remove);
                     rep.removed = rep.removed.saturating_add(1);
                     return true;
@@ -1015,7 +1062,11 @@ impl<S: DerefMut<Target = [Slot]>> Shard<S> {
                 pending.push(self.loc(i), r);
             }
         }
-        if !s.ended() && s.status() != Status::Inactive && s.idle(now) > s.timeout {
+        if aging == Aging::Idle
+            && !s.ended()
+            && s.status() != Status::Inactive
+            && s.idle(now) > s.timeout
+        {
             let f = make_flags(Status::Inactive, s.identity(), s.wildcard(), false);
             self.set_flags(i, f);
             rep.inactive = rep.inactive.saturating_add(1);
@@ -1152,4 +1203,12 @@ pub struct Placement<'k> {
     pub timeout_ms: u32,
     /// Now.
     pub now: Millis,
+}
+
+/// How a purge judges a record: by its idle time (the dispatcher that forwards), or only by what
+/// replication ended (a backup, whose replicated records see no packets).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Aging {
+    Idle,
+    Replicated,
 }

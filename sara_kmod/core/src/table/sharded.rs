@@ -555,15 +555,47 @@ impl<'a, T: ShardSet + ?Sized> Table<'a, T> {
         budget: usize,
         on_remove: &mut F,
     ) -> PurgeReport {
+        self.purge_shards(false, now, budget, on_remove)
+    }
+
+    /// A backup's purge step over every shard ([`Shard::purge_step_replicated`]): only what
+    /// replication ended goes (sessions ended past their linger, members of gone or ended sessions).
+    pub fn purge_step_replicated<F: FnMut(&FlowInfo, Removal)>(
+        &self,
+        now: Millis,
+        budget: usize,
+        on_remove: &mut F,
+    ) -> PurgeReport {
+        self.purge_shards(true, now, budget, on_remove)
+    }
+
+    fn purge_shards<F: FnMut(&FlowInfo, Removal)>(
+        &self,
+        replicated: bool,
+        now: Millis,
+        budget: usize,
+        on_remove: &mut F,
+    ) -> PurgeReport {
         let mut total = PurgeReport::default();
         for i in 0..self.shards.shard_count() {
             let mut pending = PendingChecks::new();
-            if let Some(rep) = self.with(i, |s| s.purge_step(now, budget, &mut pending, on_remove))
-            {
+            let step = self.with(i, |s| {
+                if replicated {
+                    s.purge_step_replicated(now, budget, &mut pending, on_remove)
+                } else {
+                    s.purge_step(now, budget, &mut pending, on_remove)
+                }
+            });
+            if let Some(rep) = step {
                 total.add(&rep);
             }
             for &(loc, r) in pending.as_slice() {
-                if self.session(r, now, false, on_remove).is_none() {
+                let gone = if replicated {
+                    !self.session_record(r).is_some_and(|f| !f.ended)
+                } else {
+                    self.session(r, now, false, on_remove).is_none()
+                };
+                if gone {
                     if let Some(info) = self
                         .with(loc.shard(), |s| s.remove_member(loc, r))
                         .flatten()

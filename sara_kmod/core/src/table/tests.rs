@@ -108,6 +108,24 @@ impl Fx {
         self.check();
         total
     }
+    /// A whole pass of a backup's purge (`purge_step_replicated`) over every shard.
+    fn purge_all_replicated(&self, now: Millis) -> PurgeReport {
+        let cap = self.shards[0].borrow().capacity();
+        let mut total = PurgeReport::default();
+        for _ in 0..(cap + 2) {
+            let rep = self
+                .t()
+                .purge_step_replicated(now, cap, &mut |f: &FlowInfo, w| {
+                    self.ev.borrow_mut().push((*f, w))
+                });
+            total.add(&rep);
+            if total.visited as usize >= cap * self.shards.len() {
+                break;
+            }
+        }
+        self.check();
+        total
+    }
     fn events(&self) -> Vec<(FlowInfo, Removal)> {
         core::mem::take(&mut *self.ev.borrow_mut())
     }
@@ -961,4 +979,59 @@ fn touch_all_keeps_idle_flows_alive_and_clear_empties_the_table() {
     // The table works as before.
     fx.open(&tcp(1, 40000, 554), 3, 1, late).unwrap();
     assert_eq!(fx.t().len(), 1);
+}
+
+/// A backup's purge: replicated records see no packets there, so idle time says nothing of them;
+/// only what replication ended goes — an ended session after its linger, and the members of a
+/// session that is gone or ended, in its shard or another — and nothing is marked Inactive. (The
+/// soak found a backup whose table kept every session it was ever told of.)
+#[test]
+fn a_backups_purge_removes_only_what_replication_ended() {
+    let fx = Fx::new(4, 64);
+    let mut sessions = Vec::new();
+    for c in 0..8u16 {
+        let r = fx.open(&udp(c, 5060, 5060), u32::from(c), 1, 0).unwrap();
+        fx.announce(&udp(c, 7000 + c, 6000), Wildcard::Exact, r, 0)
+            .unwrap();
+        sessions.push(r);
+    }
+    assert_eq!(fx.t().len(), 16);
+    // Long past every timeout: nothing goes, nothing becomes Inactive.
+    let later = 100 * T;
+    let rep = fx.purge_all_replicated(later);
+    assert_eq!((rep.removed, rep.inactive), (0, 0));
+    assert_eq!(fx.t().len(), 16);
+    assert!(fx.events().is_empty());
+    // Sessions 0 and 1 ended by replication at `later`: quiet here for longer than twice their
+    // timeout, their signalling records go at once; the purge then takes their members.
+    for r in &sessions[..2] {
+        fx.t()
+            .end_session(*r, later, 1_000, &mut |_: &FlowInfo, _| {});
+    }
+    assert_eq!(fx.t().len(), 14);
+    assert_eq!(fx.purge_all_replicated(later).removed, 2);
+    assert_eq!(fx.t().len(), 12);
+    // Sessions 8 and 9, replicated at `later`, ended 10 ms after with a linger of 1 s: within the
+    // linger their members go (the session is over) and their signalling records stay; after it,
+    // those go too.
+    for c in 8..10u16 {
+        let r = fx
+            .open(&udp(c, 5060, 5060), u32::from(c), 1, later)
+            .unwrap();
+        fx.announce(&udp(c, 7000 + c, 6000), Wildcard::Exact, r, later)
+            .unwrap();
+        fx.t()
+            .end_session(r, later + 10, 1_000, &mut |_: &FlowInfo, _| {});
+    }
+    assert_eq!(fx.t().len(), 16);
+    assert_eq!(fx.purge_all_replicated(later + 500).removed, 2);
+    assert_eq!(fx.purge_all_replicated(later + 1_500).removed, 2);
+    assert_eq!(fx.t().len(), 12);
+    for r in &sessions[2..] {
+        assert!(fx.t().session_record(*r).is_some_and(|f| !f.ended));
+    }
+    fx.events();
+    // The same table under the forwarding dispatcher's purge would age all of it out.
+    assert_eq!(fx.purge_all(later + 1_500).removed, 12);
+    assert_eq!(fx.t().len(), 0);
 }
