@@ -142,7 +142,7 @@ rtsp_loop() {
   while [ ! -e /tmp/soak-stop ]; do
     n=$((n + 1)); pids=()
     for i in 1 2 3 4; do
-      in_ns cl timeout 60 ffmpeg -nostdin -hide_banner -nostats -loglevel error -rtsp_transport udp \
+      in_ns cl timeout 60 ffmpeg -nostdin -hide_banner -nostats -loglevel warning -rtsp_transport udp \
         -i "rtsp://$VIP:$RTSP/test" -t 8 -f null - >>/tmp/soak-ffmpeg.log 2>&1 &
       pids+=($!)
     done
@@ -197,14 +197,15 @@ udp_answered=$(jq -s 'map(.answered) | add // 0' /tmp/soak-udp.log 2>/dev/null)
 sessions=$(( $(echo "$finish" | jq .sessions_created) - $(echo "$start" | jq .sessions_created) ))
 info "soak: $MIN min of churn: $sessions sessions created, SIP calls $sip_ok completed / $sip_failed failed, RTSP clients $rtsp_ok of $rtsp_all completed, UDP datagrams $udp_answered of $udp_sent answered; gateway reports $(( $(echo "$finish" | jq .gateway_reports) - $(echo "$start" | jq .gateway_reports) )), records applied by the backup $(( $(echo "$finish" | jq .repl_applied_backup) - $(echo "$start" | jq .repl_applied_backup) ))"
 echo "$start" "$finish" | jq -s -r '
-  ["", "start", "end", "change"], (.[0] | keys_unsorted[] | select(. != "name")) as $k
-  | [$k, (.[0][$k] | tostring), (.[1][$k] | tostring), ((.[1][$k] - .[0][$k]) | tostring)]
-  | @tsv' 2>/dev/null | awk -F'\t' '{printf "INFO soak   %-24s %14s %14s %14s\n", $1, $2, $3, $4}' \
+  (["", "start", "end", "change"] | @tsv),
+  ((.[0] | keys_unsorted[] | select(. != "name")) as $k
+   | [$k, (.[0][$k] | tostring), (.[1][$k] | tostring), ((.[1][$k] - .[0][$k]) | tostring)] | @tsv)' 2>/dev/null | awk -F'\t' '{printf "INFO soak   %-24s %14s %14s %14s\n", $1, $2, $3, $4}' \
   || { echo "INFO soak start $start"; echo "INFO soak end   $finish"; }
 info "soak: failover daemons: $(hstatus disp 1 | jq -c '.daemon.totals | {takeovers, stepdowns, batches_lost, resyncs_sent, resyncs_failed}') (disp), $(hstatus disp2 2 | jq -c '.daemon.totals | {takeovers, batches_lost, records_applied, records_failed}') (disp2); replication overruns $(c repl_overruns)"
 [ "$sessions" -gt 0 ] || fail "no session was created during the soak: it proved nothing"
 [ "$sip_ok" -gt 0 ] && [ "$rtsp_ok" -gt 0 ] && [ "$udp_answered" -gt 0 ] \
-  || fail "a kind of traffic never succeeded (SIP calls $sip_ok, RTSP clients $rtsp_ok, UDP answers $udp_answered)"
+  || { tail -n 20 /tmp/soak-ffmpeg.log /tmp/soak-rtsp-s1.log /tmp/soak-uac.out /tmp/soak-gateway.log 2>/dev/null | cut -c1-300
+  fail "a kind of traffic never succeeded (SIP calls $sip_ok, RTSP clients $rtsp_ok, UDP answers $udp_answered)"; }
 
 # --- the unload path: everything sara.ko holds is freed ------------------------------------------------
 soak_teardown

@@ -6,7 +6,8 @@
 //!
 //! * Role (`CMD_HA_SET`): standalone (no HA: forwards, records nothing), active (forwards and queues
 //!   one `msg::repl` record per session event), backup (forwards nothing: packets for a virtual IP
-//!   are dropped and counted; its flows are not aged, since they see no packets here; it takes
+//!   are dropped and counted; its flows are not aged by idle time, since they see no packets here,
+//!   only what replication ended is purged (`conn::FlowTable::sweep_backup`); it takes
 //!   records with `CMD_REPL_APPLY`). Backup → active refreshes every flow's idle time, so a
 //!   replicated session is timed from the takeover, not from its last packet on the old active.
 //! * Events recorded on the active: a session opened (`Session`), moved to another server
