@@ -591,7 +591,7 @@ impl<'a, T: ShardSet + ?Sized> Table<'a, T> {
             }
             for &(loc, r) in pending.as_slice() {
                 let gone = if replicated {
-                    !self.session_record(r).is_some_and(|f| !f.ended)
+                    self.session_record(r).is_none_or(|f| f.ended)
                 } else {
                     self.session(r, now, false, on_remove).is_none()
                 };
