@@ -122,7 +122,7 @@ for round in $(seq "$repeat"); do
     start=$(date +%s.%N)
     # A test may ask for a longer bound than 480 s with a line "# vm-timeout: SECONDS".
     limit=$(sed -n 's/^# vm-timeout: \([0-9]*\)$/\1/p' "$t" | head -n 1)
-    [ "$mode" = soak ] && limit=$(( soak_minutes * 60 + 900 ))
+    [ "$mode" = soak ] && limit=$(( soak_minutes * 60 + 1500 ))
     # kmemleak on makes a test up to 4x slower (docs/decisions.md): its bound grows alike.
     [ "$memcheck" = 1 ] && [ "$mode" = test ] && limit=$(( ${limit:-480} * 4 ))
     # 20 s before the bound, what is still running goes into the log: a test that hangs (in a

@@ -43,7 +43,7 @@ mode=test
 memcheck=0
 tests=all
 repeat=1
-timeout_s=${SARA_VM_TIMEOUT:-}   # default: 3600 s; 4 h with kmemleak on (--memcheck), the soak's length + 30 min
+timeout_s=${SARA_VM_TIMEOUT:-}   # default: 3600 s; 4 h with kmemleak on (--memcheck), the soak's length + 40 min
 accel=tcg
 plugin_args=()   # --bench: the instruction-counting plugin
 while [ $# -gt 0 ]; do
@@ -92,7 +92,7 @@ if [ "$mode" = soak ]; then
   soak_minutes=${SOAK_MINUTES:-30}
   [[ "$soak_minutes" =~ ^[1-9][0-9]*$ ]] || { echo "SOAK_MINUTES must be a positive number of minutes" >&2; exit 2; }
   logs=vm-soak-logs
-  timeout_s=${timeout_s:-$(( soak_minutes * 60 + 1800 ))}
+  timeout_s=${timeout_s:-$(( soak_minutes * 60 + 2400 ))}
 fi
 [ "$memcheck" = 1 ] && timeout_s=${timeout_s:-14400}
 timeout_s=${timeout_s:-3600}
