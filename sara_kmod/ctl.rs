@@ -6,7 +6,6 @@
 
 use crate::netns::{Config, NetState, Server, ServerLive, Service};
 use crate::sara_core::admission::Thresholds;
-use crate::sara_core::calls::CallMark;
 use crate::sara_core::counters::{self as cn, COUNTERS};
 use crate::sara_core::flow::{FlowKey, Wildcard};
 use crate::sara_core::genl::*;
@@ -793,14 +792,7 @@ fn repl_calls(st: &NetState, req: &Request<'_>, mut cursor: u64) -> Result {
         if !t.session_record(e.value).is_some_and(|f| !f.ended) || e.idle(now) > e.timeout_ms {
             return true;
         }
-        let mark = CallMark {
-            client: e.client,
-            hash: e.hash,
-            len: e.call_id_len,
-            head: e.call_id_head,
-            tail: e.call_id_tail,
-        };
-        let rec = Record::Call(CallRecord::of(e.value.id, &mark));
+        let rec = Record::Call(CallRecord::of(e.value.id, &e.mark()));
         let Some(rest) = buf.get_mut(len..) else {
             return false;
         };

@@ -330,7 +330,7 @@ mod tests {
     /// encoded to bytes and parsed back as `Client::repl_calls` does: sarectl finds the call.
     #[test]
     fn a_call_indexed_and_dumped_as_the_kernel_does_is_found() {
-        use sara_core::calls::{CallIndex, CallMark, CallSlot};
+        use sara_core::calls::{CallIndex, CallSlot};
         use sara_core::msg::repl::{encode_record, parse_records, MAX_RECORD_LEN};
         let hasher = FlowHasher::from_words(0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210);
         let mut index: CallIndex<Vec<CallSlot<u32>>, u32> =
@@ -352,14 +352,7 @@ mod tests {
             let h = k.hash(&hasher);
             index.insert(&k, h, session, 60_000, 0).unwrap();
             let e = index.get(&k, h).unwrap();
-            let mark = CallMark {
-                client: e.client,
-                hash: e.hash,
-                len: e.call_id_len,
-                head: e.call_id_head,
-                tail: e.call_id_tail,
-            };
-            let rec = Record::Call(CallRecord::of(e.value, &mark));
+            let rec = Record::Call(CallRecord::of(e.value, &e.mark()));
             n += encode_record(&rec, &mut run[n..]).unwrap();
         }
         let records: Vec<Record> = parse_records(&run[..n]).unwrap().collect();
