@@ -10,7 +10,9 @@
 #   - UDP: tools/udp_sessions.py, 50 new sessions a round (a new source port each).
 # Every minute a progress line; at the end the churn stops, both tables must drain back to where they
 # started, and the report gives, at start and end: kernel slab (reclaimable, unreclaimable),
-# vmalloc, sara.ko's own vmalloc areas, the flow table and Call-ID index fill, and the traffic done.
+# vmalloc, sara.ko's own memory (its table_bytes gauge on each dispatcher: the flow table and Call-ID
+# index, allocated with the first service; its code, /sys/module/sara/coresize), the flow table and
+# Call-ID index fill, and the traffic done.
 # Then sara.ko is unloaded and loaded again (its unload path frees everything it holds), and guest.sh's
 # last checks run: the kernel log, and kmemleak after two forced scans (any unreferenced object fails).
 # The soak fails if no traffic flowed (it would prove nothing), if a table does not drain, or on any
@@ -108,17 +110,20 @@ step "cluster up: disp active, disp2 backup, manager, 2 agents, gateway, 3 servi
 
 # --- what is measured at start and end --------------------------------------------------------------
 mem_kb() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; }
-sara_vmalloc_kb() { grep -E '\[sara\]|sara_' /proc/vmallocinfo 2>/dev/null | awk '{s += $2} END {print int(s / 1024)}'; }
+# /proc/vmallocinfo names the caller (kvmalloc), not the module: sara.ko's own figure is its gauge.
+kib() { echo $(( $1 / 1024 )); }
 snapshot() {  # NAME: one JSON object
   jq -n -c --arg name "$1" \
     --argjson slab_r "$(mem_kb SReclaimable)" --argjson slab_u "$(mem_kb SUnreclaim)" \
-    --argjson vmalloc "$(mem_kb VmallocUsed)" --argjson sara_vmalloc "$(sara_vmalloc_kb)" \
+    --argjson vmalloc "$(mem_kb VmallocUsed)" --argjson sara_table "$(kib "$(c table_bytes)")" \
+    --argjson sara_table2 "$(kib "$(c2 table_bytes)")" --argjson sara_code "$(kib "$(cat /sys/module/sara/coresize)")" \
     --argjson flows "$(c flows)" --argjson flows2 "$(c2 flows)" --argjson calls "$(c calls_indexed)" \
     --argjson calls2 "$(c2 calls_indexed)" --argjson capacity "$(c table_capacity)" \
     --argjson sessions "$(c sessions_created)" --argjson calls_opened "$(c calls_opened)" \
     --argjson repl "$(c2 repl_applied)" --argjson announce "$(c announce_received)" \
     '{name: $name, slab_reclaimable_kb: $slab_r, slab_unreclaimable_kb: $slab_u, vmalloc_kb: $vmalloc,
-      sara_vmalloc_kb: $sara_vmalloc, flows: $flows, flows_backup: $flows2, calls_indexed: $calls,
+      sara_table_kb: $sara_table, sara_table_backup_kb: $sara_table2, sara_code_kb: $sara_code,
+      flows: $flows, flows_backup: $flows2, calls_indexed: $calls,
       calls_indexed_backup: $calls2, table_capacity: $capacity, sessions_created: $sessions,
       calls_opened: $calls_opened, repl_applied_backup: $repl, gateway_reports: $announce}'
 }

@@ -90,6 +90,8 @@ pub(crate) struct FlowTable {
     /// dispatcher's on a backup (its `CallKey` record), so that replicated bindings hash alike.
     call_key: [AtomicU64; 2],
     capacity: u32,
+    /// Bytes of the slots of both tables (the flow table's and the Call-ID index's storage).
+    memory: usize,
     /// Slots each purge step visits per shard (a full pass about every second).
     purge_budget: usize,
     /// Moves of flows between records, so that a dump knows whether it saw each flow once.
@@ -121,17 +123,19 @@ impl FlowTable {
         let mut key = [0u8; 16];
         crate::sys::random_bytes(&mut key);
         let (k0, k1) = key_words(&key);
+        let flow_bytes = n
+            .saturating_mul(per)
+            .saturating_mul(core::mem::size_of::<Slot>());
+        let call_bytes = n
+            .saturating_mul(call_per)
+            .saturating_mul(core::mem::size_of::<CallSlot<SessionRef>>());
         pr_info!(
             "flow table: {} flows in {} shards, {} KiB; Call-ID index: {} calls, {} KiB\n",
             capacity,
             n,
-            n.saturating_mul(per)
-                .saturating_mul(core::mem::size_of::<Slot>())
-                / 1024,
+            flow_bytes / 1024,
             call_capacity,
-            n.saturating_mul(call_per)
-                .saturating_mul(core::mem::size_of::<CallSlot<SessionRef>>())
-                / 1024
+            call_bytes / 1024
         );
         Ok(KBox::new(
             Self {
@@ -142,6 +146,7 @@ impl FlowTable {
                 hasher,
                 call_key: [AtomicU64::new(k0), AtomicU64::new(k1)],
                 capacity,
+                memory: flow_bytes.saturating_add(call_bytes),
                 purge_budget,
                 moves: Moves::new(),
             },
@@ -199,6 +204,12 @@ impl FlowTable {
     /// Flows the table can hold.
     pub(crate) fn capacity(&self) -> u32 {
         self.capacity
+    }
+
+    /// Bytes of the flow table's and the Call-ID index's slots (the shard locks and headers,
+    /// a few KiB, not counted).
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.memory
     }
 
     /// One purge step over every shard; called by the purge work every [`PURGE_INTERVAL_MS`].

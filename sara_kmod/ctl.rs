@@ -488,6 +488,7 @@ fn value(st: &NetState, id: usize, counts: Option<&crate::sara_core::table::Coun
     match id {
         cn::GAUGE_CALLS => return u64::try_from(t.calls().fill().0).unwrap_or(u64::MAX),
         cn::GAUGE_CALL_CAPACITY => return u64::from(t.call_capacity()),
+        cn::GAUGE_TABLE_BYTES => return u64::try_from(t.memory_bytes()).unwrap_or(u64::MAX),
         _ => {}
     }
     let owned;

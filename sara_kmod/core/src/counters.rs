@@ -90,6 +90,7 @@ counters! {
     CALL_INDEX_FULL = 61, "call_index_full", "new SIP calls refused because the Call-ID index was full";
     GAUGE_CALLS = 62, "calls_indexed", "Call-ID index entries in use now (gauge)";
     GAUGE_CALL_CAPACITY = 63, "call_index_capacity", "calls the Call-ID index can hold (gauge; 0 until the first service)";
+    GAUGE_TABLE_BYTES = 64, "table_bytes", "bytes sara.ko holds for the flow table and the Call-ID index (gauge; allocated with the first service, 0 before)";
 }
 
 /// Counters from this id to [`LAST_GAUGE`] are gauges (values now, computed when read), not running
@@ -98,12 +99,16 @@ pub const FIRST_GAUGE: usize = GAUGE_FLOWS;
 /// The last gauge.
 pub const LAST_GAUGE: usize = GAUGE_CAPACITY;
 
-/// The Call-ID index's gauges (a second range, appended after the running totals of #14).
-pub const CALL_GAUGES: [usize; 2] = [GAUGE_CALLS, GAUGE_CALL_CAPACITY];
+/// Gauges added after the running totals that follow the first range (the Call-ID index's, the
+/// table's memory).
+pub const LATER_GAUGES: [usize; 3] = [GAUGE_CALLS, GAUGE_CALL_CAPACITY, GAUGE_TABLE_BYTES];
 
 /// Whether counter `id` is a gauge.
 pub const fn is_gauge(id: usize) -> bool {
-    (id >= FIRST_GAUGE && id <= LAST_GAUGE) || id == GAUGE_CALLS || id == GAUGE_CALL_CAPACITY
+    (id >= FIRST_GAUGE && id <= LAST_GAUGE)
+        || id == GAUGE_CALLS
+        || id == GAUGE_CALL_CAPACITY
+        || id == GAUGE_TABLE_BYTES
 }
 
 /// The counter of a SIP fallback reason.
@@ -153,7 +158,8 @@ mod tests {
             is_gauge(GAUGE_CALLS) && is_gauge(GAUGE_CALL_CAPACITY) && !is_gauge(CALL_INDEX_FULL)
         );
         assert!(!is_gauge(CALLS_OPENED) && !is_gauge(HA_TAKEOVERS + 1));
-        assert_eq!(GAUGE_CALL_CAPACITY, NUM_COUNTERS - 1);
+        assert!(LATER_GAUGES.iter().all(|&g| is_gauge(g)));
+        assert_eq!(GAUGE_TABLE_BYTES, NUM_COUNTERS - 1);
         use super::super::calls::Fallback;
         assert_eq!(
             COUNTERS[sip_fallback(Fallback::NotSip)].name,
