@@ -88,7 +88,7 @@ mod tests;
 // `unused_imports` under -Dwarnings.
 #[allow(unused_imports)]
 pub use moves::{Move, Moves, Stamp};
-pub use shard::{Placement, Shard, ShardError, Slot};
+pub use shard::{Aging, Placement, Shard, ShardError, Slot};
 #[allow(unused_imports)]
 pub use sharded::{AnnounceError, Classified, Forward, PacketOpts, ShardSet, Table, TableCursor};
 

@@ -985,7 +985,8 @@ impl<S: DerefMut<Target = [Slot]>> Shard<S> {
         self.purge_walk(Aging::Replicated, now, budget, pending, on_remove)
     }
 
-    fn purge_walk<F: FnMut(&FlowInfo, Removal)>(
+    /// One purge step judged by `aging`: [`Shard::purge_step`] or [`Shard::purge_step_replicated`].
+    pub fn purge_walk<F: FnMut(&FlowInfo, Removal)>(
         &mut self,
         aging: Aging,
         now: Millis,
@@ -1208,7 +1209,9 @@ pub struct Placement<'k> {
 /// How a purge judges a record: by its idle time (the dispatcher that forwards), or only by what
 /// replication ended (a backup, whose replicated records see no packets).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Aging {
+pub enum Aging {
+    /// The forwarding dispatcher's purge ([`Shard::purge_step`]).
     Idle,
+    /// A backup's purge ([`Shard::purge_step_replicated`]).
     Replicated,
 }

@@ -3,8 +3,8 @@
 
 use super::super::flow::{shard_of, FlowHasher, FlowKey, Wildcard};
 use super::{
-    Counts, FlowInfo, Identity, InsertError, Loc, Millis, Move, Moves, PendingChecks, Placement,
-    PurgeReport, Redispatch, Removal, SessionRef, Shard, Slot, Status, Walk,
+    Aging, Counts, FlowInfo, Identity, InsertError, Loc, Millis, Move, Moves, PendingChecks,
+    Placement, PurgeReport, Redispatch, Removal, SessionRef, Shard, Slot, Status, Walk,
 };
 use core::cell::RefCell;
 use core::ops::DerefMut;
@@ -555,7 +555,7 @@ impl<'a, T: ShardSet + ?Sized> Table<'a, T> {
         budget: usize,
         on_remove: &mut F,
     ) -> PurgeReport {
-        self.purge_shards(false, now, budget, on_remove)
+        self.purge_shards(Aging::Idle, now, budget, on_remove)
     }
 
     /// A backup's purge step over every shard ([`Shard::purge_step_replicated`]): only what
@@ -566,12 +566,14 @@ impl<'a, T: ShardSet + ?Sized> Table<'a, T> {
         budget: usize,
         on_remove: &mut F,
     ) -> PurgeReport {
-        self.purge_shards(true, now, budget, on_remove)
+        self.purge_shards(Aging::Replicated, now, budget, on_remove)
     }
 
-    fn purge_shards<F: FnMut(&FlowInfo, Removal)>(
+    /// One purge step in every shard judged by `aging` ([`Table::purge_step`],
+    /// [`Table::purge_step_replicated`]), then the cross-shard member checks.
+    pub fn purge_shards<F: FnMut(&FlowInfo, Removal)>(
         &self,
-        replicated: bool,
+        aging: Aging,
         now: Millis,
         budget: usize,
         on_remove: &mut F,
@@ -580,20 +582,15 @@ impl<'a, T: ShardSet + ?Sized> Table<'a, T> {
         for i in 0..self.shards.shard_count() {
             let mut pending = PendingChecks::new();
             let step = self.with(i, |s| {
-                if replicated {
-                    s.purge_step_replicated(now, budget, &mut pending, on_remove)
-                } else {
-                    s.purge_step(now, budget, &mut pending, on_remove)
-                }
+                s.purge_walk(aging, now, budget, &mut pending, on_remove)
             });
             if let Some(rep) = step {
                 total.add(&rep);
             }
             for &(loc, r) in pending.as_slice() {
-                let gone = if replicated {
-                    self.session_record(r).is_none_or(|f| f.ended)
-                } else {
-                    self.session(r, now, false, on_remove).is_none()
+                let gone = match aging {
+                    Aging::Replicated => self.session_record(r).is_none_or(|f| f.ended),
+                    Aging::Idle => self.session(r, now, false, on_remove).is_none(),
                 };
                 if gone {
                     if let Some(info) = self

@@ -93,23 +93,19 @@ impl Fx {
         res
     }
     fn purge_all(&self, now: Millis) -> PurgeReport {
-        self.purge_pass(now, false)
+        self.purge_pass(now, Aging::Idle)
     }
     /// A whole pass of a backup's purge (`purge_step_replicated`) over every shard.
     fn purge_all_replicated(&self, now: Millis) -> PurgeReport {
-        self.purge_pass(now, true)
+        self.purge_pass(now, Aging::Replicated)
     }
-    fn purge_pass(&self, now: Millis, replicated: bool) -> PurgeReport {
+    fn purge_pass(&self, now: Millis, aging: Aging) -> PurgeReport {
         let cap = self.shards[0].borrow().capacity();
         let mut total = PurgeReport::default();
         // Enough steps for every shard to go round once even when pending checks stop steps early.
         for _ in 0..(cap + 2) {
             let mut tell = |f: &FlowInfo, w| self.ev.borrow_mut().push((*f, w));
-            let rep = if replicated {
-                self.t().purge_step_replicated(now, cap, &mut tell)
-            } else {
-                self.t().purge_step(now, cap, &mut tell)
-            };
+            let rep = self.t().purge_shards(aging, now, cap, &mut tell);
             total.add(&rep);
             if total.visited as usize >= cap * self.shards.len() {
                 break;
