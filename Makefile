@@ -1,8 +1,10 @@
 # SARA — build, test and demo. Everything runs from a fresh clone on Debian 12:
 #   make test    host tests (cargo test) + VM tests (QEMU) — installs what is missing, builds the kernel
 #   make demo    boots the VM cluster, sends traffic, shows sarectl stats and who served what
-#   make bench   SARA vs IPVS-DR vs no balancer in one VM boot: pkts/s, ns/pkt, sessions/s, bytes/flow
-#                (results in build/bench/results.md), then the policy simulator (build/bench/sim/)
+#   make bench   SARA vs IPVS-DR vs no balancer in one VM boot: instructions per packet and per session
+#                (counted by a QEMU plugin), pkts/s, ns/pkt, sessions/s, bytes/flow (results in
+#                build/bench/results.md; a full run also in bench/results/DATE-COMMIT.md, to commit by
+#                hand), then the policy simulator (build/bench/sim/)
 #   make memcheck-all  every VM test with kmemleak on (70-90 min, not in CI; `make test` runs four there)
 #   make soak    SOAK_MINUTES (default 30) of SIP, RTSP and UDP session churn with every daemon, on the
 #                memory-checking kernel: slab/vmalloc/table use at start and end, then kmemleak (not in CI)
