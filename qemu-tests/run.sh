@@ -192,7 +192,7 @@ if [ "$mode" = bench ]; then
   # The report again, here: with the instruction counts (the plugin's file) and the clock's mode.
   report_args=()
   [ ${#plugin_args[@]} -gt 0 ] && [ -s "$build/bench/icount.tsv" ] && report_args+=(--icount "$build/bench/icount.tsv")
-  [ -n "$icount_shift" ] && report_args+=(--clock "-icount shift=$icount_shift")
+  [ -n "$icount_shift" ] && report_args+=("--clock=-icount shift=$icount_shift")
   finished=0
   grep -q '^meta' "$build/bench/raw.tsv" && finished=1   # bench.sh's last line: its report's parameters
   if [ "$finished" = 1 ]; then

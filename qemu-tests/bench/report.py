@@ -273,10 +273,10 @@ def render(res, hz, total, secs, jobs, kernel, ic=None, clock=None):
           "vCPU executes nothing.")
     if clock:
         p("")
-        p(f"QEMU ran with `{clock}`: the guest's clock followed the instructions executed (all vCPUs in "
-          "one host thread), not the host's time, so the time figures below follow the instruction "
-          "counts too; they repeat closely between runs, not exactly (the clock runs at real time "
-          "while every vCPU is halted).")
+        p(f"QEMU ran with `{clock}`: the guest's clock advanced with the instructions executed (all vCPUs "
+          "in one host thread), not with the host's time, so the time figures below follow the "
+          "instruction counts; they repeat closely between runs, not exactly (the clock runs at real "
+          "time while every vCPU is halted).")
     if skipped:
         p("")
         p("**Skipped (time budget):** " + ", ".join(skipped) + ".")
