@@ -1,16 +1,20 @@
 # SARA — build, test and demo. Everything runs from a fresh clone on Debian 12:
 #   make test    host tests (cargo test) + VM tests (QEMU) — installs what is missing, builds the kernel
 #   make demo    boots the VM cluster, sends traffic, shows sarectl stats and who served what
-#   make bench   SARA vs IPVS-DR vs no balancer in one VM boot: pkts/s, ns/pkt, sessions/s, bytes/flow
-#                (results in build/bench/results.md), then the policy simulator (build/bench/sim/)
+#   make bench   SARA vs IPVS-DR vs no balancer in one VM boot: instructions per packet and per session
+#                (counted by a QEMU plugin), pkts/s, ns/pkt, sessions/s, bytes/flow (results in
+#                build/bench/results.md; a full run also in bench/results/DATE-COMMIT.md, to commit by
+#                hand), then the policy simulator (build/bench/sim/)
 #   make memcheck-all  every VM test with kmemleak on (70-90 min, not in CI; `make test` runs four there)
 #   make soak    SOAK_MINUTES (default 30) of SIP, RTSP and UDP session churn with every daemon, on the
 #                memory-checking kernel: slab/vmalloc/table use at start and end, then kmemleak (not in CI)
 #   make bench-host  the core on the host, no VM (about 2 minutes): instructions per operation under
 #                Callgrind (flow table, purge, DPI) and lookup time against hashbrown at 10^6 keys
-#                (results in build/bench-host/); first the icount self-test
+#                (results in build/bench-host/); first the icount self-test and the report's test
 #   make icount-selftest  checks make bench's instruction-counting QEMU plugin under qemu-x86_64
 #                (qemu-tests/bench/icount/selftest.sh, about a second, no VM)
+#   make bench-report-test  checks make bench's report (instructions per packet and per session) on
+#                fixtures (qemu-tests/bench/test_report.py, under a second, no VM)
 #   make fmt     formats every Rust file (scripts/fmt.sh; settings in rustfmt.toml)
 #   make lint    what CI checks before `make test`: fmt-check (scripts/fmt.sh --check), imports (no circle) and clippy
 #                (cargo clippy --workspace --all-targets, warnings are errors)
@@ -27,7 +31,7 @@ CARGO ?= cargo
 # compiled dependencies (CI runs every submission in a fresh clone).
 export CARGO_TARGET_DIR ?= $(shell . scripts/env.sh; echo $$SARA_CACHE)/cargo-target
 
-.PHONY: all setup kernel module sarectl host-test vm-test test memcheck-all soak demo bench bench-host icount-selftest fmt fmt-check clippy lint imports fuzz clean
+.PHONY: all setup kernel module sarectl host-test vm-test test memcheck-all soak demo bench bench-host icount-selftest bench-report-test fmt fmt-check clippy lint imports fuzz clean
 
 all: module sarectl
 
@@ -74,6 +78,7 @@ bench: module sarectl
 bench-host:
 	@scripts/setup.sh --bench
 	qemu-tests/bench/icount/selftest.sh
+	python3 qemu-tests/bench/test_report.py
 	@mkdir -p build/bench-host
 	GUNGRAUN_RUNNER="$$(. scripts/env.sh; echo $$SARA_GUNGRAUN_RUNNER)" \
 	  $(CARGO) bench -p sara_core --bench instructions -- --output-format=json >build/bench-host/instructions.jsonl
@@ -84,6 +89,10 @@ bench-host:
 # The plugin that counts make bench's guest instructions, checked on the host (qemu-user).
 icount-selftest:
 	qemu-tests/bench/icount/selftest.sh
+
+# make bench's report (qemu-tests/bench/report.py) on synthetic results and instruction counts.
+bench-report-test:
+	python3 qemu-tests/bench/test_report.py
 
 fmt: setup
 	scripts/fmt.sh

@@ -16,12 +16,25 @@
 # (gw, bridge, dispatcher, servers), so "own" = balancer minus floor is the dispatcher's share.
 # Memory: the MemAvailable/VmallocUsed/Slab deltas of sara.ko's table and of IPVS's connections.
 #
+# Instructions (when run.sh loads the sara-icount plugin, its default; bench/icount/): every measured
+# interval is bracketed by two instruction-counter snapshots labelled PASS:SETUP:PROTO:F:begin and
+# …:end (e.g. steady:ipvs-p:udp:100000:begin), taken by snap.sh between two readings of the packet
+# counter, and sara.ko's text (range "sara") and ip_vs + ip_vs_wlc's (range "ipvs") are announced
+# after loading and withdrawn before unloading (icount_module / icount_unmodule). An "icount" line of
+# the results gives each interval's label and the packets delivered in it (bounds); report.py joins
+# it with build/bench/icount.tsv (on the host, after the run). The markers are sent from this shell
+# only, one at a time (snap.sh runs in the foreground). Without the plugin they do nothing.
+#
 # Prints the results (markdown) between "SARA-BENCH-RESULTS-BEGIN" and "...-END"; run.sh --bench copies
 # them to build/bench/results.md. Knobs (kernel command line, set by run.sh from the environment):
 # sara_bench_flows=1000,100000,1000000 sara_bench_secs=10 sara_bench_jobs=1 sara_bench_protos=udp,tcp
 # sara_bench_newmax=120 (bound of one new pass, s) sara_bench_budget=1300 (no block starts later, s; nor IPVS -p past budget + 200 s).
 . "$REPO/qemu-tests/lib.sh"
 trap - EXIT
+# The instruction counter's helpers (sara_icount= on the command line; without it they do nothing).
+# Exported: snap.sh, in the dispatcher's namespace, takes the snapshots.
+. "$REPO/qemu-tests/bench/icount/marks.sh"
+export ICOUNT_MARK ICOUNT_SYSFS
 
 karg() { sed -n "s/.*\bsara_bench_$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 FLOWS=$(karg flows); FLOWS=${FLOWS:-1000,100000,1000000}
@@ -49,8 +62,13 @@ rec() { local IFS=$'\t'; echo "$*" >>"$RES"; }
 meminfo() { awk -v k="$1:" '$1 == k {print $2 * 1024}' /proc/meminfo; }
 HZ=$(getconf CLK_TCK)
 sara_c() { in_ns disp cat "/sys/kernel/sara/$1"; }
-# One sample (bench/snap.sh): TIME SOFTIRQ IDLE PKTS SARA_FWD SARA_SESSIONS IPVS_CONNS IPVS_INPKTS
-snap() { in_ns disp bash "$REPO/qemu-tests/bench/snap.sh"; }
+# One sample (bench/snap.sh): TIME SOFTIRQ IDLE PKTS SARA_FWD SARA_SESSIONS IPVS_CONNS IPVS_INPKTS PKTS0
+# (snap LABEL: with the instruction counter's snapshot LABEL, taken between PKTS0 and the rest).
+snap() { in_ns disp bash "$REPO/qemu-tests/bench/snap.sh" "$@"; }
+# The measured interval's instruction snapshots are LABEL:begin and LABEL:end, LABEL = PASS:SETUP:PROTO:F.
+# icount_rec PASS F PROTO SETUP: its "icount" line, from the samples a and b (arrays of the caller):
+# the packets delivered between the two snapshots lie between b's PKTS0 - a's PKTS and b's PKTS - a's PKTS0.
+icount_rec() { rec icount "$2" "$3" "$4" "$1" "$1:$4:$3:$2" $((b[8] - a[3])) $((b[3] - a[8])); }
 ipvs_conns_now() { in_ns disp ipvsadm -Ln 2>/dev/null | awk '$1 == "->" && $2 ~ /^10\./ {n += $5 + $6} END {print n + 0}'; }
 ct_count() { in_ns disp cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo -; }
 slab_ipvs() {  # active objects, bytes and object size of the ip_vs_conn cache
@@ -110,11 +128,12 @@ steady() {
   gen_start steady "$proto" "$f" 3600 "$dst" "$use"
   wait_traffic || say "WARNING: no packet reached the servers"
   sleep 1
-  a=($(snap)); sleep "$SECS"; b=($(snap))
+  a=($(snap "steady:$setup:$proto:$f:begin")); sleep "$SECS"; b=($(snap "steady:$setup:$proto:$f:end"))
   gen_stop
   local dt pk cnt=0; dt=$(echo "${b[0]} - ${a[0]}" | bc -l); pk=$((b[3] - a[3]))
   [ "$col" -gt 0 ] && cnt=$((b[col] - a[col]))
   rec steady "$f" "$proto" "$setup" "$dt" $((b[1] - a[1])) $((b[2] - a[2])) "$pk" "$cnt" "$(tracked "$setup")" "$(ct_count)"
+  icount_rec steady "$f" "$proto" "$setup"
   say "$setup $proto F=$f: $pk packets at the servers in $dt s, softirq $((b[1] - a[1])) ticks, idle $((b[2] - a[2])); balancer counted $cnt; gen: $(gen_out)"
 }
 # newpass F PROTO SETUP COUNTER_COLUMN: open the F flows once; count sessions (SARA) / connections (IPVS)
@@ -122,12 +141,13 @@ newpass() {
   local f=$1 proto=$2 setup=$3 col=$4 a b bound=$NEW_MAX
   # The 10^6 row needs longer: the bound scales with F (at least F / 3000 s, TCG's rate on one CPU).
   [ $((f / 3000)) -gt "$bound" ] && bound=$((f / 3000))
-  a=($(snap))
+  a=($(snap "new:$setup:$proto:$f:begin"))
   local jobs=$JOBS; JOBS=$NCPU GEN_NS=gw gen_start new "$proto" "$f" "$bound" "$VIP"; JOBS=$jobs
   gen_wait
-  b=($(snap))
+  b=($(snap "new:$setup:$proto:$f:end"))
   local span n=$((b[col] - a[col])); span=$(gen_span)
   rec new "$f" "$proto" "$setup" "$span" $((b[1] - a[1])) $((b[2] - a[2])) $((b[3] - a[3])) "$n" "$(tracked "$setup")"
+  icount_rec new "$f" "$proto" "$setup"
   say "$setup $proto F=$f new pass: $n new in $span s, $((b[3] - a[3])) packets at the servers; gen: $(gen_out)"
 }
 
@@ -164,7 +184,8 @@ done
 lsmod | grep -q '^sara ' && rmmod sara
 lsmod | grep -q '^ip_vs ' && { in_ns disp ipvsadm -C; rmmod ip_vs_wlc ip_vs; }
 [ -f "$IPVS_DIR/ip_vs_wlc.ko" ] || fail "no ip_vs_wlc.ko in $IPVS_DIR"
-say "flows $FLOWS, protocols $PROTOS, $SECS s a measurement, $JOBS generators, $NCPU CPUs, HZ $HZ, slabinfo $([ -r /proc/slabinfo ] && echo yes || echo no)"
+say "flows $FLOWS, protocols $PROTOS, $SECS s a measurement, $JOBS generators, $NCPU CPUs, HZ $HZ, slabinfo $([ -r /proc/slabinfo ] && echo yes || echo no), instruction counter $(icount_on && echo on || echo off)"
+icount_snap bench:start
 
 # --- the balancers -------------------------------------------------------------------------------
 sara_up() {  # proto
@@ -172,6 +193,9 @@ sara_up() {  # proto
   m0=$(meminfo MemAvailable); v0=$(meminfo VmallocUsed)
   insmod "$REPO/sara.ko" flow_capacity=$CAPACITY || fail "insmod sara.ko"
   m1=$(meminfo MemAvailable); v1=$(meminfo VmallocUsed)
+  # (Here, so that what its processes, readelf and mark, leave in memory falls in the table's
+  # MemAvailable drop, tens of MiB, not in a smaller figure.)
+  icount_module sara sara "$REPO/sara.ko" || say "WARNING: sara.ko's text is not counted apart"
   local port=$PORT_UDP; [ "$1" = tcp ] && port=$PORT_TCP
   sarectl service add "$VIP:$port/$1" --timeout 600 || fail "sarectl service add"
   m2=$(meminfo MemAvailable); v2=$(meminfo VmallocUsed); s2=$(meminfo Slab)
@@ -179,7 +203,7 @@ sara_up() {  # proto
   SARA_MEM="$((m0 - m1)) $((v1 - v0)) $((m1 - m2)) $((v2 - v1)) $(sara_c table_capacity)"
   SARA_M2=$m2; SARA_S2=$s2
 }
-sara_down() { rmmod sara || fail "rmmod sara"; }
+sara_down() { icount_unmodule sara; rmmod sara || fail "rmmod sara"; }
 ipvs_up() {  # proto, persistent (0/1)
   local m0 v0 m1 v1 opt=-u port=$PORT_UDP
   [ "$1" = tcp ] && { opt=-t; port=$PORT_TCP; }
@@ -187,6 +211,7 @@ ipvs_up() {  # proto, persistent (0/1)
   insmod "$IPVS_DIR/ip_vs.ko" conn_tab_bits=20 || fail "insmod ip_vs"
   insmod "$IPVS_DIR/ip_vs_wlc.ko" || fail "insmod ip_vs_wlc"
   m1=$(meminfo MemAvailable); v1=$(meminfo VmallocUsed)
+  icount_module ipvs ip_vs "$IPVS_DIR/ip_vs.ko" ip_vs_wlc "$IPVS_DIR/ip_vs_wlc.ko" || say "WARNING: IPVS's text is not counted apart"
   in_ns disp ipvsadm --set 900 120 600 || fail "ipvsadm --set"
   in_ns disp ipvsadm -A "$opt" "$VIP:$port" -s wlc ${2:+-p 600} || fail "ipvsadm -A"
   in_ns disp ipvsadm -a "$opt" "$VIP:$port" -r 10.0.0.11 -g -w 1 || fail "ipvsadm -a"
@@ -194,7 +219,7 @@ ipvs_up() {  # proto, persistent (0/1)
   IPVS_MEM="$((m0 - m1)) $((v1 - v0))"
   IPVS_M1=$(meminfo MemAvailable); IPVS_S1=$(meminfo Slab); IPVS_SLAB1=$(slab_ipvs)
 }
-ipvs_down() { in_ns disp ipvsadm -C; rmmod ip_vs_wlc && rmmod ip_vs || fail "rmmod ip_vs"; }
+ipvs_down() { in_ns disp ipvsadm -C; icount_unmodule ipvs; rmmod ip_vs_wlc && rmmod ip_vs || fail "rmmod ip_vs"; }
 
 # The small sizes of every protocol first, then 10^6 (UDP, then TCP): past the budget, the largest
 # TCP block is the one skipped.
@@ -240,7 +265,10 @@ for block in "${BLOCKS[@]}"; do
       ipvs_down
     done
 done
+icount_snap bench:end
 say "done in $((EPOCHSECONDS - T0)) s"
+# The report's parameters, for report.py run again on the host (run.sh, with the instruction counts).
+rec meta "$HZ" "$((EPOCHSECONDS - T0))" "$SECS" "$JOBS" "$(uname -r)"
 echo "SARA-BENCH-RESULTS-BEGIN"
 "$PY" "$REPO/qemu-tests/bench/report.py" "$RES" "$HZ" "$((EPOCHSECONDS - T0))" "$SECS" "$JOBS" "$(uname -r)"
 echo "SARA-BENCH-RESULTS-END"

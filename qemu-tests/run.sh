@@ -23,11 +23,17 @@
 #
 # --bench runs qemu-tests/bench.sh instead of the tests and writes its results to build/bench/results.md
 # (knobs from the environment: BENCH_FLOWS=1000,100000,1000000 BENCH_SECONDS=10 BENCH_JOBS=1
-# BENCH_PROTOS=udp,tcp BENCH_NEW_MAX=120 BENCH_BUDGET=1500). BENCH_ICOUNT=cb also loads the
-# instruction-counting plugin (qemu-tests/bench/icount: counts by address range, written at the
-# guest's markers to build/bench/icount.tsv; a callback per translation block, exact with both vCPUs
-# in their own threads), BENCH_ICOUNT=inline with cheaper inline counters (QEMU then runs both vCPUs
-# in one thread, -accel tcg,thread=single); 0, the default until bench.sh emits its markers, none.
+# BENCH_PROTOS=udp,tcp BENCH_NEW_MAX=120 BENCH_BUDGET=1300). It loads the instruction-counting plugin
+# (qemu-tests/bench/icount: counts by address range, written at bench.sh's markers to
+# build/bench/icount.tsv): BENCH_ICOUNT=cb, the default, a callback per translation block, exact with
+# both vCPUs in their own threads; BENCH_ICOUNT=inline, cheaper inline counters (QEMU then runs both
+# vCPUs in one thread, -accel tcg,thread=single); BENCH_ICOUNT=0, none (TCG as fast as without it: the
+# times of runs before the plugin compare with those). BENCH_ICOUNT_SHIFT=N (0-10) runs QEMU with
+# -icount shift=N: the guest's clock advances 2^N ns per instruction (all vCPUs in one thread; the
+# counter then defaults to inline), so the time figures follow the instructions, not the host's load.
+# The report is made again here with the counts (the guest cannot read the plugin's file as it grows);
+# a full run (BENCH_FLOWS and BENCH_PROTOS not set) also writes it to bench/results/DATE-COMMIT.md,
+# for the developer to commit (bench/results/README.md).
 #
 # The guest mounts this machine's root read-only over 9p and chroots into it, so it runs the very
 # sara.ko, sarectl and test scripts of this checkout with the host's tools. It prints one line per
@@ -46,6 +52,7 @@ repeat=1
 timeout_s=${SARA_VM_TIMEOUT:-}   # default: 3600 s; 4 h with kmemleak on (--memcheck), the soak's length + 40 min
 accel=tcg
 plugin_args=()   # --bench: the instruction-counting plugin
+clock_args=()    # --bench with BENCH_ICOUNT_SHIFT: -icount shift=N
 while [ $# -gt 0 ]; do
   case "$1" in
     --demo) mode=demo; shift;;
@@ -117,9 +124,20 @@ if [ "$mode" = bench ]; then
   # The generator is compiled here: gcc under TCG takes a minute.
   mkdir -p "$build/bench"
   gcc -O2 -o "$build/bench/bench_gen" "$here/tools/bench_gen.c" || exit 1
+  # The guest's clock from its instructions: one thread for every vCPU (QEMU's -icount needs it).
+  icount_shift=${BENCH_ICOUNT_SHIFT:-}
+  if [ -n "$icount_shift" ]; then
+    [[ "$icount_shift" =~ ^([0-9]|10)$ ]] || { echo "BENCH_ICOUNT_SHIFT is 0-10 (2^N ns per instruction)" >&2; exit 2; }
+    clock_args=(-icount "shift=$icount_shift")
+    accel=tcg,thread=single
+  fi
   # The instruction counter: the plugin (host) and the guest's marker program, which the guest finds
   # through sara_icount= (qemu-tests/bench/icount/marks.sh). Without them the benchmarks run as before.
-  icount=${BENCH_ICOUNT:-0}
+  # On by default: every pass is bounded in time, so the plugin's cost (TCG about 1.6-2x slower) does
+  # not lengthen the run; it costs packets per measurement, and flows a 10^6 new pass reaches in its bound.
+  icount=${BENCH_ICOUNT:-cb}
+  [ -n "$icount_shift" ] && icount=${BENCH_ICOUNT:-inline}
+  rm -f "$build/bench/icount.tsv"
   case "$icount" in
     0) ;;
     cb|inline)
@@ -150,7 +168,7 @@ mkdir -p "$build/$logs"
 echo "[vm] booting $(basename "$(dirname "$(dirname "$kdir")")") under QEMU/TCG; serial log: $log"
 set +e
 timeout --foreground "$timeout_s" qemu-system-x86_64 \
-  -accel "$accel" -m 2048 -smp 2 -nographic -no-reboot -nic none "${plugin_args[@]}" \
+  -accel "$accel" -m 2048 -smp 2 -nographic -no-reboot -nic none "${plugin_args[@]}" "${clock_args[@]}" \
   -kernel "$bzimage" -initrd "$initrd" -append "$kernel_args" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
   -virtfs local,path="$build/$logs",mount_tag=hostlogs,security_model=none \
@@ -171,8 +189,22 @@ if [ "$mode" = bench ]; then
   mkdir -p "$build/bench"
   sed -n '/^SARA-BENCH-RESULTS-BEGIN$/,/^SARA-BENCH-RESULTS-END$/p' "$log" | sed '1d;$d' >"$build/bench/results.md"
   sed -n '/^SARA-BENCH-RAW-BEGIN$/,/^SARA-BENCH-RAW-END$/p' "$log" | sed '1d;$d' >"$build/bench/raw.tsv"
-  if [ ! -s "$build/bench/results.md" ] && [ -s "$build/bench/raw.tsv" ]; then   # the report failed in the guest
-    python3 "$here/bench/report.py" "$build/bench/raw.tsv" 100 0 "${BENCH_SECONDS:-10}" "${BENCH_JOBS:-1}" "?" >"$build/bench/results.md"
+  # The report again, here: with the instruction counts (the plugin's file) and the clock's mode.
+  report_args=()
+  [ ${#plugin_args[@]} -gt 0 ] && [ -s "$build/bench/icount.tsv" ] && report_args+=(--icount "$build/bench/icount.tsv")
+  [ -n "$icount_shift" ] && report_args+=("--clock=-icount shift=$icount_shift")
+  finished=0
+  grep -q '^meta' "$build/bench/raw.tsv" && finished=1   # bench.sh's last line: its report's parameters
+  if [ "$finished" = 1 ]; then
+    if python3 "$here/bench/report.py" "$build/bench/raw.tsv" "${report_args[@]}" >"$build/bench/results.md.new"; then
+      mv "$build/bench/results.md.new" "$build/bench/results.md"
+    else
+      rm -f "$build/bench/results.md.new"
+      echo "[vm] the report failed here: the guest's (without instruction counts) is kept" >&2
+    fi
+  elif [ ! -s "$build/bench/results.md" ] && [ -s "$build/bench/raw.tsv" ]; then   # the report failed in the guest
+    python3 "$here/bench/report.py" "$build/bench/raw.tsv" 100 0 "${BENCH_SECONDS:-10}" "${BENCH_JOBS:-1}" "?" \
+      "${report_args[@]}" >"$build/bench/results.md"
   fi
   [ -s "$build/bench/results.md" ] || { echo "[vm] the benchmarks did not finish (see $log)" >&2; exit 1; }
   echo
@@ -180,6 +212,17 @@ if [ "$mode" = bench ]; then
   echo
   echo "[vm] results: $build/bench/results.md (raw: $build/bench/raw.tsv, log: $log)"
   [ ${#plugin_args[@]} -gt 0 ] && echo "[vm] instruction counts at the guest's markers: $build/bench/icount.tsv"
+  # A full run's table is kept in bench/results/ (committed by the developer, not here).
+  if [ -n "${BENCH_FLOWS:-}${BENCH_PROTOS:-}" ]; then
+    echo "[vm] not a full run (BENCH_FLOWS or BENCH_PROTOS set): nothing written to bench/results/"
+  elif [ "$finished" = 0 ]; then
+    echo "[vm] the benchmarks did not finish: nothing written to bench/results/"
+  else
+    kept=$("$here/bench/keep-results.sh" "$build/bench/results.md" "${icount_shift:+-icount shift=$icount_shift}" \
+      "$([ ${#plugin_args[@]} -gt 0 ] && echo "$icount" || echo off)") \
+      && echo "[vm] kept as $kept: commit it if it is worth keeping (bench/results/README.md)" \
+      || echo "[vm] could not write the results to bench/results/" >&2
+  fi
   exit 0
 fi
 summary=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 | tr -d '\r')
