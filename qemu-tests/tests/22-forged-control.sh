@@ -40,6 +40,9 @@
 # throughout (sampled), no takeover, step-down, lost batch or resync, every probe session answered in
 # every step by one and the same server, the new sessions admitted and replicated, and at the end key
 # 2 alone everywhere.
+# 230 s on an idle host, 430 s beside two compiling jobs (the rotation's steps wait on each daemon's
+# reload): the default 480 s bound is too near.
+# vm-timeout: 900
 . "$REPO/qemu-tests/lib.sh"
 load_sara; topo_up
 MGR=10.0.0.2:7400
@@ -202,7 +205,7 @@ step "manager, agents, gateway and RTSP servers up"
 capture_raw fc-ctl disp "udp and (dst port 7400 or port $HAPORT)"
 m0=$(mstatus)
 bg in_ns cl "$PY" "$TOOLS/forge.py" rtsp-client --vip "$VIP" --port "$RPORT" --session 41100:41000 --session 41110:41010 \
-  --session-file /tmp/fc-more-sessions --stop-file /tmp/fc-stop >/tmp/fc-client.log 2>&1
+  --session-file /tmp/fc-more-sessions --stop-file /tmp/fc-stop --max-wait 1200 >/tmp/fc-client.log 2>&1
 CLIENT=${BG_PIDS[-1]}
 WAIT_DETAIL='sarectl flows; cat /tmp/fc-client.log /tmp/fc-rtsp-s1.log /tmp/fc-rtsp-s2.log; tail -n 5 /tmp/fc-gateway.log /tmp/fc-manager.log'
 wait_until 60 "session A (client ports 41000-41001): its media flows completed by the gateway's genuine report" \

@@ -35,6 +35,14 @@ bg in_ns cl sipp -sf "$TOOLS/sipp-uac-trunk.xml" "$VIP:$PORT" -i 10.0.1.2 -p "$P
   -trace_err -error_file /tmp/trunk-uac.err >/tmp/trunk-uac.out 2>&1
 uac=${BG_PIDS[-1]}
 t_calls=$(date +%s)
+# SARA's view while the calls last: one live session per call (the highest count seen), sampled from
+# the trunk's start to its end, beside the --call-id checks below (on a loaded host those checks
+# took until the calls were ending: a sampler started after them saw none live).
+live_of() { sarectl sessions --json 2>/dev/null | jq "[.[] | select(.service == \"$SVC\" and .ended == false)] | length"; }
+: >/tmp/trunk-live.txt
+( while any_alive "$uac"; do echo "$(live_of)" >>/tmp/trunk-live.txt; sleep 0.5; done ) &
+sampler=$!
+BG_PIDS+=("$sampler")
 # Operators see calls: the whole Call-ID of an INVITE a server's capture got finds exactly that
 # call's session, on that server, with `sarectl sessions --call-id` (the trunk's first call, which
 # holds the socket's own record, and the latest INVITE's call, one with a `sip-call` record of its
@@ -74,14 +82,13 @@ while read -r which ns id; do
     || fail "sarectl sessions does not show call $id as $cell: $(echo "$text" | head -n 5)"
   info "sarectl sessions --call-id $id: its one session on server ${ns#s} ($which INVITE of the trunk), shown as $short"
 done <<<"$probes"
-# SARA's view while the calls last: one live session per call (the highest count seen).
-live_of() { sarectl sessions --json 2>/dev/null | jq "[.[] | select(.service == \"$SVC\" and .ended == false)] | length"; }
-t0=$(date +%s); max_live=0
+t0=$(date +%s)
 while any_alive "$uac"; do
-  n=$(live_of); [ "${n:-0}" -gt "$max_live" ] && max_live=$n
   [ $(( $(date +%s) - t0 )) -lt 240 ] || fail "the SIPp trunk still runs after 240 s"
   sleep 0.5
 done
+wait "$sampler" 2>/dev/null
+max_live=$(awk '$1 ~ /^[0-9]+$/ && $1 > m {m = $1} END {print m + 0}' /tmp/trunk-live.txt)
 if ! wait "$uac"; then
   grep -E 'Successful call|Failed call' /tmp/trunk-uac.out | tail -n 2; tail -n 20 /tmp/trunk-uac.err 2>/dev/null
   sarectl stats | grep -vw 0
@@ -91,7 +98,7 @@ fi
 ok=$(grep -E 'Successful call' /tmp/trunk-uac.out | tail -n 1 | awk -F'|' '{print $3}' | tr -d ' ')
 failed=$(grep -E 'Failed call' /tmp/trunk-uac.out | tail -n 1 | awk -F'|' '{print $3}' | tr -d ' ')
 [ "$failed" = 0 ] && [ "$ok" = "$N" ] || fail "SIPp trunk: $ok successful, $failed failed of $N calls"
-info "SIPp trunk: $N calls on one socket (rate $RATE/s, ${HOLD} s each) in $(( $(date +%s) - t0 )) s, 0 failed; at most $max_live live sessions at once"
+info "SIPp trunk: $N calls on one socket (rate $RATE/s, ${HOLD} s each) in $(( $(date +%s) - t_calls )) s, 0 failed; at most $max_live live sessions at once ($(wc -l </tmp/trunk-live.txt) samples)"
 capture_stop
 
 out=$("$PY" "$TOOLS/trunk_check.py" --vip "$VIP" --client 10.0.1.2 --sig-port "$PORT" \
