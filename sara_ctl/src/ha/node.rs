@@ -277,6 +277,7 @@ impl Node {
             priority: self.cfg.priority,
             epoch,
             seq,
+            flags: 0,
         }
     }
 

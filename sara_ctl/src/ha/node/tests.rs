@@ -558,6 +558,7 @@ fn rogue_active() -> Vec<u8> {
         priority: 255,
         epoch: 99,
         seq: 0,
+        flags: 0,
     };
     let mut b = vec![0u8; MAX_DATAGRAM];
     let n = repl::BatchWriter::new(&h, &mut b).unwrap().finish();
@@ -668,6 +669,7 @@ fn the_active_announces_the_vip_again_when_a_backup_took_it_during_a_stall() {
         priority: 100,
         epoch: 7,
         seq: 0,
+        flags: 0,
     };
     let mut b = vec![0u8; MAX_DATAGRAM];
     let len = repl::BatchWriter::new(&h, &mut b).unwrap().finish();
