@@ -90,6 +90,8 @@ counters! {
     CALL_INDEX_FULL = 61, "call_index_full", "new SIP calls refused because the Call-ID index was full";
     GAUGE_CALLS = 62, "calls_indexed", "Call-ID index entries in use now (gauge)";
     GAUGE_CALL_CAPACITY = 63, "call_index_capacity", "calls the Call-ID index can hold (gauge; 0 until the first service)";
+    REPL_ADOPTED = 64, "repl_adopted", "records of sessions the peer dispatcher opened while it was active too (its handback, or its replication while both were active) installed here because this table had none of them";
+    REPL_ADOPT_SKIPPED = 65, "repl_adopt_skipped", "records of the peer's sessions not adopted because this dispatcher has that session, flow or call already, or decided otherwise for it (its own decision stands)";
 }
 
 /// Counters from this id to [`LAST_GAUGE`] are gauges (values now, computed when read), not running
@@ -153,7 +155,8 @@ mod tests {
             is_gauge(GAUGE_CALLS) && is_gauge(GAUGE_CALL_CAPACITY) && !is_gauge(CALL_INDEX_FULL)
         );
         assert!(!is_gauge(CALLS_OPENED) && !is_gauge(HA_TAKEOVERS + 1));
-        assert_eq!(GAUGE_CALL_CAPACITY, NUM_COUNTERS - 1);
+        assert!(!is_gauge(REPL_ADOPTED) && !is_gauge(REPL_ADOPT_SKIPPED));
+        assert_eq!(REPL_ADOPT_SKIPPED, NUM_COUNTERS - 1);
         use super::super::calls::Fallback;
         assert_eq!(
             COUNTERS[sip_fallback(Fallback::NotSip)].name,
