@@ -709,6 +709,11 @@ impl Node {
                     );
                     self.step_down(why, true, k, v, &mut out);
                 } else {
+                    // What it opened meanwhile and replicates to this dispatcher: adopted, before
+                    // the announcement below brings those sessions' packets here.
+                    if !records.is_empty() {
+                        self.adopt(&records, k);
+                    }
                     // The other steps down, but its gratuitous ARP may have taken the VIP's
                     // neighbour entries (a backup that took over from this live dispatcher during
                     // a stall): announce the VIP again in the next heartbeats, or the gateway keeps
@@ -716,10 +721,6 @@ impl Node {
                     self.garp_left = 2;
                     let r = v.announce();
                     self.note(r);
-                    // What it opened meanwhile and replicates to this dispatcher: adopted.
-                    if !records.is_empty() {
-                        self.adopt(&records, k);
-                    }
                 }
             }
             (Role::Active, Role::Backup) => {
