@@ -288,6 +288,7 @@ pub(crate) fn adopt(
                 out.failed = out.failed.saturating_add(1);
                 st.count(c::REPL_REJECTED);
             }
+            Step::Noted => {}
         }
     }
     Ok(out)

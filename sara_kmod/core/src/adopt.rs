@@ -81,6 +81,8 @@ pub enum Step {
     /// Not installed: no session before it, a full table or index, a call under another key, a
     /// record that is no session state.
     Refused,
+    /// Nothing to install: a `CallKey` record (it only decides whether the run's calls can be bound).
+    Noted,
 }
 
 /// The session the records that follow belong to.
@@ -163,7 +165,7 @@ impl AdoptRun {
             },
             Record::CallKey(key) => {
                 self.key_ok = calls.uses_key(&key);
-                Step::Skipped
+                Step::Noted
             }
             Record::SessionEnded { .. } => Step::Skipped,
             _ => Step::Refused,

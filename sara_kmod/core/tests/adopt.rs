@@ -299,7 +299,7 @@ fn calls_under_another_key_and_records_without_their_session_are_refused() {
             (Step::Adopted(_), Record::Session(_)) => "session",
             (Step::Adopted(_), Record::Flow(_)) => "flow",
             (Step::Refused, Record::Call(_)) => "call refused",
-            (Step::Skipped, Record::CallKey(_)) => "key",
+            (Step::Noted, Record::CallKey(_)) => "key",
             other => panic!("{other:?}"),
         })
         .collect();
