@@ -248,6 +248,8 @@ pub(crate) trait Sink {
     fn replicate(&self, r: Record);
     /// A session with id `id` exists (installed from the active): later ids must differ.
     fn session_id_seen(&self, id: u32);
+    /// A new session id of this dispatcher's (never 0).
+    fn next_session_id(&self) -> u32;
 }
 
 /// What the table tells us as it changes: counters and per-server session counts.

@@ -816,9 +816,26 @@ fn repl_calls(st: &NetState, req: &Request<'_>, mut cursor: u64) -> Result {
     r.send()
 }
 
-/// `CMD_REPL_APPLY`: install records from the active dispatcher (backup role only).
+/// `CMD_REPL_APPLY`: install records from the active dispatcher (backup role only), or with
+/// `A_REPL_ADOPT` adopt the peer's records where this table has nothing (active role only).
 fn repl_apply(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
-    if !st.is_backup() {
+    let adopt = req.bytes_into(A_REPL_ADOPT, &mut []).is_some();
+    let flush = req.bytes_into(A_HA_FLUSH, &mut []).is_some();
+    if adopt && flush {
+        return Err(req.error(
+            EINVAL,
+            A_REPL_ADOPT,
+            c_str!("adopting never flushes: records are adopted into the table, not over it"),
+        ));
+    }
+    if adopt && st.role.load(Ordering::Relaxed) != HA_ACTIVE {
+        return Err(req.error(
+            EBUSY,
+            A_REPL_ADOPT,
+            c_str!("only the active dispatcher adopts its peer's sessions; a backup installs the active's records as they are"),
+        ));
+    }
+    if !adopt && !st.is_backup() {
         return Err(req.error(
             EBUSY,
             A_HA_ROLE,
@@ -834,16 +851,25 @@ fn repl_apply(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
         Some(_) => return Err(req.error(EINVAL, A_REPL_RECORDS, c_str!("record run too long"))),
         None => 0,
     };
-    let flush = req.bytes_into(A_HA_FLUSH, &mut []).is_some();
     let cfg = st.config.read_writer(w);
-    let done =
-        crate::repl::apply(st, cfg, ft, buf.get(..n).unwrap_or(&[]), flush).map_err(|()| {
-            req.error(
-                EINVAL,
-                A_REPL_RECORDS,
-                c_str!("malformed replication records"),
-            )
-        })?;
+    let records = buf.get(..n).unwrap_or(&[]);
+    let malformed = || {
+        req.error(
+            EINVAL,
+            A_REPL_RECORDS,
+            c_str!("malformed replication records"),
+        )
+    };
+    if adopt {
+        // Counted (`repl_adopted`, `repl_adopt_skipped`); the daemon logs what it handed over.
+        let done = crate::repl::adopt(st, cfg, ft, records).map_err(|()| malformed())?;
+        let mut r = req.reply(64)?;
+        r.u32(A_REPL_APPLIED, done.adopted)?;
+        r.u32(A_REPL_SKIPPED, done.skipped)?;
+        r.u32(A_REPL_FAILED, done.failed)?;
+        return r.send();
+    }
+    let done = crate::repl::apply(st, cfg, ft, records, flush).map_err(|()| malformed())?;
     let mut r = req.reply(64)?;
     r.u32(A_REPL_APPLIED, done.applied)?;
     r.u32(A_REPL_FAILED, done.failed)?;

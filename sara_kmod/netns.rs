@@ -261,4 +261,7 @@ impl crate::conn::Sink for NetState {
     fn session_id_seen(&self, id: u32) {
         self.session_ids.fetch_max(id, Ordering::Relaxed);
     }
+    fn next_session_id(&self) -> u32 {
+        NetState::next_session_id(self)
+    }
 }

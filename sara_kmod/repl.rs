@@ -27,9 +27,16 @@
 //!   else, a replacement. A `Call` record binds its SIP call to the session of the `Session`
 //!   record before it (its Call-ID index entry, under the active's Call-ID key, which a `CallKey`
 //!   record at the start of every resync sets here; a changed key empties the index).
+//! * Adopt on the active (`CMD_REPL_APPLY` with `A_REPL_ADOPT`, [`adopt`]): the records of sessions
+//!   the peer opened while it held the VIP too (its handback after stepping down, or its
+//!   replication while both were active) are installed only where this table has nothing — the
+//!   decision is `sara_core::adopt`'s — under session ids of this dispatcher's, and queued on this
+//!   ring like sessions opened here, so this dispatcher's backup learns them. Nothing already here
+//!   is changed (`repl_adopted`, `repl_adopt_skipped`).
 
 use crate::config::Config;
 use crate::conn::{Events, FlowTable, Sink, LINGER_MS};
+use crate::sara_core::adopt::{AdoptRun, Step};
 use crate::sara_core::counters as c;
 use crate::sara_core::flow::Wildcard;
 use crate::sara_core::msg::repl::{self, Record, SessionRecord};
@@ -228,6 +235,60 @@ pub(crate) fn apply(
         } else {
             out.failed = out.failed.saturating_add(1);
             st.count(c::REPL_REJECTED);
+        }
+    }
+    Ok(out)
+}
+
+/// What one `CMD_REPL_APPLY` in adopt mode did.
+#[derive(Default)]
+pub(crate) struct Adopted {
+    pub(crate) adopted: u32,
+    pub(crate) skipped: u32,
+    pub(crate) failed: u32,
+}
+
+/// Adopts a record run from the peer dispatcher on the active one (control path; see the module
+/// docs): each record installed only where the table has nothing, never changing what is here.
+pub(crate) fn adopt(
+    st: &dyn Sink,
+    cfg: &Config,
+    ft: &FlowTable,
+    run: &[u8],
+) -> core::result::Result<Adopted, ()> {
+    let records = repl::parse_records(run).map_err(|_| ())?;
+    let now = crate::sys::now_ms();
+    let t = ft.table();
+    let calls = ft.calls();
+    let mut ev = Events { st, cfg };
+    let mut walk = AdoptRun::new();
+    let mut new_id = || st.next_session_id();
+    let mut out = Adopted::default();
+    for rec in records {
+        match walk.record(&rec, &t, &calls, now, &mut new_id, &mut |x, w| {
+            ev.removed(x, w)
+        }) {
+            Step::Adopted(r) => {
+                if let Record::Session(s) = r {
+                    st.count(c::SESSIONS_CREATED);
+                    if let Some(server) = cfg.server(s.server_id) {
+                        server.live.sessions.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                // As a session opened here: this dispatcher's backup learns it from the ring.
+                st.replicate(r);
+                out.adopted = out.adopted.saturating_add(1);
+                st.count(c::REPL_ADOPTED);
+            }
+            Step::Skipped => {
+                out.skipped = out.skipped.saturating_add(1);
+                st.count(c::REPL_ADOPT_SKIPPED);
+            }
+            Step::Refused => {
+                out.failed = out.failed.saturating_add(1);
+                st.count(c::REPL_REJECTED);
+            }
+            Step::Noted => {}
         }
     }
     Ok(out)

@@ -14,6 +14,10 @@
 #     silence.
 #  3. disp comes back: it must resynchronise before taking the VIP back (preemption), and no datagram
 #     is answered twice (two dispatchers forwarding the same packet would make two answers).
+#  4. A spurious takeover: disp's daemon is stopped (SIGSTOP) until disp2 takes over from the live
+#     disp; new UDP sessions land on disp2; disp's daemon runs again, disp2 (lower priority) steps
+#     down and hands those sessions back, disp adopts them: their next datagrams reach the servers
+#     disp2 chose (captures at the servers, and the answers), and disp's repl_adopted grew.
 # vm-timeout: 900
 . "$REPO/qemu-tests/lib.sh"
 load_sara; topo_up
@@ -60,6 +64,7 @@ ha_start() {  # N NS ADDR PEER PRIORITY [extra args]
   HA_PIDS[$n]=$!
 }
 ha_teardown() {
+  kill -CONT "${HA_PIDS[@]}" 2>/dev/null  # a daemon a failed phase 4 left stopped takes SIGTERM
   stop_pids "${HA_PIDS[@]}"
   HA_PIDS=()
   cleanup
@@ -306,3 +311,57 @@ established=$((PROBE_N + N_RTSP + N_SIP)); kept=$((cont + N_RTSP + N_SIP - bad))
 [ $((kept * 100)) -ge $((established * 99)) ] || fail "only $kept of $established established sessions continued on their server (moved: $(echo "$probe" | jq -c .moved), silent: $(echo "$probe" | jq -c .silent))"
 info "sessions continued on their server: $kept of $established ($(( kept * 1000 / established / 10 )).$(( kept * 1000 / established % 10 )) %; probe: $cont of $PROBE_N through takeover and handback, RTSP $N_RTSP, SIP $N_SIP); lost $((established - kept))"
 info "takeover: $detect_ms ms from the primary's last heartbeat ($HA_MISSES missed heartbeats of 50 ms), $takeover_ms ms from the kill command; clients' longest silence (20 ms session): $gap_after ms across the takeover, $gap_return ms across the handback (resync, then preemption, $back_ms ms after the primary's daemon started); duplicates $dups"
+
+# --- 4. a spurious takeover: disp's daemon not run for longer than misses x period ---------------
+# disp stays active in its kernel and holds the VIP, but sends no heartbeat: disp2 takes over and
+# announces the VIP, so the gateway sends new sessions to disp2, which picks their servers (its own
+# flow-table secret: the hash policy puts about half of them on another server than disp would).
+# When disp's daemon runs again, disp2 (priority 100) hears an active disp (200), steps down and
+# hands back the sessions it opened; disp adopts them, so their next datagrams keep their servers.
+HB_N=12
+HB_BASE=28000   # ports no earlier phase used (a reused port would meet its old session)
+gw_mac() { in_ns gw ip neigh show "$VIP" | grep -o 'lladdr [0-9a-f:]*' | cut -d' ' -f2; }
+gw_on() { [ "$(gw_mac)" = "$(mac_of "$1")" ]; }
+# This phase's sessions in namespace $1's table ("src:sport>dst:dport/proto@server" lines).
+hb_sessions() { sessions_of "$1" | awk -F'[:>]' -v lo="$HB_BASE" -v hi=$((HB_BASE + HB_N - 1)) '$2 >= lo && $2 <= hi'; }
+# Datagrams of this phase captured at server $1, per client port: "port count" lines.
+hb_ports_at() { tcpdump -n -r "/tmp/ha-hb-$1.pcap" 2>/dev/null | awk '{n = split($3, a, "."); c[a[n]]++} END {for (p in c) print p, c[p]}' | sort; }
+hb_why() { tail -n 20 /tmp/ha1.log /tmp/ha2.log; echo "ha1: $(ha_json 1)"; echo "ha2: $(ha_json 2)"; echo "gw: $(in_ns gw ip neigh show "$VIP")"; }
+wait_ha 2 '.role == "backup" and .synced == true and .peer.role == "active"' 30
+adopted0=$(counter repl_adopted)
+for ns in $SERVERS; do
+  capture_start "ha-hb-$ns" "$ns" "udp and dst host $VIP and dst port $UPORT and src portrange $HB_BASE-$((HB_BASE + HB_N - 1))"
+done
+rm -f /tmp/ha-hb-step /tmp/ha-hb.out
+kill -STOP "${HA_PIDS[1]}"
+wait_ha 2 '.role == "active" and .kernel_role == "active"' 20
+WAIT_DETAIL=hb_why wait_until 20 "the gateway's entry for the VIP on disp2 after its takeover" gw_on disp2
+bg in_ns cl "$PY" "$TOOLS/udp_sessions.py" --vip "$VIP" --port "$UPORT" --sessions "$HB_N" --rounds 2 \
+  --step-file /tmp/ha-hb-step --wait 3 --retries 2 --base-port "$HB_BASE" --by-session >/tmp/ha-hb.out
+wait_lines /tmp/ha-hb.out 1 60
+r1=$(sed -n 1p /tmp/ha-hb.out)
+[ "$(json_get "$r1" .answered)" = "$HB_N" ] || { hb_why; fail "phase 4: new sessions through disp2: $r1"; }
+on_disp2=$(hb_sessions disp2)
+[ "$(echo "$on_disp2" | grep -c .)" = "$HB_N" ] && [ -z "$(hb_sessions disp)" ] \
+  || { hb_why; fail "phase 4: the new sessions should be on disp2 only: disp2 [$on_disp2], disp [$(hb_sessions disp)]"; }
+kill -CONT "${HA_PIDS[1]}"
+wait_ha 2 '.role == "backup" and .kernel_role == "backup"' 20
+wait_ha 1 '.role == "active" and .kernel_role == "active"' 20
+hb_adopted() { [ "$(hb_sessions disp)" = "$on_disp2" ]; }
+WAIT_DETAIL='hb_why; echo "disp: $(hb_sessions disp | tr "\n" " ")"' \
+  wait_until 20 "disp holding disp2's sessions on the servers disp2 chose (adopted)" hb_adopted
+WAIT_DETAIL=hb_why wait_until 20 "the gateway's entry for the VIP back on disp" gw_on disp
+adopted=$(( $(counter repl_adopted) - adopted0 ))
+[ "$adopted" -ge "$HB_N" ] || { hb_why; fail "phase 4: disp's repl_adopted grew by $adopted, not by the $HB_N sessions"; }
+echo 2 >/tmp/ha-hb-step
+wait_lines /tmp/ha-hb.out 2 60
+r2=$(sed -n 2p /tmp/ha-hb.out)
+capture_stop
+for ns in $SERVERS; do hb_ports_at "$ns" | sed "s/\$/ $ns/"; done >/tmp/ha-hb-ports
+moved=$(awk '{seen[$1]++} END {for (p in seen) if (seen[p] > 1) print p}' /tmp/ha-hb-ports | sort | tr '\n' ' ')
+[ "$(json_get "$r2" .answered)" = "$HB_N" ] || { hb_why; fail "phase 4: after the handback: $r2"; }
+[ -z "$moved" ] && [ "$(jq -n --argjson a "$r1" --argjson b "$r2" '$a.by_session == $b.by_session')" = true ] \
+  || { cat /tmp/ha-hb-ports; hb_why; fail "phase 4: sessions opened on disp2 changed server after it handed them back (client ports at both servers: ${moved:-none}; answers before $(echo "$r1" | jq -c .by_session), after $(echo "$r2" | jq -c .by_session))"; }
+[ "$(awk '$2 >= 2' /tmp/ha-hb-ports | wc -l)" = "$HB_N" ] \
+  || { cat /tmp/ha-hb-ports; fail "phase 4: not every session's two rounds were captured at its server"; }
+info "spurious takeover: disp2 took over from the stopped disp ($(ha_field 2 .last_takeover.reason)), $HB_N new sessions there $(echo "$r1" | jq -c .servers); handed back ($(ha_field 2 .totals.handback_sessions_sent) sessions), disp adopted $adopted records; every session's later datagrams at the same server $(echo "$r2" | jq -c .servers)"

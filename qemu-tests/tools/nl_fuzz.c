@@ -72,7 +72,7 @@
 #endif
 
 /* The tables below know every command and attribute of this genl.rs: a new one needs a line here. */
-_Static_assert(SARA_A_MAX == 54, "sara_genl_defs.h has new attributes: update attr_info[] in nl_fuzz.c");
+_Static_assert(SARA_A_MAX == 56, "sara_genl_defs.h has new attributes: update attr_info[] in nl_fuzz.c");
 _Static_assert(SARA_CMD_MAX == 15, "sara_genl_defs.h has new commands: update cmd_info[] in nl_fuzz.c");
 
 /* ---- limits ------------------------------------------------------------------------------------ */
@@ -234,6 +234,8 @@ static const struct {
 	[SARA_A_REPL_FAILED] = { K_U32, true },
 	[SARA_A_HA_FLUSH] = { K_FLAG, false },
 	[SARA_A_REPL_CALLS] = { K_U64, false },
+	[SARA_A_REPL_ADOPT] = { K_FLAG, false },
+	[SARA_A_REPL_SKIPPED] = { K_U32, true },
 };
 
 /*
@@ -1072,6 +1074,7 @@ static uint32_t gen_value(uint16_t attr, uint8_t *out)
 	case SARA_A_REPL_RECORDS:
 		return gen_records(out, 512);
 	case SARA_A_HA_FLUSH:
+	case SARA_A_REPL_ADOPT:
 		return 0;
 	default:
 		break;
@@ -1212,6 +1215,7 @@ static void gen_request(struct msg *m, unsigned cmd)
 	case SARA_CMD_REPL_APPLY:
 		if (chance(850)) m_attr(m, -1, SARA_A_REPL_RECORDS);
 		if (chance(250)) m_attr(m, -1, SARA_A_HA_FLUSH);
+		if (chance(250)) m_attr(m, -1, SARA_A_REPL_ADOPT);  /* adopt if absent (active role) */
 		break;
 	case SARA_CMD_SERVICE_GET:
 	case SARA_CMD_SERVER_GET:

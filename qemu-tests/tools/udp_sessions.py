@@ -6,7 +6,8 @@ name). Before each round after the first it waits until --step-file holds that r
 the test can change the pushed loads between rounds.
 
 Prints one JSON line per round: {"round": R, "sent": N, "answered": K, "servers": {name: count},
-"answered_ids": [...] (only with --ids)}. Exits 0; the test judges.
+"by_session": {i: name} (only with --by-session: which server answered socket i)}. Exits 0; the
+test judges.
 """
 import argparse
 import json
@@ -31,6 +32,8 @@ def main():
                     help="resend to sockets still unanswered, evenly over --wait (a lossy path)")
     ap.add_argument("--only-answered", action="store_true",
                     help="from round 2 on, send only from sockets answered in round 1")
+    ap.add_argument("--by-session", action="store_true",
+                    help="say which server answered each socket (by_session)")
     a = ap.parse_args()
     socks = []
     for i in range(a.sessions):
@@ -58,7 +61,7 @@ def main():
                 socks[i].send(b"round %d session %d" % (r, i))
             except OSError:
                 pass
-        got, servers = set(), {}
+        got, servers, by_session = set(), {}, {}
         start = time.time()
         end = start + a.wait
         resent = 0
@@ -84,9 +87,13 @@ def main():
                 got.add(i)
                 n = data.split()[0].decode()
                 servers[n] = servers.get(n, 0) + 1
+                by_session[str(i)] = n
         if r == 1:
             first_answered = got
-        print(json.dumps({"round": r, "sent": len(idx), "answered": len(got), "servers": servers}), flush=True)
+        out = {"round": r, "sent": len(idx), "answered": len(got), "servers": servers}
+        if a.by_session:
+            out["by_session"] = by_session
+        print(json.dumps(out), flush=True)
 
 
 if __name__ == "__main__":

@@ -1044,7 +1044,7 @@ const KERNEL_HA_ROLES: [&str; 3] = ["standalone", "active", "backup"];
 
 /// The running totals of the failover daemon's status (`totals.<field>`), as
 /// `sara_failover_<field>_total`.
-const HA_TOTALS: [(&str, &str); 14] = [
+const HA_TOTALS: [(&str, &str); 19] = [
     (
         "takeovers",
         "times this dispatcher took the VIP (became active)",
@@ -1090,6 +1090,29 @@ const HA_TOTALS: [(&str, &str); 14] = [
     (
         "resyncs_failed",
         "full copies asked of this daemon that it could not send (the flow table could not be read whole); the peer asks again",
+    ),
+    (
+        "records_adopted",
+        "records of sessions the peer opened while it was active too (its handback, or its \
+         replication while both were active) that sara.ko adopted here",
+    ),
+    (
+        "records_adopt_skipped",
+        "records of the peer's sessions sara.ko left as it had them (already there, or its own \
+         decision for that session stands)",
+    ),
+    (
+        "handbacks_sent",
+        "times this dispatcher stepped down to an active peer of higher priority and handed back \
+         the sessions it opened while active",
+    ),
+    (
+        "handback_sessions_sent",
+        "sessions handed back to the peer on stepping down",
+    ),
+    (
+        "handback_batches_received",
+        "handback batches received from the peer while active (their records adopted)",
     ),
     (
         "garbage",
@@ -1635,6 +1658,16 @@ impl Output for HaStatus {
             say!(
                 "stalls:         {} heartbeat ticks came over two periods late (this daemon was not run); no takeover was decided on them",
                 t["late_ticks"]
+            );
+        }
+        let n = |k: &str| t[k].as_u64().unwrap_or(0);
+        if n("handbacks_sent") > 0 || n("records_adopted") > 0 || n("records_adopt_skipped") > 0 {
+            say!(
+                "handback:       {} sessions handed back in {} step-downs; {} records of the peer's sessions adopted, {} left as they were here",
+                n("handback_sessions_sent"),
+                n("handbacks_sent"),
+                n("records_adopted"),
+                n("records_adopt_skipped")
             );
         }
         if let Some(a) = d.get("auth").and_then(|a| {
@@ -2388,6 +2421,34 @@ totals:         10 batches sent, 0 received, 0 lost; 0 resyncs asked, 1 sent; 0 
             "{}",
             keyed.text()
         );
+        // A dispatcher that handed sessions back, or adopted its peer's: one more line, and the
+        // Prometheus counters.
+        let mut d = st.daemon.clone().unwrap();
+        d["totals"]["handbacks_sent"] = 1.into();
+        d["totals"]["handback_sessions_sent"] = 6.into();
+        d["totals"]["records_adopted"] = 10.into();
+        d["totals"]["records_adopt_skipped"] = 3.into();
+        let handed = HaStatus {
+            daemon: Some(d),
+            ..st.clone()
+        };
+        assert!(
+            handed.text().ends_with(
+                "handback:       6 sessions handed back in 1 step-downs; 10 records of the peer's sessions adopted, 3 left as they were here\n"
+            ),
+            "{}",
+            handed.text()
+        );
+        let p = ha_status_prometheus(&handed);
+        assert!(
+            p.contains("\nsara_failover_records_adopted_total 10\n"),
+            "{p}"
+        );
+        assert!(
+            p.contains("\nsara_failover_handback_sessions_sent_total 6\n"),
+            "{p}"
+        );
+        assert!(!st.text().contains("handback"));
         let odd = HaStatus {
             kernel: Some(HaState {
                 role: HaRole::Unknown(9),

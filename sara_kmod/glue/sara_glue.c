@@ -326,6 +326,8 @@ static const struct nla_policy sara_policy[SARA_A_MAX + 1] = {
 	[SARA_A_REPL_FAILED] = { .type = NLA_REJECT },
 	[SARA_A_HA_FLUSH] = { .type = NLA_FLAG },
 	[SARA_A_REPL_CALLS] = { .type = NLA_U64 },
+	[SARA_A_REPL_ADOPT] = { .type = NLA_FLAG },
+	[SARA_A_REPL_SKIPPED] = { .type = NLA_REJECT },
 };
 
 static int sara_genl_doit(struct sk_buff *skb, struct genl_info *info)

@@ -1,5 +1,6 @@
 //! sara.ko's side of `sarectl ha`, through the kernel client: the role, the replication ring,
-//! installing records on a backup, and the flow dump a resynchronisation sends.
+//! installing records on a backup, adopting the peer's on the active, and the flow dump a
+//! resynchronisation (or a handback) sends.
 
 use std::collections::HashSet;
 
@@ -118,6 +119,14 @@ impl Kernel for NlKernel {
             .repl_apply(records, flush)
             .map_err(|e| msg("installing replicated sessions in sara.ko", e))?;
         Ok((r.applied, r.failed))
+    }
+
+    fn adopt(&mut self, records: &[Record]) -> Result<(u32, u32, u32), String> {
+        let r = self
+            .client
+            .repl_adopt(records)
+            .map_err(|e| msg("adopting the peer's sessions in sara.ko", e))?;
+        Ok((r.applied, r.skipped, r.failed))
     }
 
     fn dump(&mut self) -> Result<Vec<Record>, String> {

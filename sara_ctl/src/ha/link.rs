@@ -135,6 +135,7 @@ pub(crate) mod tests {
             priority: 255,
             epoch: 7,
             seq: 0,
+            flags: 0,
         };
         let mut b = vec![0u8; MAX_DATAGRAM];
         let mut w = BatchWriter::new(&h, &mut b).unwrap();

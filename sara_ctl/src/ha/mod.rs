@@ -51,7 +51,9 @@ such as the backup's lag on the active dispatcher, is left out):
   sara_failover_takeovers_total, _stepdowns_total, _late_ticks_total, _batches_sent_total,
   _batches_received_total, _batches_lost_total, _records_sent_total, _records_applied_total,
   _records_failed_total, _resyncs_requested_total, _resyncs_sent_total, _resyncs_failed_total,
-  _garbage_total, _send_errors_total
+  _records_adopted_total, _records_adopt_skipped_total, _handbacks_sent_total,
+  _handback_sessions_sent_total, _handback_batches_received_total, _garbage_total,
+  _send_errors_total
   sara_auth_refused_total{daemon=\"ha\",reason=...}         refused datagrams, every reason
   sara_auth_insecure{daemon=\"ha\"}                         1 when run with --insecure
   sara_status_written_timestamp_seconds{daemon=\"ha\"}      when the file was written
@@ -77,9 +79,11 @@ listens for 2 x misses x period, then:
     session opened, moved or ended there (batched, numbered; a lost batch is repaired by a new full
     copy). A backup in sync takes over within misses x period of the active's last heartbeat, and its
     sessions keep their servers.
-Of two active dispatchers (after a partition), the one with the lower priority (then id) steps down.
-With --preempt, a backup of higher priority takes the VIP back once it is in sync: the active steps
-down first, so no packet is ever forwarded by both.
+Of two active dispatchers (after a partition, or a takeover from a peer that was only silent for a
+while), the one with the lower priority (then id) steps down and hands back the sessions it opened
+while active; the other adopts those it has no entry for (its own decisions stand), so they keep
+their servers. With --preempt, a backup of higher priority takes the VIP back once it is in sync:
+the active steps down first, so no packet is ever forwarded by both.
 
 Every datagram is sealed with the cluster key of --key-file (see 'sarectl key --help') as sender
 --id, and only datagrams from the --peer address, sealed by the peer's id (the one its batch
@@ -347,6 +351,9 @@ fn status_json(
             "resyncs_failed": t.resyncs_failed,
             "takeovers": t.takeovers, "stepdowns": t.stepdowns, "garbage": t.garbage,
             "late_ticks": t.late_ticks,
+            "records_adopted": t.records_adopted, "records_adopt_skipped": t.records_adopt_skipped,
+            "handbacks_sent": t.handbacks_sent, "handback_sessions_sent": t.handback_sessions_sent,
+            "handback_batches_received": t.handback_batches_received,
             "dropped_for_test": s.dropped, "send_errors": s.send_errors,
         },
         "auth": serde_json::to_value(s.link.status()).unwrap_or(Value::Null),

@@ -30,15 +30,29 @@
 //!   priority asks for the VIP in its `Ack` once it is in sync; the active then steps down first
 //!   (kernel role backup, VIP removed, a heartbeat saying so) and the backup takes over when it
 //!   hears that: there is a moment when neither forwards, never one when both do.
+//! * **Stepping down hands over** (decisions.md, "A dispatcher that steps down hands its sessions
+//!   to the winner"). Whatever the reason, a dispatcher that leaves the active role sets its kernel
+//!   to backup first (no session opens there any more), then sends what its ring still holds as
+//!   ordinary batches. When it steps down because it heard an active peer of higher (priority, id)
+//!   — it took over while that one was alive but silent, e.g. not scheduled — it also hands back
+//!   the sessions it opened while active: from a dump of its table, every live session whose id is
+//!   above the highest it knew as a backup when it took over (sara.ko hands out ids above every
+//!   replicated one), with its flows and SIP calls, in batches flagged `BATCH_HANDBACK` (each
+//!   standing alone: the Call-ID key first, a session's record in front of its flows and calls).
+//!   The winner adopts them "if absent" (`Kernel::adopt`, `sara_core::adopt`): what it has stays as
+//!   it is, so a duplicate changes nothing; handbacks are not numbered, acknowledged or repaired.
+//!   While both are active, the higher one adopts the same way the records the lower one
+//!   replicates to it. The one that stepped down then resynchronises from the winner as any
+//!   returning backup does, and gets the adopted sessions back under the winner's ids.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use sara_core::msg::repl::{
-    self, BatchHeader, BatchWriter, Record, Role, SeqCheck, SeqTracker, SessionRecord,
-    ACK_WANTS_VIP,
+    self, BatchHeader, BatchWriter, CallRecord, FlowRecord, Record, Role, SeqCheck, SeqTracker,
+    SessionRecord, ACK_WANTS_VIP, BATCH_HANDBACK,
 };
-use sara_core::msg::MAX_DATAGRAM;
+use sara_core::msg::{seq_after, MAX_DATAGRAM};
 
 use crate::control::unix_ms_now;
 
@@ -57,6 +71,9 @@ pub trait Kernel {
     fn apply(&mut self, records: &[Record], flush: bool) -> Result<(u32, u32), String>;
     /// The whole table as `Session` records (live sessions) followed by `Flow` records.
     fn dump(&mut self) -> Result<Vec<Record>, String>;
+    /// Active: adopts the peer's records where the table has nothing ("adopt if absent"; what is
+    /// there stays). Returns (adopted, skipped, failed).
+    fn adopt(&mut self, records: &[Record]) -> Result<(u32, u32, u32), String>;
 }
 
 /// What the node needs of the network: the virtual IP.
@@ -134,6 +151,15 @@ pub struct Totals {
     /// Ticks that came more than two periods after the previous one (this daemon was not run):
     /// no takeover is decided on such a tick.
     pub late_ticks: u64,
+    /// Records of the peer's sessions adopted by sara.ko (a handback, or while both were active).
+    pub records_adopted: u64,
+    /// Records of the peer's sessions sara.ko left as it had them (its own decision stands).
+    pub records_adopt_skipped: u64,
+    /// Handbacks sent (steps down to a higher active peer), and the sessions they held.
+    pub handbacks_sent: u64,
+    pub handback_sessions_sent: u64,
+    /// Handback batches received from the peer (adopted while active).
+    pub handback_batches_received: u64,
 }
 
 /// One dispatcher.
@@ -147,6 +173,14 @@ pub struct Node {
     next_seq: u32,
     ring_next: u64,
     resync_wanted: bool,
+    /// Active: the highest session id known as a backup at the takeover (`None`: none known): the
+    /// sessions above it were opened here while active, and are handed back on stepping down.
+    opened_after: Option<u32>,
+    /// Active: the records of the peer's sessions it sent while it was active too (or handed
+    /// back), by its session id: a `Flow` or `Call` record gets its session's in front.
+    peer_sessions: HashMap<u32, SessionRecord>,
+    /// The peer's Call-ID key, from its `CallKey` records: put in front of each run to adopt.
+    peer_call_key: Option<[u8; 16]>,
     // Backup side.
     tracker: SeqTracker,
     synced: bool,
@@ -180,6 +214,9 @@ impl Node {
             next_seq: 0,
             ring_next: 0,
             resync_wanted: false,
+            opened_after: None,
+            peer_sessions: HashMap::new(),
+            peer_call_key: None,
             tracker: SeqTracker::new(),
             synced: false,
             need_resync: false,
@@ -277,6 +314,7 @@ impl Node {
             priority: self.cfg.priority,
             epoch,
             seq,
+            flags: 0,
         }
     }
 
@@ -422,13 +460,25 @@ impl Node {
             self.resync_wanted = false;
             self.resync(k, out);
         }
+        self.read_ring(k, out, true);
+    }
+
+    /// Active: the ring's new records as batches; on records lost (overwritten unread), a resync
+    /// when `resync_on_loss`, else they are passed over.
+    fn read_ring(&mut self, k: &mut dyn Kernel, out: &mut Vec<Vec<u8>>, resync_on_loss: bool) {
         for _ in 0..64 {
             match k.read(self.ring_next) {
                 Ok((first, recs, lost)) => {
                     if lost {
-                        // The backup missed records that are gone: give it the whole table.
                         self.ring_next = first;
-                        self.resync(k, out);
+                        if resync_on_loss {
+                            // The backup missed records that are gone: give it the whole table.
+                            self.resync(k, out);
+                        } else {
+                            self.log.push(
+                                "replication records were overwritten unread: not sent".to_string(),
+                            );
+                        }
                         continue;
                     }
                     if recs.is_empty() {
@@ -512,7 +562,11 @@ impl Node {
         self.synced = false;
         self.need_resync = false;
         self.in_resync = None;
+        // sara.ko hands out ids above every replicated one from now on: the sessions above the
+        // highest known here are this dispatcher's own (handed back if it steps down to a live peer).
+        self.opened_after = self.sessions.keys().copied().max();
         self.sessions.clear();
+        self.peer_sessions.clear();
         self.totals.takeovers += 1;
         self.garp_left = 2;
         self.last_takeover = Some(Takeover {
@@ -524,18 +578,31 @@ impl Node {
         out.push(self.datagram(&self.header(), &[]));
     }
 
+    /// Leaves the active role: kernel backup (no session opens here any more), what the ring still
+    /// holds sent as replication, VIP removed; with `handback` (the peer is an active dispatcher of
+    /// higher priority) the sessions opened here while active are handed back to it. The last
+    /// datagram in `out` is the heartbeat that says so.
     fn step_down(
         &mut self,
         why: String,
+        handback: bool,
         k: &mut dyn Kernel,
         v: &mut dyn Vip,
         out: &mut Vec<Vec<u8>>,
     ) {
         self.log.push(format!("stepping down: {why}"));
+        let was_active = self.role == Role::Active;
         let r = k.set_role(false);
         self.note(r);
+        if was_active {
+            // Sessions opened since the last read: an in-sync backup about to take over applies
+            // them, an active peer adopts them. Never a resync now (the peer asks if it needs one).
+            self.resync_wanted = false;
+            self.read_ring(k, out, false);
+        }
         let r = v.down();
         self.note(r);
+        let opened_after = self.opened_after.take();
         self.role = Role::Backup;
         self.tracker = SeqTracker::new();
         self.synced = false;
@@ -543,15 +610,53 @@ impl Node {
         self.asked_at = None;
         self.in_resync = None;
         self.sessions.clear();
+        self.peer_sessions.clear();
         self.totals.stepdowns += 1;
+        if was_active && handback {
+            self.hand_back(opened_after, k, out);
+        }
         out.push(self.datagram(&self.header(), &[]));
+    }
+
+    /// After stepping down to an active peer: the live sessions opened here while active (ids
+    /// after `opened_after`), with their flows and calls, as handback batches.
+    fn hand_back(&mut self, opened_after: Option<u32>, k: &mut dyn Kernel, out: &mut Vec<Vec<u8>>) {
+        let table = match k.dump() {
+            Ok(t) => t,
+            Err(e) => {
+                // What was replicated while both were active has reached the peer already.
+                self.log.push(format!("no handback: {e}"));
+                return;
+            }
+        };
+        let (key, groups) = handback_groups(&table, opened_after);
+        if groups.is_empty() {
+            return;
+        }
+        let batches = handback_batches(key, &groups);
+        let h = BatchHeader {
+            flags: BATCH_HANDBACK,
+            ..self.header()
+        };
+        let records: usize = batches.iter().map(Vec::len).sum();
+        for b in &batches {
+            out.push(self.datagram(&h, b));
+        }
+        self.totals.handbacks_sent += 1;
+        self.totals.handback_sessions_sent += groups.len() as u64;
+        self.log.push(format!(
+            "handing back {} sessions opened here while active ({records} records in {} batches)",
+            groups.len(),
+            batches.len()
+        ));
     }
 
     /// The daemon stops: step down, and tell the peer with priority 0 so that it takes over at
     /// its next heartbeat instead of after `misses · d`.
     pub fn stop(&mut self, k: &mut dyn Kernel, v: &mut dyn Vip, out: &mut Vec<Vec<u8>>) {
-        self.step_down("the daemon is stopping".to_string(), k, v, out);
-        out.clear();
+        self.step_down("the daemon is stopping".to_string(), false, k, v, out);
+        // The ring's last records stay; the heartbeat is replaced.
+        out.pop();
         self.cfg.priority = 0;
         self.need_resync = false;
         out.push(self.datagram(&self.header(), &[]));
@@ -587,6 +692,14 @@ impl Node {
             ack,
         });
         let records: Vec<Record> = b.records().collect();
+        if h.flags & BATCH_HANDBACK != 0 {
+            // Sessions the peer opened while it was active too, handed back as it stepped down.
+            if self.role == Role::Active {
+                self.totals.handback_batches_received += 1;
+                self.adopt(&records, k);
+            }
+            return out;
+        }
         match (self.role, h.role) {
             (Role::Active, Role::Active) => {
                 if (self.cfg.priority, self.cfg.id) < (h.priority, h.sender_id) {
@@ -594,8 +707,13 @@ impl Node {
                         "dispatcher {} (priority {}) is active too",
                         h.sender_id, h.priority
                     );
-                    self.step_down(why, k, v, &mut out);
+                    self.step_down(why, true, k, v, &mut out);
                 } else {
+                    // What it opened meanwhile and replicates to this dispatcher: adopted, before
+                    // the announcement below brings those sessions' packets here.
+                    if !records.is_empty() {
+                        self.adopt(&records, k);
+                    }
                     // The other steps down, but its gratuitous ARP may have taken the VIP's
                     // neighbour entries (a backup that took over from this live dispatcher during
                     // a stall): announce the VIP again in the next heartbeats, or the gateway keeps
@@ -606,6 +724,8 @@ impl Node {
                 }
             }
             (Role::Active, Role::Backup) => {
+                // Both active is over: its sessions come again only in a handback.
+                self.peer_sessions.clear();
                 for r in &records {
                     match *r {
                         Record::ResyncRequest { .. } => self.resync_wanted = true,
@@ -626,7 +746,7 @@ impl Node {
                                     "dispatcher {} (priority {}) is in sync and takes the VIP back",
                                     h.sender_id, h.priority
                                 );
-                                self.step_down(why, k, v, &mut out);
+                                self.step_down(why, false, k, v, &mut out);
                                 return out;
                             }
                         }
@@ -795,38 +915,14 @@ impl Node {
     }
 
     fn hand(&mut self, run: &[Record], flush: bool, k: &mut dyn Kernel) {
-        // A kernel request holds at most genl::REPL_RUN_MAX bytes: 400 records of 32 fit in 16 KiB.
-        // A chunk that begins with a session's flow, call or end gets that session's record in
-        // front (sara.ko applies them to the session before them in the same request).
-        let mut first = true;
-        let mut start = 0;
-        while start < run.len() {
-            let end = (start + 400).min(run.len());
-            let mut chunk: Vec<Record> = Vec::with_capacity(end - start + 1);
-            let owner = match run[start] {
-                Record::Flow(f) => Some(f.session_id),
-                Record::Call(c) => Some(c.session_id),
-                Record::SessionEnded { session_id } => Some(session_id),
-                _ => None,
-            };
-            if let Some(id) = owner {
-                if let Some(s) = run[..start].iter().rev().find_map(|r| match r {
-                    Record::Session(s) if s.session_id == id => Some(*s),
-                    _ => None,
-                }) {
-                    chunk.push(Record::Session(s));
-                }
-            }
-            chunk.extend_from_slice(&run[start..end]);
-            start = end;
-            match k.apply(&chunk, flush && first) {
+        for (i, chunk) in chunks(run, None).iter().enumerate() {
+            match k.apply(chunk, flush && i == 0) {
                 Ok((a, f)) => {
                     self.totals.records_applied += u64::from(a);
                     self.totals.records_failed += u64::from(f);
                 }
                 Err(e) => self.log.push(e),
             }
-            first = false;
         }
         if run.is_empty() && flush {
             if let Err(e) = k.apply(&[], true) {
@@ -834,6 +930,165 @@ impl Node {
             }
         }
     }
+
+    /// Active: records of the peer's sessions (a handback, or its replication while both are
+    /// active), adopted by the kernel where it has nothing. A `Flow` or `Call` record gets its
+    /// session's record in front (from this batch or an earlier one); a session's end only
+    /// forgets it (the active ends its sessions itself).
+    fn adopt(&mut self, records: &[Record], k: &mut dyn Kernel) {
+        let mut run: Vec<Record> = Vec::with_capacity(records.len() * 2);
+        let mut last_session: Option<u32> = None;
+        for r in records {
+            match *r {
+                Record::Session(s) => {
+                    self.peer_sessions.insert(s.session_id, s);
+                    run.push(*r);
+                    last_session = Some(s.session_id);
+                }
+                Record::Flow(FlowRecord { session_id, .. })
+                | Record::Call(CallRecord { session_id, .. }) => {
+                    match self.peer_sessions.get(&session_id) {
+                        Some(s) => {
+                            if last_session != Some(session_id) {
+                                run.push(Record::Session(*s));
+                                last_session = Some(session_id);
+                            }
+                            run.push(*r);
+                        }
+                        None => self.totals.records_failed += 1,
+                    }
+                }
+                Record::CallKey(key) => self.peer_call_key = Some(key),
+                Record::SessionEnded { session_id } => {
+                    self.peer_sessions.remove(&session_id);
+                    if last_session == Some(session_id) {
+                        last_session = None;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if run.is_empty() {
+            return;
+        }
+        let key = self.peer_call_key.map(Record::CallKey);
+        let (mut adopted, mut skipped) = (0u32, 0u32);
+        for chunk in chunks(&run, key) {
+            match k.adopt(&chunk) {
+                Ok((a, s, f)) => {
+                    adopted = adopted.saturating_add(a);
+                    skipped = skipped.saturating_add(s);
+                    self.totals.records_failed += u64::from(f);
+                }
+                Err(e) => self.log.push(e),
+            }
+        }
+        self.totals.records_adopted += u64::from(adopted);
+        self.totals.records_adopt_skipped += u64::from(skipped);
+        if adopted > 0 {
+            let from = self.peer.map_or(0, |p| p.id);
+            self.log.push(format!(
+                "adopted {adopted} records of sessions dispatcher {from} opened while active ({skipped} left as they were here)"
+            ));
+        }
+    }
+}
+
+/// Records one kernel request holds: `genl::REPL_RUN_MAX` bytes, 400 records of 32 (and a spare).
+const RUN_RECORDS: usize = 400;
+
+/// A run cut into kernel requests. A chunk that begins with a session's flow, call or end gets that
+/// session's record in front (sara.ko applies them to the session before them in the same
+/// request); `prefix` (a `CallKey`) starts every chunk.
+fn chunks(run: &[Record], prefix: Option<Record>) -> Vec<Vec<Record>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < run.len() {
+        let end = (start + RUN_RECORDS).min(run.len());
+        let mut chunk: Vec<Record> = Vec::with_capacity(end - start + 2);
+        chunk.extend(prefix);
+        let owner = match run[start] {
+            Record::Flow(f) => Some(f.session_id),
+            Record::Call(c) => Some(c.session_id),
+            Record::SessionEnded { session_id } => Some(session_id),
+            _ => None,
+        };
+        if let Some(id) = owner {
+            if let Some(s) = run[..start].iter().rev().find_map(|r| match r {
+                Record::Session(s) if s.session_id == id => Some(*s),
+                _ => None,
+            }) {
+                chunk.push(Record::Session(s));
+            }
+        }
+        chunk.extend_from_slice(&run[start..end]);
+        start = end;
+        out.push(chunk);
+    }
+    out
+}
+
+/// What a dispatcher that steps down hands back, from its table's dump (`Kernel::dump`: the
+/// Call-ID key, sessions, flows, calls): its Call-ID key, and per live session opened after
+/// `opened_after` (by serial order of ids; `None`: every session) its `Session` record followed by
+/// its `Flow` and `Call` records.
+fn handback_groups(
+    table: &[Record],
+    opened_after: Option<u32>,
+) -> (Option<[u8; 16]>, Vec<Vec<Record>>) {
+    let mine = |id: u32| opened_after.is_none_or(|floor| seq_after(id, floor));
+    let mut key = None;
+    let mut at: HashMap<u32, usize> = HashMap::new();
+    let mut groups: Vec<Vec<Record>> = Vec::new();
+    for r in table {
+        match *r {
+            Record::CallKey(k) => key = Some(k),
+            Record::Session(s) if mine(s.session_id) => {
+                if let Some(&i) = at.get(&s.session_id) {
+                    groups[i][0] = *r;
+                } else {
+                    at.insert(s.session_id, groups.len());
+                    groups.push(vec![*r]);
+                }
+            }
+            Record::Flow(FlowRecord { session_id, .. })
+            | Record::Call(CallRecord { session_id, .. }) => {
+                if let Some(&i) = at.get(&session_id) {
+                    groups[i].push(*r);
+                }
+            }
+            _ => {}
+        }
+    }
+    (key, groups)
+}
+
+/// Handback groups as batch contents: each batch begins with the Call-ID key (if known) and stands
+/// alone; a group that does not fit what is left of a batch starts the next one, and one larger
+/// than a batch goes on in the next with its `Session` record again in front.
+fn handback_batches(key: Option<[u8; 16]>, groups: &[Vec<Record>]) -> Vec<Vec<Record>> {
+    let fresh = || -> Vec<Record> { key.map(Record::CallKey).into_iter().collect() };
+    let mut batches = Vec::new();
+    let mut cur = fresh();
+    let base = cur.len();
+    for g in groups {
+        if cur.len() > base && cur.len() + g.len() > repl::MAX_RECORDS {
+            batches.push(std::mem::replace(&mut cur, fresh()));
+        }
+        for (i, r) in g.iter().enumerate() {
+            if cur.len() >= repl::MAX_RECORDS {
+                batches.push(std::mem::replace(&mut cur, fresh()));
+                if i > 0 {
+                    cur.push(g[0]);
+                }
+            }
+            cur.push(*r);
+        }
+    }
+    if cur.len() > base {
+        batches.push(cur);
+    }
+    batches
 }
 
 #[cfg(test)]

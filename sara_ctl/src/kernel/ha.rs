@@ -1,5 +1,5 @@
 //! High availability: the dispatcher's role (`CMD_HA_SET`, `CMD_HA_GET`) and the replication ring
-//! (`CMD_REPL_GET` on the active, `CMD_REPL_APPLY` on a backup).
+//! (`CMD_REPL_GET` on the active, `CMD_REPL_APPLY` on a backup, or on the active in adopt mode).
 //!
 //! ```text
 //! CMD_HA_SET     request: A_HA_ROLE u8
@@ -12,6 +12,8 @@
 //!                         [| A_REPL_CALLS u64 (the cursor to ask with next; absent: done)]
 //! CMD_REPL_APPLY request: A_REPL_RECORDS [| A_HA_FLUSH flag]
 //!                reply:   A_REPL_APPLIED u32 | A_REPL_FAILED u32
+//! CMD_REPL_APPLY request: A_REPL_RECORDS | A_REPL_ADOPT flag (the active: adopt if absent)
+//!                reply:   A_REPL_APPLIED u32 (adopted) | A_REPL_SKIPPED u32 | A_REPL_FAILED u32
 //! ```
 //!
 //! A value the kernel leaves out (an older `sara.ko`) reads as 0.
@@ -77,6 +79,8 @@ pub struct ReplApplied {
     pub applied: u32,
     /// Records that could not be installed.
     pub failed: u32,
+    /// Adopt mode: records left as this dispatcher has them (already there, or decided otherwise).
+    pub skipped: u32,
 }
 
 /// The records back to back, as `A_REPL_RECORDS` carries them (a record that does not encode is
@@ -136,6 +140,16 @@ fn repl_apply_request(records: &[Record], flush: bool) -> Request {
     }
 }
 
+fn repl_adopt_request(records: &[Record]) -> Request {
+    Request {
+        cmd: genl::CMD_REPL_APPLY,
+        attrs: vec![
+            Attr::bytes(genl::A_REPL_RECORDS, run_bytes(records)),
+            Attr::bytes(genl::A_REPL_ADOPT, Vec::new()),
+        ],
+    }
+}
+
 fn decode_ha_state(replies: &[super::Reply]) -> HaState {
     let role = find(replies, genl::A_HA_ROLE)
         .and_then(|a| a.get_u8().ok())
@@ -177,6 +191,7 @@ fn decode_repl_applied(replies: &[super::Reply]) -> ReplApplied {
     ReplApplied {
         applied: n(genl::A_REPL_APPLIED),
         failed: n(genl::A_REPL_FAILED),
+        skipped: n(genl::A_REPL_SKIPPED),
     }
 }
 
@@ -227,6 +242,13 @@ impl Client {
     /// resynchronisation begins).
     pub fn repl_apply(&mut self, records: &[Record], flush: bool) -> Result<ReplApplied, Error> {
         let replies = self.call(&repl_apply_request(records, flush))?;
+        Ok(decode_repl_applied(&replies))
+    }
+
+    /// `CMD_REPL_APPLY` with `A_REPL_ADOPT`: on the active dispatcher, adopt `records` of the peer's
+    /// sessions where the table has nothing (`applied` counts the records adopted).
+    pub fn repl_adopt(&mut self, records: &[Record]) -> Result<ReplApplied, Error> {
+        let replies = self.call(&repl_adopt_request(records))?;
         Ok(decode_repl_applied(&replies))
     }
 }
@@ -410,14 +432,46 @@ mod tests {
             decode_repl_applied(&replies(&nlmsg(30, 0, 1, &reply))),
             ReplApplied {
                 applied: 2,
-                failed: 1
+                failed: 1,
+                skipped: 0
             }
         );
         assert_eq!(
             decode_repl_applied(&[]),
             ReplApplied {
                 applied: 0,
-                failed: 0
+                failed: 0,
+                skipped: 0
+            }
+        );
+    }
+
+    #[test]
+    fn adopt_request_and_reply() {
+        let req = repl_adopt_request(&[session(1)]);
+        assert_eq!(req.cmd, genl::CMD_REPL_APPLY);
+        assert_eq!(
+            repl::parse_records(&req.attrs[0].payload)
+                .unwrap()
+                .collect::<Vec<_>>(),
+            vec![session(1)]
+        );
+        assert_eq!(req.attrs[1], Attr::bytes(genl::A_REPL_ADOPT, []));
+        assert_eq!(req.attrs.len(), 2, "never with A_HA_FLUSH");
+        let reply = genlmsg(
+            genl::CMD_REPL_APPLY,
+            &[
+                nla(genl::A_REPL_APPLIED, &3u32.to_ne_bytes()),
+                nla(genl::A_REPL_SKIPPED, &4u32.to_ne_bytes()),
+                nla(genl::A_REPL_FAILED, &1u32.to_ne_bytes()),
+            ],
+        );
+        assert_eq!(
+            decode_repl_applied(&replies(&nlmsg(30, 0, 1, &reply))),
+            ReplApplied {
+                applied: 3,
+                failed: 1,
+                skipped: 4
             }
         );
     }

@@ -61,6 +61,8 @@ pub fn attr_name(t: u16) -> Option<&'static str> {
         genl::A_REPL_FAILED => "A_REPL_FAILED",
         genl::A_HA_FLUSH => "A_HA_FLUSH",
         genl::A_REPL_CALLS => "A_REPL_CALLS",
+        genl::A_REPL_ADOPT => "A_REPL_ADOPT",
+        genl::A_REPL_SKIPPED => "A_REPL_SKIPPED",
         _ => return None,
     })
 }

@@ -91,6 +91,8 @@ counters! {
     GAUGE_CALLS = 62, "calls_indexed", "Call-ID index entries in use now (gauge)";
     GAUGE_CALL_CAPACITY = 63, "call_index_capacity", "calls the Call-ID index can hold (gauge; 0 until the first service)";
     GAUGE_TABLE_BYTES = 64, "table_bytes", "bytes sara.ko holds for the flow table and the Call-ID index (gauge; allocated with the first service, 0 before)";
+    REPL_ADOPTED = 65, "repl_adopted", "records of sessions the peer dispatcher opened while it was active too (its handback, or its replication while both were active) installed here because this table had none of them";
+    REPL_ADOPT_SKIPPED = 66, "repl_adopt_skipped", "records of the peer's sessions not adopted because this dispatcher has that session, flow or call already, or decided otherwise for it (its own decision stands)";
 }
 
 /// Counters from this id to [`LAST_GAUGE`] are gauges (values now, computed when read), not running
@@ -159,7 +161,8 @@ mod tests {
         );
         assert!(!is_gauge(CALLS_OPENED) && !is_gauge(HA_TAKEOVERS + 1));
         assert!(LATER_GAUGES.iter().all(|&g| is_gauge(g)));
-        assert_eq!(GAUGE_TABLE_BYTES, NUM_COUNTERS - 1);
+        assert!(!is_gauge(REPL_ADOPTED) && !is_gauge(REPL_ADOPT_SKIPPED));
+        assert_eq!(REPL_ADOPT_SKIPPED, NUM_COUNTERS - 1);
         use super::super::calls::Fallback;
         assert_eq!(
             COUNTERS[sip_fallback(Fallback::NotSip)].name,

@@ -77,7 +77,11 @@ pub const CMD_HA_GET: u8 = 13;
 pub const CMD_REPL_GET: u8 = 14;
 /// Install replication records on a backup: `A_REPL_RECORDS` (a `Flow` or `SessionEnded` record
 /// applies to the session of the latest `Session` record before it with the same session id),
-/// optional `A_HA_FLUSH`. Reply `A_REPL_APPLIED`, `A_REPL_FAILED`.
+/// optional `A_HA_FLUSH`. Reply `A_REPL_APPLIED`, `A_REPL_FAILED`. With `A_REPL_ADOPT` instead (the
+/// active role only, never with `A_HA_FLUSH`): adopt the peer dispatcher's records "if absent"
+/// (`sara_core::adopt`: what the table has stays as it is); reply `A_REPL_APPLIED` (records
+/// adopted), `A_REPL_SKIPPED` (already there, or this dispatcher decided otherwise),
+/// `A_REPL_FAILED`.
 pub const CMD_REPL_APPLY: u8 = 15;
 /// Highest command number in use.
 pub const CMD_MAX: u8 = 15;
@@ -197,8 +201,14 @@ pub const A_REPL_FAILED: u16 = 52;
 pub const A_HA_FLUSH: u16 = 53;
 /// In `CMD_REPL_GET` and its reply: a cursor over the Call-ID index (`NLA_U64`; see `CMD_REPL_GET`).
 pub const A_REPL_CALLS: u16 = 54;
+/// In `CMD_REPL_APPLY`: adopt the records only where the table has nothing (`NLA_FLAG`; active role,
+/// not with `A_HA_FLUSH`).
+pub const A_REPL_ADOPT: u16 = 55;
+/// Records a `CMD_REPL_APPLY` with `A_REPL_ADOPT` left as this dispatcher has them (`NLA_U32`,
+/// read-only).
+pub const A_REPL_SKIPPED: u16 = 56;
 /// Highest attribute number in use.
-pub const A_MAX: u16 = 54;
+pub const A_MAX: u16 = 56;
 
 // ---- values ---------------------------------------------------------------------------------
 /// No signalling inspection: every flow is its own session.
@@ -396,6 +406,8 @@ mod tests {
             A_REPL_FAILED,
             A_HA_FLUSH,
             A_REPL_CALLS,
+            A_REPL_ADOPT,
+            A_REPL_SKIPPED,
         ];
         for (i, a) in all.iter().enumerate() {
             assert_eq!(usize::from(*a), i + 1);

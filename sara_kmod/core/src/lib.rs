@@ -29,6 +29,7 @@
 )]
 
 pub mod admission;
+pub mod adopt;
 pub mod calls;
 pub mod counters;
 pub mod dpi;

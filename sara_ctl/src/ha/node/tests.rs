@@ -1,7 +1,8 @@
 //! Two nodes over an in-memory "network" with in-memory kernels that follow sara.ko's rules for the
 //! replication commands (records only while active; a Flow/SessionEnded record needs its session's
-//! record before it in the same run). The VM test (qemu-tests/tests/20-failover.sh) runs the real
-//! daemon against the real module; these check the protocol's corner cases quickly.
+//! record before it in the same run; adopt if absent only while active, under ids of its own). The
+//! VM test (qemu-tests/tests/20-failover.sh) runs the real daemon against the real module; these
+//! check the protocol's corner cases quickly.
 
 use super::*;
 use crate::control::secure::{AuthMode, DaemonAuth};
@@ -23,18 +24,24 @@ struct FakeKernel {
     calls: BTreeMap<u32, CallRecord>,
     /// The Call-ID index's key (sara.ko's is random until a backup takes the active's).
     call_key: [u8; 16],
+    /// The last session id this kernel handed out itself (adopted sessions get the next).
+    last_id: u32,
 }
 
 impl FakeKernel {
     fn open(&mut self, id: u32, server: u16) {
+        let client = [10, 1, 0, (id % 250) as u8];
+        self.open_key(id, server, client, 1000 + id as u16, 5000 + id as u16);
+    }
+    /// A session whose signalling flow comes from port `port` of 10.1.1.1, its announced flow from
+    /// port `port + 20000 + server` (two dispatchers can each open one for the same client, under
+    /// ids of their own and with flows of their own).
+    fn open_port(&mut self, id: u32, server: u16, port: u16) {
+        self.open_key(id, server, [10, 1, 1, 1], port, port + 20000 + server);
+    }
+    fn open_key(&mut self, id: u32, server: u16, client: [u8; 4], port: u16, media: u16) {
         let s = SessionRecord {
-            flow: FlowKey::new(
-                [10, 1, 0, (id % 250) as u8],
-                1000 + id as u16,
-                [10, 0, 0, 100],
-                554,
-                PROTO_TCP,
-            ),
+            flow: FlowKey::new(client, port, [10, 0, 0, 100], 554, PROTO_TCP),
             session_id: id,
             server_id: server,
             identity: Identity::Signalling,
@@ -42,13 +49,7 @@ impl FakeKernel {
             timeout_s: 30,
         };
         let f = FlowRecord {
-            flow: FlowKey::new(
-                [10, 1, 0, (id % 250) as u8],
-                5000 + id as u16,
-                [10, 0, 0, 100],
-                0,
-                PROTO_UDP,
-            ),
+            flow: FlowKey::new(client, media, [10, 0, 0, 100], 0, PROTO_UDP),
             wildcard: Wildcard::DstPort,
             session_id: id,
             identity: Identity::Announced,
@@ -60,6 +61,17 @@ impl FakeKernel {
             self.ring.push(Record::Session(s));
             self.ring.push(Record::Flow(f));
         }
+    }
+    /// The session whose signalling flow comes from `port` (as `open_port` made it).
+    fn by_port(&self, port: u16) -> Option<&(SessionRecord, Vec<FlowRecord>)> {
+        self.table
+            .values()
+            .find(|(s, _)| s.flow.src_addr == [10, 1, 1, 1] && s.flow.src_port == port)
+    }
+    fn next_id(&mut self) -> u32 {
+        let top = self.table.keys().max().copied().unwrap_or(0);
+        self.last_id = self.last_id.max(top) + 1;
+        self.last_id
     }
     /// A SIP call of a trunk: its session (as `open`) and its Call-ID binding.
     fn open_call(&mut self, id: u32, server: u16) {
@@ -149,6 +161,88 @@ impl Kernel for FakeKernel {
         }
         Ok((a, f))
     }
+    /// As `sara_core::adopt`: installed only where nothing is, under an id of this kernel's own, and
+    /// queued on the ring; a session held here on the record's server is joined, on another kept.
+    fn adopt(&mut self, records: &[Record]) -> Result<(u32, u32, u32), String> {
+        assert!(
+            self.active,
+            "records adopted by a kernel that is not active"
+        );
+        let (mut a, mut s, mut f) = (0, 0, 0);
+        // (the peer's session id, this kernel's session if joined or opened)
+        let mut cur: Option<(u32, Option<u32>)> = None;
+        let mut key_ok = true;
+        for r in records {
+            match r {
+                Record::Session(x) => {
+                    let here = self
+                        .table
+                        .values()
+                        .find(|(t, _)| t.flow == x.flow)
+                        .map(|(t, _)| (t.session_id, t.server_id));
+                    cur = match here {
+                        None => {
+                            let id = self.next_id();
+                            let rec = SessionRecord {
+                                session_id: id,
+                                ..*x
+                            };
+                            self.table.insert(id, (rec, Vec::new()));
+                            self.ring.push(Record::Session(rec));
+                            a += 1;
+                            Some((x.session_id, Some(id)))
+                        }
+                        Some((id, server)) => {
+                            s += 1;
+                            Some((x.session_id, (server == x.server_id).then_some(id)))
+                        }
+                    };
+                }
+                Record::Flow(x) => match cur {
+                    Some((p, Some(id))) if p == x.session_id => {
+                        if self
+                            .table
+                            .values()
+                            .any(|(_, m)| m.iter().any(|y| y.flow == x.flow))
+                        {
+                            s += 1;
+                        } else {
+                            let rec = FlowRecord {
+                                session_id: id,
+                                ..*x
+                            };
+                            self.table.get_mut(&id).unwrap().1.push(rec);
+                            self.ring.push(Record::Flow(rec));
+                            a += 1;
+                        }
+                    }
+                    Some((p, None)) if p == x.session_id => s += 1,
+                    _ => f += 1,
+                },
+                Record::Call(c) => match cur {
+                    Some((p, Some(id))) if p == c.session_id && key_ok => {
+                        if self.calls.values().any(|y| y.hash == c.hash) {
+                            s += 1;
+                        } else {
+                            let rec = CallRecord {
+                                session_id: id,
+                                ..*c
+                            };
+                            self.calls.insert(id, rec);
+                            self.ring.push(Record::Call(rec));
+                            a += 1;
+                        }
+                    }
+                    Some((p, None)) if p == c.session_id => s += 1,
+                    _ => f += 1,
+                },
+                Record::CallKey(k) => key_ok = *k == self.call_key,
+                Record::SessionEnded { .. } => s += 1,
+                _ => f += 1,
+            }
+        }
+        Ok((a, s, f))
+    }
     fn dump(&mut self) -> Result<Vec<Record>, String> {
         if self.failing_dumps > 0 {
             self.failing_dumps -= 1;
@@ -193,6 +287,10 @@ struct Side {
     k: FakeKernel,
     v: FakeVip,
     alive: bool,
+    /// Its daemon is not run (SIGSTOP): no ticks, datagrams wait in `queue` (its socket); its
+    /// kernel goes on.
+    stalled: bool,
+    queue: Vec<Vec<u8>>,
 }
 
 struct Net {
@@ -206,6 +304,8 @@ struct Net {
     both_active_seen: bool,
     /// Sealed datagrams: a's link (to b) and b's link (to a), as `sarectl ha run --key-file`.
     links: Option<(Link, Link)>,
+    /// Every message b sent to a, unsealed (to replay some).
+    from_b: Vec<Vec<u8>>,
 }
 
 const A_ADDR: &str = "10.0.0.2:7410";
@@ -238,6 +338,8 @@ impl Net {
             },
             v: FakeVip::default(),
             alive: true,
+            stalled: false,
+            queue: Vec::new(),
         };
         let mut b = Side {
             node: Node::new(cfg(2, 100, false), now),
@@ -247,6 +349,8 @@ impl Net {
             },
             v: FakeVip::default(),
             alive: true,
+            stalled: false,
+            queue: Vec::new(),
         };
         a.node.start(&mut a.k, &mut a.v);
         b.node.start(&mut b.k, &mut b.v);
@@ -258,6 +362,7 @@ impl Net {
             sent_ab: 0,
             both_active_seen: false,
             links: None,
+            from_b: Vec::new(),
         }
     }
 
@@ -303,6 +408,9 @@ impl Net {
                     continue;
                 }
             }
+            if !from_a {
+                self.from_b.push(d.clone());
+            }
             let d = match self.links.as_mut() {
                 Some((la, lb)) => {
                     let l = if from_a { la } else { lb };
@@ -310,6 +418,11 @@ impl Net {
                 }
                 None => d,
             };
+            let to = if from_a { &mut self.b } else { &mut self.a };
+            if to.stalled {
+                to.queue.push(d);
+                continue;
+            }
             let from = addr(if from_a { A_ADDR } else { B_ADDR });
             let back = self.arrive(!from_a, &d, from);
             self.deliver(!from_a, back);
@@ -324,14 +437,26 @@ impl Net {
         let steps = ms / D.as_millis() as u64;
         for _ in 0..steps {
             self.now += D;
-            if self.a.alive {
+            if self.a.alive && !self.a.stalled {
                 let out = self.a.node.tick(self.now, &mut self.a.k, &mut self.a.v);
                 self.deliver(true, out);
             }
-            if self.b.alive {
+            if self.b.alive && !self.b.stalled {
                 let out = self.b.node.tick(self.now, &mut self.b.k, &mut self.b.v);
                 self.deliver(false, out);
             }
+        }
+    }
+}
+
+/// a's daemon runs again (SIGCONT): first what waited on its socket, as the daemon reads it before
+/// its next tick.
+impl Net {
+    fn resume_a(&mut self) {
+        self.a.stalled = false;
+        for d in std::mem::take(&mut self.a.queue) {
+            let back = self.arrive(true, &d, addr(B_ADDR));
+            self.deliver(true, back);
         }
     }
 }
@@ -505,6 +630,8 @@ fn primary_away_and_back(failing_dumps: u32) -> Net {
         k: FakeKernel::default(),
         v: FakeVip::default(),
         alive: true,
+        stalled: false,
+        queue: Vec::new(),
     };
     n.a.node.start(&mut n.a.k, &mut n.a.v);
     n
@@ -558,6 +685,7 @@ fn rogue_active() -> Vec<u8> {
         priority: 255,
         epoch: 99,
         seq: 0,
+        flags: 0,
     };
     let mut b = vec![0u8; MAX_DATAGRAM];
     let n = repl::BatchWriter::new(&h, &mut b).unwrap().finish();
@@ -668,6 +796,7 @@ fn the_active_announces_the_vip_again_when_a_backup_took_it_during_a_stall() {
         priority: 100,
         epoch: 7,
         seq: 0,
+        flags: 0,
     };
     let mut b = vec![0u8; MAX_DATAGRAM];
     let len = repl::BatchWriter::new(&h, &mut b).unwrap().finish();
@@ -682,4 +811,319 @@ fn the_active_announces_the_vip_again_when_a_backup_took_it_during_a_stall() {
         "the VIP was not announced again in the next heartbeats ({garps} -> {})",
         n.a.v.garps
     );
+}
+
+/// The primary a (sessions 1..=10) stalls — its daemon not run, its kernel forwarding — long enough
+/// for b to take over. While b holds the VIP: b opens 11..=15 (server 2) and 16 (server 2, for the
+/// client of port 3100), a's kernel opens 11 (server 1, port 3100: that client's first packets
+/// reached a before the gateway's entry moved) and 12 (port 3200). Then a's daemon runs again.
+/// `keep_queue`: what b sent meanwhile is still on a's socket (else it was lost, say the socket
+/// overflowed, and only the handback tells a).
+fn spurious_takeover(keep_queue: bool) -> Net {
+    let mut n = Net::new();
+    n.run(500);
+    for id in 1..=10 {
+        n.a.k.open(id, 1);
+    }
+    n.run(300);
+    assert!(n.b.node.synced());
+    n.a.stalled = true;
+    n.run(400);
+    assert_eq!(n.b.node.role(), Role::Active);
+    assert!(n.a.k.active, "a's kernel still forwards");
+    for id in 11..=15 {
+        n.b.k.open_port(id, 2, 3000 + id as u16);
+    }
+    n.b.k.open_port(16, 2, 3100);
+    n.a.k.open_port(11, 1, 3100);
+    n.a.k.open_port(12, 1, 3200);
+    n.run(100);
+    if !keep_queue {
+        n.a.queue.clear();
+    }
+    n.resume_a();
+    n.run(500);
+    assert_eq!(n.a.node.role(), Role::Active);
+    assert_eq!(n.b.node.role(), Role::Backup);
+    assert!(n.a.v.up && !n.b.v.up && !n.b.k.active);
+    n
+}
+
+/// What a must hold after b handed its sessions back.
+fn assert_handed_back(n: &Net) {
+    // Every session b opened is on a, on b's server, with its flow, under a's ids.
+    let mut ids = std::collections::HashSet::new();
+    for port in 3011..=3015 {
+        let (s, m) = n.a.k.by_port(port).unwrap_or_else(|| {
+            panic!("b's session of port {port} is not on a: {:?}", n.a.k.view())
+        });
+        assert_eq!((s.server_id, m.len()), (2, 1), "port {port}");
+        assert!(s.session_id > 12, "an id of a's own: {}", s.session_id);
+        assert_eq!(m[0].session_id, s.session_id);
+        assert!(ids.insert(s.session_id));
+    }
+    // The client both dispatchers had: a's decision stands (server 1, its own flow only).
+    let (s, m) = n.a.k.by_port(3100).unwrap();
+    assert_eq!((s.session_id, s.server_id), (11, 1));
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].flow.src_port, 3100 + 20000 + 1);
+    assert_eq!(n.a.k.by_port(3200).unwrap().0.session_id, 12);
+    // a's own sessions of before are untouched.
+    for id in 1..=10 {
+        assert_eq!(n.a.k.table[&id].0.server_id, 1);
+    }
+    assert_eq!(n.a.k.table.len(), 10 + 2 + 5);
+}
+
+#[test]
+fn a_spurious_takeover_hands_the_sessions_opened_meanwhile_to_the_winner() {
+    // b's replication while both were active is lost: the handback alone brings b's sessions.
+    let mut n = spurious_takeover(false);
+    assert_eq!(n.b.node.totals.handbacks_sent, 1);
+    assert_eq!(
+        n.b.node.totals.handback_sessions_sent, 6,
+        "11..=16, above 10"
+    );
+    assert_eq!(n.a.node.totals.handback_batches_received, 1);
+    assert_handed_back(&n);
+    // 5 sessions and their 5 flows adopted; session 16 (port 3100) and its flow left as a had
+    // them.
+    assert_eq!(n.a.node.totals.records_adopted, 10);
+    assert_eq!(n.a.node.totals.records_adopt_skipped, 2);
+    assert_eq!(n.a.node.totals.records_failed, 0);
+    assert!(n
+        .a
+        .node
+        .take_log()
+        .iter()
+        .any(|l| l.contains("adopted 10 records")));
+    assert!(n
+        .b
+        .node
+        .take_log()
+        .iter()
+        .any(|l| l.contains("handing back 6 sessions")));
+    // b resynchronises from a like any returning backup, and gets them back under a's ids; a's
+    // adopted sessions reach it through a's own replication too.
+    n.run(2000);
+    assert!(n.b.node.synced());
+    assert_eq!(n.b.k.view(), n.a.k.view());
+    assert_eq!(n.a.node.role(), Role::Active);
+}
+
+#[test]
+fn while_both_are_active_the_higher_adopts_and_a_duplicate_handback_changes_nothing() {
+    // b's replication reaches a while both are active: a adopts it then; the handback that follows
+    // finds everything there.
+    let mut n = spurious_takeover(true);
+    assert_handed_back(&n);
+    assert_eq!(n.a.node.totals.records_adopted, 10);
+    assert_eq!(n.b.node.totals.handbacks_sent, 1);
+    assert!(n.a.node.totals.handback_batches_received >= 1);
+    // The handback, again (a duplicate, or replayed by someone on the path with --insecure).
+    let handback: Vec<Vec<u8>> = n
+        .from_b
+        .iter()
+        .filter(|d| repl::parse(d).is_ok_and(|b| b.header.flags & repl::BATCH_HANDBACK != 0))
+        .cloned()
+        .collect();
+    assert!(!handback.is_empty());
+    let (table, ring) = (n.a.k.view(), n.a.k.ring.len());
+    let skipped = n.a.node.totals.records_adopt_skipped;
+    for d in &handback {
+        let back = n.arrive(true, d, addr(B_ADDR));
+        assert!(back.is_empty());
+    }
+    assert_eq!(n.a.k.view(), table);
+    assert_eq!(n.a.k.ring.len(), ring, "nothing new to replicate");
+    assert_eq!(n.a.node.totals.records_adopted, 10);
+    assert!(n.a.node.totals.records_adopt_skipped > skipped);
+    assert_eq!(n.a.node.role(), Role::Active);
+    n.run(2000);
+    assert_eq!(n.b.k.view(), n.a.k.view());
+}
+
+#[test]
+fn a_backup_ignores_a_handback() {
+    // Only the active adopts: a backup takes the active's records as they are.
+    let mut n = spurious_takeover(false);
+    let handback: Vec<Vec<u8>> = n
+        .from_b
+        .iter()
+        .filter(|d| repl::parse(d).is_ok_and(|b| b.header.flags & repl::BATCH_HANDBACK != 0))
+        .cloned()
+        .collect();
+    n.run(2000);
+    let view = n.b.k.view();
+    for d in &handback {
+        n.b.node.receive(d, n.now, &mut n.b.k, &mut n.b.v);
+    }
+    assert_eq!(
+        n.b.k.view(),
+        view,
+        "FakeKernel::adopt asserts the kernel is active"
+    );
+}
+
+#[test]
+fn a_dispatcher_that_stops_sends_what_its_ring_still_holds() {
+    let mut n = Net::new();
+    n.run(500);
+    for id in 1..=5 {
+        n.a.k.open(id, 1);
+    }
+    n.run(300);
+    assert!(n.b.node.synced());
+    // Opened after the daemon's last read of the ring, just before it is stopped.
+    n.a.k.open(6, 2);
+    let mut out = Vec::new();
+    n.a.node.stop(&mut n.a.k, &mut n.a.v, &mut out);
+    assert!(
+        out.len() >= 2,
+        "the ring's last records, then the heartbeat"
+    );
+    n.deliver(true, out);
+    n.a.alive = false;
+    n.run(200);
+    assert_eq!(n.b.node.role(), Role::Active);
+    assert_eq!(n.b.k.view(), n.a.k.view());
+    assert_eq!(n.b.k.view().len(), 6);
+}
+
+/// A handback batch: `sender` says it stepped down, with one session (port 3999) and its flow.
+fn forged_handback(sender: u16) -> Vec<u8> {
+    let mut k = FakeKernel::default();
+    k.open_port(77, 2, 3999);
+    let h = repl::BatchHeader {
+        sender_id: sender,
+        role: Role::Backup,
+        priority: 100,
+        epoch: 0,
+        seq: 0,
+        flags: repl::BATCH_HANDBACK,
+    };
+    let mut b = vec![0u8; MAX_DATAGRAM];
+    let mut w = repl::BatchWriter::new(&h, &mut b).unwrap();
+    for r in k.dump().unwrap() {
+        w.push(&r).unwrap();
+    }
+    let len = w.finish();
+    b.truncate(len);
+    b
+}
+
+#[test]
+fn a_handback_that_is_not_the_peers_sealed_one_is_refused() {
+    let dir = std::env::temp_dir().join(format!("sara-ha-handback-{}", std::process::id()));
+    let key = crate::ha::link::tests::key_file(&dir, 0x57);
+    let stranger = crate::ha::link::tests::key_file(&dir, 0x68);
+    let mut n = Net::sealed(&key);
+    n.run(500);
+    assert_eq!(n.a.node.role(), Role::Active);
+    let view = n.a.k.view();
+    // Unsealed: its last 32 bytes read as a trailer name no key of the cluster (unknown_key).
+    n.arrive(true, &forged_handback(2), addr(B_ADDR));
+    // Sealed with a key that is not the cluster's: bad_tag.
+    let mut s = Link::new(
+        DaemonAuth::new(&AuthMode::KeyFile(stranger.clone()), 2).unwrap(),
+        addr(A_ADDR),
+    );
+    let forged = s.seal(forged_handback(2)).unwrap();
+    n.arrive(true, &forged, addr(B_ADDR));
+    // Sealed with the cluster's key, from an address that is not the configured peer's:
+    // wrong_source; by a key holder whose trailer is not the batch's sender: unknown_sender.
+    let mut holder = Link::new(
+        DaemonAuth::new(&AuthMode::KeyFile(key.clone()), 2).unwrap(),
+        addr(A_ADDR),
+    );
+    let elsewhere = holder.seal(forged_handback(2)).unwrap();
+    n.arrive(true, &elsewhere, addr("10.0.0.9:7410"));
+    let lie = holder.seal(forged_handback(3)).unwrap();
+    n.arrive(true, &lie, addr(B_ADDR));
+    assert_eq!(n.a.k.view(), view, "nothing adopted");
+    assert!(n.a.k.by_port(3999).is_none());
+    assert_eq!(n.a.node.totals.handback_batches_received, 0);
+    let r = n.links.as_ref().unwrap().0.status().rejections;
+    assert_eq!(
+        (r.unknown_key, r.bad_tag, r.wrong_source, r.unknown_sender),
+        (1, 1, 1, 1),
+        "{r:?}"
+    );
+    // The peer's own, sealed by its link, is taken (once: a replay of it is refused).
+    let genuine = n
+        .links
+        .as_mut()
+        .unwrap()
+        .1
+        .seal(forged_handback(2))
+        .unwrap();
+    n.arrive(true, &genuine, addr(B_ADDR));
+    n.arrive(true, &genuine, addr(B_ADDR));
+    assert_eq!(n.a.node.totals.handback_batches_received, 1);
+    assert_eq!(n.a.k.by_port(3999).unwrap().0.server_id, 2);
+    assert_eq!(n.links.as_ref().unwrap().0.status().rejections.replay, 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn handback_batches_stand_alone() {
+    // 30 sessions of 1 flow and one of 100 flows: every batch begins with the Call-ID key, holds at
+    // most MAX_RECORDS records, and never a flow without its session's record before it.
+    let mut table = vec![Record::CallKey([5; 16])];
+    let mut k = FakeKernel::default();
+    for id in 1..=31 {
+        k.open(id, 1);
+    }
+    let big = k.table.get_mut(&31).unwrap();
+    for p in 0..99u16 {
+        let mut f = big.1[0];
+        f.flow.src_port = 40000 + p;
+        big.1.push(f);
+    }
+    table.extend(
+        k.dump()
+            .unwrap()
+            .into_iter()
+            .filter(|r| !matches!(r, Record::CallKey(_))),
+    );
+    let (key, groups) = handback_groups(&table, Some(0));
+    assert_eq!(key, Some([5; 16]));
+    assert_eq!(groups.len(), 31);
+    // Only the sessions after the floor.
+    assert_eq!(handback_groups(&table, Some(30)).1.len(), 1);
+    assert_eq!(handback_groups(&table, None).1.len(), 31);
+    let batches = handback_batches(key, &groups);
+    let mut flows = 0;
+    for b in &batches {
+        assert!(b.len() <= repl::MAX_RECORDS);
+        assert_eq!(b[0], Record::CallKey([5; 16]));
+        let mut sessions = std::collections::HashSet::new();
+        for r in &b[1..] {
+            match r {
+                Record::Session(s) => {
+                    sessions.insert(s.session_id);
+                }
+                Record::Flow(f) => {
+                    assert!(
+                        sessions.contains(&f.session_id),
+                        "{r:?} without its session"
+                    );
+                    flows += 1;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    assert_eq!(flows, 30 + 100);
+    // And they go out whole: each one a batch that parses, flagged.
+    let mut n = Net::new();
+    n.run(500);
+    let h = repl::BatchHeader {
+        flags: repl::BATCH_HANDBACK,
+        ..n.b.node.header()
+    };
+    for b in &batches {
+        let d = n.b.node.datagram(&h, b);
+        assert_eq!(repl::parse(&d).unwrap().len(), b.len());
+    }
 }

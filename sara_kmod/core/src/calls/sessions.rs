@@ -307,6 +307,33 @@ impl<'a, C: CallShards + ?Sized> Calls<'a, C> {
         self.bind(&rec.mark(client_v4(f.key.src_addr)), session, now)
     }
 
+    /// Adopts a peer dispatcher's `Call` record on the active one ("adopt if absent", see
+    /// [`super::super::adopt`]): binds its call to `session` as [`Self::bind_replicated`] does, but
+    /// only when the index has no live entry for the call: an entry already there, whatever session
+    /// it names, is kept ([`CallInsertError::Exists`]). Refused as there: `session` has no live
+    /// record here, a mark no call can have, a full index.
+    pub fn adopt<T: ShardSet + ?Sized>(
+        &self,
+        table: &Table<'_, T>,
+        session: SessionRef,
+        rec: &CallRecord,
+        now: Millis,
+    ) -> Result<Loc, CallInsertError<SessionRef>> {
+        let Some(f) = table.session_record(session).filter(|f| !f.ended) else {
+            return Err(CallInsertError::Invalid);
+        };
+        let mark = rec.mark(client_v4(f.key.src_addr));
+        self.with(self.shard(mark.hash), |x| {
+            x.insert_mark(&mark, session, ENTRY_TIMEOUT_MS, now)
+        })
+        .unwrap_or(Err(CallInsertError::Full))
+    }
+
+    /// Whether this index hashes with the Call-ID key `key` (a `CallKey` record's).
+    pub fn uses_key(&self, key: &[u8; 16]) -> bool {
+        FlowHasher::new(*key).words() == self.hasher.words()
+    }
+
     /// Hands the entries in use to `f` from `*cursor` (shard in the high 32 bits, slot in the low;
     /// start with 0), at most `budget` slots visited; stops early when `f` returns false (that entry
     /// comes again next call). Returns [`Walk::Done`] when every shard has been walked. Entries are

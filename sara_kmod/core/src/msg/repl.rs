@@ -16,7 +16,7 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! |                        batch sequence                         |
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//! |         record count          |         reserved (0)          |
+//! |         record count          |     flags     | reserved (0)  |
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! |                     records (count of them)                   |
 //! ```
@@ -32,6 +32,18 @@
 //!   trailer fit [`MAX_DATAGRAM`] whatever the mix: 42 records of the largest kind make 20 + 42·32 =
 //!   1364 bytes, 1396 with the 32-byte trailer ([`super::MAX_MESSAGE`]). A batch of 0 records is a
 //!   keep-alive that shows the current sequence number.
+//! * `flags`: bit 0 [`BATCH_HANDBACK`], the other bits 0 (a batch with another bit set is refused
+//!   whole). A handback batch comes from a dispatcher that just stepped down from the active role
+//!   because it heard an active peer of higher (priority, id): it holds sessions that dispatcher
+//!   opened while it was active — `CallKey` (its Call-ID key), then per session its `Session`
+//!   record followed by the session's `Flow` and `Call` records — and nothing else. Each handback
+//!   batch stands alone: it repeats the `CallKey`, and a session cut by a batch boundary gets its
+//!   `Session` record again at the start of the next batch. Its `epoch` and `batch sequence` are the
+//!   sender's backup position and mean nothing to the receiver: handback batches are not numbered,
+//!   not acknowledged and not repaired; the receiver, if active, adopts their records ("adopt if
+//!   absent": what it has already stays as it is), so a duplicate changes nothing and a lost one
+//!   costs only its own sessions (decisions.md, "A dispatcher that steps down hands its sessions to
+//!   the winner").
 //!
 //! ## Records
 //!
@@ -162,6 +174,9 @@ const T_CALL_KEY: u8 = 9;
 /// Ack flag: the backup asks for the virtual IP.
 pub const ACK_WANTS_VIP: u8 = 1;
 
+/// Batch flag: a handback (see the module docs).
+pub const BATCH_HANDBACK: u8 = 1;
+
 /// The sender's role as it sees itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -233,6 +248,8 @@ pub struct BatchHeader {
     pub epoch: u32,
     /// Batch sequence number within the epoch.
     pub seq: u32,
+    /// `BATCH_*` bits (0 for replication and heartbeats).
+    pub flags: u8,
 }
 
 /// A session was created or (re)assigned to a server.
@@ -642,8 +659,9 @@ fn read_header(r: &mut Reader<'_>) -> Result<(BatchHeader, u16), Error> {
     let epoch = r.u32()?;
     let seq = r.u32()?;
     let count = r.u16()?;
-    r.reserved::<2>()?;
-    if usize::from(count) > MAX_RECORDS {
+    let flags = r.u8()?;
+    r.reserved::<1>()?;
+    if usize::from(count) > MAX_RECORDS || flags & !BATCH_HANDBACK != 0 {
         return Err(Error::BadValue);
     }
     Ok((
@@ -653,6 +671,7 @@ fn read_header(r: &mut Reader<'_>) -> Result<(BatchHeader, u16), Error> {
             priority,
             epoch,
             seq,
+            flags,
         },
         count,
     ))
@@ -686,7 +705,8 @@ fn write_header(w: &mut Writer<'_>, h: &BatchHeader, count: u16) -> Result<(), E
     w.u32(h.epoch)?;
     w.u32(h.seq)?;
     w.u16(count)?;
-    w.u16(0)
+    w.u8(h.flags)?;
+    w.u8(0)
 }
 
 /// Writes a batch; returns its size.
@@ -872,6 +892,7 @@ mod tests {
         priority: 100,
         epoch: 5,
         seq: 42,
+        flags: 0,
     };
 
     fn session(i: u32) -> Record {
@@ -1055,6 +1076,40 @@ mod tests {
         let v = parse(&golden).unwrap();
         assert_eq!(v.header, H);
         assert_eq!(v.records().collect::<Vec<_>>(), recs);
+    }
+
+    #[test]
+    fn a_handback_batch_carries_its_flag() {
+        let h = BatchHeader {
+            role: Role::Backup,
+            flags: BATCH_HANDBACK,
+            ..H
+        };
+        let recs = [Record::CallKey([3; 16]), session(9), flow()];
+        let mut b = [0u8; MAX_DATAGRAM];
+        let n = emit(
+            &Batch {
+                header: h,
+                records: &recs,
+            },
+            &mut b,
+        )
+        .unwrap();
+        assert_eq!(b[16..20], [0, 3, BATCH_HANDBACK, 0]);
+        let v = parse(&b[..n]).unwrap();
+        assert_eq!(v.header, h);
+        assert_eq!(v.records().collect::<Vec<_>>(), recs);
+        // Replication and heartbeats keep the byte 0, as before the flag existed.
+        let n = emit(
+            &Batch {
+                header: H,
+                records: &[],
+            },
+            &mut b,
+        )
+        .unwrap();
+        assert_eq!(b[18..n], [0, 0]);
+        assert_eq!(parse(&b[..n]).unwrap().header.flags, 0);
     }
 
     #[test]
@@ -1251,6 +1306,7 @@ mod tests {
         assert_eq!(bad(17, 43), Err(Error::BadValue)); // count > MAX_RECORDS
         assert_eq!(bad(17, 5), Err(Error::TooLong)); // count says fewer
         assert_eq!(bad(17, 10), Err(Error::Truncated)); // count says more
+        assert_eq!(bad(18, 2), Err(Error::BadValue)); // a flag this version does not know
         assert_eq!(bad(19, 1), Err(Error::BadValue)); // reserved
         assert_eq!(bad(20, 99), Err(Error::BadType)); // record type
         assert_eq!(bad(21, 12), Err(Error::BadValue)); // record length
