@@ -1,6 +1,7 @@
 //! The pool of SIP-over-TCP streams of a namespace (issue #14; docs/decisions.md "SIP over TCP:
-//! messages framed per connection"): which TCP connection's framing state
-//! ([`SipStream`](super::dpi::stream::SipStream), ≈ 4.1 KiB) is in which slot.
+//! messages framed per connection"): which TCP connection's framer (a
+//! [`SipStream`](super::dpi::stream::SipStream) kept as a [`StreamMut`]: its [`Framing`] state and
+//! its [`CARRY`]-byte carry buffer, ≈ 4.1 KiB in all) is in which slot.
 //!
 //! The state does not fit the flow record (56 bytes, no free field), so the kernel keeps beside the
 //! table a fixed pool of streams made with it: [`stream_capacity`]`(flow_capacity)` =
@@ -10,8 +11,11 @@
 //!
 //! ## A slot
 //! A slot is tagged with its connection's 5-tuple (client → VIP) and the session the connection is
-//! ([`StreamTag`]); its stream is the caller's type `T` (a `SipStream` in the kernel, anything in
-//! tests). Session id 0 marks a vacant slot (the kernel never hands out id 0).
+//! ([`StreamTag`]); its stream is a [`Framing`] (≈ 64 bytes) and [`CARRY`] bytes of one flat carry
+//! array, the `i`-th stream's buffer at `i × CARRY`. Three arrays, none of them of 4 KiB values: a
+//! `SipStream` (4 KiB by value) would go through the stack of whoever makes the array, and the
+//! kernel makes it on a netlink request's. Session id 0 marks a vacant slot (the kernel never hands
+//! out id 0).
 //!
 //! ## Where a connection's slot is: open addressing, [`PROBES`] probes
 //! The connection's hash (the table's keyed SipHash of its 5-tuple) picks its shard (high 32 bits,
@@ -44,6 +48,7 @@
 #[cfg(test)]
 mod tests;
 
+use super::dpi::stream::{Framing, StreamMut, CARRY};
 use super::flow::{reduce, shard_of, FlowHasher, FlowKey};
 use super::table::{SessionRef, ShardError, ShardSet, Table, MAX_SHARDS, MAX_SHARD_SLOTS};
 use core::cell::RefCell;
@@ -120,27 +125,35 @@ pub struct StreamSweep {
     pub wrapped: bool,
 }
 
-/// One shard of the pool: `tags[i]` says whose `streams[i]` is. Both arrays are the caller's
-/// (`KVVec` in the kernel, `Vec` on the host), of one length, the shard's capacity.
+/// One shard of the pool: `tags[i]` says whose stream `i` (`framing[i]` and
+/// `carry[i × CARRY..][..CARRY]`) is. The arrays are the caller's (`KVVec` in the kernel, `Vec` on
+/// the host): the shard's capacity of tags and states, [`CARRY`] times that of carry bytes.
 #[derive(Debug)]
-pub struct StreamShard<K, S> {
+pub struct StreamShard<K, S, B> {
     tags: K,
-    streams: S,
+    framing: S,
+    carry: B,
     used: usize,
     cursor: usize,
     index: usize,
 }
 
-impl<K, S, T> StreamShard<K, S>
+impl<K, S, B> StreamShard<K, S, B>
 where
     K: DerefMut<Target = [StreamTag]>,
-    S: DerefMut<Target = [T]>,
+    S: DerefMut<Target = [Framing]>,
+    B: DerefMut<Target = [u8]>,
 {
-    /// Shard number `index` over `tags` and `streams` (every tag is reset to vacant: O(capacity),
-    /// once; the streams are left as they are — a claimed stream is restarted by its caller).
-    pub fn new(mut tags: K, streams: S, index: usize) -> Result<Self, ShardError> {
+    /// Shard number `index` over `tags`, `framing` and `carry` (every tag is reset to vacant:
+    /// O(capacity), once; the streams are left as they are — a claimed stream is restarted by its
+    /// caller).
+    pub fn new(mut tags: K, framing: S, carry: B, index: usize) -> Result<Self, ShardError> {
         let cap = tags.len();
-        if cap == 0 || cap > MAX_SHARD_SLOTS || streams.len() != cap {
+        if cap == 0
+            || cap > MAX_SHARD_SLOTS
+            || framing.len() != cap
+            || cap.checked_mul(CARRY) != Some(carry.len())
+        {
             return Err(ShardError::Capacity);
         }
         if index >= MAX_SHARDS {
@@ -151,7 +164,8 @@ where
         }
         Ok(StreamShard {
             tags,
-            streams,
+            framing,
+            carry,
             used: 0,
             cursor: 0,
             index,
@@ -184,8 +198,10 @@ where
     }
 
     /// The stream of slot `i`, in use or not (`None` out of range).
-    pub fn stream_mut(&mut self, i: usize) -> Option<&mut T> {
-        self.streams.get_mut(i)
+    pub fn stream_mut(&mut self, i: usize) -> Option<StreamMut<'_>> {
+        let at = i.checked_mul(CARRY)?;
+        let buf = self.carry.get_mut(at..at.checked_add(CARRY)?)?;
+        Some(StreamMut::new(self.framing.get_mut(i)?, buf))
     }
 
     /// The `k`-th slot of the window of `hash` (`k` < [`PROBES`]).
@@ -338,38 +354,43 @@ where
 
 /// Access to the pool's shards, one at a time (as [`ShardSet`] for the table).
 pub trait StreamShards {
-    /// What a slot holds (a `SipStream` in the kernel).
-    type Stream;
     /// The tags of each shard.
     type Tags: DerefMut<Target = [StreamTag]>;
-    /// The streams of each shard.
-    type Store: DerefMut<Target = [Self::Stream]>;
+    /// The streams' states of each shard.
+    type Framing: DerefMut<Target = [Framing]>;
+    /// The streams' carry buffers of each shard.
+    type Carry: DerefMut<Target = [u8]>;
 
     /// Number of shards.
     fn shard_count(&self) -> usize;
 
     /// Runs `f` on shard `i` with exclusive access; `None` if there is no shard `i`.
-    fn with_shard<R, F: FnOnce(&mut StreamShard<Self::Tags, Self::Store>) -> R>(
+    fn with_shard<R, F: FnOnce(&mut StreamShard<Self::Tags, Self::Framing, Self::Carry>) -> R>(
         &self,
         i: usize,
         f: F,
     ) -> Option<R>;
 }
 
-impl<K, S, T> StreamShards for [RefCell<StreamShard<K, S>>]
+impl<K, S, B> StreamShards for [RefCell<StreamShard<K, S, B>>]
 where
     K: DerefMut<Target = [StreamTag]>,
-    S: DerefMut<Target = [T]>,
+    S: DerefMut<Target = [Framing]>,
+    B: DerefMut<Target = [u8]>,
 {
-    type Stream = T;
     type Tags = K;
-    type Store = S;
+    type Framing = S;
+    type Carry = B;
 
     fn shard_count(&self) -> usize {
         self.len()
     }
 
-    fn with_shard<R, F: FnOnce(&mut StreamShard<K, S>) -> R>(&self, i: usize, f: F) -> Option<R> {
+    fn with_shard<R, F: FnOnce(&mut StreamShard<K, S, B>) -> R>(
+        &self,
+        i: usize,
+        f: F,
+    ) -> Option<R> {
         let mut shard = self.get(i)?.try_borrow_mut().ok()?;
         Some(f(&mut shard))
     }
@@ -412,7 +433,7 @@ impl<'a, P: StreamShards + ?Sized> Streams<'a, P> {
         &self,
         key: &FlowKey,
         session: SessionRef,
-        f: impl FnOnce(&mut P::Stream) -> R,
+        f: impl FnOnce(StreamMut<'_>) -> R,
     ) -> Result<(R, bool), PoolFull> {
         let (i, h) = self.place(key);
         self.shards
@@ -430,7 +451,7 @@ impl<'a, P: StreamShards + ?Sized> Streams<'a, P> {
         &self,
         key: &FlowKey,
         session: SessionRef,
-        f: impl FnOnce(&mut P::Stream) -> R,
+        f: impl FnOnce(StreamMut<'_>) -> R,
     ) -> Option<R> {
         let (i, h) = self.place(key);
         self.shards

@@ -2,7 +2,7 @@
 
 extern crate std;
 
-use super::super::dpi::stream::{Framed, SipStream};
+use super::super::dpi::stream::{Framed, Framing, CARRY};
 use super::super::flow::{FlowHasher, FlowKey, Wildcard, PROTO_TCP};
 use super::super::table::{FlowInfo, Loc, Removal, SessionRef, Shard, ShardError, Slot, Table};
 use super::*;
@@ -14,10 +14,20 @@ use std::vec::Vec;
 const H: FlowHasher = FlowHasher::from_words(0x0123_4567_89ab_cdef, 0x0fed_cba9_8765_4321);
 const VIP: [u8; 4] = [10, 0, 0, 100];
 
-type Sh = StreamShard<Vec<StreamTag>, Vec<u32>>;
+type Sh = StreamShard<Vec<StreamTag>, Vec<Framing>, Vec<u8>>;
+
+fn shard_at(cap: usize, index: usize) -> Sh {
+    StreamShard::new(
+        vec![StreamTag::default(); cap],
+        vec![Framing::new(); cap],
+        vec![0u8; cap * CARRY],
+        index,
+    )
+    .unwrap()
+}
 
 fn shard(cap: usize) -> Sh {
-    StreamShard::new(vec![StreamTag::default(); cap], vec![0u32; cap], 0).unwrap()
+    shard_at(cap, 0)
 }
 
 fn conn(n: u32) -> FlowKey {
@@ -48,20 +58,33 @@ fn sizing_and_construction() {
     assert_eq!(stream_capacity(0), 1);
     // A tag is 24 bytes (a window of 8 is three cache lines); a stream ≈ 4.1 KiB.
     assert_eq!(core::mem::size_of::<StreamTag>(), 24);
-    assert!(core::mem::size_of::<SipStream>() <= 4096 + 64);
-    let e = |t: usize, s: usize, i: usize| {
-        StreamShard::new(vec![StreamTag::default(); t], vec![0u32; s], i).err()
+    assert!(core::mem::size_of::<Framing>() <= 64);
+    let e = |t: usize, s: usize, b: usize, i: usize| {
+        StreamShard::new(
+            vec![StreamTag::default(); t],
+            vec![Framing::new(); s],
+            vec![0u8; b],
+            i,
+        )
+        .err()
     };
-    assert_eq!(e(0, 0, 0), Some(ShardError::Capacity));
-    assert_eq!(e(4, 3, 0), Some(ShardError::Capacity));
-    assert_eq!(e(4, 4, MAX_SHARDS), Some(ShardError::Index));
-    assert_eq!(e(4, 4, 1), None);
+    assert_eq!(e(0, 0, 0, 0), Some(ShardError::Capacity));
+    assert_eq!(e(4, 3, 4 * CARRY, 0), Some(ShardError::Capacity));
+    assert_eq!(e(4, 4, 4 * CARRY - 1, 0), Some(ShardError::Capacity));
+    assert_eq!(e(4, 4, 4 * CARRY, MAX_SHARDS), Some(ShardError::Index));
+    assert_eq!(e(4, 4, 4 * CARRY, 1), None);
     // Every tag starts vacant, whatever the storage held.
     let used = StreamTag {
         key: conn(1),
         session: sref(1),
     };
-    let s = StreamShard::new(vec![used; 4], vec![0u32; 4], 3).unwrap();
+    let s = StreamShard::new(
+        vec![used; 4],
+        vec![Framing::new(); 4],
+        vec![0u8; 4 * CARRY],
+        3,
+    )
+    .unwrap();
     assert!(s.is_empty() && s.capacity() == 4 && s.index() == 3);
     assert!((0..4).all(|i| s.tag(i) == Some(StreamTag::VACANT)));
     assert_eq!(s.tag(4), None);
@@ -76,7 +99,10 @@ fn claim_lookup_release() {
     assert!(!reused);
     assert_eq!(s.len(), 1);
     assert_eq!(s.lookup(&k, sref(5), h), Lookup::Hit(i));
-    *s.stream_mut(i).unwrap() = 77;
+    // Its stream: its own state and its own CARRY bytes of the carry array.
+    s.stream_mut(i).unwrap().start(41);
+    assert_eq!(s.stream_mut(i).unwrap().next_seq(), 42);
+    assert!(s.stream_mut(64).is_none());
     // Another connection does not see it.
     let (k2, h2) = (conn(2), H.hash(&conn(2)));
     assert_eq!(s.lookup(&k2, sref(5), h2), Lookup::Miss);
@@ -252,21 +278,10 @@ fn sweep_collect_visits_its_budget_and_wraps() {
 
 // ---- the pool over shards, beside a table ----------------------------------------------------
 
-type Pool = Vec<RefCell<StreamShard<Vec<StreamTag>, Vec<SipStream<256>>>>>;
+type Pool = Vec<RefCell<Sh>>;
 
 fn pool(n: usize, per: usize) -> Pool {
-    (0..n)
-        .map(|i| {
-            RefCell::new(
-                StreamShard::new(
-                    vec![StreamTag::default(); per],
-                    vec![SipStream::new(); per],
-                    i,
-                )
-                .unwrap(),
-            )
-        })
-        .collect()
+    (0..n).map(|i| RefCell::new(shard_at(per, i))).collect()
 }
 
 fn table(n: usize, per: usize) -> Vec<RefCell<Shard<Vec<Slot>>>> {
@@ -284,11 +299,11 @@ fn a_connection_frames_its_messages_in_its_slot() {
     let (a, b) = (conn(1), conn(2));
     // SYNs: each connection's stream starts at its ISN.
     assert_eq!(
-        streams.open(&a, sref(1), |s| s.start(1000)),
+        streams.open(&a, sref(1), |mut s| s.start(1000)),
         Ok(((), false))
     );
     assert_eq!(
-        streams.open(&b, sref(2), |s| s.start(5000)),
+        streams.open(&b, sref(2), |mut s| s.start(5000)),
         Ok(((), false))
     );
     let msg = b"OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\n\r\n";
@@ -315,7 +330,10 @@ fn a_connection_frames_its_messages_in_its_slot() {
     assert!(streams.close(&b, sref(2)));
     assert_eq!(streams.fill(), (0, 32));
     // Met mid-stream (no SYN seen): a stream taken late, lost until a message starts a segment.
-    assert_eq!(streams.open(&a, sref(3), |s| s.forget()), Ok(((), false)));
+    assert_eq!(
+        streams.open(&a, sref(3), |mut s| s.forget()),
+        Ok(((), false))
+    );
     assert_eq!(frame(&a, 3, 77, &msg[3..]), Some(vec![]));
     assert_eq!(
         frame(&a, 3, 77 + msg.len() as u32 - 3, msg),
@@ -348,7 +366,7 @@ fn the_sweep_frees_the_slots_of_ended_and_gone_sessions() {
         let r = tab
             .open_session(&k, n + 1, 1, 30_000, 0, 60, &mut ignore)
             .unwrap();
-        streams.open(&k, r, |s| s.start(n)).unwrap();
+        streams.open(&k, r, |mut s| s.start(n)).unwrap();
         live.push((k, r));
     }
     // A session ended (FIN: its record lingers ended), one removed, one replaced by a new session of
