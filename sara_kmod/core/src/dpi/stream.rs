@@ -68,25 +68,29 @@
 //! bytes past it back to the segment); every loop is bounded; nothing allocates, panics or
 //! overflows.
 //!
-//! ## Use (the kernel's TCP SIP path; not wired yet — docs/decisions.md, "SIP over TCP")
-//! The state does not fit the flow record (56 bytes): the glue keeps a per-namespace pool of
-//! streams made with the table (`kvmalloc`), each slot keyed by the connection's 5-tuple and
-//! session id, behind its shard's lock (taken before, never inside, a table shard's lock).
+//! ## Use (`sara.ko`'s hook, `Path::sip_tcp`; docs/decisions.md, "SIP over TCP")
+//! The state does not fit the flow record (56 bytes): the kernel keeps a per-namespace pool of
+//! streams made with the table (`kvmalloc`; [`super::super::streams`]), each slot tagged with the
+//! connection's 5-tuple and session, behind its shard's lock (taken before, never inside, a table
+//! shard's lock). A pool slot is a [`StreamMut`]: its [`Framing`] in one array, its buffer in a flat
+//! carry array (no 4 KiB value is ever built on a kernel stack).
 //! ```text
-//! SYN opening a session of a TCP service with --sig sip:  slot = pool.take(key, session.id)
-//!                                                          slot.start(tcp.seq_number())
-//! later segment with payload, slot found by key and id:   let mut seg = slot.segment(
-//!                                                              tcp.seq_number(),
-//!                                                              l4.payload_len,     // per headers
-//!                                                              linear_payload);    // readable
-//!                                                          while let Some(m) = seg.next() {
-//!                                                              apply(sip::parse(m.bytes())
-//!                                                                  .and_then(|p| p.announce(..)))
-//!                                                          }   // a BYE's session_end ignored
-//!                                                          count(seg.report())
-//! no slot at its SYN (pool full; after a takeover):       per-segment inspection as before, or a
-//!                                                          slot taken late with forget()
-//! session ended / record purged:                           slot freed
+//! SYN opening a session of a TCP service with --sig sip:  streams.open(key, session,
+//!                                                              |s| s.start(l4.tcp_seq))
+//! later segment with payload, slot of key and session:    streams.with(key, session, |s| {
+//!                                                              let mut seg = s.segment(
+//!                                                                  l4.payload_seq(),
+//!                                                                  l4.payload_len, // per headers
+//!                                                                  linear_payload); // readable
+//!                                                              while let Some(m) = seg.next() {
+//!                                                                  apply(sip::parse(m.bytes())
+//!                                                                    .and_then(|p| p.announce(..)))
+//!                                                              }   // a BYE's session_end ignored
+//!                                                              count(seg.report()) })
+//! no slot (pool full at its SYN; met mid-stream):         a slot taken late, forget() first; if
+//!                                                          none is free, the segment is inspected
+//!                                                          alone, from its first byte
+//! FIN/RST, session ended or its record gone:               slot freed (at once, or by the sweep)
 //! ```
 //! Data on a SYN (TCP Fast Open) begins at `isn + 1`: `start(isn)`, then `segment(isn + 1, …)`.
 
