@@ -234,6 +234,11 @@ impl Path<'_> {
         };
         if fwd.inspect() {
             if let Some(svc) = self.service() {
+                if self.l4.is_tcp_syn() && self.sip_tcp_service(svc) {
+                    // A SYN on a live connection's record: a retransmitted SYN, or a new connection
+                    // on its 5-tuple; either way the client's data begins after this ISN.
+                    self.sip_tcp_start(session, false);
+                }
                 self.inspect(&mut skb, svc, session);
             }
         }
@@ -372,16 +377,7 @@ impl Path<'_> {
         server.live.sessions.fetch_add(1, Ordering::Relaxed);
         self.st.replicate_session(&key, id, server.id, timeout_ms);
         if self.l4.is_tcp_syn() && self.sip_tcp_service(svc) {
-            // A SIP-over-TCP connection: its stream starts at the SYN's sequence number.
-            let isn = self.l4.tcp_seq;
-            match self
-                .table
-                .streams()
-                .open(&key, session, |mut s| s.start(isn))
-            {
-                Ok(_) => self.count(c::SIP_TCP_STREAMS_OPENED),
-                Err(_) => self.count(c::SIP_TCP_POOL_FULL),
-            }
+            self.sip_tcp_start(session, true);
         }
         if self.l4.payload_len > 0 {
             // A UDP signalling flow's first datagram (a SIP INVITE) already announces flows.
@@ -440,6 +436,22 @@ impl Path<'_> {
             session,
             dpi::inspect(sig, Direction::FromClient, payload),
         );
+    }
+
+    /// A SYN of a SIP-over-TCP connection, `session`: its stream (re)starts at the SYN's sequence
+    /// number, in the slot the connection holds or in a new one. Counted as opened when the
+    /// session is `new` or the slot is.
+    fn sip_tcp_start(&self, session: SessionRef, new: bool) {
+        let isn = self.l4.tcp_seq;
+        let opened = self
+            .table
+            .streams()
+            .open(&self.l4.key, session, |mut s| s.start(isn));
+        match opened {
+            Ok((_, held)) if new || !held => self.count(c::SIP_TCP_STREAMS_OPENED),
+            Ok(_) => {}
+            Err(_) => self.count(c::SIP_TCP_POOL_FULL),
+        }
     }
 
     /// A client segment with payload of a SIP-over-TCP connection, `session` (issue #14,
