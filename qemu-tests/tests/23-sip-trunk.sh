@@ -142,6 +142,8 @@ NT=${SARA_TRUNK_TCP_CALLS:-10}   # calls, all concurrent, on one TCP connection
 RATE_T=${SARA_TRUNK_TCP_RATE:-1}  # new calls a second: the BYEs come 1/RATE_T s apart
 HOLD_T=${SARA_TRUNK_TCP_HOLD:-15} # seconds each call lasts, with RTP
 SVC_T="$VIP:$PORT/tcp"
+# The RTP each call plays (written for the UDP trunk: long enough unless HOLD_T is longer).
+[ "$HOLD_T" -le "$HOLD" ] || "$PY" "$TOOLS/rtp_pcap.py" /tmp/sara-trunk-rtp.pcap $((HOLD_T + 5)) 10 || fail "rtp_pcap.py"
 fresh_servers
 sarectl service add "$SVC_T" --sig sip --policy rr --timeout 30 || fail "service add $SVC_T --sig sip"
 for ns in $SERVERS; do
@@ -171,11 +173,12 @@ WAIT_DETAIL='echo "sip_tcp_messages +$(grown sip_tcp_messages), sip_tcp_desync +
 wait_until $((HOLD_T + NT / RATE_T + 120)) "the first BYE of the TCP trunk framed by SARA (sip_tcp_bye)" first_bye
 unset WAIT_DETAIL
 any_alive "$uac_t" || fail "the SIPp TCP trunk ended before SARA framed any BYE: $(grep -E 'Successful call|Failed call' /tmp/trunk-tcp-uac.out | tail -n 2 | tr -s ' ')"
-sess=$(live_t); byes=$(grown sip_tcp_bye)
+sess=$(live_t); byes=$(grown sip_tcp_bye); sess_server=""
 if [ "$byes" -lt "$NT" ]; then
   [ "$(echo "$sess" | jq length)" = 1 ] && [ "$(echo "$sess" | jq '.[0].flows')" -gt 1 ] \
     || fail "after $byes of $NT BYEs on the TCP connection its session is not live with the other calls' media: $sess"
   info "after $byes of $NT BYEs on the TCP connection, its session $(echo "$sess" | jq -c '.[0] | {session, server, flows}') is live"
+  sess_server=s$(echo "$sess" | jq '.[0].server')
 else
   info "all $NT BYEs were framed before the session could be listed (a slow host): the captures below check that the media outlived the first BYE"
 fi
@@ -206,6 +209,8 @@ echo "$out"
 [ "$(echo "$out" | jq .calls)" = "$NT" ] || fail "the servers saw $(echo "$out" | jq .calls) calls on the connection, not $NT"
 [ "$(echo "$out" | jq '.servers | length')" = 1 ] && [ "$(echo "$out" | jq '[.servers[]] | add')" = "$NT" ] \
   || fail "the calls of one connection reached several servers: $(echo "$out" | jq -c .servers)"
+[ -z "$sess_server" ] || [ "$(echo "$out" | jq -r '.servers | keys[0]')" = "$sess_server" ] \
+  || fail "SARA showed the connection's session on $sess_server, the captures have its calls at $(echo "$out" | jq -c .servers)"
 [ "$(echo "$out" | jq .calls_outliving_first_bye)" -gt 0 ] \
   || fail "no call outlived the first BYE: the test did not exercise it ($(echo "$out" | jq -c '{first_bye, calls_outliving_first_bye}'))"
 info "at the servers: one connection, $(echo "$out" | jq -c .servers) calls with INVITE, ACK, BYE and RTP at its server; $(echo "$out" | jq .with_media_after_first_bye) calls' media kept flowing after the first BYE"
