@@ -162,13 +162,15 @@ capture_start() {
   capture_raw "$1" "$2" "ether dst $(mac_of "$2") and ($3)"
 }
 # A capture without capture_start's "to this namespace" filter (a failure's diagnosis: link level,
-# or what a namespace sends): NAME NS FILTER, to /tmp/NAME.pcap, stopped by capture_stop.
+# or what a namespace sends): NAME NS FILTER, to /tmp/NAME.pcap, stopped by capture_stop. Each
+# packet's first 2048 bytes are kept; CAP_SNAPLEN=0 keeps whole packets (TCP segments, which GSO
+# may make longer than the MTU, for a stream put back together from them).
 capture_raw() {
   rm -f "/tmp/$1.pcap" "/tmp/$1.tcpdump.log"
   # `ip netns exec` itself (it execs tcpdump), not the in_ns function: `in_ns … &` forks a shell that
   # runs tcpdump as its child, so the pid kept was that shell's; stopping it left tcpdump running
   # (every capture of a run was still there at its end) and its file open.
-  ip netns exec "$2" tcpdump -i eth0 -p -n -U -s 2048 -w "/tmp/$1.pcap" "$3" 2>"/tmp/$1.tcpdump.log" &
+  ip netns exec "$2" tcpdump -i eth0 -p -n -U -s "${CAP_SNAPLEN:-2048}" -w "/tmp/$1.pcap" "$3" 2>"/tmp/$1.tcpdump.log" &
   CAP_PIDS+=($!); BG_PIDS+=($!)
   WAIT_DETAIL="cat /tmp/$1.tcpdump.log" wait_until 60 "tcpdump in $2 listening" grep -q 'listening on' "/tmp/$1.tcpdump.log"
 }

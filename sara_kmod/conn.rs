@@ -7,22 +7,31 @@
 //! Memory: the whole table is allocated once, with `GFP_KERNEL` on the control path, when the
 //! namespace's first service is added: `capacity × size_of::<Slot>()` bytes (56 per flow) plus one
 //! lock per shard; with it the Call-ID index of the namespace's SIP calls (`sara_core::calls`):
-//! `call_capacity(capacity)` entries of 64 bytes over as many shards, each with its own lock. The
-//! packet path never allocates for either; when a shard is full a new session (a new call) is
-//! refused (`dropped_table_full`, `call_index_full`) and established flows are never evicted.
+//! `call_capacity(capacity)` entries of 64 bytes over as many shards, each with its own lock; and
+//! the pool of SIP-over-TCP streams (`sara_core::streams`): `stream_capacity(capacity)` =
+//! min(capacity / 256, 1024) streams of 4096 carry bytes, a 64-byte state and a 24-byte tag, over as
+//! many shards again. The packet path never allocates for any of them; when a shard is full a new session
+//! (a new call) is refused (`dropped_table_full`, `call_index_full`) and established flows are never
+//! evicted; a SIP-over-TCP connection that finds no stream is inspected segment by segment
+//! (`sip_tcp_pool_full`).
 //!
 //! Locking: the core's [`Table`] takes one shard lock at a time through [`ShardSet`], and its
 //! `Calls` one Call-ID index lock at a time, never while it holds a table lock or the other way
 //! round; SARA never holds two of its shard, index or scheduler locks together (see
 //! `sara_core::table`, "Concurrency contract").
 //! The one lock taken inside a shard lock is the replication ring's (`repl`, its own lockdep
-//! class): a removal callback that ends a session queues the end for the backup.
+//! class): a removal callback that ends a session queues the end for the backup. A stream pool
+//! shard's lock (a class of its own, too) is the one taken *before* others: the hook inspects the
+//! messages a stream frames with its lock held, announcing their flows in the table; nothing takes
+//! it while holding a table, index or ring lock (the pool's sweep alternates, as the index's does).
 
 use crate::config::Config;
 use crate::sara_core::calls::{call_capacity, CallIndex, CallShards, CallSlot, Calls};
 use crate::sara_core::counters as c;
+use crate::sara_core::dpi::stream::{Framing, CARRY};
 use crate::sara_core::flow::FlowHasher;
 use crate::sara_core::msg::repl::Record;
+use crate::sara_core::streams::{stream_capacity, StreamShard, StreamShards, StreamTag, Streams};
 use crate::sara_core::table::{
     FlowInfo, Identity, Millis, Moves, Removal, SessionRef, Shard, ShardSet, Slot, Table,
 };
@@ -77,11 +86,36 @@ impl CallShards for CallShardLocks {
     }
 }
 
-/// A namespace's flow table, and beside it the Call-ID index of its SIP calls (`sara_core::calls`):
-/// as many shards as the table, each behind its own BH-safe lock, never held with another.
+type StreamShardLocks = BhLocks<StreamShard<KVVec<StreamTag>, KVVec<Framing>, KVVec<u8>>>;
+
+impl StreamShards for StreamShardLocks {
+    type Tags = KVVec<StreamTag>;
+    type Framing = KVVec<Framing>;
+    type Carry = KVVec<u8>;
+
+    fn shard_count(&self) -> usize {
+        self.len()
+    }
+
+    fn with_shard<R, F: FnOnce(&mut StreamShard<Self::Tags, Self::Framing, Self::Carry>) -> R>(
+        &self,
+        i: usize,
+        f: F,
+    ) -> Option<R> {
+        self.get(i).map(|l| l.with(f))
+    }
+}
+
+/// A namespace's flow table, and beside it the Call-ID index of its SIP calls (`sara_core::calls`)
+/// and the pool of its SIP-over-TCP streams (`sara_core::streams`): as many shards as the table,
+/// each behind its own BH-safe lock (a stream's lock is held while its messages go to the table).
 pub(crate) struct FlowTable {
     shards: Shards,
     calls: CallShardLocks,
+    streams: StreamShardLocks,
+    stream_capacity: u32,
+    /// Stream slots each purge step's sweep visits per shard (a full pass about every second).
+    stream_sweep_budget: usize,
     call_capacity: u32,
     /// Call-ID index slots each purge step visits per shard (expiry; a full pass about every second).
     call_purge_budget: usize,
@@ -90,7 +124,7 @@ pub(crate) struct FlowTable {
     /// dispatcher's on a backup (its `CallKey` record), so that replicated bindings hash alike.
     call_key: [AtomicU64; 2],
     capacity: u32,
-    /// Bytes of the slots of both tables (the flow table's and the Call-ID index's storage).
+    /// Bytes of the slots of the flow table, the Call-ID index and the stream pool.
     memory: usize,
     /// Slots each purge step visits per shard (a full pass about every second).
     purge_budget: usize,
@@ -119,6 +153,18 @@ impl FlowTable {
         })?;
         let call_capacity = u32::try_from(n.saturating_mul(call_per)).unwrap_or(u32::MAX);
         let call_purge_budget = (call_per / (1000 / PURGE_INTERVAL_MS as usize)).max(64);
+        // The SIP-over-TCP stream pool: `stream_capacity(flows)` streams over the same number of
+        // shards (at least one stream each).
+        let stream_per = (stream_capacity(n.saturating_mul(per)) / n).max(1);
+        let streams = BhLocks::new_stream(n, |i| {
+            let tags = KVVec::from_elem(StreamTag::VACANT, stream_per, GFP_KERNEL)?;
+            let framing = KVVec::from_elem(Framing::new(), stream_per, GFP_KERNEL)?;
+            let carry_bytes = stream_per.checked_mul(CARRY).ok_or(EINVAL)?;
+            let carry = KVVec::from_elem(0u8, carry_bytes, GFP_KERNEL)?;
+            StreamShard::new(tags, framing, carry, i).map_err(|_| EINVAL)
+        })?;
+        let stream_capacity = u32::try_from(n.saturating_mul(stream_per)).unwrap_or(u32::MAX);
+        let stream_sweep_budget = (stream_per / (1000 / PURGE_INTERVAL_MS as usize)).max(8);
         // Its own key, not the flow table's: it is sent to the backup (see `set_call_key`).
         let mut key = [0u8; 16];
         crate::sys::random_bytes(&mut key);
@@ -129,24 +175,36 @@ impl FlowTable {
         let call_bytes = n
             .saturating_mul(call_per)
             .saturating_mul(core::mem::size_of::<CallSlot<SessionRef>>());
+        let stream_bytes = n.saturating_mul(stream_per).saturating_mul(
+            CARRY
+                .saturating_add(core::mem::size_of::<Framing>())
+                .saturating_add(core::mem::size_of::<StreamTag>()),
+        );
         pr_info!(
-            "flow table: {} flows in {} shards, {} KiB; Call-ID index: {} calls, {} KiB\n",
+            "flow table: {} flows in {} shards, {} KiB; Call-ID index: {} calls, {} KiB; SIP-over-TCP streams: {}, {} KiB\n",
             capacity,
             n,
             flow_bytes / 1024,
             call_capacity,
-            call_bytes / 1024
+            call_bytes / 1024,
+            stream_capacity,
+            stream_bytes / 1024
         );
         Ok(KBox::new(
             Self {
                 shards,
                 calls,
+                streams,
+                stream_capacity,
+                stream_sweep_budget,
                 call_capacity,
                 call_purge_budget,
                 hasher,
                 call_key: [AtomicU64::new(k0), AtomicU64::new(k1)],
                 capacity,
-                memory: flow_bytes.saturating_add(call_bytes),
+                memory: flow_bytes
+                    .saturating_add(call_bytes)
+                    .saturating_add(stream_bytes),
                 purge_budget,
                 moves: Moves::new(),
             },
@@ -164,6 +222,16 @@ impl FlowTable {
         let k0 = self.call_key[0].load(Ordering::Relaxed);
         let k1 = self.call_key[1].load(Ordering::Relaxed);
         Calls::new(&self.calls, FlowHasher::from_words(k0, k1))
+    }
+
+    /// The SIP-over-TCP stream pool, placing connections with the table's hash.
+    pub(crate) fn streams(&self) -> Streams<'_, StreamShardLocks> {
+        Streams::new(&self.streams, self.hasher)
+    }
+
+    /// Streams the SIP-over-TCP pool holds.
+    pub(crate) fn stream_capacity(&self) -> u32 {
+        self.stream_capacity
     }
 
     /// The Call-ID index's key (for the `CallKey` record of a resync).
@@ -206,8 +274,8 @@ impl FlowTable {
         self.capacity
     }
 
-    /// Bytes of the flow table's and the Call-ID index's slots (the shard locks and headers,
-    /// a few KiB, not counted).
+    /// Bytes of the slots of the flow table, the Call-ID index and the SIP-over-TCP stream pool
+    /// (the shard locks and headers, a few KiB, not counted).
     pub(crate) fn memory_bytes(&self) -> usize {
         self.memory
     }
@@ -222,6 +290,9 @@ impl FlowTable {
         let calls = self.calls();
         calls.purge_step(now, self.call_purge_budget);
         calls.sweep_step(&self.table(), self.call_purge_budget, false);
+        // The SIP-over-TCP streams of sessions that have ended or gone (a tenth of each shard).
+        self.streams()
+            .sweep_step(&self.table(), self.stream_sweep_budget);
     }
 
     /// A backup's purge step: its replicated records see no packets here, so none is aged by idle
@@ -236,6 +307,9 @@ impl FlowTable {
             .purge_step_replicated(now, self.purge_budget, &mut |f, why| ev.removed(f, why));
         self.calls()
             .sweep_step(&self.table(), self.call_purge_budget, true);
+        // A backup frames no stream; what it held as the active goes with its sessions.
+        self.streams()
+            .sweep_step(&self.table(), self.stream_sweep_budget);
     }
 }
 

@@ -489,6 +489,10 @@ fn value(st: &NetState, id: usize, counts: Option<&crate::sara_core::table::Coun
         cn::GAUGE_CALLS => return u64::try_from(t.calls().fill().0).unwrap_or(u64::MAX),
         cn::GAUGE_CALL_CAPACITY => return u64::from(t.call_capacity()),
         cn::GAUGE_TABLE_BYTES => return u64::try_from(t.memory_bytes()).unwrap_or(u64::MAX),
+        cn::GAUGE_SIP_TCP_STREAMS => {
+            return u64::try_from(t.streams().fill().0).unwrap_or(u64::MAX)
+        }
+        cn::GAUGE_SIP_TCP_STREAM_CAPACITY => return u64::from(t.stream_capacity()),
         _ => {}
     }
     let owned;

@@ -12,7 +12,9 @@
 //! 3. everything else is left to the stack.
 //!
 //! A datagram of a UDP SIP service skips the flow lookup: it is dispatched by its call (Call-ID
-//! index, `sara_core::calls`; see [`Path::sip_udp`]), each call a session of its own.
+//! index, `sara_core::calls`; see [`Path::sip_udp`]), each call a session of its own. A TCP SIP
+//! service's connection is one session (its server terminates it), whose client byte stream is
+//! framed into messages by a stream of the namespace's pool (see [`Path::sip_tcp`]).
 //!
 //! Forwarding is direct routing: the Ethernet destination becomes the server's MAC, the IP packet is
 //! unchanged. Nothing here allocates except what `pskb_may_pull` may need to make headers linear.
@@ -25,6 +27,7 @@ use crate::sara_core::calls::{
     Found, OpenCallError,
 };
 use crate::sara_core::counters as c;
+use crate::sara_core::dpi::stream::StreamMut;
 use crate::sara_core::dpi::{self, sip, Announcement, Direction, Reason, Sig};
 use crate::sara_core::flow::{Wildcard, PROTO_TCP, PROTO_UDP};
 use crate::sara_core::genl::{DOWN_KEEP, STATE_DOWN};
@@ -140,6 +143,18 @@ impl Path<'_> {
         self.st.counters.inc(id);
     }
 
+    fn count_n(&self, id: usize, n: u32) {
+        if n > 0 {
+            self.st.counters.add(id, u64::from(n));
+        }
+    }
+
+    /// Whether `svc` is a SIP service and this packet TCP: its connection's messages are framed by
+    /// a stream of the pool ([`Path::sip_tcp`]).
+    fn sip_tcp_service(&self, svc: &Service) -> bool {
+        self.l4.key.protocol == PROTO_TCP && Sig::from_genl(svc.sig) == Some(Sig::Sip)
+    }
+
     /// The service of the packet's destination, if it is one.
     fn service(&self) -> Option<&Service> {
         self.svc.and_then(|i| self.cfg.services.get(i))
@@ -219,6 +234,11 @@ impl Path<'_> {
         };
         if fwd.inspect() {
             if let Some(svc) = self.service() {
+                if self.l4.is_tcp_syn() && self.sip_tcp_service(svc) {
+                    // A SYN on a live connection's record: a retransmitted SYN, or a new connection
+                    // on its 5-tuple; either way the client's data begins after this ISN.
+                    self.sip_tcp_start(session, false);
+                }
                 self.inspect(&mut skb, svc, session);
             }
         }
@@ -231,6 +251,10 @@ impl Path<'_> {
                         ev.removed(f, w)
                     });
             ev.ended(ended);
+            if self.service().is_some_and(|s| self.sip_tcp_service(s)) {
+                // The client's stream is over: its framing state goes with it.
+                self.table.streams().close(&self.l4.key, session);
+            }
         }
         self.xmit(skb, server)
     }
@@ -352,6 +376,9 @@ impl Path<'_> {
         self.count(c::SESSIONS_CREATED);
         server.live.sessions.fetch_add(1, Ordering::Relaxed);
         self.st.replicate_session(&key, id, server.id, timeout_ms);
+        if self.l4.is_tcp_syn() && self.sip_tcp_service(svc) {
+            self.sip_tcp_start(session, true);
+        }
         if self.l4.payload_len > 0 {
             // A UDP signalling flow's first datagram (a SIP INVITE) already announces flows.
             self.inspect(&mut skb, svc, session);
@@ -382,6 +409,7 @@ impl Path<'_> {
 
     /// DPI on a signalling packet of `svc` in `session`: stores the flows it announces, ends the
     /// session on BYE/TEARDOWN. A payload that does not parse is counted and forwarded as it is.
+    /// SIP over TCP goes through the connection's stream ([`Path::sip_tcp`]).
     fn inspect(&self, skb: &mut Skb, svc: &Service, session: SessionRef) {
         let Some(sig) = Sig::from_genl(svc.sig) else {
             return;
@@ -394,16 +422,98 @@ impl Path<'_> {
             .payload_offset
             .saturating_add(self.l4.payload_len.min(dpi::text::MAX_SCAN));
         // Best effort: with memory short the payload stays partly non-linear and inspection sees
-        // only what is linear (counted as truncated if that matters).
+        // only what is linear (counted as truncated if that matters; for a stream, a gap).
         let _ = skb.pull(u32::try_from(want).unwrap_or(u32::MAX));
         let head = skb.linear().0;
         let end = want.min(head.len());
         let payload = head.get(self.l4.payload_offset..end).unwrap_or(&[]);
+        if self.sip_tcp_service(svc) {
+            self.sip_tcp(svc, session, payload);
+            return;
+        }
         self.apply(
             svc,
             session,
             dpi::inspect(sig, Direction::FromClient, payload),
         );
+    }
+
+    /// A SYN of a SIP-over-TCP connection, `session`: its stream (re)starts at the SYN's sequence
+    /// number, in the slot the connection holds or in a new one. Counted as opened when the
+    /// session is `new` or the slot is.
+    fn sip_tcp_start(&self, session: SessionRef, new: bool) {
+        let isn = self.l4.tcp_seq;
+        let opened = self
+            .table
+            .streams()
+            .open(&self.l4.key, session, |mut s| s.start(isn));
+        match opened {
+            Ok((_, held)) if new || !held => self.count(c::SIP_TCP_STREAMS_OPENED),
+            Ok(_) => {}
+            Err(_) => self.count(c::SIP_TCP_POOL_FULL),
+        }
+    }
+
+    /// A client segment with payload of a SIP-over-TCP connection, `session` (issue #14,
+    /// docs/decisions.md "SIP over TCP: messages framed per connection"); `payload` is what could be
+    /// read of it. The connection's stream frames its messages, each inspected as a datagram's
+    /// would be, except that a BYE ends one call of the connection, not its session
+    /// ([`Path::apply_tcp`]). A connection without a stream (the pool was full at its SYN, or it
+    /// was met mid-stream) takes one now, lost until a segment starts with a message; when none is
+    /// free the segment is inspected alone, as one message from its first byte.
+    fn sip_tcp(&self, svc: &Service, session: SessionRef, payload: &[u8]) {
+        let streams = self.table.streams();
+        let key = self.l4.key;
+        // The stream's lock is held while its messages are inspected (a lock class taken before
+        // the table's: see `conn`).
+        let frame = |s: StreamMut<'_>| self.frame(s, svc, session, payload);
+        if streams.with(&key, session, frame).is_some() {
+            return;
+        }
+        self.count(c::SIP_TCP_NO_STREAM);
+        let late = |mut s: StreamMut<'_>| {
+            s.forget();
+            self.frame(s, svc, session, payload);
+        };
+        match streams.open(&key, session, late) {
+            Ok(_) => self.count(c::SIP_TCP_STREAMS_OPENED),
+            Err(_) => {
+                self.count(c::SIP_TCP_POOL_FULL);
+                let found = dpi::inspect(Sig::Sip, Direction::FromClient, payload);
+                self.apply_tcp(svc, session, found);
+            }
+        }
+    }
+
+    /// Hands this segment to stream `s` and inspects every message it frames (counted).
+    fn frame(&self, s: StreamMut<'_>, svc: &Service, session: SessionRef, payload: &[u8]) {
+        let mut seg = s.segment(self.l4.payload_seq(), self.l4.payload_len, payload);
+        while let Some(m) = seg.next() {
+            let found = sip::parse(m.bytes()).and_then(|p| p.announce(Direction::FromClient));
+            self.apply_tcp(svc, session, found);
+        }
+        let r = seg.report();
+        self.count_n(c::SIP_TCP_MESSAGES, r.messages.saturating_add(r.heads));
+        self.count_n(c::SIP_TCP_DESYNC, r.desync);
+        if r.resynced {
+            self.count(c::SIP_TCP_RESYNC);
+        }
+        if r.gap > 0 {
+            self.count(c::SIP_TCP_GAPS);
+        }
+    }
+
+    /// [`Path::apply`] for a message of a SIP-over-TCP connection: its BYE ends one call, not the
+    /// connection's session (the call's media flows idle out), so it is counted and not applied.
+    fn apply_tcp(&self, svc: &Service, session: SessionRef, found: Result<Announcement, Reason>) {
+        let found = found.map(|mut a| {
+            if a.session_end {
+                self.count(c::SIP_TCP_BYE);
+                a.session_end = false;
+            }
+            a
+        });
+        self.apply(svc, session, found);
     }
 
     /// What DPI found in a signalling payload of `svc` in `session` (counted): the flows it announces

@@ -40,6 +40,13 @@ impl Counters {
         }
     }
 
+    /// Adds `n` to counter `id` (ids out of range are ignored).
+    pub(crate) fn add(&self, id: usize, n: u64) {
+        if let Some(c) = self.0.get(id) {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
     /// Value of counter `id` (0 for ids out of range).
     pub(crate) fn get(&self, id: usize) -> u64 {
         self.0.get(id).map_or(0, |c| c.load(Ordering::Relaxed))

@@ -36,8 +36,9 @@ import sys
 from collections import defaultdict
 
 
-def packets(path):
-    """(time, proto, src, sport, dst, dport, tcp_flags, payload) of the IPv4 TCP/UDP packets."""
+def packets(path, with_seq=False):
+    """(time, proto, src, sport, dst, dport, tcp_flags, payload) of the IPv4 TCP/UDP packets; with
+    `with_seq`, the TCP sequence number (0 for UDP) follows the payload."""
     try:
         d = open(path, 'rb').read()
     except OSError as e:
@@ -71,8 +72,10 @@ def packets(path):
         src = socket.inet_ntoa(l3[12:16])
         dst = socket.inet_ntoa(l3[16:20])
         l4 = l3[ihl:tot]
+        seq = 0
         if proto == 6 and len(l4) >= 20:
             flags = l4[13]
+            seq = struct.unpack('>I', l4[4:8])[0]
             pl = l4[(l4[12] >> 4) * 4:]
         elif proto == 17 and len(l4) >= 8:
             flags = 0
@@ -80,7 +83,10 @@ def packets(path):
         else:
             continue
         sp, dp = struct.unpack('>HH', l4[:4])
-        yield t, proto, src, sp, dst, dp, flags, pl
+        if with_seq:
+            yield t, proto, src, sp, dst, dp, flags, pl, seq
+        else:
+            yield t, proto, src, sp, dst, dp, flags, pl
 
 
 def rtsp_ports(payload):

@@ -235,11 +235,18 @@ u32 sara_now_ms(void)
 }
 
 /* ---- BH-safe spinlocks ------------------------------------------------------------------------
- * Two lockdep classes (one per spin_lock_init call site): the "outer" locks (table shards,
- * schedulers), never nested with each other, and the "inner" ones (the replication ring), which
- * may be taken while an outer lock is held and never take another lock. */
+ * Three lockdep classes (one per spin_lock_init call site): the "outer" locks (table shards, Call-ID
+ * index shards, schedulers), never nested with each other; the "inner" ones (the replication ring),
+ * which may be taken while an outer lock is held and never take another lock; and the "stream"
+ * locks (the SIP-over-TCP stream pool's shards), held while the messages they frame are inspected,
+ * so outer and inner locks are taken inside them, never the other way round. */
 
 void sara_lock_init(spinlock_t *lock)
+{
+	spin_lock_init(lock);
+}
+
+void sara_lock_init_stream(spinlock_t *lock)
 {
 	spin_lock_init(lock);
 }

@@ -66,6 +66,7 @@ u32 sara_flow_capacity(void);
 void sara_purge_kick(struct net *net);
 void sara_lock_init(spinlock_t *lock);
 void sara_lock_init_inner(spinlock_t *lock);
+void sara_lock_init_stream(spinlock_t *lock);
 void sara_lock_bh(spinlock_t *lock);
 void sara_unlock_bh(spinlock_t *lock);
 

@@ -95,6 +95,7 @@ extern "C" {
     pub(crate) fn sara_purge_kick(net: *mut Net);
     pub(crate) fn sara_lock_init(lock: *mut spinlock_t);
     pub(crate) fn sara_lock_init_inner(lock: *mut spinlock_t);
+    pub(crate) fn sara_lock_init_stream(lock: *mut spinlock_t);
     pub(crate) fn sara_lock_bh(lock: *mut spinlock_t);
     pub(crate) fn sara_unlock_bh(lock: *mut spinlock_t);
 }

@@ -5,11 +5,14 @@
 //! The flow table's shards and each service's scheduler state are taken from the packet hook
 //! (softirq) and from process context (netlink, the purge work). `spin_lock_bh` keeps a softirq on
 //! the same CPU from interrupting a process-context holder and spinning on the lock forever.
-//! Two lockdep classes: outer locks ([`BhLocks::new`]: table shards, schedulers), of which SARA
-//! never holds two at once (see the table's concurrency contract), and inner locks
-//! ([`BhLocks::new_inner`]: the replication ring), which may be taken while one outer lock is held
-//! (a flow removed by the purge ends its session, and the end is queued for the backup) and take
-//! no other lock while held.
+//! Three lockdep classes: outer locks ([`BhLocks::new`]: table shards, Call-ID index shards,
+//! schedulers), of which SARA never holds two at once (see the table's concurrency contract); inner
+//! locks ([`BhLocks::new_inner`]: the replication ring), which may be taken while one outer lock is
+//! held (a flow removed by the purge ends its session, and the end is queued for the backup) and
+//! take no other lock while held; and stream locks ([`BhLocks::new_stream`]: the SIP-over-TCP
+//! stream pool's shards), of which SARA holds at most one, taken before any other: the messages a
+//! stream frames are inspected with its lock held, which announces their media flows in the table
+//! (an outer lock, then the ring's). No outer or inner lock holder takes a stream lock.
 
 use super::ffi;
 use core::cell::UnsafeCell;
@@ -45,6 +48,14 @@ impl<T> BhLock<T> {
     }
 }
 
+/// The lockdep class of a [`BhLocks`] array (see the module documentation).
+#[derive(Clone, Copy)]
+enum Class {
+    Outer,
+    Inner,
+    Stream,
+}
+
 /// A fixed array of [`BhLock`]s, allocated and initialised once.
 pub(crate) struct BhLocks<T> {
     items: KVec<BhLock<T>>,
@@ -53,15 +64,24 @@ pub(crate) struct BhLocks<T> {
 impl<T> BhLocks<T> {
     /// `n` locks, the `i`-th guarding `make(i)`; `make` may fail (e.g. an allocation).
     pub(crate) fn new(n: usize, make: impl FnMut(usize) -> Result<T>) -> Result<Self> {
-        Self::with_class(n, make, false)
+        Self::with_class(n, make, Class::Outer)
     }
 
     /// As [`BhLocks::new`], of the inner lock class (see the module documentation).
     pub(crate) fn new_inner(n: usize, make: impl FnMut(usize) -> Result<T>) -> Result<Self> {
-        Self::with_class(n, make, true)
+        Self::with_class(n, make, Class::Inner)
     }
 
-    fn with_class(n: usize, mut make: impl FnMut(usize) -> Result<T>, inner: bool) -> Result<Self> {
+    /// As [`BhLocks::new`], of the stream lock class (see the module documentation).
+    pub(crate) fn new_stream(n: usize, make: impl FnMut(usize) -> Result<T>) -> Result<Self> {
+        Self::with_class(n, make, Class::Stream)
+    }
+
+    fn with_class(
+        n: usize,
+        mut make: impl FnMut(usize) -> Result<T>,
+        class: Class,
+    ) -> Result<Self> {
         let mut items = KVec::with_capacity(n, GFP_KERNEL)?;
         for i in 0..n {
             items.push(
@@ -77,10 +97,10 @@ impl<T> BhLocks<T> {
             // SAFETY: `l.lock` is valid, uninitialised memory for a `spinlock_t` that stays put for
             // the array's life.
             unsafe {
-                if inner {
-                    ffi::sara_lock_init_inner(l.lock.get());
-                } else {
-                    ffi::sara_lock_init(l.lock.get());
+                match class {
+                    Class::Outer => ffi::sara_lock_init(l.lock.get()),
+                    Class::Inner => ffi::sara_lock_init_inner(l.lock.get()),
+                    Class::Stream => ffi::sara_lock_init_stream(l.lock.get()),
                 }
             }
         }

@@ -90,9 +90,19 @@ counters! {
     CALL_INDEX_FULL = 61, "call_index_full", "new SIP calls refused because the Call-ID index was full";
     GAUGE_CALLS = 62, "calls_indexed", "Call-ID index entries in use now (gauge)";
     GAUGE_CALL_CAPACITY = 63, "call_index_capacity", "calls the Call-ID index can hold (gauge; 0 until the first service)";
-    GAUGE_TABLE_BYTES = 64, "table_bytes", "bytes sara.ko holds for the flow table and the Call-ID index (gauge; allocated with the first service, 0 before)";
+    GAUGE_TABLE_BYTES = 64, "table_bytes", "bytes sara.ko holds for the flow table, the Call-ID index and the SIP-over-TCP stream pool (gauge; allocated with the first service, 0 before)";
     REPL_ADOPTED = 65, "repl_adopted", "records of sessions the peer dispatcher opened while it was active too (its handback, or its replication while both were active) installed here because this table had none of them";
     REPL_ADOPT_SKIPPED = 66, "repl_adopt_skipped", "records of the peer's sessions not adopted because this dispatcher has that session, flow or call already, or decided otherwise for it (its own decision stands)";
+    SIP_TCP_STREAMS_OPENED = 67, "sip_tcp_streams_opened", "SIP-over-TCP connections given a stream that frames their messages (at their SYN, or later when met without one)";
+    SIP_TCP_POOL_FULL = 68, "sip_tcp_pool_full", "times a SIP-over-TCP connection found no free stream (at its SYN, or at a later segment): its segments are inspected one by one";
+    SIP_TCP_NO_STREAM = 69, "sip_tcp_no_stream", "segments with payload of a SIP-over-TCP connection that had no stream (the pool was full at its SYN, or it was met mid-stream)";
+    SIP_TCP_MESSAGES = 70, "sip_tcp_messages", "SIP messages framed in SIP-over-TCP streams and inspected (whole, or their head alone)";
+    SIP_TCP_DESYNC = 71, "sip_tcp_desync", "times a SIP-over-TCP stream lost its framing (a gap outside a body, an overlong head, a bad start line or Content-Length)";
+    SIP_TCP_RESYNC = 72, "sip_tcp_resync", "times a SIP-over-TCP stream found its framing again (a segment starting with a message)";
+    SIP_TCP_GAPS = 73, "sip_tcp_gaps", "SIP-over-TCP segments with bytes never seen (a lost or reordered segment before them, or payload past what could be read)";
+    SIP_TCP_BYE = 74, "sip_tcp_bye", "BYEs framed in SIP-over-TCP streams: each ends a call, not the connection's session";
+    GAUGE_SIP_TCP_STREAMS = 75, "sip_tcp_streams", "SIP-over-TCP streams in use now (gauge)";
+    GAUGE_SIP_TCP_STREAM_CAPACITY = 76, "sip_tcp_stream_capacity", "SIP-over-TCP streams the pool holds: min(flow_capacity / 256, 1024) (gauge; 0 until the first service)";
 }
 
 /// Counters from this id to [`LAST_GAUGE`] are gauges (values now, computed when read), not running
@@ -102,8 +112,14 @@ pub const FIRST_GAUGE: usize = GAUGE_FLOWS;
 pub const LAST_GAUGE: usize = GAUGE_CAPACITY;
 
 /// Gauges added after the running totals that follow the first range (the Call-ID index's, the
-/// table's memory).
-pub const LATER_GAUGES: [usize; 3] = [GAUGE_CALLS, GAUGE_CALL_CAPACITY, GAUGE_TABLE_BYTES];
+/// table's memory, the SIP-over-TCP stream pool's).
+pub const LATER_GAUGES: [usize; 5] = [
+    GAUGE_CALLS,
+    GAUGE_CALL_CAPACITY,
+    GAUGE_TABLE_BYTES,
+    GAUGE_SIP_TCP_STREAMS,
+    GAUGE_SIP_TCP_STREAM_CAPACITY,
+];
 
 /// Whether counter `id` is a gauge.
 pub const fn is_gauge(id: usize) -> bool {
@@ -111,6 +127,8 @@ pub const fn is_gauge(id: usize) -> bool {
         || id == GAUGE_CALLS
         || id == GAUGE_CALL_CAPACITY
         || id == GAUGE_TABLE_BYTES
+        || id == GAUGE_SIP_TCP_STREAMS
+        || id == GAUGE_SIP_TCP_STREAM_CAPACITY
 }
 
 /// The counter of a SIP fallback reason.
@@ -162,7 +180,11 @@ mod tests {
         assert!(!is_gauge(CALLS_OPENED) && !is_gauge(HA_TAKEOVERS + 1));
         assert!(LATER_GAUGES.iter().all(|&g| is_gauge(g)));
         assert!(!is_gauge(REPL_ADOPTED) && !is_gauge(REPL_ADOPT_SKIPPED));
-        assert_eq!(REPL_ADOPT_SKIPPED, NUM_COUNTERS - 1);
+        assert_eq!(GAUGE_SIP_TCP_STREAM_CAPACITY, NUM_COUNTERS - 1);
+        assert!((SIP_TCP_STREAMS_OPENED..=SIP_TCP_BYE).all(|id| !is_gauge(id)));
+        assert!(COUNTERS[SIP_TCP_STREAMS_OPENED..]
+            .iter()
+            .all(|c| c.name.starts_with("sip_tcp_")));
         use super::super::calls::Fallback;
         assert_eq!(
             COUNTERS[sip_fallback(Fallback::NotSip)].name,

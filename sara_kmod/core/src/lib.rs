@@ -37,5 +37,6 @@ pub mod flow;
 pub mod genl;
 pub mod msg;
 pub mod select;
+pub mod streams;
 pub mod table;
 pub mod wire;

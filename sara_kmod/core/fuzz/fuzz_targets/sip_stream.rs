@@ -6,10 +6,12 @@
 //! caller reads only a part. Every message handed out goes through the SIP parser and the shared
 //! announcement checks. Checked: nothing panics; the carry stays within its bound; a whole message
 //! is its head (ending in an empty line) and its Content-Length body; and when no byte was lost,
-//! the segmented stream (carry larger than any input) frames exactly as the unsegmented one.
+//! the segmented stream (carry larger than any input) frames exactly as the unsegmented one; and a
+//! stream whose buffer is kept apart (`StreamMut`, as the kernel's pool keeps them) frames exactly
+//! as a `SipStream` of the same capacity.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use sara_core::dpi::stream::{Cut, Framed, SipStream};
+use sara_core::dpi::stream::{Cut, Framed, Framing, SipStream, StreamMut, CARRY};
 use sara_core::dpi::{sip, Direction};
 
 include!("common.rs");
@@ -54,6 +56,22 @@ fn feed<const N: usize>(
     r.gap == 0
 }
 
+fn feed_apart(
+    f: &mut Framing,
+    buf: &mut [u8],
+    seq: u32,
+    len: usize,
+    seen: &[u8],
+    out: &mut Vec<(Vec<u8>, Option<Cut>)>,
+) {
+    let mut seg = StreamMut::new(f, buf).segment(seq, len, seen);
+    while let Some(m) = seg.next() {
+        out.push(check(m));
+    }
+    drop(seg);
+    assert!(StreamMut::new(f, buf).carried() <= buf.len());
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&isn_byte, mut ops)) = data.split_first() else {
         return;
@@ -63,8 +81,11 @@ fuzz_target!(|data: &[u8]| {
         .wrapping_sub(300);
     let mut small: SipStream = SipStream::new();
     let mut big: Box<SipStream<BIG>> = Box::new(SipStream::new());
+    let (mut apart, mut apart_buf) = (Framing::new(), vec![0u8; CARRY]);
     small.start(isn);
     big.start(isn);
+    StreamMut::new(&mut apart, &mut apart_buf).start(isn);
+    let mut out_apart = Vec::new();
     let base = isn.wrapping_add(1);
     let mut stream: Vec<u8> = Vec::new(); // every byte of the stream so far, sent or lost
     let mut out_small = Vec::new();
@@ -80,6 +101,7 @@ fuzz_target!(|data: &[u8]| {
             0..=3 => {
                 stream.extend_from_slice(bytes);
                 feed(&mut small, seq(p), n, bytes, &mut out_small);
+                feed_apart(&mut apart, &mut apart_buf, seq(p), n, bytes, &mut out_apart);
                 clean &= feed(&mut *big, seq(p), n, bytes, &mut out_big);
                 ops = after;
             }
@@ -90,6 +112,14 @@ fuzz_target!(|data: &[u8]| {
                 let a = p.saturating_sub(back);
                 let seg = &stream[a..];
                 feed(&mut small, seq(a), seg.len(), seg, &mut out_small);
+                feed_apart(
+                    &mut apart,
+                    &mut apart_buf,
+                    seq(a),
+                    seg.len(),
+                    seg,
+                    &mut out_apart,
+                );
                 clean &= feed(&mut *big, seq(a), seg.len(), seg, &mut out_big);
                 ops = after;
             }
@@ -100,6 +130,14 @@ fuzz_target!(|data: &[u8]| {
                 if a < b {
                     let seg = &stream[a..b];
                     feed(&mut small, seq(a), seg.len(), seg, &mut out_small);
+                    feed_apart(
+                        &mut apart,
+                        &mut apart_buf,
+                        seq(a),
+                        seg.len(),
+                        seg,
+                        &mut out_apart,
+                    );
                     feed(&mut *big, seq(a), seg.len(), seg, &mut out_big);
                 }
                 ops = rest;
@@ -115,11 +153,20 @@ fuzz_target!(|data: &[u8]| {
                 stream.extend_from_slice(bytes);
                 let k = usize::from(c >> 3).min(n);
                 feed(&mut small, seq(p), n, &bytes[..k], &mut out_small);
+                feed_apart(
+                    &mut apart,
+                    &mut apart_buf,
+                    seq(p),
+                    n,
+                    &bytes[..k],
+                    &mut out_apart,
+                );
                 clean &= feed(&mut *big, seq(p), n, &bytes[..k], &mut out_big);
                 ops = after;
             }
         }
     }
+    assert_eq!(out_apart, out_small);
     if !clean {
         return;
     }

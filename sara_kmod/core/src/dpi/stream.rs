@@ -68,25 +68,29 @@
 //! bytes past it back to the segment); every loop is bounded; nothing allocates, panics or
 //! overflows.
 //!
-//! ## Use (the kernel's TCP SIP path; not wired yet — docs/decisions.md, "SIP over TCP")
-//! The state does not fit the flow record (56 bytes): the glue keeps a per-namespace pool of
-//! streams made with the table (`kvmalloc`), each slot keyed by the connection's 5-tuple and
-//! session id, behind its shard's lock (taken before, never inside, a table shard's lock).
+//! ## Use (`sara.ko`'s hook, `Path::sip_tcp`; docs/decisions.md, "SIP over TCP")
+//! The state does not fit the flow record (56 bytes): the kernel keeps a per-namespace pool of
+//! streams made with the table (`kvmalloc`; [`super::super::streams`]), each slot tagged with the
+//! connection's 5-tuple and session, behind its shard's lock (taken before, never inside, a table
+//! shard's lock). A pool slot is a [`StreamMut`]: its [`Framing`] in one array, its buffer in a flat
+//! carry array (no 4 KiB value is ever built on a kernel stack).
 //! ```text
-//! SYN opening a session of a TCP service with --sig sip:  slot = pool.take(key, session.id)
-//!                                                          slot.start(tcp.seq_number())
-//! later segment with payload, slot found by key and id:   let mut seg = slot.segment(
-//!                                                              tcp.seq_number(),
-//!                                                              l4.payload_len,     // per headers
-//!                                                              linear_payload);    // readable
-//!                                                          while let Some(m) = seg.next() {
-//!                                                              apply(sip::parse(m.bytes())
-//!                                                                  .and_then(|p| p.announce(..)))
-//!                                                          }   // a BYE's session_end ignored
-//!                                                          count(seg.report())
-//! no slot at its SYN (pool full; after a takeover):       per-segment inspection as before, or a
-//!                                                          slot taken late with forget()
-//! session ended / record purged:                           slot freed
+//! SYN opening a session of a TCP service with --sig sip:  streams.open(key, session,
+//!                                                              |s| s.start(l4.tcp_seq))
+//! later segment with payload, slot of key and session:    streams.with(key, session, |s| {
+//!                                                              let mut seg = s.segment(
+//!                                                                  l4.payload_seq(),
+//!                                                                  l4.payload_len, // per headers
+//!                                                                  linear_payload); // readable
+//!                                                              while let Some(m) = seg.next() {
+//!                                                                  apply(sip::parse(m.bytes())
+//!                                                                    .and_then(|p| p.announce(..)))
+//!                                                              }   // a BYE's session_end ignored
+//!                                                              count(seg.report()) })
+//! no slot (pool full at its SYN; met mid-stream):         a slot taken late, forget() first; if
+//!                                                          none is free, the segment is inspected
+//!                                                          alone, from its first byte
+//! FIN/RST, session ended or its record gone:               slot freed (at once, or by the sweep)
 //! ```
 //! Data on a SYN (TCP Fast Open) begins at `isn + 1`: `start(isn)`, then `segment(isn + 1, …)`.
 
@@ -160,17 +164,13 @@ enum State {
     Lost,
 }
 
-/// The framing state of one direction of one TCP connection (see the module docs).
+/// The framing state of one direction of one TCP connection (see the module docs), with its carry
+/// buffer of `CAP` bytes. [`StreamMut`] is the same with the buffer kept elsewhere (the kernel's
+/// pool keeps its streams' buffers in one array, and each stream's state in another).
 #[derive(Debug, Clone)]
 pub struct SipStream<const CAP: usize = CARRY> {
     buf: [u8; CAP],
-    len: usize,
-    scanned: usize,
-    next_seq: u32,
-    seq_known: bool,
-    draining: bool,
-    state: State,
-    pending: Option<(usize, Cut)>,
+    f: Framing,
 }
 
 impl<const CAP: usize> Default for SipStream<CAP> {
@@ -184,6 +184,128 @@ impl<const CAP: usize> SipStream<CAP> {
     pub const fn new() -> Self {
         SipStream {
             buf: [0; CAP],
+            f: Framing::new(),
+        }
+    }
+
+    /// The stream as a [`StreamMut`] (its state and its buffer).
+    pub fn as_mut(&mut self) -> StreamMut<'_> {
+        StreamMut {
+            f: &mut self.f,
+            buf: &mut self.buf,
+        }
+    }
+
+    /// Restarts the stream at a SYN with sequence number `isn`: its data begins at `isn + 1`, with
+    /// a message. In place (the buffer is not cleared: nothing reads it before it is written).
+    pub fn start(&mut self, isn: u32) {
+        self.f.start(isn);
+    }
+
+    /// Restarts the stream as [`SipStream::new`] does, in place: lost until a segment starts with a
+    /// start line.
+    pub fn forget(&mut self) {
+        self.f.forget();
+    }
+
+    /// Whether the stream knows where its next message begins (not lost).
+    pub fn in_step(&self) -> bool {
+        self.f.in_step()
+    }
+
+    /// The sequence number of the next byte expected (meaningful once a segment or SYN was seen).
+    pub fn next_seq(&self) -> u32 {
+        self.f.next_seq
+    }
+
+    /// Bytes carried over now (≤ `CAP`).
+    pub fn carried(&self) -> usize {
+        self.f.carried()
+    }
+
+    /// Hands in a segment of `seg_len` payload bytes starting at sequence number `seq`, of which the
+    /// caller can read `seen` (its first bytes; the rest is a gap at the segment's end). Read the
+    /// messages with [`Segment::next`] until it returns `None`; a segment dropped before that leaves
+    /// the stream lost at the next one.
+    pub fn segment<'s, 'p>(
+        &'s mut self,
+        seq: u32,
+        seg_len: usize,
+        seen: &'p [u8],
+    ) -> Segment<'s, 'p> {
+        self.as_mut().segment(seq, seg_len, seen)
+    }
+}
+
+/// A stream whose carry buffer is kept apart from its state: the state ([`Framing`]) and the buffer
+/// (any length: the stream's capacity, `CAP` of [`SipStream`]), borrowed together for a while.
+/// Behaves as a [`SipStream`] as long as it is given the same state and buffer every time.
+#[derive(Debug)]
+pub struct StreamMut<'a> {
+    f: &'a mut Framing,
+    buf: &'a mut [u8],
+}
+
+impl<'a> StreamMut<'a> {
+    /// The stream of state `f` and carry buffer `buf`.
+    pub fn new(f: &'a mut Framing, buf: &'a mut [u8]) -> Self {
+        StreamMut { f, buf }
+    }
+
+    /// As [`SipStream::start`].
+    pub fn start(&mut self, isn: u32) {
+        self.f.start(isn);
+    }
+
+    /// As [`SipStream::forget`].
+    pub fn forget(&mut self) {
+        self.f.forget();
+    }
+
+    /// As [`SipStream::in_step`].
+    pub fn in_step(&self) -> bool {
+        self.f.in_step()
+    }
+
+    /// As [`SipStream::next_seq`].
+    pub fn next_seq(&self) -> u32 {
+        self.f.next_seq
+    }
+
+    /// As [`SipStream::carried`] (≤ the buffer's length).
+    pub fn carried(&self) -> usize {
+        self.f.carried()
+    }
+
+    /// As [`SipStream::segment`].
+    pub fn segment<'p>(self, seq: u32, seg_len: usize, seen: &'p [u8]) -> Segment<'a, 'p> {
+        self.f.segment(self.buf, seq, seg_len, seen)
+    }
+}
+
+/// The state of a stream without its carry buffer (see [`StreamMut`]); a new one is lost, as
+/// [`SipStream::new`]. Fields: see the module docs ("States").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Framing {
+    len: usize,
+    scanned: usize,
+    next_seq: u32,
+    seq_known: bool,
+    draining: bool,
+    state: State,
+    pending: Option<(usize, Cut)>,
+}
+
+impl Default for Framing {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Framing {
+    /// The state of a stream met mid-connection (lost).
+    pub const fn new() -> Self {
+        Framing {
             len: 0,
             scanned: 0,
             next_seq: 0,
@@ -194,17 +316,13 @@ impl<const CAP: usize> SipStream<CAP> {
         }
     }
 
-    /// Restarts the stream at a SYN with sequence number `isn`: its data begins at `isn + 1`, with
-    /// a message. In place (the buffer is not cleared: nothing reads it before it is written).
-    pub fn start(&mut self, isn: u32) {
+    fn start(&mut self, isn: u32) {
         self.reset(State::Boundary);
         self.next_seq = isn.wrapping_add(1);
         self.seq_known = true;
     }
 
-    /// Restarts the stream as [`SipStream::new`] does, in place: lost until a segment starts with a
-    /// start line.
-    pub fn forget(&mut self) {
+    fn forget(&mut self) {
         self.reset(State::Lost);
         self.seq_known = false;
     }
@@ -217,34 +335,25 @@ impl<const CAP: usize> SipStream<CAP> {
         self.pending = None;
     }
 
-    /// Whether the stream knows where its next message begins (not lost).
-    pub fn in_step(&self) -> bool {
+    fn in_step(&self) -> bool {
         self.state != State::Lost
     }
 
-    /// The sequence number of the next byte expected (meaningful once a segment or SYN was seen).
-    pub fn next_seq(&self) -> u32 {
-        self.next_seq
-    }
-
-    /// Bytes carried over now (≤ `CAP`).
-    pub fn carried(&self) -> usize {
+    fn carried(&self) -> usize {
         match self.state {
             State::Head | State::Body { .. } => self.len,
             _ => 0,
         }
     }
 
-    /// Hands in a segment of `seg_len` payload bytes starting at sequence number `seq`, of which the
-    /// caller can read `seen` (its first bytes; the rest is a gap at the segment's end). Read the
-    /// messages with [`Segment::next`] until it returns `None`; a segment dropped before that leaves
-    /// the stream lost at the next one.
-    pub fn segment<'s, 'p>(
+    /// [`SipStream::segment`] with carry buffer `buf`.
+    fn segment<'s, 'p>(
         &'s mut self,
+        buf: &'s mut [u8],
         seq: u32,
         seg_len: usize,
         seen: &'p [u8],
-    ) -> Segment<'s, 'p, CAP> {
+    ) -> Segment<'s, 'p> {
         let mut report = Report::default();
         if self.draining {
             self.desync(&mut report);
@@ -263,7 +372,7 @@ impl<const CAP: usize> SipStream<CAP> {
             let behind = 0u32.wrapping_sub(off);
             if behind >= seg_len {
                 report.old = seg_len > 0;
-                return Segment::empty(self, report);
+                return Segment::empty(self, buf, report);
             }
             report.overlap = behind;
             let skip = usize::try_from(behind).unwrap_or(usize::MAX);
@@ -285,6 +394,7 @@ impl<const CAP: usize> SipStream<CAP> {
         self.draining = true;
         Segment {
             s: self,
+            buf,
             rest,
             unseen,
             report,
@@ -336,8 +446,10 @@ impl<const CAP: usize> SipStream<CAP> {
 
 /// One segment being read (see [`SipStream::segment`]).
 #[derive(Debug)]
-pub struct Segment<'s, 'p, const CAP: usize = CARRY> {
-    s: &'s mut SipStream<CAP>,
+pub struct Segment<'s, 'p> {
+    s: &'s mut Framing,
+    /// The stream's carry buffer (its length is the stream's capacity).
+    buf: &'s mut [u8],
     rest: &'p [u8],
     unseen: u32,
     report: Report,
@@ -363,12 +475,13 @@ enum Unframable {
     BadLength,
 }
 
-impl<'s, 'p, const CAP: usize> Segment<'s, 'p, CAP> {
-    fn empty(s: &'s mut SipStream<CAP>, report: Report) -> Self {
+impl<'s, 'p> Segment<'s, 'p> {
+    fn empty(s: &'s mut Framing, buf: &'s mut [u8], report: Report) -> Self {
         // A retransmission leaves the stream as it was (a pending head is handed out now).
         s.draining = true;
         Segment {
             s,
+            buf,
             rest: &[],
             unseen: 0,
             report,
@@ -392,7 +505,7 @@ impl<'s, 'p, const CAP: usize> Segment<'s, 'p, CAP> {
                 Step::End => return None,
                 Step::InPlace(m) => return Some(m),
                 Step::Carried(n, cut) => {
-                    let b = self.s.buf.get(..n).unwrap_or(&[]);
+                    let b = self.buf.get(..n).unwrap_or(&[]);
                     return Some(cut.map_or(Framed::Whole(b), |c| Framed::Head(b, c)));
                 }
             }
@@ -457,7 +570,7 @@ impl<'s, 'p, const CAP: usize> Segment<'s, 'p, CAP> {
                 let k = need.min(self.rest.len());
                 let (take, after) = self.rest.split_at_checked(k).unwrap_or((self.rest, &[]));
                 let end = s.len.saturating_add(k);
-                if let Some(d) = s.buf.get_mut(s.len..end) {
+                if let Some(d) = self.buf.get_mut(s.len..end) {
                     d.copy_from_slice(take);
                 }
                 s.len = end;
@@ -476,11 +589,11 @@ impl<'s, 'p, const CAP: usize> Segment<'s, 'p, CAP> {
     fn at_boundary(&mut self) -> Option<Framed<'p>> {
         let rest = self.rest;
         let Some(h) = head_end(rest, 0) else {
-            if rest.len() >= CAP {
+            if rest.len() >= self.buf.len() {
                 self.s.desync(&mut self.report);
             } else {
                 let s = &mut *self.s;
-                if let Some(d) = s.buf.get_mut(..rest.len()) {
+                if let Some(d) = self.buf.get_mut(..rest.len()) {
                     d.copy_from_slice(rest);
                 }
                 s.len = rest.len();
@@ -502,9 +615,9 @@ impl<'s, 'p, const CAP: usize> Segment<'s, 'p, CAP> {
                 self.report.messages = self.report.messages.saturating_add(1);
                 Some(Framed::Whole(rest.get(..total).unwrap_or(rest)))
             }
-            Some(total) if total <= CAP => {
+            Some(total) if total <= self.buf.len() => {
                 let s = &mut *self.s;
-                if let Some(d) = s.buf.get_mut(..rest.len()) {
+                if let Some(d) = self.buf.get_mut(..rest.len()) {
                     d.copy_from_slice(rest);
                 }
                 s.len = rest.len();
@@ -525,25 +638,28 @@ impl<'s, 'p, const CAP: usize> Segment<'s, 'p, CAP> {
     /// slice: a borrow made here could not be given back conditionally inside `next`'s loop).
     fn in_head(&mut self) -> Option<(usize, Option<Cut>)> {
         let s = &mut *self.s;
-        let room = CAP.saturating_sub(s.len);
+        let room = self.buf.len().saturating_sub(s.len);
         let k = room.min(self.rest.len());
         let old = s.len;
         let end = old.saturating_add(k);
-        if let (Some(d), Some(src)) = (s.buf.get_mut(old..end), self.rest.get(..k)) {
+        if let (Some(d), Some(src)) = (self.buf.get_mut(old..end), self.rest.get(..k)) {
             d.copy_from_slice(src);
         }
         s.len = end;
-        let found = head_end(s.buf.get(..end).unwrap_or(&[]), s.scanned.saturating_sub(3));
+        let found = head_end(
+            self.buf.get(..end).unwrap_or(&[]),
+            s.scanned.saturating_sub(3),
+        );
         let Some(h) = found else {
             s.scanned = end;
             self.rest = self.rest.get(k..).unwrap_or(&[]);
-            if end >= CAP {
+            if end >= self.buf.len() {
                 self.s.desync(&mut self.report);
             }
             return None;
         };
         // The empty line ends in the new bytes (h > old): they are this message's up to h at least.
-        let cl = match frame(s.buf.get(..h).unwrap_or(&[])) {
+        let cl = match frame(self.buf.get(..h).unwrap_or(&[])) {
             Ok(cl) => cl,
             Err(e) => {
                 self.rest = &[];
@@ -567,7 +683,7 @@ impl<'s, 'p, const CAP: usize> Segment<'s, 'p, CAP> {
                 self.report.messages = self.report.messages.saturating_add(1);
                 Some((total, None))
             }
-            Some(total) if total <= CAP => {
+            Some(total) if total <= self.buf.len() => {
                 self.rest = self.rest.get(k..).unwrap_or(&[]);
                 s.state = State::Body { head: h, total };
                 None

@@ -537,3 +537,64 @@ fn the_state_is_the_carry_buffer_and_a_few_words() {
     assert!(core::mem::size_of::<SipStream>() <= CARRY + 64);
     assert_eq!(CARRY, 4096);
 }
+
+#[test]
+fn a_stream_with_its_buffer_kept_apart_frames_as_a_sip_stream() {
+    // The kernel's pool keeps each stream as a `Framing` in one array and its carry buffer in
+    // another (`StreamMut`): the same segments give the same messages and reports, whatever the
+    // cuts, as a `SipStream` of the buffer's length.
+    // 64 bytes of state beside the buffer (README: a pool stream is 4096 + 64 + a 24-byte tag).
+    assert_eq!(core::mem::size_of::<Framing>(), 64);
+    let stream = cat(&[INVITE, b"\r\n", ACK, BYE]);
+    let n = stream.len();
+    for i in (0..=n).step_by(7) {
+        for cap in [256usize, CARRY] {
+            let mut f = Framing::new();
+            let mut buf = vec![0u8; cap];
+            let mut a: SipStream<256> = SipStream::new();
+            let mut b: SipStream = SipStream::new();
+            let mut m = StreamMut::new(&mut f, &mut buf);
+            m.start(7);
+            assert!(m.in_step() && m.next_seq() == 8);
+            a.start(7);
+            b.start(7);
+            for (x, y) in [(0, i), (i, n)] {
+                let bytes = &stream[x..y];
+                let seq = 8 + x as u32;
+                let mut seg = StreamMut::new(&mut f, &mut buf).segment(seq, bytes.len(), bytes);
+                let mut got = Out::new();
+                while let Some(m) = seg.next() {
+                    got.push(match m {
+                        Framed::Whole(b) => (b.to_vec(), None),
+                        Framed::Head(b, c) => (b.to_vec(), Some(c)),
+                    });
+                }
+                let r = seg.report();
+                let want = if cap == CARRY {
+                    seg_pair(&mut b, seq, bytes)
+                } else {
+                    seg_pair(&mut a, seq, bytes)
+                };
+                assert_eq!((got, r), want, "cut at {i}, capacity {cap}");
+                let carried = StreamMut::new(&mut f, &mut buf).carried();
+                let want = if cap == CARRY {
+                    b.carried()
+                } else {
+                    a.carried()
+                };
+                assert_eq!(carried, want);
+            }
+        }
+    }
+    // Forgotten, it is lost until a segment starts with a message.
+    let mut f = Framing::default();
+    let mut buf = [0u8; 64];
+    let mut m = StreamMut::new(&mut f, &mut buf);
+    m.start(0);
+    m.forget();
+    assert!(!m.in_step());
+}
+
+fn seg_pair<const N: usize>(st: &mut SipStream<N>, seq: u32, bytes: &[u8]) -> (Out, Report) {
+    seg(st, seq, bytes)
+}

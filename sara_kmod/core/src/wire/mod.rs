@@ -131,6 +131,8 @@ pub struct L4Info {
     pub key: FlowKey,
     /// TCP flags (empty for UDP and for non-first fragments).
     pub tcp_flags: TcpFlags,
+    /// The TCP sequence number (0 for UDP and for non-first fragments).
+    pub tcp_seq: u32,
     /// IPv4 header length in bytes (20..=60).
     pub ip_header_len: usize,
     /// The IP total length field: bytes of this packet from the start of its IPv4 header.
@@ -173,6 +175,14 @@ impl L4Info {
     /// True for a TCP packet with FIN or RST set (the closing of a connection).
     pub fn is_tcp_close(&self) -> bool {
         self.key.protocol == PROTO_TCP && (self.tcp_flags.fin() || self.tcp_flags.rst())
+    }
+
+    /// The TCP sequence number of the first payload byte: the header's, plus one on a SYN (the SYN
+    /// takes a number of its own; data on a SYN, TCP Fast Open, begins after it). Wrapping.
+    pub fn payload_seq(&self) -> u32 {
+        self.tcp_seq.wrapping_add(u32::from(
+            self.key.protocol == PROTO_TCP && self.tcp_flags.syn(),
+        ))
     }
 
     /// The L4 payload within `ip` (the same bytes that were parsed), or `None` if `ip` does not hold
@@ -218,6 +228,7 @@ fn parse_from(pkt: &Ipv4Packet<&[u8]>) -> Result<L4Info, Error> {
     let mut info = L4Info {
         key: FlowKey::new(pkt.src_addr(), 0, pkt.dst_addr(), 0, pkt.protocol()),
         tcp_flags: TcpFlags::EMPTY,
+        tcp_seq: 0,
         ip_header_len: hl,
         ip_total_len: total,
         payload_offset: hl,
@@ -234,6 +245,7 @@ fn parse_from(pkt: &Ipv4Packet<&[u8]>) -> Result<L4Info, Error> {
             info.key.src_port = tcp.src_port();
             info.key.dst_port = tcp.dst_port();
             info.tcp_flags = tcp.flags();
+            info.tcp_seq = tcp.seq_number();
             info.payload_offset = hl.saturating_add(thl);
             info.payload_len = ip_payload_len.checked_sub(thl).ok_or(Error::Malformed)?;
         }
@@ -361,9 +373,27 @@ mod tests {
         assert_eq!(i.payload(&p), Some(&b"OPTIONS"[..]));
         assert!(i.tcp_flags.syn() && !i.tcp_flags.fin() && !i.tcp_flags.rst());
         assert!(i.is_tcp_syn() && !i.is_tcp_close());
+        // The builder's sequence number is 1; the SYN's data (Fast Open) begins at 2.
+        assert_eq!((i.tcp_seq, i.payload_seq()), (1, 2));
         assert_eq!(i.fragment, Fragment::Whole);
         assert!(i.has_ports());
         assert_eq!(i.frag_key(), None);
+    }
+
+    #[test]
+    fn tcp_sequence_numbers() {
+        let mut t = tcp(40000, 5060, 0x18, 0, b"INVITE");
+        t[4..8].copy_from_slice(&0xffff_fffeu32.to_be_bytes());
+        let i = parse_l4(&ipv4(C, V, 6, 1, 0, &[], &t)).unwrap();
+        assert_eq!((i.tcp_seq, i.payload_seq()), (0xffff_fffe, 0xffff_fffe));
+        // A SYN at the top of the sequence space: its data begins at 0.
+        t[13] = 0x02;
+        t[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
+        let i = parse_l4(&ipv4(C, V, 6, 1, 0, &[], &t)).unwrap();
+        assert_eq!((i.tcp_seq, i.payload_seq()), (u32::MAX, 0));
+        // UDP has none.
+        let i = parse_l4(&ipv4(C, V, 17, 1, 0, &[], &udp(1, 2, b"x"))).unwrap();
+        assert_eq!((i.tcp_seq, i.payload_seq()), (0, 0));
     }
 
     #[test]
