@@ -33,7 +33,7 @@ counters! {
     DROP_NO_DEVICE = 4, "dropped_no_device", "packets whose server interface has gone";
     DROP_XMIT = 5, "dropped_xmit", "packets the chosen interface refused to transmit";
     DROP_MALFORMED = 6, "dropped_malformed", "packets for a virtual IP too short or inconsistent to parse";
-    DROP_FRAGMENT = 7, "dropped_fragment", "non-first IPv4 fragments for a virtual IP with no known flow";
+    DROP_FRAGMENT = 7, "dropped_fragment", "IPv4 fragments for a virtual IP that reached the hook not reassembled (the stack's defragmentation did not gather them): dropped";
     DROP_ADMISSION_NEW = 8, "dropped_admission_new", "packets refused by admission control: new session";
     DROP_ADMISSION_EST = 9, "dropped_admission_established", "packets refused by admission control: established session";
     DROP_TABLE_FULL = 10, "dropped_table_full", "new sessions refused because the flow table was full";
@@ -103,6 +103,12 @@ counters! {
     SIP_TCP_BYE = 74, "sip_tcp_bye", "BYEs framed in SIP-over-TCP streams: each ends a call, not the connection's session";
     GAUGE_SIP_TCP_STREAMS = 75, "sip_tcp_streams", "SIP-over-TCP streams in use now (gauge)";
     GAUGE_SIP_TCP_STREAM_CAPACITY = 76, "sip_tcp_stream_capacity", "SIP-over-TCP streams the pool holds: min(flow_capacity / 256, 1024) (gauge; 0 until the first service)";
+    FRAG_REASSEMBLED = 77, "frag_reassembled", "TCP/UDP datagrams for a virtual IP that arrived in IPv4 fragments, seen whole once the stack (nf_defrag_ipv4) reassembled them";
+    FRAG_PASSED = 78, "frag_passed", "reassembled datagrams not for a virtual service (another port of the VIP), left whole to the normal stack";
+    FRAG_REFRAGMENTED = 79, "frag_refragmented", "reassembled datagrams sent to their server in fragments again (at most the size of the largest one that arrived and the interface's MTU)";
+    FRAG_SENT = 80, "frag_sent", "fragments sent to servers (of the datagrams in frag_refragmented)";
+    FRAG_TOO_BIG = 81, "frag_too_big", "reassembled datagrams dropped because their largest fragment had DF set and exceeds the MTU towards their server";
+    FRAG_FAILED = 82, "frag_failed", "reassembled datagrams lost while being fragmented again for their server (memory short)";
 }
 
 /// Counters from this id to [`LAST_GAUGE`] are gauges (values now, computed when read), not running
@@ -180,11 +186,19 @@ mod tests {
         assert!(!is_gauge(CALLS_OPENED) && !is_gauge(HA_TAKEOVERS + 1));
         assert!(LATER_GAUGES.iter().all(|&g| is_gauge(g)));
         assert!(!is_gauge(REPL_ADOPTED) && !is_gauge(REPL_ADOPT_SKIPPED));
-        assert_eq!(GAUGE_SIP_TCP_STREAM_CAPACITY, NUM_COUNTERS - 1);
         assert!((SIP_TCP_STREAMS_OPENED..=SIP_TCP_BYE).all(|id| !is_gauge(id)));
-        assert!(COUNTERS[SIP_TCP_STREAMS_OPENED..]
+        assert!(
+            COUNTERS[SIP_TCP_STREAMS_OPENED..=GAUGE_SIP_TCP_STREAM_CAPACITY]
+                .iter()
+                .all(|c| c.name.starts_with("sip_tcp_"))
+        );
+        // The fragment counters, appended last: running totals, all named frag_*.
+        assert_eq!(FRAG_FAILED, NUM_COUNTERS - 1);
+        assert_eq!(FRAG_REASSEMBLED, GAUGE_SIP_TCP_STREAM_CAPACITY + 1);
+        assert!((FRAG_REASSEMBLED..NUM_COUNTERS).all(|id| !is_gauge(id)));
+        assert!(COUNTERS[FRAG_REASSEMBLED..]
             .iter()
-            .all(|c| c.name.starts_with("sip_tcp_")));
+            .all(|c| c.name.starts_with("frag_")));
         use super::super::calls::Fallback;
         assert_eq!(
             COUNTERS[sip_fallback(Fallback::NotSip)].name,

@@ -90,6 +90,37 @@ impl FragKey {
     }
 }
 
+/// How a datagram that reached the dispatcher in fragments, and that the stack reassembled before
+/// SARA's hook (`nf_defrag_ipv4`), leaves for its server: in fragments again, by the rules the
+/// kernel forwards such a datagram with (`ip_forward`'s `ip_exceeds_mtu`, `ip_do_fragment`), so the
+/// server gets fragments no larger than the client sent nor than the server's link carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refragment {
+    /// In fragments of at most this many bytes, IP header included: the size of the largest fragment
+    /// it arrived in, or the interface's MTU if that is smaller.
+    Split(u16),
+    /// Not sent: its largest fragment had DF set and exceeds the interface's MTU (a router would
+    /// answer "fragmentation needed"), or the MTU cannot carry the header and 8 bytes of data.
+    TooBig,
+}
+
+/// [`Refragment`] of a reassembled datagram: `frag_max_size` is the size of the largest fragment it
+/// arrived in (`IPCB(skb)->frag_max_size`, > 0), `dont_frag` its reassembled header's DF flag (set
+/// when that largest fragment had DF), `header_len` its IP header's length, `mtu` the MTU of the
+/// interface towards its server.
+pub fn refragment(frag_max_size: u16, dont_frag: bool, header_len: usize, mtu: u32) -> Refragment {
+    if dont_frag && u32::from(frag_max_size) > mtu {
+        return Refragment::TooBig;
+    }
+    let size = u32::from(frag_max_size).min(mtu);
+    let least = u32::try_from(header_len.saturating_add(8)).unwrap_or(u32::MAX);
+    if size < least {
+        return Refragment::TooBig;
+    }
+    // size ≤ frag_max_size, a u16.
+    Refragment::Split(u16::try_from(size).unwrap_or(frag_max_size))
+}
+
 /// A view of an IPv4 packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ipv4Packet<T> {
@@ -350,5 +381,35 @@ mod tests {
             (60, 0, &[][..], &[][..])
         );
         assert!(!g.verify_checksum());
+    }
+
+    #[test]
+    fn refragment_keeps_the_fragment_size_within_the_mtu() {
+        // As they came: 1500-byte fragments over a 1500-byte link.
+        assert_eq!(refragment(1500, false, 20, 1500), Refragment::Split(1500));
+        // Smaller fragments than the link carries stay that small (never larger than the client's).
+        assert_eq!(refragment(576, false, 20, 1500), Refragment::Split(576));
+        assert_eq!(refragment(1500, false, 20, 9000), Refragment::Split(1500));
+        // A narrower link towards the server: cut further, unless DF forbids it.
+        assert_eq!(refragment(1500, false, 20, 1400), Refragment::Split(1400));
+        assert_eq!(refragment(1500, true, 20, 1400), Refragment::TooBig);
+        assert_eq!(refragment(1400, true, 20, 1400), Refragment::Split(1400));
+        assert_eq!(refragment(1400, true, 20, 1500), Refragment::Split(1400));
+        // Room for the header (options included) and 8 bytes of data, or nothing.
+        assert_eq!(refragment(1500, false, 60, 68), Refragment::Split(68));
+        assert_eq!(refragment(1500, false, 60, 67), Refragment::TooBig);
+        assert_eq!(refragment(27, false, 20, 1500), Refragment::TooBig);
+        assert_eq!(refragment(28, false, 20, 1500), Refragment::Split(28));
+        assert_eq!(refragment(0, false, 20, 1500), Refragment::TooBig);
+        // Extremes: no overflow, the result never exceeds what came in.
+        assert_eq!(
+            refragment(u16::MAX, false, 20, u32::MAX),
+            Refragment::Split(u16::MAX)
+        );
+        assert_eq!(
+            refragment(u16::MAX, true, usize::MAX, u32::MAX),
+            Refragment::TooBig
+        );
+        assert_eq!(refragment(1500, false, 20, 0), Refragment::TooBig);
     }
 }

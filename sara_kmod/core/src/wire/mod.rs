@@ -11,17 +11,15 @@
 //! 5-tuple, the TCP flags and where the L4 payload is.
 //!
 //! ## Fragments
-//! IPv4 fragments are not reassembled by SARA (the hook runs at PRE_ROUTING, before the stack's
-//! defragmentation for forwarded traffic). [`L4Info::fragment`] says what a packet is:
-//! * [`Fragment::Whole`]: a normal packet.
-//! * [`Fragment::First`] (MF set, offset 0): carries the L4 header; SARA handles it as a normal packet
-//!   (the ports are in it). The kernel may remember `(src, dst, protocol, IP id) → flow`
-//!   ([`L4Info::frag_key`]) to place the later fragments.
-//! * [`Fragment::NonFirst`] (offset > 0): carries no L4 header, so [`L4Info::has_ports`] is false and the
-//!   ports of [`L4Info::key`] are 0. What SARA does with it: if the kernel keeps the map of first
-//!   fragments, the fragment goes to the flow of its first fragment, matched by
-//!   `(src, dst, protocol, IP id)`; otherwise (or when no first fragment was seen) it is dropped and
-//!   counted as `DROP_FRAGMENT` (`super::counters`).
+//! SARA does not reassemble IPv4 fragments itself: while a namespace has services, `sara.ko` keeps
+//! the kernel's `nf_defrag_ipv4` on, whose PRE_ROUTING hook runs before SARA's and hands it every
+//! datagram whole (see `docs/decisions.md`, "IPv4 fragments"). A reassembled datagram goes on to its
+//! server in fragments again, cut by [`refragment`]. [`L4Info::fragment`] says what a packet is:
+//! * [`Fragment::Whole`]: a normal packet, or a datagram the stack reassembled.
+//! * [`Fragment::First`] (MF set, offset 0) and [`Fragment::NonFirst`] (offset > 0; it carries no L4
+//!   header, so [`L4Info::has_ports`] is false and the ports of [`L4Info::key`] are 0): a fragment
+//!   the stack did not gather; the hook drops it, counted as `DROP_FRAGMENT` (`super::counters`).
+//!   [`L4Info::frag_key`] (`(src, dst, protocol, IP id)`) is what ties a datagram's fragments.
 
 pub mod ethernet;
 pub mod ipv4;
@@ -33,7 +31,7 @@ pub mod udp;
 #[allow(unused_imports)]
 pub use ethernet::EthernetFrame;
 #[allow(unused_imports)]
-pub use ipv4::{FragKey, Fragment, Ipv4Packet};
+pub use ipv4::{refragment, FragKey, Fragment, Ipv4Packet, Refragment};
 #[allow(unused_imports)]
 pub use tcp::{TcpFlags, TcpPacket};
 #[allow(unused_imports)]
