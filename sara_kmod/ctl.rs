@@ -168,6 +168,18 @@ fn parse_server(at: At<'_, '_>, a: &impl Attrs) -> Result<Server> {
     })
 }
 
+/// Publishes configuration `new` (with IPv4 defragmentation on while it has services:
+/// [`NetState::publish`]).
+fn publish(st: &NetState, req: &Request<'_>, w: &WriterToken, new: KBox<Config>) -> Result {
+    st.publish(w, new).map_err(|e| {
+        req.error(
+            e,
+            0,
+            c_str!("cannot switch on IPv4 defragmentation (nf_defrag_ipv4) in this namespace"),
+        )
+    })
+}
+
 fn service_add(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
     let svc = parse_service(At { req, nest: None }, req)?;
     let cfg = st.config.read_writer(w);
@@ -176,8 +188,7 @@ fn service_add(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
     }
     st.ensure_table(w)?;
     let new = cfg.with_services(|_| true, Some(svc))?;
-    st.config.replace(w, new);
-    Ok(())
+    publish(st, req, w, new)
 }
 
 fn service_del(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
@@ -190,8 +201,7 @@ fn service_del(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
         |s| !(s.vip == vip && s.port == port && s.proto == proto),
         None,
     )?;
-    st.config.replace(w, new);
-    Ok(())
+    publish(st, req, w, new)
 }
 
 /// Upper bound of one service's or server's nest in a reply.
@@ -238,8 +248,7 @@ fn server_add(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
         ));
     }
     let new = cfg.with_servers(|_| true, Some(server))?;
-    st.config.replace(w, new);
-    Ok(())
+    publish(st, req, w, new)
 }
 
 /// Most services or servers one `CMD_CONFIG_SET` may carry.
@@ -300,8 +309,7 @@ fn config_set(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
     if !services.is_empty() {
         st.ensure_table(w)?;
     }
-    st.config.replace(w, Config::new(services, servers)?);
-    Ok(())
+    publish(st, req, w, Config::new(services, servers)?)
 }
 
 fn server_del(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
@@ -313,8 +321,7 @@ fn server_del(st: &NetState, req: &Request<'_>, w: &WriterToken) -> Result {
         return Err(req.error(ENOENT, A_SERVER_ID, c_str!("no such server")));
     }
     let new = cfg.with_servers(|s| u32::from(s.id) != id, None)?;
-    st.config.replace(w, new);
-    Ok(())
+    publish(st, req, w, new)
 }
 
 fn put_server(r: &mut Writer, s: &Server) -> Result {

@@ -17,7 +17,11 @@
 //! framed into messages by a stream of the namespace's pool (see [`Path::sip_tcp`]).
 //!
 //! Forwarding is direct routing: the Ethernet destination becomes the server's MAC, the IP packet is
-//! unchanged. Nothing here allocates except what `pskb_may_pull` may need to make headers linear.
+//! unchanged. IPv4 fragments are reassembled by the stack before this hook (`nf_defrag_ipv4`, on
+//! while the namespace has services): a datagram that arrived in fragments is seen, inspected and
+//! dispatched whole, and leaves for its server in fragments again, no larger than those that came
+//! (see [`Path::xmit`]). Nothing here allocates except what `pskb_may_pull` may need to make
+//! headers and the inspected payload linear, and the fragments of a reassembled datagram.
 
 use crate::conn::{Events, FlowTable, LINGER_MS};
 use crate::netns::{Config, NetState, Server, Service};
@@ -35,14 +39,16 @@ use crate::sara_core::select::{hash::score, Input};
 use crate::sara_core::table::{
     AnnounceError, Classified, Forward, Identity, InsertError, PacketOpts, SessionRef,
 };
-use crate::sara_core::wire::{self, tcp, tcp::TcpPacket, udp, Ipv4Packet, L4Info};
+use crate::sara_core::wire::{
+    self, refragment, tcp, tcp::TcpPacket, udp, Fragment, Ipv4Packet, L4Info, Refragment,
+};
 use crate::sys::rcu::RcuGuard;
 use crate::sys::skb::{Skb, Xmit};
 use crate::sys::Verdict;
 use core::sync::atomic::Ordering;
 
 /// Handles one packet.
-pub(crate) fn packet(st: &NetState, mut skb: Skb, g: &RcuGuard) -> Verdict {
+pub(crate) fn packet(st: &NetState, skb: Skb, g: &RcuGuard) -> Verdict {
     let cfg = st.config.read(g);
     if cfg.services.is_empty() {
         return Verdict::Accept;
@@ -50,11 +56,11 @@ pub(crate) fn packet(st: &NetState, mut skb: Skb, g: &RcuGuard) -> Verdict {
     st.counters.inc(c::PKT_SEEN);
 
     // The IPv4 header is linear here (ip_rcv pulled it).
-    let Some((dst, proto, ihl, non_first)) = ip_head(skb.linear().0) else {
+    let Some(ip) = ip_head(skb.linear().0) else {
         st.counters.inc(c::PKT_PASSED); // the stack's own checks deal with it
         return Verdict::Accept;
     };
-    if !cfg.is_vip(dst) || (proto != PROTO_TCP && proto != PROTO_UDP) {
+    if !cfg.is_vip(ip.dst) || (ip.proto != PROTO_TCP && ip.proto != PROTO_UDP) {
         // Not for us, or ICMP etc. to the VIP: the dispatcher answers itself.
         st.counters.inc(c::PKT_PASSED);
         return Verdict::Accept;
@@ -65,11 +71,34 @@ pub(crate) fn packet(st: &NetState, mut skb: Skb, g: &RcuGuard) -> Verdict {
         st.counters.inc(c::DROP_BACKUP);
         return Verdict::Drop;
     }
-    if non_first {
+    if ip.fragment {
+        // nf_defrag_ipv4, on while there are services, gathers fragments before this hook: one that
+        // reaches it was not gathered, and has no place to go (its ports are not all known).
         st.counters.inc(c::DROP_FRAGMENT);
         return Verdict::Drop;
     }
-    let Some(l4) = l4_head(&mut skb, ihl, proto) else {
+    // A datagram that arrived in fragments is whole here, reassembled by the stack; it leaves for
+    // its server in fragments again (`Path::xmit`) or, for no service, whole to the stack.
+    let frag_max_size = skb.frag_max_size();
+    if frag_max_size > 0 {
+        st.counters.inc(c::FRAG_REASSEMBLED);
+    }
+    let v = vip_packet(st, cfg, skb, &ip, frag_max_size);
+    if frag_max_size > 0 && matches!(v, Verdict::Accept) {
+        st.counters.inc(c::FRAG_PASSED);
+    }
+    v
+}
+
+/// A TCP or UDP packet (or reassembled datagram) for a virtual IP of an active dispatcher.
+fn vip_packet(
+    st: &NetState,
+    cfg: &Config,
+    mut skb: Skb,
+    ip: &IpHead,
+    frag_max_size: u16,
+) -> Verdict {
+    let Some(l4) = l4_head(&mut skb, ip.ihl, ip.proto) else {
         st.counters.inc(c::DROP_MALFORMED);
         return Verdict::Drop;
     };
@@ -87,16 +116,35 @@ pub(crate) fn packet(st: &NetState, mut skb: Skb, g: &RcuGuard) -> Verdict {
         now: crate::sys::now_ms(),
         l4,
         svc,
+        frag_max_size,
+        dont_frag: ip.dont_frag,
     };
     p.run(skb)
 }
 
-/// Destination, protocol, header length and "non-first fragment" of an IPv4 header, read through
-/// the core's length-checked view; `None` unless the buffer holds a whole, consistent IPv4 header.
-fn ip_head(b: &[u8]) -> Option<([u8; 4], u8, u32, bool)> {
+/// What the hook reads of an IPv4 header before anything else.
+struct IpHead {
+    dst: [u8; 4],
+    proto: u8,
+    /// Header length.
+    ihl: u32,
+    /// A fragment (first or later): the stack did not reassemble it.
+    fragment: bool,
+    /// DF: for a reassembled datagram, set when its largest fragment had it.
+    dont_frag: bool,
+}
+
+/// The fields of an IPv4 header the hook needs, read through the core's length-checked view; `None`
+/// unless the buffer holds a whole, consistent IPv4 header.
+fn ip_head(b: &[u8]) -> Option<IpHead> {
     let ip = Ipv4Packet::new_checked_head(b).ok()?;
-    let ihl = u32::try_from(ip.header_len()).ok()?;
-    Some((ip.dst_addr(), ip.protocol(), ihl, ip.frag_offset() != 0))
+    Some(IpHead {
+        dst: ip.dst_addr(),
+        proto: ip.protocol(),
+        ihl: u32::try_from(ip.header_len()).ok()?,
+        fragment: ip.fragment() != Fragment::Whole,
+        dont_frag: ip.dont_frag(),
+    })
 }
 
 /// Makes the IP and L4 headers linear and parses them (the core's length-checked views).
@@ -129,6 +177,10 @@ struct Path<'a> {
     l4: L4Info,
     /// Index in `cfg.services` of the service of the packet's destination, if it is one.
     svc: Option<usize>,
+    /// The size of the largest fragment this datagram arrived in, if the stack reassembled it (else 0).
+    frag_max_size: u16,
+    /// The IP header's DF flag.
+    dont_frag: bool,
 }
 
 impl Path<'_> {
@@ -725,11 +777,31 @@ impl Path<'_> {
         }
     }
 
-    /// Sends the packet to `server` by direct routing.
+    /// Sends the packet to `server` by direct routing; a datagram the stack reassembled goes in
+    /// fragments again (decisions.md "IPv4 fragments").
     fn xmit(&self, skb: Skb, server: &Server) -> Verdict {
-        match skb.xmit(server.ifindex, &server.mac) {
-            Xmit::Queued => {
+        let mut frag_size = 0;
+        if self.frag_max_size > 0 {
+            let Some(mtu) = skb.dev_mtu(server.ifindex) else {
+                self.count(c::DROP_NO_DEVICE);
+                return Verdict::Drop;
+            };
+            let ihl = self.l4.ip_header_len;
+            match refragment(self.frag_max_size, self.dont_frag, ihl, mtu) {
+                Refragment::Split(n) => frag_size = n,
+                Refragment::TooBig => {
+                    self.count(c::FRAG_TOO_BIG);
+                    return Verdict::Drop;
+                }
+            }
+        }
+        match skb.xmit(server.ifindex, &server.mac, frag_size) {
+            Xmit::Queued { fragments } => {
                 self.count(c::PKT_FORWARDED);
+                if fragments > 0 {
+                    self.count(c::FRAG_REFRAGMENTED);
+                    self.count_n(c::FRAG_SENT, fragments);
+                }
                 if let Some(svc) = self.service() {
                     svc.packets.fetch_add(1, Ordering::Relaxed);
                 }
@@ -738,6 +810,10 @@ impl Path<'_> {
             }
             Xmit::DeviceDropped => {
                 self.count(c::DROP_XMIT);
+                Verdict::Stolen
+            }
+            Xmit::FragmentFailed => {
+                self.count(c::FRAG_FAILED);
                 Verdict::Stolen
             }
             Xmit::NoDevice => {

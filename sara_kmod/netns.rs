@@ -17,7 +17,7 @@ use crate::sara_core::msg::repl::{
     FlowRecord, Identity as RIdentity, Record, SessionRecord, Status as RStatus,
 };
 use crate::sys::rcu::{OnceBox, RcuBox, WriterToken};
-use crate::sys::NetPtr;
+use crate::sys::{Defrag, NetPtr};
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use kernel::alloc::{flags::GFP_KERNEL, KBox};
 use kernel::prelude::*;
@@ -75,6 +75,9 @@ pub(crate) struct NetState {
     pub(crate) role: AtomicU8,
     /// The replication ring: allocated when an HA role is first set.
     repl: OnceBox<crate::repl::Repl>,
+    /// IPv4 defragmentation before the hook, on while the namespace has services (see
+    /// [`NetState::publish`]).
+    defrag: Defrag,
 }
 
 impl NetState {
@@ -93,6 +96,7 @@ impl NetState {
                 session_ids: AtomicU32::new(0),
                 role: AtomicU8::new(crate::sara_core::genl::HA_STANDALONE),
                 repl: OnceBox::new(),
+                defrag: Defrag::new(net),
             },
             GFP_KERNEL,
         )?)
@@ -114,6 +118,22 @@ impl NetState {
         self.replicate_call_key();
         self.net.purge_kick();
         Ok(t)
+    }
+
+    /// Publishes configuration `new` (control path), with IPv4 defragmentation on exactly while it
+    /// has services (decisions.md "IPv4 fragments"): switched on before services are published, so
+    /// that the hook sees their datagrams whole, and off once the last one is gone. Fails, changing
+    /// nothing, when defragmentation cannot be switched on.
+    pub(crate) fn publish(&self, w: &WriterToken, new: KBox<Config>) -> Result {
+        let services = !new.services.is_empty();
+        if services {
+            self.defrag.hold(w)?;
+        }
+        self.config.replace(w, new);
+        if !services {
+            self.defrag.release(w);
+        }
+        Ok(())
     }
 
     /// The replication ring, once allocated.

@@ -27,7 +27,10 @@
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
 #include <net/dst.h>
+#include <net/ip.h>
+#include <net/route.h>
 #include <net/sock.h>
+#include <net/netfilter/ipv4/nf_defrag_ipv4.h>
 #include <net/genetlink.h>
 #include <net/netns/generic.h>
 #include <net/net_namespace.h>
@@ -72,8 +75,9 @@ static unsigned int sara_nf_hook(void *priv, struct sk_buff *skb,
 }
 
 /*
- * After defragmentation (-400) when that is active, before conntrack (-200): packets SARA steals never
- * create conntrack entries.
+ * After defragmentation (-400), which SARA switches on (nf_defrag_ipv4, sara_defrag_enable) while the
+ * namespace has services, and before conntrack (-200): packets SARA steals never create conntrack
+ * entries.
  */
 static const struct nf_hook_ops sara_nf_ops = {
 	.hook = sara_nf_hook,
@@ -164,32 +168,131 @@ int sara_skb_linearize(struct sk_buff *skb)
 	return skb_linearize(skb);
 }
 
-/*
- * Direct-routing transmit: the IP packet is left as it is; the Ethernet header is rebuilt with the
- * server's MAC and the packet queued on the server's interface.
- * Returns <0 when the packet was not consumed (caller returns NF_DROP), 0 when queued, 1 when the
- * device dropped it (consumed).
- */
-int sara_xmit(struct net *net, struct sk_buff *skb, int ifindex, const u8 *mac)
+/* The Ethernet header of a direct-routing transmit: destination `mac`, out through `dev`; 0 or -ENOMEM
+ * (the skb is left as it was, still the caller's). */
+static int sara_push_eth(struct sk_buff *skb, struct net_device *dev, const u8 *mac)
 {
-	struct net_device *dev;
 	struct ethhdr *eth;
 
-	dev = dev_get_by_index_rcu(net, ifindex);
-	if (unlikely(!dev || !(dev->flags & IFF_UP)))
-		return -ENODEV;
 	if (unlikely(skb_cow_head(skb, ETH_HLEN + LL_RESERVED_SPACE(dev))))
 		return -ENOMEM;
-	nf_reset_ct(skb);
-	skb_dst_drop(skb);
-	skb_forward_csum(skb);
 	eth = skb_push(skb, ETH_HLEN);
 	skb_reset_mac_header(skb);
 	ether_addr_copy(eth->h_dest, mac);
 	ether_addr_copy(eth->h_source, dev->dev_addr);
 	eth->h_proto = htons(ETH_P_IP);
 	skb->dev = dev;
-	return dev_queue_xmit(skb) == NET_XMIT_SUCCESS ? 0 : 1;
+	return 0;
+}
+
+/*
+ * A datagram sent in fragments (ip_do_fragment, as openvswitch's ovs_fragment does): the route
+ * ip_do_fragment reads the device and MTU from is this stand-in on sara_xmit's stack, which also
+ * carries the server's MAC to sara_frag_output and counts what became of the fragments.
+ */
+struct sara_frag_out {
+	struct rtable rt;
+	const u8 *mac;
+	u32 sent;	/* fragments queued on the device */
+	bool dropped;	/* a fragment the device refused (the datagram is lost) */
+};
+
+static unsigned int sara_frag_dst_mtu(const struct dst_entry *dst)
+{
+	return READ_ONCE(dst->dev->mtu);
+}
+
+static struct dst_ops sara_frag_dst_ops = {
+	.family = AF_UNSPEC,
+	.mtu = sara_frag_dst_mtu,
+};
+
+/* ip_do_fragment's output: one fragment (consumed in every case), its IP header ready. */
+static int sara_frag_output(struct net *net, struct sock *sk, struct sk_buff *skb)
+{
+	struct sara_frag_out *out = container_of(skb_dst(skb), struct sara_frag_out, rt.dst);
+	struct net_device *dev = out->rt.dst.dev;
+
+	skb_dst_drop(skb); /* a no-reference pointer to the stand-in route: never past this call */
+	if (unlikely(sara_push_eth(skb, dev, out->mac))) {
+		kfree_skb(skb);
+		return -ENOMEM;
+	}
+	if (dev_queue_xmit(skb) != NET_XMIT_SUCCESS) {
+		out->dropped = true;
+		return -ENOBUFS; /* stops ip_do_fragment: the rest is useless without this one */
+	}
+	out->sent++;
+	return 0;
+}
+
+/*
+ * Direct-routing transmit: the IP packet is left as it is; the Ethernet header is rebuilt with the
+ * server's MAC and the packet queued on the server's interface. With `frag_size` > 0 (a datagram the
+ * stack reassembled; Rust chose the size) it leaves in fragments of at most `frag_size` bytes, their
+ * number in *frags.
+ * Returns <0 when the packet was not consumed (caller returns NF_DROP), 0 when queued, 1 when the
+ * device dropped it or one of its fragments, 2 when fragmenting it failed (both consumed).
+ */
+int sara_xmit(struct net *net, struct sk_buff *skb, int ifindex, const u8 *mac, u16 frag_size,
+	      u32 *frags)
+{
+	struct sara_frag_out out = { .mac = mac };
+	struct net_device *dev;
+	int err;
+
+	*frags = 0;
+	dev = dev_get_by_index_rcu(net, ifindex);
+	if (unlikely(!dev || !(dev->flags & IFF_UP)))
+		return -ENODEV;
+	if (!frag_size) {
+		if (unlikely(sara_push_eth(skb, dev, mac)))
+			return -ENOMEM;
+		nf_reset_ct(skb);
+		skb_dst_drop(skb);
+		skb_forward_csum(skb);
+		return dev_queue_xmit(skb) == NET_XMIT_SUCCESS ? 0 : 1;
+	}
+	nf_reset_ct(skb);
+	skb_dst_drop(skb);
+	skb_forward_csum(skb);
+	skb_clear_tstamp(skb);
+	dst_init(&out.rt.dst, &sara_frag_dst_ops, NULL, DST_OBSOLETE_NONE, DST_NOCOUNT);
+	out.rt.dst.dev = dev;
+	skb_dst_set_noref(skb, &out.rt.dst);
+	/* ip_do_fragment cuts at min(device MTU, frag_max_size) */
+	IPCB(skb)->frag_max_size = frag_size;
+	err = ip_do_fragment(net, NULL, skb, sara_frag_output);
+	*frags = out.sent;
+	if (!err)
+		return 0;
+	return out.dropped ? 1 : 2;
+}
+
+/* IPCB(skb)->frag_max_size: the largest fragment's size when the stack reassembled this datagram
+ * (ip_defrag), 0 for a packet that arrived whole. */
+u16 sara_skb_frag_max_size(const struct sk_buff *skb)
+{
+	return IPCB(skb)->frag_max_size;
+}
+
+/* MTU of device `ifindex` of `net` (hook context: inside rcu_read_lock), or -ENODEV. */
+int sara_dev_mtu(struct net *net, int ifindex)
+{
+	struct net_device *dev = dev_get_by_index_rcu(net, ifindex);
+
+	return dev ? (int)READ_ONCE(dev->mtu) : -ENODEV;
+}
+
+/* IPv4 defragmentation at PRE_ROUTING (-400, before SARA's hook) in `net`: one reference each. */
+int sara_defrag_enable(struct net *net)
+{
+	return nf_defrag_ipv4_enable(net);
+}
+
+void sara_defrag_disable(struct net *net)
+{
+	nf_defrag_ipv4_disable(net);
 }
 
 /* ---- devices ---------------------------------------------------------------------------------- */

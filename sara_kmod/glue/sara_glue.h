@@ -32,7 +32,12 @@ void sara_glue_exit(void);
 const u8 *sara_skb_data(const struct sk_buff *skb, u32 *headlen, u32 *len);
 bool sara_skb_pull(struct sk_buff *skb, u32 n);
 int sara_skb_linearize(struct sk_buff *skb);
-int sara_xmit(struct net *net, struct sk_buff *skb, int ifindex, const u8 *mac);
+int sara_xmit(struct net *net, struct sk_buff *skb, int ifindex, const u8 *mac, u16 frag_size,
+	      u32 *frags);
+u16 sara_skb_frag_max_size(const struct sk_buff *skb);
+int sara_dev_mtu(struct net *net, int ifindex);
+int sara_defrag_enable(struct net *net);
+void sara_defrag_disable(struct net *net);
 int sara_dev_ifindex(struct net *net, const char *name);
 void sara_random_bytes(void *buf, u32 len);
 void sara_synchronize_rcu(void);

@@ -46,7 +46,13 @@ extern "C" {
         skb: *mut SkBuff,
         ifindex: c_int,
         mac: *const u8,
+        frag_size: u16,
+        frags: *mut u32,
     ) -> c_int;
+    pub(crate) fn sara_skb_frag_max_size(skb: *const SkBuff) -> u16;
+    pub(crate) fn sara_dev_mtu(net: *mut Net, ifindex: c_int) -> c_int;
+    pub(crate) fn sara_defrag_enable(net: *mut Net) -> c_int;
+    pub(crate) fn sara_defrag_disable(net: *mut Net);
     pub(crate) fn sara_dev_ifindex(net: *mut Net, name: *const c_char) -> c_int;
     pub(crate) fn sara_random_bytes(buf: *mut c_void, len: u32);
     pub(crate) fn sara_synchronize_rcu();

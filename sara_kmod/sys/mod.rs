@@ -14,6 +14,7 @@ pub(crate) mod lock;
 pub(crate) mod rcu;
 pub(crate) mod skb;
 
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::error::{to_result, Result};
 use kernel::str::CStr;
 
@@ -58,6 +59,54 @@ impl NetPtr {
     pub(crate) fn purge_kick(&self) {
         // SAFETY: `self.0` is a live namespace whose SARA state (and purge work) exists.
         unsafe { ffi::sara_purge_kick(self.0) }
+    }
+}
+
+/// A namespace's reference on IPv4 defragmentation at PRE_ROUTING (`nf_defrag_ipv4`, priority -400:
+/// before SARA's hook), held while the namespace has services and given back when the last one
+/// goes or with the namespace's state (pernet exit, module unload).
+pub(crate) struct Defrag {
+    net: NetPtr,
+    /// Whether the reference is held (changed by netlink requests only, one at a time).
+    held: AtomicBool,
+}
+
+impl Defrag {
+    /// Not held.
+    pub(crate) fn new(net: NetPtr) -> Self {
+        Self {
+            net,
+            held: AtomicBool::new(false),
+        }
+    }
+
+    /// Takes the reference unless it is held (control path; `_w`: no other request runs).
+    pub(crate) fn hold(&self, _w: &rcu::WriterToken) -> Result {
+        if self.held.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        // SAFETY: `self.net.0` is a live namespace (`NetPtr`'s invariant); process context.
+        to_result(unsafe { ffi::sara_defrag_enable(self.net.0) })?;
+        self.held.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Gives the reference back if it is held (control path).
+    pub(crate) fn release(&self, _w: &rcu::WriterToken) {
+        if self.held.swap(false, Ordering::Relaxed) {
+            // SAFETY: `self.net.0` is a live namespace; this namespace holds one reference.
+            unsafe { ffi::sara_defrag_disable(self.net.0) }
+        }
+    }
+}
+
+impl Drop for Defrag {
+    fn drop(&mut self) {
+        if *self.held.get_mut() {
+            // SAFETY: the namespace's state is dropped by its pernet exit (process context), while
+            // the namespace is still valid; this namespace holds one reference.
+            unsafe { ffi::sara_defrag_disable(self.net.0) }
+        }
     }
 }
 

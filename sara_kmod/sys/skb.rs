@@ -18,10 +18,16 @@ pub(crate) struct Skb {
 
 /// What [`Skb::xmit`] did.
 pub(crate) enum Xmit {
-    /// Queued on the server's interface; the packet is gone.
-    Queued,
-    /// Handed to the interface, which dropped it; the packet is gone.
+    /// Queued on the server's interface, whole (`fragments` 0) or in `fragments` fragments; the
+    /// packet is gone.
+    Queued {
+        /// How many fragments the datagram was sent in (0: sent whole).
+        fragments: u32,
+    },
+    /// Handed to the interface, which dropped it (or one of its fragments); the packet is gone.
     DeviceDropped,
+    /// Fragmenting it failed (memory short); the packet is gone.
+    FragmentFailed,
     /// The interface no longer exists or is down; the packet is still ours to drop.
     NoDevice,
     /// The header could not be made writable; the packet is still ours to drop.
@@ -64,15 +70,44 @@ impl Skb {
         unsafe { ffi::sara_skb_linearize(self.ptr) == 0 }
     }
 
-    /// Direct-routing transmit: Ethernet destination = `mac`, out through `ifindex`.
-    pub(crate) fn xmit(self, ifindex: i32, mac: &[u8; 6]) -> Xmit {
-        // SAFETY: `self.ptr` and `self.net.0` are valid for this hook call; `mac` has 6 bytes. The
-        // glue consumes the skb when it returns >= 0 and leaves it to us otherwise; `self` is moved
-        // in, so no use after a consuming transmit is possible.
-        let r = unsafe { ffi::sara_xmit(self.net.0, self.ptr, ifindex, mac.as_ptr()) };
+    /// The size of the largest fragment this datagram arrived in, when the stack reassembled it
+    /// (`nf_defrag_ipv4` before the hook: `IPCB(skb)->frag_max_size`); 0 for a packet that arrived
+    /// whole.
+    pub(crate) fn frag_max_size(&self) -> u16 {
+        // SAFETY: `self.ptr` is valid (type invariant); at PRE_ROUTING its control buffer is IPv4's.
+        unsafe { ffi::sara_skb_frag_max_size(self.ptr) }
+    }
+
+    /// The MTU of interface `ifindex` of the packet's namespace; `None` if it has gone.
+    pub(crate) fn dev_mtu(&self, ifindex: i32) -> Option<u32> {
+        // SAFETY: `self.net.0` is valid for this hook call, which runs inside `rcu_read_lock()`.
+        let r = unsafe { ffi::sara_dev_mtu(self.net.0, ifindex) };
+        u32::try_from(r).ok()
+    }
+
+    /// Direct-routing transmit: Ethernet destination = `mac`, out through `ifindex`; whole when
+    /// `frag_size` is 0, else in fragments of at most `frag_size` bytes (a datagram the stack
+    /// reassembled: see `sara_core::wire::ipv4::refragment`).
+    pub(crate) fn xmit(self, ifindex: i32, mac: &[u8; 6], frag_size: u16) -> Xmit {
+        let mut frags = 0u32;
+        // SAFETY: `self.ptr` and `self.net.0` are valid for this hook call (inside
+        // `rcu_read_lock()`); `mac` has 6 bytes; `frags` is valid for writes. The glue consumes the
+        // skb when it returns >= 0 and leaves it to us otherwise; `self` is moved in, so no use
+        // after a consuming transmit is possible.
+        let r = unsafe {
+            ffi::sara_xmit(
+                self.net.0,
+                self.ptr,
+                ifindex,
+                mac.as_ptr(),
+                frag_size,
+                &mut frags,
+            )
+        };
         match r {
-            0 => Xmit::Queued,
-            r if r > 0 => Xmit::DeviceDropped,
+            0 => Xmit::Queued { fragments: frags },
+            1 => Xmit::DeviceDropped,
+            r if r > 0 => Xmit::FragmentFailed,
             r if r == -(kernel::bindings::ENOMEM as i32) => Xmit::NoMemory,
             _ => Xmit::NoDevice,
         }
