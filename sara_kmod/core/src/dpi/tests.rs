@@ -849,6 +849,54 @@ fn sip_partial_and_bodies() {
     );
 }
 
+/// An INVITE too large for one datagram of a 1500-byte link (issue #14): SDP attributes before
+/// its media line push that line into the last IPv4 fragment. Only the whole, reassembled datagram
+/// announces the media; the first fragment's bytes alone are a truncated message.
+#[test]
+fn sip_fragmented_invite() {
+    let mut sdp = String::from(
+        "v=0\r\no=- 1 1 IN IP4 192.0.2.101\r\ns=-\r\nc=IN IP4 192.0.2.101\r\nt=0 0\r\n",
+    );
+    for i in 0..36 {
+        sdp.push_str(&std::format!("a=x-pad{i:02}:{:0>70}\r\n", 0));
+    }
+    sdp.push_str("m=audio 7100 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n");
+    let m = std::format!(
+        "INVITE sip:b@h SIP/2.0\r\nCall-ID: big@192.0.2.101\r\nCSeq: 1 INVITE\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    let m = m.as_bytes();
+    assert!(m.len() >= 3000, "{}", m.len());
+    // On a 1500-byte link each fragment carries 1480 bytes of the UDP datagram (8-byte header
+    // first): the first one 1472 bytes of the message, the third one those from 2952 on.
+    let first = &m[..1472];
+    let media = m.windows(8).position(|w| w == b"m=audio ").unwrap();
+    assert!(
+        media >= 2952,
+        "the m= line is in the third fragment: {media}"
+    );
+    let a = inspect(Sig::Sip, Direction::FromClient, m).unwrap();
+    let c = ep(Some("192.0.2.101"), Some(7100));
+    let c1 = ep(Some("192.0.2.101"), Some(7101));
+    assert_eq!(
+        a.flows(),
+        [
+            udp(c, ep(None, None), 0, false),
+            udp(c1, ep(None, None), 0, true)
+        ]
+    );
+    assert_eq!(
+        inspect(Sig::Sip, Direction::FromClient, first),
+        Err(Reason::Truncated)
+    );
+    // The Call-ID is in the first fragment; the media are not.
+    assert_eq!(
+        sip::parse(first).unwrap().call_id,
+        Some(&b"big@192.0.2.101"[..])
+    );
+}
+
 #[test]
 fn sip_malformed_start_lines() {
     let insp = |m: &[u8]| inspect(Sig::Sip, Direction::FromClient, m);
