@@ -3,6 +3,9 @@
 # call, each with its own SIP port and media port, all at once. The RTP of each call (client:m= port →
 # VIP:6000) must reach the server that took its INVITE: checked at the servers (tcpdump,
 # tools/session_check.py) and in SARA's flow dump. BYE ends the session.
+# Then (issue #14) one call whose INVITE is fragmented on the 1500-byte links reaches its server whole,
+# with its RTP, and a fragmented datagram to a VIP port that is no service reaches the dispatcher's own
+# listener whole (see the phase below).
 . "$REPO/qemu-tests/lib.sh"
 load_sara; topo_up
 PORT=5060
@@ -110,6 +113,83 @@ bye=$(( $(counter dpi_session_end) - bye0 ))
 [ "$ended" -ge "$N" ] || fail "sessions_ended grew by $ended after $N BYEs"
 [ "$bye" -ge "$N" ] || fail "dpi_session_end grew by $bye after $N BYEs"
 info "BYE: no live SIP session left; sessions_created +$created, sessions_ended +$ended, dpi_session_end +$bye, dpi_announcing $(counter dpi_announcing)"
+
+# A fragmented INVITE (issue #14): one call whose INVITE (about 3.3 KB: 36 SDP attribute lines
+# before its m= line) leaves the client in three IPv4 fragments over the 1500-byte links. The
+# dispatcher reassembles it (nf_defrag_ipv4), so SARA reads its Call-ID and the m= line in its last
+# fragment, and sends it on to the call's server in fragments again, none over 1500 bytes: that
+# server's SIPp answers (the call succeeds), its capture holds the whole INVITE (fragments put back
+# together by tools/frag_check.py as its stack did), and the call's RTP, announced by that m= line
+# alone, reaches it too. The frag_* counters say the same.
+awk -v pad="$(printf '%070d' 0)" '{ print } /^ *t=0 0$/ { for (i = 0; i < 36; i++) printf "      a=x-pad%02d:%s\n", i, pad }' \
+  "$TOOLS/sipp-uac-rtp.xml" >/tmp/sipp-uac-big.xml
+grep -q 'a=x-pad35:' /tmp/sipp-uac-big.xml || fail "no SIPp scenario with a large SDP made from sipp-uac-rtp.xml"
+for ns in $SERVERS; do capture_start "frag-$ns" "$ns" "dst host $VIP"; done
+fc0() { echo "$(counter frag_reassembled) $(counter frag_refragmented) $(counter frag_sent) $(counter frag_passed) $(( $(counter frag_too_big) + $(counter frag_failed) + $(counter dropped_fragment) ))"; }
+read -r reasm0 refrag0 sent0 passed0 lost0 < <(fc0)
+bg in_ns cl sipp -sf /tmp/sipp-uac-big.xml "$VIP:$PORT" -i 10.0.1.2 -p 15200 -mi 10.0.1.2 -mp 7200 -m 1 -d 3000 \
+  -nostdin -max_socket 200 -trace_err -error_file /tmp/sip-big.err >/tmp/sip-big.out 2>&1
+big=${BG_PIDS[-1]}
+big_over() { ! kill -0 "$big" 2>/dev/null; }
+wait_until 120 "the call with a fragmented INVITE over" big_over
+wait "$big" || { tail -n 3 /tmp/sip-big.out; tail -n 20 /tmp/sip-big.err; sarectl stats | grep -E 'frag|calls_opened'
+  fail "the call with a fragmented INVITE failed (SIPp)"; }
+capture_stop
+declare -A fc
+at=
+for ns in $SERVERS; do
+  fc[$ns]=$("$PY" "$TOOLS/frag_check.py" --src 10.0.1.2 --dst "$VIP" "/tmp/frag-$ns.pcap") || fail "frag_check.py /tmp/frag-$ns.pcap"
+  if [ "$(echo "${fc[$ns]}" | jq '[.datagrams[] | select(.start | startswith("INVITE "))] | length')" -gt 0 ]; then
+    [ -z "$at" ] || fail "the fragmented INVITE reached both servers: ${fc[*]}"
+    at=$ns
+  fi
+done
+[ -n "$at" ] || fail "no server's capture holds a fragmented INVITE: ${fc[*]}"
+invites=$(echo "${fc[$at]}" | jq -c '[.datagrams[] | select(.start | startswith("INVITE "))]')
+# Each copy of it (SIPp retransmits until answered): whole, ≥ 3000 bytes, in ≥ 3 fragments of at
+# most 1500 bytes, and nothing larger than the MTU reached the server.
+echo "$invites" | jq -e 'all(.complete and .whole_sip and .size >= 3000 and .fragments >= 3 and .largest <= 1500)' >/dev/null \
+  || fail "the INVITE did not reach $at whole, in fragments of at most 1500 bytes: $invites"
+[ "$(echo "${fc[$at]}" | jq .largest)" -le 1500 ] || fail "$at received a packet over the 1500-byte MTU: ${fc[$at]}"
+mport=$(echo "$invites" | jq '.[0].sdp_ports[0] // 0')
+rtp=$(echo "${fc[$at]}" | jq --arg k "$mport>6000" '.udp[$k] // 0')
+[ "$mport" -gt 0 ] && [ "$rtp" -gt 0 ] || fail "the call's RTP (from the INVITE's m= port $mport) did not reach $at, the server of its INVITE: ${fc[$at]}"
+for ns in $SERVERS; do
+  [ "$ns" = "$at" ] || [ "$(echo "${fc[$ns]}" | jq --arg k "$mport>6000" '.udp[$k] // 0')" = 0 ] \
+    || fail "RTP of the call reached $ns, not $at, the server of its INVITE: ${fc[$ns]}"
+done
+read -r reasm refrag sent passed lost < <(fc0)
+n_inv=$(echo "$invites" | jq length); n_frag=$(echo "$invites" | jq 'map(.fragments) | add')
+[ $((refrag - refrag0)) = "$n_inv" ] && [ $((sent - sent0)) = "$n_frag" ] && [ $((reasm - reasm0)) = "$n_inv" ] \
+  && [ "$passed" = "$passed0" ] && [ "$lost" = "$lost0" ] \
+  || fail "counters: frag_reassembled +$((reasm - reasm0)), frag_refragmented +$((refrag - refrag0)), frag_sent +$((sent - sent0)), frag_passed +$((passed - passed0)), lost +$((lost - lost0)); $at got $n_inv INVITEs in $n_frag fragments"
+info "a $(echo "$invites" | jq '.[0].size')-byte INVITE in $(echo "$invites" | jq '.[0].fragments') fragments reached $at whole ($n_inv sent), its RTP from port $mport too ($rtp packets); frag_reassembled +$((reasm - reasm0)), frag_refragmented +$((refrag - refrag0)), frag_sent +$((sent - sent0))"
+
+# A 4000-byte datagram to a VIP port that is no service reaches a listener of the dispatcher's own,
+# whole (it answers with the length it received); frag_passed counts it.
+LPORT=5099
+bg in_ns disp "$PY" -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+while True:
+    d, a = s.recvfrom(65535)
+    s.sendto(str(len(d)).encode(), a)' "$VIP" "$LPORT"
+wait_listen disp "$LPORT" u
+got=$(in_ns cl "$PY" -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+for _ in range(10):
+    s.sendto(b"x" * 4000, (sys.argv[1], int(sys.argv[2])))
+    try:
+        print(s.recv(100).decode())
+        break
+    except socket.timeout:
+        pass' "$VIP" "$LPORT")
+[ "$got" = 4000 ] || fail "the dispatcher's listener on $VIP:$LPORT (no service) got '${got:-nothing after 10 tries}', not a whole 4000-byte datagram; $(sarectl stats | grep -E 'frag|passed')"
+read -r reasm2 _ _ passed2 lost2 < <(fc0)
+[ "$passed2" -gt "$passed" ] && [ "$reasm2" -gt "$reasm" ] && [ "$lost2" = "$lost0" ] \
+  || fail "counters after the datagram to $VIP:$LPORT: frag_passed +$((passed2 - passed)), frag_reassembled +$((reasm2 - reasm)), lost +$((lost2 - lost0))"
+info "a 4000-byte datagram to $VIP:$LPORT (no service) reached the dispatcher's listener whole; frag_passed +$((passed2 - passed))"
 
 cleanup
 drop_config "$SVC"

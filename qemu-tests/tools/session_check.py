@@ -36,9 +36,8 @@ import sys
 from collections import defaultdict
 
 
-def packets(path, with_seq=False):
-    """(time, proto, src, sport, dst, dport, tcp_flags, payload) of the IPv4 TCP/UDP packets; with
-    `with_seq`, the TCP sequence number (0 for UDP) follows the payload."""
+def ipv4_frames(path):
+    """(time, IPv4 packet) of each IPv4 packet of a pcap (Ethernet, loopback or Linux cooked links)."""
     try:
         d = open(path, 'rb').read()
     except OSError as e:
@@ -66,6 +65,13 @@ def packets(path, with_seq=False):
             l3 = pkt[18:]
         if len(l3) < 20 or l3[0] >> 4 != 4:
             continue
+        yield t, l3
+
+
+def packets(path, with_seq=False):
+    """(time, proto, src, sport, dst, dport, tcp_flags, payload) of the IPv4 TCP/UDP packets; with
+    `with_seq`, the TCP sequence number (0 for UDP) follows the payload."""
+    for t, l3 in ipv4_frames(path):
         ihl = (l3[0] & 15) * 4
         proto = l3[9]
         tot = struct.unpack('>H', l3[2:4])[0]
