@@ -411,5 +411,39 @@ mod tests {
             Refragment::TooBig
         );
         assert_eq!(refragment(1500, false, 20, 0), Refragment::TooBig);
+        // The rules over a grid: never larger than what came nor than the MTU, DF never cut further.
+        for fms in (0..=u16::MAX).step_by(97).chain([u16::MAX]) {
+            for mtu in [
+                0,
+                27,
+                28,
+                67,
+                68,
+                576,
+                1280,
+                1500,
+                9000,
+                65535,
+                65536,
+                u32::MAX,
+            ] {
+                for hl in [20, 24, 60] {
+                    for df in [false, true] {
+                        let least = u32::try_from(hl + 8).unwrap();
+                        let fits = u32::from(fms).min(mtu) >= least;
+                        match refragment(fms, df, hl, mtu) {
+                            Refragment::Split(n) => {
+                                assert!(fits && n <= fms && u32::from(n) <= mtu);
+                                assert_eq!(u32::from(n), u32::from(fms).min(mtu));
+                                assert!(!df || u32::from(fms) <= mtu);
+                            }
+                            Refragment::TooBig => {
+                                assert!(!fits || (df && u32::from(fms) > mtu))
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
