@@ -226,36 +226,14 @@ static int sara_frag_output(struct net *net, struct sock *sk, struct sk_buff *sk
 	return 0;
 }
 
-/*
- * Direct-routing transmit: the IP packet is left as it is; the Ethernet header is rebuilt with the
- * server's MAC and the packet queued on the server's interface. With `frag_size` > 0 (a datagram the
- * stack reassembled; Rust chose the size) it leaves in fragments of at most `frag_size` bytes, their
- * number in *frags.
- * Returns <0 when the packet was not consumed (caller returns NF_DROP), 0 when queued, 1 when the
- * device dropped it or one of its fragments, 2 when fragmenting it failed (both consumed).
- */
-int sara_xmit(struct net *net, struct sk_buff *skb, int ifindex, const u8 *mac, u16 frag_size,
-	      u32 *frags)
+/* sara_xmit of a datagram in fragments of at most `frag_size` bytes (consumed): apart, so that the
+ * whole packets' path does not set up the stand-in route. */
+static noinline int sara_xmit_frags(struct net *net, struct sk_buff *skb, struct net_device *dev,
+				    const u8 *mac, u16 frag_size, u32 *frags)
 {
 	struct sara_frag_out out = { .mac = mac };
-	struct net_device *dev;
 	int err;
 
-	*frags = 0;
-	dev = dev_get_by_index_rcu(net, ifindex);
-	if (unlikely(!dev || !(dev->flags & IFF_UP)))
-		return -ENODEV;
-	if (!frag_size) {
-		if (unlikely(sara_push_eth(skb, dev, mac)))
-			return -ENOMEM;
-		nf_reset_ct(skb);
-		skb_dst_drop(skb);
-		skb_forward_csum(skb);
-		return dev_queue_xmit(skb) == NET_XMIT_SUCCESS ? 0 : 1;
-	}
-	nf_reset_ct(skb);
-	skb_dst_drop(skb);
-	skb_forward_csum(skb);
 	skb_clear_tstamp(skb);
 	dst_init(&out.rt.dst, &sara_frag_dst_ops, NULL, DST_OBSOLETE_NONE, DST_NOCOUNT);
 	out.rt.dst.dev = dev;
@@ -267,6 +245,33 @@ int sara_xmit(struct net *net, struct sk_buff *skb, int ifindex, const u8 *mac, 
 	if (!err)
 		return 0;
 	return out.dropped ? 1 : 2;
+}
+
+/*
+ * Direct-routing transmit: the IP packet is left as it is; the Ethernet header is rebuilt with the
+ * server's MAC and the packet queued on the server's interface. With `frag_size` > 0 (a datagram the
+ * stack reassembled; Rust chose the size) it leaves in fragments of at most `frag_size` bytes, their
+ * number in *frags.
+ * Returns <0 when the packet was not consumed (caller returns NF_DROP), 0 when queued, 1 when the
+ * device dropped it or one of its fragments, 2 when fragmenting it failed (both consumed).
+ */
+int sara_xmit(struct net *net, struct sk_buff *skb, int ifindex, const u8 *mac, u16 frag_size,
+	      u32 *frags)
+{
+	struct net_device *dev;
+
+	*frags = 0;
+	dev = dev_get_by_index_rcu(net, ifindex);
+	if (unlikely(!dev || !(dev->flags & IFF_UP)))
+		return -ENODEV;
+	if (likely(!frag_size) && unlikely(sara_push_eth(skb, dev, mac)))
+		return -ENOMEM;
+	nf_reset_ct(skb);
+	skb_dst_drop(skb);
+	skb_forward_csum(skb);
+	if (unlikely(frag_size))
+		return sara_xmit_frags(net, skb, dev, mac, frag_size, frags);
+	return dev_queue_xmit(skb) == NET_XMIT_SUCCESS ? 0 : 1;
 }
 
 /* IPCB(skb)->frag_max_size: the largest fragment's size when the stack reassembled this datagram
