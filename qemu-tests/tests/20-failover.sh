@@ -319,7 +319,11 @@ info "takeover: $detect_ms ms from the primary's last heartbeat ($HA_MISSES miss
 # When disp's daemon runs again, disp2 (priority 100) hears an active disp (200), steps down and
 # hands back the sessions it opened; disp adopts them, so their next datagrams keep their servers.
 HB_N=12
-HB_BASE=28000   # ports no earlier phase used (a reused port would meet its old session)
+# Ports no earlier phase used, and no earlier run of this test in the same boot (`run.sh --repeat`):
+# a reused port would meet its old session, which the tables keep — a takeover restarts every
+# replicated flow's idle time, so the last run's handed-back sessions were still on disp.
+runs=$(cat /tmp/ha-hb-runs 2>/dev/null || echo 0); echo $((runs + 1)) >/tmp/ha-hb-runs
+HB_BASE=$((28000 + 16 * (runs % 60)))
 gw_mac() { in_ns gw ip neigh show "$VIP" | grep -o 'lladdr [0-9a-f:]*' | cut -d' ' -f2; }
 gw_on() { [ "$(gw_mac)" = "$(mac_of "$1")" ]; }
 # This phase's sessions in namespace $1's table ("src:sport>dst:dport/proto@server" lines).
