@@ -42,53 +42,33 @@ bg in_ns cl sipp -sf "$TOOLS/sipp-uac-trunk.xml" "$VIP:$PORT" -i 10.0.1.2 -p "$P
   -trace_err -error_file /tmp/trunk-uac.err >/tmp/trunk-uac.out 2>&1
 uac=${BG_PIDS[-1]}
 t_calls=$(date +%s)
-# SARA's view while the calls last: one live session per call (the highest count seen), sampled from
-# the trunk's start to its end, beside the --call-id checks below (on a loaded host those checks
-# took until the calls were ending: a sampler started after them saw none live).
+# Sampled from the trunk's start to its end (a loaded host once took 38 s to reach a check made
+# after the INVITEs were seen, and the call it checked had ended), then judged once the captures
+# are complete:
+# - SARA's view while the calls last: one live session per call (the highest count seen);
+# - operators see calls: `sarectl sessions --call-id` with the whole Call-ID of the trunk's first
+#   call (which holds the socket's own record) and of its last (a `sip-call` record of its own)
+#   lists exactly that call's session, on the server whose capture got its INVITE, and the text
+#   shows the Call-ID shortened. SIPp's Call-IDs are "NUMBER-PID@ADDRESS"; the captures confirm them.
 live_of() { sarectl sessions --json 2>/dev/null | jq "[.[] | select(.service == \"$SVC\" and .ended == false)] | length"; }
-: >/tmp/trunk-live.txt
-( while any_alive "$uac"; do echo "$(live_of)" >>/tmp/trunk-live.txt; sleep 0.5; done ) &
+declare -A CID=([first]="1-$uac@10.0.1.2" [last]="$N-$uac@10.0.1.2")
+rm -f /tmp/trunk-live.txt /tmp/trunk-cid-*.json /tmp/trunk-text-*.txt; : >/tmp/trunk-live.txt
+(
+  while any_alive "$uac"; do
+    echo "$(live_of)" >>/tmp/trunk-live.txt
+    for which in first last; do
+      [ -s "/tmp/trunk-cid-$which.json" ] && continue
+      js=$(sarectl sessions --call-id "${CID[$which]}" --json 2>/dev/null)
+      [ "$(echo "$js" | jq 'length' 2>/dev/null)" = 0 ] && continue
+      [ -n "$js" ] || continue
+      sarectl sessions >"/tmp/trunk-text-$which.txt" 2>&1
+      echo "$js" >"/tmp/trunk-cid-$which.json"
+    done
+    sleep 0.5
+  done
+) &
 sampler=$!
 BG_PIDS+=("$sampler")
-# Operators see calls: the whole Call-ID of an INVITE a server's capture got finds exactly that
-# call's session, on that server, with `sarectl sessions --call-id` (the trunk's first call, which
-# holds the socket's own record, and the latest INVITE's call, one with a `sip-call` record of its
-# own); the text shows its Call-ID shortened. Checked while the calls are live.
-invites() { # "first NS CALL-ID" and "last NS CALL-ID" (another call's) of the INVITEs captured so far, once 3 are
-  "$PY" - "$TOOLS" "$PORT" $(for ns in $SERVERS; do echo "$ns=/tmp/trunk-$ns.pcap"; done) <<'PYEOF'
-import sys
-sys.path.insert(0, sys.argv[1])
-from session_check import packets, sip_ports
-seen = []
-for arg in sys.argv[3:]:
-    ns, path = arg.split('=', 1)
-    for t, proto, _s, _sp, _d, dp, _f, pl in packets(path):
-        if proto == 17 and dp == int(sys.argv[2]) and pl.startswith(b'INVITE '):
-            cid, _ = sip_ports(pl)
-            if cid:
-                seen.append((t, ns, cid))
-seen.sort()
-later = [x for x in seen if x[2] != seen[0][2]] if len(seen) >= 3 else []
-if later:
-    print('first', *seen[0][1:])
-    print('last', *later[-1][1:])
-PYEOF
-}
-got_invites() { probes=$(invites) && [ -n "$probes" ]; }
-wait_until 60 "3 INVITEs of the trunk in the servers' captures" got_invites
-text=$(sarectl sessions) || fail "sarectl sessions failed"
-while read -r which ns id; do
-  len=${#id}; short=$id; cell=$id                        # as sarectl shows it: whole up to 14 bytes,
-  [ "$len" -le 14 ] || { short="${id:0:8}…${id: -6}"; cell="$short ($len)"; }  # else its edges
-  js=$(sarectl sessions --call-id "$id" --json) || fail "sarectl sessions --call-id $id failed"
-  [ "$(echo "$js" | jq length)" = 1 ] \
-    || fail "sarectl sessions --call-id $id ($which INVITE, at $ns, $(( $(date +%s) - t_calls )) s after the trunk started): $(echo "$js" | jq length) sessions, not 1: $(echo "$js" | jq -c .); the call's messages at the servers so far:$(sip_call_trace "$id" trunk | tr '\n' ' '); sessions: $(sarectl sessions | head -n 8 | tr '\n' '|')"
-  [ "$(echo "$js" | jq -r '.[0] | "\(.server) \(.call_id_short) \(.call_id_len) \(.service)"')" = "${ns#s} $short $len $SVC" ] \
-    || fail "call $id ($which INVITE) got by $ns (server ${ns#s}, shown as $short, $len bytes): sarectl sessions --call-id says $(echo "$js" | jq -c .)"
-  echo "$text" | grep -qF -- "  $cell" \
-    || fail "sarectl sessions does not show call $id as $cell: $(echo "$text" | head -n 5)"
-  info "sarectl sessions --call-id $id: its one session on server ${ns#s} ($which INVITE of the trunk), shown as $short"
-done <<<"$probes"
 t0=$(date +%s)
 while any_alive "$uac"; do
   [ $(( $(date +%s) - t0 )) -lt 240 ] || fail "the SIPp trunk still runs after 240 s"
@@ -107,6 +87,41 @@ failed=$(grep -E 'Failed call' /tmp/trunk-uac.out | tail -n 1 | awk -F'|' '{prin
 [ "$failed" = 0 ] && [ "$ok" = "$N" ] || fail "SIPp trunk: $ok successful, $failed failed of $N calls"
 info "SIPp trunk: $N calls on one socket (rate $RATE/s, ${HOLD} s each) in $(( $(date +%s) - t_calls )) s, 0 failed; at most $max_live live sessions at once ($(wc -l </tmp/trunk-live.txt) samples)"
 capture_stop
+
+# The --call-id samples against the captures: each call's INVITE at exactly one server, and SARA's
+# one session for it there.
+invite_at() {  # CALL-ID: the servers whose capture has an INVITE with it
+  "$PY" - "$TOOLS" "$PORT" "$1" $(for ns in $SERVERS; do echo "$ns=/tmp/trunk-$ns.pcap"; done) <<'PYEOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+from session_check import packets, sip_ports
+at = set()
+for arg in sys.argv[4:]:
+    ns, path = arg.split('=', 1)
+    for _t, proto, _s, _sp, _d, dp, _f, pl in packets(path):
+        if proto == 17 and dp == int(sys.argv[2]) and pl.startswith(b'INVITE ') and sip_ports(pl)[0] == sys.argv[3]:
+            at.add(ns)
+print(' '.join(sorted(at)))
+PYEOF
+}
+for which in first last; do
+  id=${CID[$which]}
+  ns=$(invite_at "$id")
+  [ -n "$ns" ] && [ "$ns" = "${ns%% *}" ] \
+    || fail "the $which call's INVITE (Call-ID $id, as SIPp numbers its calls) is at [$ns] in the servers' captures, not at one server"
+  [ -s "/tmp/trunk-cid-$which.json" ] \
+    || fail "sarectl sessions --call-id $id never listed the $which call while the trunk ran ($(grep -c . /tmp/trunk-live.txt) samples); its messages at the servers:$(sip_call_trace "$id" trunk | tr '\n' ' ')"
+  js=$(cat "/tmp/trunk-cid-$which.json")
+  len=${#id}; short=$id; cell=$id                        # as sarectl shows it: whole up to 14 bytes,
+  [ "$len" -le 14 ] || { short="${id:0:8}…${id: -6}"; cell="$short ($len)"; }  # else its edges
+  [ "$(echo "$js" | jq length)" = 1 ] \
+    || fail "sarectl sessions --call-id $id ($which call, INVITE at $ns): $(echo "$js" | jq length) sessions, not 1: $(echo "$js" | jq -c .)"
+  [ "$(echo "$js" | jq -r '.[0] | "\(.server) \(.call_id_short) \(.call_id_len) \(.service)"')" = "${ns#s} $short $len $SVC" ] \
+    || fail "call $id ($which call) got by $ns (server ${ns#s}, shown as $short, $len bytes): sarectl sessions --call-id said $(echo "$js" | jq -c .)"
+  grep -qF -- "  $cell" "/tmp/trunk-text-$which.txt" \
+    || fail "sarectl sessions did not show call $id as $cell: $(head -n 5 "/tmp/trunk-text-$which.txt")"
+  info "sarectl sessions --call-id $id: its one session on server ${ns#s} ($which call of the trunk), shown as $short"
+done
 
 out=$("$PY" "$TOOLS/trunk_check.py" --vip "$VIP" --client 10.0.1.2 --sig-port "$PORT" \
   s1=/tmp/trunk-s1.pcap s2=/tmp/trunk-s2.pcap)
