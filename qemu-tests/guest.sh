@@ -42,7 +42,12 @@ failed=0
 if [ "$memcheck" = 1 ] && [ -e "$KMEMLEAK" ]; then
   probe="$REPO/build/leak-probe/sara_leak_probe.ko"
   found=0
-  if insmod "$probe" 2>/tmp/leak-probe.err; then
+  # Its insmod's pid names the planted objects in kmemleak's report (comm "insmod", pid N): one of
+  # them may stay hidden by a stale stack word past the "clear" below and be reported only at the
+  # end (CI, b7e295b), so the final check leaves out exactly that process's objects.
+  insmod "$probe" 2>/tmp/leak-probe.err &
+  probe_pid=$!
+  if wait "$probe_pid"; then
     end=$(( $(date +%s) + 180 ))
     while [ "$(date +%s)" -lt "$end" ]; do
       sleep 2
@@ -191,17 +196,25 @@ elif dmesg | grep -qi 'kmemleak:.*disabled' \
   failed=$((failed + 1))
   echo "FAIL kernel-memory-leaks  FAILED: kmemleak did not scan ($(cat /tmp/kmemleak.err 2>/dev/null; dmesg | grep -i -m3 'kmemleak' | tr '\n' ' '))"
 else
-  leaks=$(grep -c '^unreferenced object' "$KMEMLEAK")
+  # Each report block starts with "unreferenced object"; its comm line names the allocating task.
+  # Blocks allocated by the planted leak's insmod (above) are the self-check's, not the run's.
+  awk -v pid="${probe_pid:-none}" '
+    /^unreferenced object/ { if (blk != "" && !planted) printf "%s", blk; blk = ""; planted = 0 }
+    /^  comm "insmod", pid / { p = $4; sub(/,$/, "", p); if (p == pid) planted = 1 }
+    { blk = blk $0 "\n" }
+    END { if (blk != "" && !planted) printf "%s", blk }' "$KMEMLEAK" >/tmp/kmemleak.run.txt
+  planted=$(( $(grep -c '^unreferenced object' "$KMEMLEAK") - $(grep -c '^unreferenced object' /tmp/kmemleak.run.txt) ))
+  leaks=$(grep -c '^unreferenced object' /tmp/kmemleak.run.txt)
   if [ "$leaks" = 0 ]; then
     passed=$((passed + 1))
     echo "PASS kernel-memory-leaks"
-    echo "  INFO kmemleak: no unreferenced object after the run (2 forced scans)"
+    echo "  INFO kmemleak: no unreferenced object after the run (2 forced scans)$([ "$planted" -gt 0 ] && echo "; $planted of the planted leak's objects, reported late, left out")"
   else
     failed=$((failed + 1))
     echo "FAIL kernel-memory-leaks  FAILED: kmemleak reports $leaks unreferenced objects after the run"
     [ -n "$logdir" ] && cp "$KMEMLEAK" "$logdir/kmemleak.txt"
-    echo "  the whole report: build/$logs/kmemleak.txt; its first 60 lines:"
-    head -n 60 "$KMEMLEAK" | sed 's/^/  | /'
+    echo "  the whole report: build/$logs/kmemleak.txt; its first 60 lines (the planted leak's left out):"
+    head -n 60 /tmp/kmemleak.run.txt | sed 's/^/  | /'
   fi
 fi
 echo "$passed passed, $failed failed"
