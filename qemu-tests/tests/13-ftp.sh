@@ -122,7 +122,9 @@ secondary=$(( $(counter flows_secondary) - secondary0 ))
 [ "$secondary" -ge $((2 * K)) ] || fail "flows_secondary grew by $secondary for $((2 * K)) data connections"
 [ "$(echo "$sess" | jq '[.[] | select((.servers | length) != 1 or .sig != 1)] | length')" = 0 ] \
   || fail "SARA's dump: sessions split over servers: $(echo "$sess" | jq -c '[.[] | select((.servers | length) != 1 or .sig != 1)]')"
-[ "$(echo "$out" | jq .dump.checked)" -ge "$((2 * K))" ] || fail "too few flows of SARA's dump matched the captures: $(echo "$out" | jq -c .dump)"
+# Every control connection, and each data connection a snapshot caught, compared with the captures
+# (2·K once failed beside a CPU hog: the snapshots caught 3 of the 16 data connections, at 73f5be8).
+[ "$(echo "$out" | jq .dump.checked)" -ge "$((K + seen))" ] || fail "too few flows of SARA's dump matched the captures (every control connection and at least one data connection for each of the $seen sessions seen with one): $(echo "$out" | jq -c .dump)"
 created=$(( $(counter sessions_created) - created0 ))
 [ "$created" -ge "$K" ] || fail "sessions_created grew by $created for $K control connections"
 info "SARA's dump: $(echo "$sess" | jq length) sessions, $seen seen with their data connection, flows_secondary +$secondary, $(echo "$out" | jq .dump.checked) flows compared with the captures: all agree; sessions_created +$created, dpi_announcing $(counter dpi_announcing)"
