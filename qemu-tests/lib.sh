@@ -228,9 +228,19 @@ restore_disp() {
 
 # Append SARA's flow table (one flow object a line) to FILE: snapshots taken during a run.
 # Each line gets the snapshot's time as "snap".
+# (A dump that fails or is retried says so in FILE.err; FILE.times gets each snapshot's start and
+# end time and its number of flows, for a test to show why a snapshot missed something.)
 snapshot_flows() {
-  # (A dump that fails or is retried says so in FILE.err.)
-  sarectl flows --json 2>>"$1.err" | jq -c --arg t "$(date +%s.%N)" '.[] | . + {snap: $t}' >>"$1" 2>>"$1.err"
+  local t0 n
+  t0=$(date +%s.%N)
+  n=$(sarectl flows --json 2>>"$1.err" | jq -c --arg t "$t0" '.[] | . + {snap: $t}' 2>>"$1.err" | tee -a "$1" | wc -l)
+  echo "$t0 $(date +%s.%N) $n" >>"$1.times"
+  true
+}
+# What FILE.times says, in one line: how many snapshots, the slowest, and the dump's warnings.
+snapshot_summary() {
+  awk '{d = $2 - $1; s += d; if (d > m) m = d} END {printf "%d snapshots, mean %.1f s, slowest %.1f s", NR, NR ? s / NR : 0, m}' "$1.times" 2>/dev/null
+  [ -s "$1.err" ] && printf '; dump warnings/errors: %s' "$(sort "$1.err" | uniq -c | head -n 3 | tr -s ' \n' ' ')"
   true
 }
 

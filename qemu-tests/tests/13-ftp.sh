@@ -57,7 +57,8 @@ created0=$(counter sessions_created); secondary0=$(counter flows_secondary)
 # long enough for SARA's table to be looked at) over one control connection; two data connections.
 # Prints the control connection's server (banner), the data connections' (whoami.txt, blob.bin).
 session() {
-  local i=$1 how=$2 dir=/tmp/ftp-got-$1 pid
+  local i=$1 how=$2 dir=/tmp/ftp-got-$1 pid t0
+  t0=$(date +%s.%N)
   rm -rf "$dir"; mkdir -p "$dir"
   case "$how" in
     curl-epsv|curl-pasv)
@@ -71,6 +72,7 @@ session() {
   pid=${BG_PIDS[-1]}
   while kill -0 "$pid" 2>/dev/null; do snapshot_flows /tmp/ftp-flows.jsonl; sleep 0.5; done
   wait "$pid" || { cat "$dir/log" >&2; fail "session $i ($how) failed"; }
+  echo "$i $how $t0 $(date +%s.%N)" >>/tmp/ftp-sessions.times
   local ctl data blob
   ctl=$(grep -o 'SARA test FTP server s[0-9]*' "$dir/log" | head -n1 | awk '{print $NF}')
   data=$(cat "$dir/whoami.txt" 2>/dev/null)
@@ -82,7 +84,15 @@ session() {
   echo "$ctl"
 }
 
-rm -f /tmp/ftp-flows.jsonl
+rm -f /tmp/ftp-flows.jsonl /tmp/ftp-flows.jsonl.times /tmp/ftp-flows.jsonl.err /tmp/ftp-sessions.times
+# Per session: how many snapshots ran wholly within its client's lifetime (each of those must show
+# its control connection), for a failure's message.
+snaps_within() {
+  awk 'NR == FNR {s[NR] = $1; e[NR] = $2; n = NR; next}
+    {c = 0; for (k = 1; k <= n; k++) if (s[k] >= $3 && e[k] <= $4) c++
+     printf "%s%d (%s, %.1f s): %d", sep, $1, $2, $4 - $3, c; sep = ", "}' \
+    /tmp/ftp-flows.jsonl.times /tmp/ftp-sessions.times 2>/dev/null
+}
 declare -A got
 modes=(curl-epsv curl-pasv tnftp)
 t0=$(date +%s)
@@ -111,7 +121,8 @@ sess=$(jq -s -c "[.[] | select(.dst == \"$VIP\" and .src == \"10.0.1.2\")] | uni
   | [group_by(.session)[] | select(any(.[]; .identity == \"signalling\" and .proto == \"tcp\" and .dport == $PORT))
   | {session: .[0].session, servers: ([.[].server] | unique), sig: ([.[] | select(.identity == \"signalling\")] | length),
      secondary: ([.[] | select(.identity == \"secondary\" and .proto == \"tcp\")] | length)}]" /tmp/ftp-flows.jsonl)
-[ "$(echo "$sess" | jq length)" -ge "$K" ] || fail "SARA's dump shows $(echo "$sess" | jq length) FTP sessions, not $K: $sess"
+info "flow snapshots: $(snapshot_summary /tmp/ftp-flows.jsonl)"
+[ "$(echo "$sess" | jq length)" -ge "$K" ] || fail "SARA's dump shows $(echo "$sess" | jq length) FTP sessions, not $K (snapshots wholly within each session's lifetime: $(snaps_within)): $sess"
 # Data connections are short (a few seconds): the snapshots, taken every second or so under TCG,
 # must catch some of them (19-dpi-flows.sh checks the dump deterministically); the counter must
 # count every one.
