@@ -85,8 +85,9 @@ session() {
 }
 
 rm -f /tmp/ftp-flows.jsonl /tmp/ftp-flows.jsonl.times /tmp/ftp-flows.jsonl.err /tmp/ftp-sessions.times
-# Per session: how many snapshots ran wholly within its client's lifetime (each of those must show
-# its control connection), for a failure's message.
+# Per session: how many snapshots ran wholly within its client's lifetime, for a failure's message
+# (the client starts before its control connection and ends after it, so such a snapshot may still
+# miss the connection; none at all says the sampling was too slow).
 snaps_within() {
   awk 'NR == FNR {s[NR] = $1; e[NR] = $2; n = NR; next}
     {c = 0; for (k = 1; k <= n; k++) if (s[k] >= $3 && e[k] <= $4) c++

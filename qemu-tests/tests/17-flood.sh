@@ -1,6 +1,7 @@
 # Flood: up to 4·10^5 new UDP flows from a generator (bounded in count, 4·10^5, and time, 120 s: under
-# TCG the path forwards a few thousand packets a second, so the time bound usually ends it; 120 s is
-# some 25 fillings of the table, enough for memory growth per flow to show) against a
+# TCG the path forwards about 4000 packets a second, so the count ends it after some 100 s on an idle
+# host, the time bound on a loaded one; some 25 fillings of the table, enough for memory growth per
+# flow to show) against a
 # table of 16384 flows: memory stays bounded (the table is preallocated; the kernel's memory barely moves),
 # sessions established before the flood keep flowing during and after it, table-full refusals are
 # counted, and the purge empties the table again once the flood's flows expire.
